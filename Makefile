@@ -1,0 +1,80 @@
+# compacter: build the library, the `compacter` program and the tests.
+#   make            library + program + tests (CUDA too when nvcc is found)
+#   make CUDA=0     without the CUDA backend
+#   make test       build, then run every test (GPU tests SKIP without a GPU)
+#   make asan       the loader/tokenizer tests under AddressSanitizer
+#   BUILD=dir       put objects somewhere else (lets several builds share a tree)
+
+BUILD    ?= build
+CC       ?= gcc
+NVCC     ?= nvcc
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+CUDA     ?= $(if $(CUDA_HOME),1,0)
+OPT      ?= -O2
+SAN      ?=
+
+WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  += -std=c11 $(OPT) -g $(WARN) -fopenmp -D_GNU_SOURCE -I. $(SAN) \
+           $(shell pkg-config --cflags openblas 2>/dev/null)
+LDLIBS  += -fopenmp $(SAN) -lopenblas -ljansson -lcurl -larchive -lm -lpthread
+
+LIB_SRC  = $(sort $(wildcard core/*.c kernels/cpu/*.c methods/*.c datasets/*.c \
+                             experiments/*.c reports/*.c))
+CLI_SRC  = $(sort $(wildcard cli/*.c))
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+CU_SRC   = $(sort $(wildcard kernels/cuda/*.cu))
+
+ifeq ($(CUDA),1)
+CFLAGS  += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
+NVFLAGS  = -std=c++17 $(OPT) -g -I. -DHAVE_CUDA=1 -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter \
+           -Werror all-warnings \
+           -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+           -gencode arch=compute_90,code=compute_90
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lcupti
+CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
+endif
+
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB      = $(BUILD)/libcompacter.a
+PROG     = $(BUILD)/compacter
+
+.PHONY: all test asan clean format bench-forward-cpu
+all: $(PROG) $(TEST_BIN)
+
+$(LIB): $(LIB_OBJ) $(CU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PROG): $(CLI_OBJ) $(LIB)
+	$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	@ln -sf $(BUILD)/compacter compacter 2>/dev/null || true
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
+
+test: all
+	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
+
+# Loader and tokenizer tests again under AddressSanitizer + UBSan.
+asan:
+	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
+	@BUILD=build-asan bash tests/run_tests.sh $(filter %safetensors %tokenizer %tsv %jsonl, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC)
+
+clean:
+	rm -rf $(BUILD) build-asan compacter
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

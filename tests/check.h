@@ -1,0 +1,81 @@
+/* check.h: the tiny test harness every tests/test_*.c includes.
+ * A test binary exits 0 when all checks pass, 1 when any fails, 77 when skipped
+ * (tests/run_tests.sh prints SKIP with the reason). Expected values come from reference
+ * files (tests/fixtures, written by tools/ with PyTorch / HF / scipy), never from the
+ * code under test. */
+#ifndef COMPACTER_CHECK_H
+#define COMPACTER_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int check_failures = 0;
+static int check_count = 0;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        check_count++;                                                                             \
+        if (!(cond)) {                                                                             \
+            check_failures++;                                                                      \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+        }                                                                                          \
+    } while (0)
+
+/* |a-b| <= atol + rtol*|b| elementwise; reports the worst element. Returns 1 if ok. */
+static inline int check_close_f32(const char *what, const float *a, const float *b, size_t n,
+                                  double atol, double rtol) {
+    size_t worst = 0, bad = 0;
+    double worst_excess = -1e300, max_abs = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double lim = atol + rtol * fabs((double)b[i]);
+        if (d > max_abs) max_abs = d;
+        if (!(d <= lim)) bad++;
+        if (d - lim > worst_excess || isnan(d)) {
+            worst_excess = d - lim;
+            worst = i;
+        }
+    }
+    check_count++;
+    if (bad) {
+        check_failures++;
+        fprintf(stderr, "FAIL %s: %zu/%zu elements out of tolerance (atol %g rtol %g); worst [%zu] %.9g vs %.9g\n",
+                what, bad, n, atol, rtol, worst, a[worst], b[worst]);
+        return 0;
+    }
+    printf("  ok %-40s n=%zu max|a-b|=%.3g\n", what, n, max_abs);
+    return 1;
+}
+
+/* Exit with the conventional "skipped" status and a reason. */
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        printf("SKIP: ");                                                                          \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
+        exit(77);                                                                                  \
+    } while (0)
+
+/* Path of a file under ../shared/data (or $COMPACTER_SHARED_DATA); NULL if it is absent,
+ * so the caller can SKIP visibly. Returns a static buffer. */
+static inline const char *shared_data(const char *rel) {
+    static char buf[4096];
+    const char *root = getenv("COMPACTER_SHARED_DATA");
+    if (!root || !*root) root = "../shared/data";
+    snprintf(buf, sizeof buf, "%s/%s", root, rel);
+    struct stat st;
+    return stat(buf, &st) == 0 ? buf : NULL;
+}
+
+#define CHECK_DONE()                                                                               \
+    do {                                                                                           \
+        printf("%d checks, %d failed\n", check_count, check_failures);                             \
+        return check_failures ? 1 : 0;                                                             \
+    } while (0)
+
+#endif
