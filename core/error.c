@@ -23,7 +23,12 @@ int error_wrap(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, error_buf, sizeof old);
-    snprintf(error_buf, sizeof error_buf, "%s%s", prefix, old);
+    size_t n = strlen(prefix);
+    memcpy(error_buf, prefix, n);
+    size_t m = strlen(old);
+    if (n + m >= ERROR_CAP) m = ERROR_CAP - 1 - n;
+    memcpy(error_buf + n, old, m);
+    error_buf[n + m] = 0;
     return -1;
 }
 
