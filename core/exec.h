@@ -1,0 +1,37 @@
+/* exec.h: an execution context: the backend, the per-step activation arena (backend
+ * memory) and the arena for tensor headers (host memory). Ops allocate their outputs
+ * here; exec_reset() ends a step. */
+#ifndef COMPACTER_EXEC_H
+#define COMPACTER_EXEC_H
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "core/tensor.h"
+
+struct exec {
+    const struct backend *be;
+    struct arena data; /* activations, backend memory */
+    struct arena meta; /* tensor headers, host memory */
+    int training;      /* dropout on, tape recording (training issue) */
+};
+
+int exec_init(struct exec *x, const struct backend *be);
+void exec_reset(struct exec *x);
+void exec_free(struct exec *x);
+struct exec_mark {
+    struct arena_mark data, meta;
+};
+struct exec_mark exec_mark(const struct exec *x);
+void exec_release(struct exec *x, struct exec_mark m);
+
+/* A new activation tensor of the given shape (uninitialised), or NULL + error. */
+struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape);
+/* Convenience: 1-4 dims. */
+struct tensor *exec_tensor2(struct exec *x, enum dtype dtype, int64_t d0, int64_t d1);
+/* A tensor filled from host memory. */
+struct tensor *exec_upload(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape,
+                           const void *host);
+/* Copy a tensor's data to host memory (tensor_bytes(t) bytes). */
+int exec_download(struct exec *x, const struct tensor *t, void *host);
+
+#endif

@@ -1,0 +1,196 @@
+/* ops.c: shape-checked tensor ops over the backend table. */
+#include "core/ops.h"
+
+#include "core/error.h"
+
+#define BE (x->be)
+
+static int backend_failed(int rc, const char *op) {
+    if (rc) error_wrap("%s: ", op);
+    return rc;
+}
+
+static struct tensor *like(struct exec *x, const struct tensor *t) {
+    return exec_tensor(x, t->dtype, t->ndim, t->shape);
+}
+
+static int same_shape(const struct tensor *a, const struct tensor *b, const char *op) {
+    char sa[64], sb[64];
+    if (a->ndim == b->ndim) {
+        int i = 0;
+        while (i < a->ndim && a->shape[i] == b->shape[i]) i++;
+        if (i == a->ndim) return 0;
+    }
+    return error_set("%s: shape mismatch %s vs %s", op, tensor_shape_str(a, sa, sizeof sa),
+                     tensor_shape_str(b, sb, sizeof sb));
+}
+
+struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
+    if (!in || !w) return NULL;
+    int64_t rows = tensor_rows(in), k = tensor_cols(in), n = w->shape[0];
+    if (w->ndim != 2 || w->shape[1] != k) {
+        char si[64], sw[64];
+        error_set("linear %s: input %s does not match weight %s", w->name ? w->name : "",
+                  tensor_shape_str(in, si, sizeof si), tensor_shape_str(w, sw, sizeof sw));
+        return NULL;
+    }
+    int64_t shape[TENSOR_MAX_DIMS];
+    for (int i = 0; i < in->ndim; i++) shape[i] = in->shape[i];
+    shape[in->ndim - 1] = n;
+    struct tensor *y = exec_tensor(x, DTYPE_F32, in->ndim, shape);
+    if (!y) return NULL;
+    if (backend_failed(BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
+                                (int)k, 0, 0.0f, y->data, (int)n, 0, 1), "linear"))
+        return NULL;
+    return y;
+}
+
+struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor *ids) {
+    if (!table || !ids) return NULL;
+    int64_t shape[TENSOR_MAX_DIMS];
+    for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
+    shape[ids->ndim] = table->shape[1];
+    struct tensor *y = exec_tensor(x, DTYPE_F32, ids->ndim + 1, shape);
+    if (!y) return NULL;
+    if (backend_failed(BE->embedding(y->data, table->data, ids->data, tensor_numel(ids), table->shape[1]), "embedding"))
+        return NULL;
+    return y;
+}
+
+struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps) {
+    if (!in || !w) return NULL;
+    if (w->shape[0] != tensor_cols(in)) {
+        error_set("rmsnorm %s: weight of %lld for rows of %lld", w->name ? w->name : "",
+                  (long long)w->shape[0], (long long)tensor_cols(in));
+        return NULL;
+    }
+    struct tensor *y = like(x, in);
+    if (!y) return NULL;
+    if (backend_failed(BE->rmsnorm(y->data, in->data, w->data, tensor_rows(in), tensor_cols(in), eps), "rmsnorm"))
+        return NULL;
+    return y;
+}
+
+struct tensor *op_relu(struct exec *x, struct tensor *in) {
+    if (!in) return NULL;
+    struct tensor *y = like(x, in);
+    if (!y || backend_failed(BE->relu(y->data, in->data, (size_t)tensor_numel(in)), "relu")) return NULL;
+    return y;
+}
+
+struct tensor *op_gelu_new(struct exec *x, struct tensor *in) {
+    if (!in) return NULL;
+    struct tensor *y = like(x, in);
+    if (!y || backend_failed(BE->gelu_new(y->data, in->data, (size_t)tensor_numel(in)), "gelu_new")) return NULL;
+    return y;
+}
+
+struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b) {
+    if (!a || !b || same_shape(a, b, "mul")) return NULL;
+    struct tensor *y = like(x, a);
+    if (!y || backend_failed(BE->mul(y->data, a->data, b->data, (size_t)tensor_numel(a)), "mul")) return NULL;
+    return y;
+}
+
+struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b) {
+    if (!a || !b || same_shape(a, b, "add")) return NULL;
+    struct tensor *y = like(x, a);
+    if (!y || backend_failed(BE->add(y->data, a->data, b->data, (size_t)tensor_numel(a)), "add")) return NULL;
+    return y;
+}
+
+struct tensor *op_scale(struct exec *x, struct tensor *in, float s) {
+    if (!in) return NULL;
+    struct tensor *y = like(x, in);
+    if (!y || backend_failed(BE->scale(y->data, in->data, s, (size_t)tensor_numel(in)), "scale")) return NULL;
+    return y;
+}
+
+struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k, int heads) {
+    if (!q || !k) return NULL;
+    int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
+    if (q->ndim != 3 || k->ndim != 3 || k->shape[0] != B || k->shape[2] != inner || inner % heads) {
+        error_set("attention scores: q and k shapes do not match");
+        return NULL;
+    }
+    int64_t dk = inner / heads, shape[4] = {B, heads, Tq, Tk};
+    struct tensor *s = exec_tensor(x, DTYPE_F32, 4, shape);
+    if (!s) return NULL;
+    const float *qd = q->data, *kd = k->data;
+    float *sd = s->data;
+    for (int64_t b = 0; b < B; b++)
+        if (backend_failed(BE->gemm(0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, qd + b * Tq * inner, (int)inner, dk,
+                                    kd + b * Tk * inner, (int)inner, dk, 0.0f, sd + b * heads * Tq * Tk,
+                                    (int)Tk, Tq * Tk, heads), "attention scores"))
+            return NULL;
+    return s;
+}
+
+struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct tensor *bias,
+                               struct tensor *mask, int causal) {
+    if (!scores) return NULL;
+    int64_t B = scores->shape[0], H = scores->shape[1], Q = scores->shape[2], K = scores->shape[3];
+    if ((bias && (bias->shape[0] != H || bias->shape[1] != Q || bias->shape[2] != K)) ||
+        (mask && (mask->shape[0] != B || mask->shape[1] != K))) {
+        error_set("attention softmax: bias or mask shape does not match the scores");
+        return NULL;
+    }
+    if (backend_failed(BE->attn_softmax(scores->data, bias ? bias->data : NULL, mask ? mask->data : NULL,
+                                        causal, B, H, Q, K), "attention softmax"))
+        return NULL;
+    return scores;
+}
+
+struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tensor *v) {
+    if (!probs || !v) return NULL;
+    int64_t B = probs->shape[0], H = probs->shape[1], Tq = probs->shape[2], Tk = probs->shape[3];
+    int64_t inner = v->shape[2], dk = inner / H;
+    if (v->ndim != 3 || v->shape[0] != B || v->shape[1] != Tk || inner % H) {
+        error_set("attention context: probs and v shapes do not match");
+        return NULL;
+    }
+    struct tensor *c = exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, Tq, inner});
+    if (!c) return NULL;
+    const float *pd = probs->data, *vd = v->data;
+    float *cd = c->data;
+    for (int64_t b = 0; b < B; b++)
+        if (backend_failed(BE->gemm(0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, pd + b * H * Tq * Tk, (int)Tk, Tq * Tk,
+                                    vd + b * Tk * inner, (int)inner, dk, 0.0f, cd + b * Tq * inner, (int)inner,
+                                    dk, (int)H), "attention context"))
+            return NULL;
+    return c;
+}
+
+struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct tensor *buckets) {
+    if (!table || !buckets) return NULL;
+    int64_t H = table->shape[1];
+    struct tensor *y = exec_tensor(x, DTYPE_F32, 3, (int64_t[]){H, buckets->shape[0], buckets->shape[1]});
+    if (!y || backend_failed(BE->position_bias(y->data, table->data, buckets->data, H, tensor_numel(buckets)),
+                             "position bias"))
+        return NULL;
+    return y;
+}
+
+struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct tensor *targets) {
+    if (!logits || !targets) return NULL;
+    int64_t rows = tensor_rows(logits), V = tensor_cols(logits);
+    if (tensor_numel(targets) != rows) {
+        error_set("cross-entropy: %lld targets for %lld rows of logits", (long long)tensor_numel(targets),
+                  (long long)rows);
+        return NULL;
+    }
+    struct tensor *loss = exec_tensor(x, DTYPE_F32, 1, (int64_t[]){1});
+    struct tensor *row_loss = exec_tensor(x, DTYPE_F32, 1, (int64_t[]){rows});
+    if (!loss || !row_loss ||
+        backend_failed(BE->cross_entropy(loss->data, row_loss->data, logits->data, targets->data, rows, V),
+                       "cross-entropy"))
+        return NULL;
+    return loss;
+}
+
+struct tensor *op_argmax(struct exec *x, struct tensor *in) {
+    if (!in) return NULL;
+    struct tensor *y = exec_tensor(x, DTYPE_I32, 1, (int64_t[]){tensor_rows(in)});
+    if (!y || backend_failed(BE->argmax(y->data, in->data, tensor_rows(in), tensor_cols(in)), "argmax")) return NULL;
+    return y;
+}

@@ -1,0 +1,38 @@
+/* ops.h: tensor operations on an execution context. Each op checks shapes, allocates its
+ * output from the arena and calls the backend. NULL in, NULL out: an op given a NULL input
+ * returns NULL without touching the error message, so a forward pass can be written as
+ * straight-line code and checked once at the end. (The training issue adds tape
+ * recording here; the model code does not change.) */
+#ifndef COMPACTER_OPS_H
+#define COMPACTER_OPS_H
+
+#include "core/exec.h"
+
+/* y[..., out] = x[..., in] W^T with W [out, in] (torch.nn.Linear without bias). */
+struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w);
+/* out [B, T, d] = table[ids] with ids i32 [B, T], table [V, d]. */
+struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor *ids);
+struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps);
+struct tensor *op_relu(struct exec *x, struct tensor *in);
+struct tensor *op_gelu_new(struct exec *x, struct tensor *in);
+struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b);
+struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b);
+struct tensor *op_scale(struct exec *x, struct tensor *in, float s);
+
+/* scores [B, H, Tq, Tk] = Q K^T per head; q [B, Tq, H*dk], k [B, Tk, H*dk]. No scaling. */
+struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k, int heads);
+/* Softmax over keys after adding bias [H, Tq, Tk] (or NULL), mask [B, Tk] (additive, or
+ * NULL) and, if causal, the causal mask. Works in place: returns scores, now the probs. */
+struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct tensor *bias,
+                               struct tensor *mask, int causal);
+/* ctx [B, Tq, H*dk] = probs [B, H, Tq, Tk] V; v [B, Tk, H*dk]. */
+struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tensor *v);
+/* bias [H, Tq, Tk] from table [num_buckets, H] and buckets i32 [Tq, Tk]. */
+struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct tensor *buckets);
+/* Mean cross-entropy over rows of logits [.., V] whose target (i32, same rows) != -100;
+ * returns a [1] tensor. */
+struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct tensor *targets);
+/* i32 [rows] argmax over the last axis. */
+struct tensor *op_argmax(struct exec *x, struct tensor *in);
+
+#endif

@@ -1,0 +1,98 @@
+/* t5_config.c: parse a Hugging Face T5 config.json. */
+#include "core/t5_config.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static int get_int(json_t *root, const char *path, const char *key, int required, int def, int *out) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) {
+        if (required) return error_set("%s: field '%s' is missing", path, key);
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (1 << 30))
+        return error_set("%s: field '%s' is not a non-negative integer", path, key);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int get_float(json_t *root, const char *path, const char *key, float def, float *out) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_number(v)) return error_set("%s: field '%s' is not a number", path, key);
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+const char *t5_ffn_name(enum t5_ffn_kind k) {
+    switch (k) {
+    case T5_FFN_RELU: return "relu";
+    case T5_FFN_GATED_GELU: return "gated-gelu";
+    case T5_FFN_GELU: return "gelu";
+    case T5_FFN_GATED_RELU: return "gated-relu";
+    }
+    return "?";
+}
+
+int t5_config_load(struct t5_config *c, const char *path) {
+    memset(c, 0, sizeof *c);
+    json_error_t e;
+    json_t *root = json_load_file(path, 0, &e);
+    if (!root) return error_set("%s: not valid JSON (line %d: %s)", path, e.line, e.text);
+    int rc = -1;
+    if (!json_is_object(root)) {
+        error_set("%s: not a JSON object", path);
+        goto out;
+    }
+    if (get_int(root, path, "vocab_size", 1, 0, &c->vocab_size) ||
+        get_int(root, path, "d_model", 1, 0, &c->d_model) ||
+        get_int(root, path, "d_kv", 1, 0, &c->d_kv) || get_int(root, path, "d_ff", 1, 0, &c->d_ff) ||
+        get_int(root, path, "num_heads", 1, 0, &c->num_heads) ||
+        get_int(root, path, "num_layers", 1, 0, &c->num_layers) ||
+        get_int(root, path, "num_decoder_layers", 0, c->num_layers, &c->num_decoder_layers) ||
+        get_int(root, path, "relative_attention_num_buckets", 0, 32, &c->num_buckets) ||
+        get_int(root, path, "relative_attention_max_distance", 0, 128, &c->max_distance) ||
+        get_int(root, path, "pad_token_id", 0, 0, &c->pad_id) ||
+        get_int(root, path, "eos_token_id", 0, 1, &c->eos_id) ||
+        get_int(root, path, "decoder_start_token_id", 0, c->pad_id, &c->decoder_start_id) ||
+        get_float(root, path, "layer_norm_epsilon", 1e-6f, &c->layer_norm_eps) ||
+        get_float(root, path, "dropout_rate", 0.1f, &c->dropout_rate))
+        goto out;
+    if (c->vocab_size < 1 || c->d_model < 1 || c->d_kv < 1 || c->d_ff < 1 || c->num_heads < 1 ||
+        c->num_layers < 1 || c->num_buckets < 2) {
+        error_set("%s: vocab_size, d_model, d_kv, d_ff, num_heads, num_layers must be >= 1", path);
+        goto out;
+    }
+    json_t *ff = json_object_get(root, "feed_forward_proj");
+    const char *ffs = json_is_string(ff) ? json_string_value(ff) : "relu";
+    if (!strcmp(ffs, "relu")) c->ffn = T5_FFN_RELU;
+    else if (!strcmp(ffs, "gated-gelu")) c->ffn = T5_FFN_GATED_GELU;
+    else if (!strcmp(ffs, "gelu") || !strcmp(ffs, "gelu_new")) c->ffn = T5_FFN_GELU;
+    else if (!strcmp(ffs, "gated-relu")) c->ffn = T5_FFN_GATED_RELU;
+    else {
+        error_set("%s: field 'feed_forward_proj': unsupported value '%s' (relu, gated-gelu, gelu, gated-relu)", path, ffs);
+        goto out;
+    }
+    c->gated = c->ffn == T5_FFN_GATED_GELU || c->ffn == T5_FFN_GATED_RELU;
+    json_t *tie = json_object_get(root, "tie_word_embeddings");
+    c->tied = tie && json_is_boolean(tie) ? json_is_true(tie) : 1;
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int64_t t5_config_param_count(const struct t5_config *c) {
+    int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
+    int64_t attn = 4 * d * inner, ffn = (c->gated ? 3 : 2) * d * ff;
+    int64_t enc = c->num_layers * (attn + ffn + 2 * d), dec = c->num_decoder_layers * (2 * attn + ffn + 3 * d);
+    int64_t n = (int64_t)c->vocab_size * d + enc + dec + 2 * d + 2 * (int64_t)c->num_buckets * c->num_heads;
+    if (!c->tied) n += (int64_t)c->vocab_size * d;
+    return n;
+}

@@ -1,0 +1,185 @@
+/* t5_forward.c: T5 encoder and decoder stacks. */
+#include "core/t5_forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/t5_position.h"
+
+#define MASK_VALUE (-1e9f)
+
+static struct tensor *attention(struct exec *x, const struct t5_config *c, const struct t5_attn *w,
+                                struct tensor *hq, struct tensor *hkv, struct tensor *bias,
+                                struct tensor *mask, int causal) {
+    struct tensor *q = op_linear(x, hq, w->q);
+    struct tensor *k = op_linear(x, hkv, w->k);
+    struct tensor *v = op_linear(x, hkv, w->v);
+    struct tensor *p = op_attn_softmax(x, op_attn_scores(x, q, k, c->num_heads), bias, mask, causal);
+    return op_linear(x, op_attn_context(x, p, v), w->o);
+}
+
+static struct tensor *ffn(struct exec *x, const struct t5_config *c, const struct t5_ffn *w,
+                          struct tensor *h) {
+    struct tensor *a = op_linear(x, h, w->wi);
+    switch (c->ffn) {
+    case T5_FFN_RELU: a = op_relu(x, a); break;
+    case T5_FFN_GELU: a = op_gelu_new(x, a); break;
+    case T5_FFN_GATED_GELU: a = op_mul(x, op_gelu_new(x, a), op_linear(x, h, w->wi_1)); break;
+    case T5_FFN_GATED_RELU: a = op_mul(x, op_relu(x, a), op_linear(x, h, w->wi_1)); break;
+    }
+    return op_linear(x, a, w->wo);
+}
+
+static struct tensor *bias_for(struct exec *x, const struct t5_config *c, struct tensor *table,
+                               int Q, int K, int bidirectional) {
+    int32_t *b = malloc(sizeof(int32_t) * (size_t)Q * (size_t)K);
+    if (!b) {
+        error_set("out of memory");
+        return NULL;
+    }
+    t5_position_buckets(b, Q, K, bidirectional, c->num_buckets, c->max_distance);
+    struct tensor *buckets = exec_upload(x, DTYPE_I32, 2, (int64_t[]){Q, K}, b);
+    free(b);
+    return op_position_bias(x, table, buckets);
+}
+
+static int check_ids(const struct t5_config *c, const int32_t *ids, int64_t n, const char *what) {
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return error_set("%s: token id %d at position %lld is outside the vocabulary [0, %d)", what, ids[i],
+                             (long long)i, c->vocab_size);
+    return 0;
+}
+
+struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, int src_len,
+                         const int32_t *enc_ids, const int32_t *enc_mask,
+                         struct tensor **enc_mask_add) {
+    const struct t5_config *c = &m->cfg;
+    *enc_mask_add = NULL;
+    if (check_ids(c, enc_ids, (int64_t)batch * src_len, "encoder input")) return NULL;
+    float *mask = malloc(sizeof(float) * (size_t)batch * (size_t)src_len);
+    if (!mask) {
+        error_set("out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < (int64_t)batch * src_len; i++)
+        mask[i] = (!enc_mask || enc_mask[i]) ? 0.0f : MASK_VALUE;
+    struct tensor *madd = exec_upload(x, DTYPE_F32, 2, (int64_t[]){batch, src_len}, mask);
+    free(mask);
+    struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, src_len}, enc_ids);
+    struct tensor *h = op_embedding(x, m->shared, ids);
+    struct tensor *bias = bias_for(x, c, m->enc_bias_table, src_len, src_len, 1);
+    for (int l = 0; l < c->num_layers; l++) {
+        const struct t5_block *b = &m->enc[l];
+        struct tensor *n = op_rmsnorm(x, h, b->ln_self, c->layer_norm_eps);
+        h = op_add(x, h, attention(x, c, &b->self, n, n, bias, madd, 0));
+        n = op_rmsnorm(x, h, b->ln_ff, c->layer_norm_eps);
+        h = op_add(x, h, ffn(x, c, &b->ff, n));
+    }
+    *enc_mask_add = madd;
+    return op_rmsnorm(x, h, m->enc_final_ln, c->layer_norm_eps);
+}
+
+struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor *enc_out,
+                         struct tensor *enc_mask_add, int tgt_len, const int32_t *dec_ids,
+                         int last_only) {
+    const struct t5_config *c = &m->cfg;
+    if (!enc_out) return NULL;
+    int batch = (int)enc_out->shape[0];
+    if (check_ids(c, dec_ids, (int64_t)batch * tgt_len, "decoder input")) return NULL;
+    struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, tgt_len}, dec_ids);
+    struct tensor *h = op_embedding(x, m->shared, ids);
+    struct tensor *bias = bias_for(x, c, m->dec_bias_table, tgt_len, tgt_len, 0);
+    for (int l = 0; l < c->num_decoder_layers; l++) {
+        const struct t5_block *b = &m->dec[l];
+        struct tensor *n = op_rmsnorm(x, h, b->ln_self, c->layer_norm_eps);
+        h = op_add(x, h, attention(x, c, &b->self, n, n, bias, NULL, 1));
+        n = op_rmsnorm(x, h, b->ln_cross, c->layer_norm_eps);
+        h = op_add(x, h, attention(x, c, &b->cross, n, enc_out, NULL, enc_mask_add, 0));
+        n = op_rmsnorm(x, h, b->ln_ff, c->layer_norm_eps);
+        h = op_add(x, h, ffn(x, c, &b->ff, n));
+    }
+    if (last_only) { /* gather row tgt_len-1 of each sequence */
+        int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch);
+        if (!rows) return NULL;
+        for (int b = 0; b < batch; b++) rows[b] = b * tgt_len + tgt_len - 1;
+        struct tensor *idx = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, 1}, rows);
+        free(rows);
+        struct tensor flat = *h;
+        flat.ndim = 2;
+        flat.shape[0] = (int64_t)batch * tgt_len;
+        flat.shape[1] = c->d_model;
+        h = op_embedding(x, &flat, idx);
+    }
+    h = op_rmsnorm(x, h, m->dec_final_ln, c->layer_norm_eps);
+    if (c->tied) h = op_scale(x, h, 1.0f / sqrtf((float)c->d_model));
+    return op_linear(x, h, m->lm_head);
+}
+
+void t5_shift_right(const struct t5_config *c, const int32_t *labels, int batch, int tgt_len,
+                    int32_t *dec_ids) {
+    for (int b = 0; b < batch; b++) {
+        dec_ids[b * tgt_len] = c->decoder_start_id;
+        for (int t = 1; t < tgt_len; t++) {
+            int32_t v = labels[b * tgt_len + t - 1];
+            dec_ids[b * tgt_len + t] = v == -100 ? c->pad_id : v;
+        }
+    }
+}
+
+int t5_forward(struct exec *x, const struct t5_model *m, const struct t5_batch *b,
+               struct t5_outputs *out) {
+    struct tensor *madd;
+    out->loss = NULL;
+    out->enc_out = t5_encode(x, m, b->batch, b->src_len, b->enc_ids, b->enc_mask, &madd);
+    out->logits = t5_decode(x, m, out->enc_out, madd, b->tgt_len, b->dec_ids, 0);
+    if (!out->logits) return -1;
+    if (b->labels) {
+        for (int64_t i = 0; i < (int64_t)b->batch * b->tgt_len; i++)
+            if (b->labels[i] != -100 && (b->labels[i] < 0 || b->labels[i] >= m->cfg.vocab_size))
+                return error_set("labels: id %d at position %lld is outside the vocabulary", b->labels[i], (long long)i);
+        struct tensor *t = exec_upload(x, DTYPE_I32, 2, (int64_t[]){b->batch, b->tgt_len}, b->labels);
+        out->loss = op_cross_entropy(x, out->logits, t);
+        if (!out->loss) return -1;
+    }
+    return 0;
+}
+
+int t5_generate_greedy(struct exec *x, const struct t5_model *m, int batch, int src_len,
+                       const int32_t *enc_ids, const int32_t *enc_mask, int max_length,
+                       int32_t *out, int *out_len) {
+    const struct t5_config *c = &m->cfg;
+    struct tensor *madd;
+    struct tensor *enc = t5_encode(x, m, batch, src_len, enc_ids, enc_mask, &madd);
+    if (!enc) return -1;
+    int32_t *cur = malloc(sizeof(int32_t) * (size_t)batch * (size_t)max_length);
+    int32_t *next = malloc(sizeof(int32_t) * (size_t)batch);
+    char *done = calloc((size_t)batch, 1);
+    int rc = (!cur || !next || !done) ? error_set("out of memory") : 0;
+    int len = 1;
+    for (int b = 0; b < batch && !rc; b++) out[b * max_length] = c->decoder_start_id;
+    while (!rc && len < max_length) {
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < len; t++) cur[b * len + t] = out[b * max_length + t];
+        struct exec_mark mk = exec_mark(x);
+        struct tensor *ids = op_argmax(x, t5_decode(x, m, enc, madd, len, cur, 1));
+        rc = ids ? exec_download(x, ids, next) : -1;
+        exec_release(x, mk);
+        if (rc) break;
+        int all_done = 1;
+        for (int b = 0; b < batch; b++) {
+            out[b * max_length + len] = done[b] ? c->pad_id : next[b];
+            if (!done[b] && next[b] == c->eos_id) done[b] = 1;
+            all_done &= done[b];
+        }
+        len++;
+        if (all_done) break;
+    }
+    *out_len = len;
+    free(cur);
+    free(next);
+    free(done);
+    return rc;
+}

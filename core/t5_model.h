@@ -1,0 +1,55 @@
+/* t5_model.h: T5 weights (one backend allocation, llm.c style, each parameter a named
+ * tensor view into it) and loading them from a Hugging Face model folder. */
+#ifndef COMPACTER_T5_MODEL_H
+#define COMPACTER_T5_MODEL_H
+
+#include "core/backend.h"
+#include "core/t5_config.h"
+#include "core/tensor.h"
+
+struct t5_attn {
+    struct tensor *q, *k, *v, *o; /* q,k,v (H*dk, d); o (d, H*dk) */
+};
+
+struct t5_ffn {
+    struct tensor *wi;   /* (d_ff, d); wi_0 when gated */
+    struct tensor *wi_1; /* (d_ff, d), gated only */
+    struct tensor *wo;   /* (d, d_ff) */
+};
+
+struct t5_block {
+    struct tensor *ln_self;  /* (d) layer.0.layer_norm */
+    struct tensor *ln_cross; /* (d) decoder layer.1.layer_norm */
+    struct tensor *ln_ff;    /* (d) */
+    struct t5_attn self, cross;
+    struct t5_ffn ff;
+};
+
+struct t5_model {
+    struct t5_config cfg;
+    const struct backend *be;
+    /* every parameter, in Hugging Face order and naming; data views into storage */
+    struct tensor *params;
+    int n_params;
+    float *storage; /* backend memory, n_elements floats */
+    int64_t n_elements;
+    /* named views */
+    struct tensor *shared;                        /* (V, d) */
+    struct tensor *enc_bias_table, *dec_bias_table; /* (num_buckets, H) */
+    struct t5_block *enc, *dec;
+    struct tensor *enc_final_ln, *dec_final_ln; /* (d) */
+    struct tensor *lm_head;                     /* (V, d); == shared when tied */
+};
+
+/* Lay out the parameters of a model with this config on backend be (contents undefined). */
+int t5_model_create(struct t5_model *m, const struct t5_config *c, const struct backend *be);
+/* Load dir/config.json and dir/model.safetensors (or the shards listed in
+ * dir/model.safetensors.index.json); F32, F16 and BF16 on disk. Every tensor is checked by
+ * name, shape and dtype; a missing, unexpected or mis-shaped tensor is an error naming it. */
+int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be);
+/* Fill every parameter with N(0, std) from a fixed seed (benchmarks, synthetic models). */
+int t5_model_randomize(struct t5_model *m, uint64_t seed, float std);
+struct tensor *t5_model_param(const struct t5_model *m, const char *name);
+void t5_model_free(struct t5_model *m);
+
+#endif
