@@ -13,16 +13,28 @@ CUDA     ?= $(if $(CUDA_HOME),1,0)
 OPT      ?= -O2
 SAN      ?=
 
+# OpenBLAS: the OpenMP build (Debian libopenblas-openmp-dev) shares our OpenMP thread pool;
+# the pthread build's threads fight OpenMP's spinning workers (3x slower on 2 cores).
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+OPENBLAS_OMP := $(wildcard /usr/lib/$(MULTIARCH)/openblas-openmp/libopenblas.so)
+ifneq ($(OPENBLAS_OMP),)
+BLAS_CFLAGS = -I/usr/include/$(MULTIARCH)/openblas-openmp
+BLAS_LIBS   = -L$(dir $(OPENBLAS_OMP)) -Wl,-rpath,$(dir $(OPENBLAS_OMP)) -lopenblas
+else
+BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   = -lopenblas
+endif
+
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-CFLAGS  += -std=c11 $(OPT) -g $(WARN) -fopenmp -D_GNU_SOURCE -I. $(SAN) \
-           $(shell pkg-config --cflags openblas 2>/dev/null)
-LDLIBS  += -fopenmp $(SAN) -lopenblas -ljansson -lcurl -larchive -lm -lpthread
+CFLAGS  += -std=c11 $(OPT) -g $(WARN) -fopenmp -D_GNU_SOURCE -I. $(SAN) $(BLAS_CFLAGS)
+LDLIBS  += -fopenmp $(SAN) $(BLAS_LIBS) -ljansson -lcurl -larchive -lm -lpthread
 
 LIB_SRC  = $(sort $(wildcard core/*.c kernels/cpu/*.c methods/*.c datasets/*.c \
                              experiments/*.c reports/*.c))
 CLI_SRC  = $(sort $(wildcard cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 CU_SRC   = $(sort $(wildcard kernels/cuda/*.cu))
+BENCH_SRC = $(sort $(wildcard bench/*/bench_*.c))
 
 ifeq ($(CUDA),1)
 CFLAGS  += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
@@ -39,8 +51,9 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      = $(BUILD)/libcompacter.a
 PROG     = $(BUILD)/compacter
+BENCH_BIN = $(patsubst bench/%/,$(BUILD)/bench/%,$(dir $(BENCH_SRC)))
 
-.PHONY: all test asan clean format bench-forward-cpu
+.PHONY: all test asan clean format bench
 all: $(PROG) $(TEST_BIN)
 
 $(LIB): $(LIB_OBJ) $(CU_OBJ)
@@ -62,6 +75,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
+
+# bench/<name>/bench_<name>.c -> $(BUILD)/bench/<name>; each folder has a run.sh
+bench: $(BENCH_BIN)
+$(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(wildcard bench/$*/bench_*.c) $(LIB) $(LDLIBS)
 
 test: all
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
