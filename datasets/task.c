@@ -118,6 +118,7 @@ void example_set_free(struct example_set *set) {
     free(set->ex);
     set->ex = NULL;
     set->n = set->cap = 0;
+    set->task = NULL;
 }
 
 int task_load_file(const struct task *t, const char *path, struct example_set *out) {
