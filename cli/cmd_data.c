@@ -26,7 +26,8 @@ static int data_list(void) {
     for (size_t i = 0; i < task_count(); i++) {
         const struct task *t = task_at(i);
         printf("%-14s %-18s %-8s %-6s %s%s%s\n", t->name, t->prefix, t->dir, rules[t->split],
-               t->metric_names[0], t->n_metrics > 1 ? "," : "", t->n_metrics > 1 ? t->metric_names[1] : "");
+               t->metric_names[0], t->n_metrics > 1 ? "," : "",
+               t->n_metrics > 1 ? t->metric_names[1] : "");
     }
     return 0;
 }
@@ -34,14 +35,23 @@ static int data_list(void) {
 int cmd_data(int argc, char **argv) {
     struct arg args[] = {
         {.name = "task", .takes_value = 1, .help = "task name (compacter data list)"},
-        {.name = "split", .takes_value = 1, .help = "train | validation | test (default validation)"},
+        {.name = "split",
+         .takes_value = 1,
+         .help = "train | validation | test (default validation)"},
         {.name = "limit", .takes_value = 1, .help = "print at most N examples (default 3)"},
-        {.name = "data-dir", .takes_value = 1,
+        {.name = "data-dir",
+         .takes_value = 1,
          .help = "folder with glue/<Task>/*.tsv and superglue/<Task>/*.jsonl "
                  "(default $COMPACTER_CACHE/data or ~/.cache/compacter/data)"},
-        {.name = "prefix", .takes_value = 0, .help = "prepend the task name (methods without task adapters)"},
-        {.name = "stsb-step", .takes_value = 1, .help = "STS-B target rounding: 0.1 (code, default) or 0.2 (paper)"},
-        {.name = "n-obs", .takes_value = 1, .help = "low-resource: keep the first N of the seed-42 shuffle"},
+        {.name = "prefix",
+         .takes_value = 0,
+         .help = "prepend the task name (methods without task adapters)"},
+        {.name = "stsb-step",
+         .takes_value = 1,
+         .help = "STS-B target rounding: 0.1 (code, default) or 0.2 (paper)"},
+        {.name = "n-obs",
+         .takes_value = 1,
+         .help = "low-resource: keep the first N of the seed-42 shuffle"},
     };
     const int na = sizeof args / sizeof args[0];
     const char *pos[2];

@@ -11,11 +11,11 @@
 /* Which columns feed which template field, per GLUE folder. */
 struct glue_layout {
     const char *dir;
-    int header;             /* 0: CoLA (fixed column numbers) */
-    const char *cols[3];    /* text columns in template order */
-    const char *label;      /* label column */
-    int cola_cols[2];       /* CoLA: label column, sentence column */
-    int skip_malformed;     /* QQP */
+    int header;          /* 0: CoLA (fixed column numbers) */
+    const char *cols[3]; /* text columns in template order */
+    const char *label;   /* label column */
+    int cola_cols[2];    /* CoLA: label column, sentence column */
+    int skip_malformed;  /* QQP */
 };
 
 static const struct glue_layout layouts[] = {
@@ -107,6 +107,9 @@ static int parse_label(const struct task *t, const char *v, int *id) {
 
 #define MAX_COLS 64
 
+/* Record the message (its arguments may point into buf), then free buf. Returns -1. */
+#define fail_free(buf, ...) (error_set(__VA_ARGS__), free(buf), -1)
+
 long glue_load_tsv(const struct task *t, const char *path, struct example_set *out) {
     const struct glue_layout *L = NULL;
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
@@ -130,8 +133,7 @@ long glue_load_tsv(const struct task *t, const char *path, struct example_set *o
         /* header: the first line */
         line++;
         if (p >= end) {
-            free(buf);
-            return error_set("file %s: line 1: field header: empty file", path);
+            return fail_free(buf, "file %s: line 1: field header: empty file", path);
         }
         int nf = split_line(&p, end, f, MAX_COLS);
         if (nf > MAX_COLS) nf = MAX_COLS;
@@ -142,13 +144,12 @@ long glue_load_tsv(const struct task *t, const char *path, struct example_set *o
         }
         for (int j = 0; j < n_text; j++)
             if (col[j] < 0) {
-                free(buf);
-                return error_set("file %s: line 1: field %s: missing from the header", path,
+                return fail_free(buf, "file %s: line 1: field %s: missing from the header", path,
                                  L->cols[j]);
             }
         if (lab < 0) {
-            free(buf);
-            return error_set("file %s: line 1: field %s: missing from the header", path, L->label);
+            return fail_free(buf, "file %s: line 1: field %s: missing from the header", path,
+                             L->label);
         }
         need = lab;
         for (int j = 0; j < n_text; j++)
@@ -171,8 +172,8 @@ long glue_load_tsv(const struct task *t, const char *path, struct example_set *o
                 skipped++;
                 continue;
             }
-            free(buf);
-            return error_set("file %s: line %ld: field %s: missing (row has %d columns, need %d)",
+            return fail_free(buf,
+                             "file %s: line %ld: field %s: missing (row has %d columns, need %d)",
                              path, line, missing, nf, need + 1);
         }
         const char *lv = f[lab];
@@ -188,28 +189,24 @@ long glue_load_tsv(const struct task *t, const char *path, struct example_set *o
             errno = 0;
             float x = strtof(lv, &e);
             if (!*lv || *e || errno) {
-                free(buf);
-                return error_set("file %s: line %ld: field %s: '%s' is not a number", path, line,
-                                 lname, lv);
+                return fail_free(buf, "file %s: line %ld: field %s: '%s' is not a number", path,
+                                 line, lname, lv);
             }
             score = (double)x;
         } else if (parse_label(t, lv, &id) < 0) {
-            free(buf);
-            return error_set("file %s: line %ld: field %s: unknown label '%s'", path, line, lname,
-                             lv);
+            return fail_free(buf, "file %s: line %ld: field %s: unknown label '%s'", path, line,
+                             lname, lv);
         }
         struct example *e = example_set_push(out);
         if (!e) {
-            free(buf);
-            return error_set("file %s: out of memory", path);
+            return fail_free(buf, "file %s: out of memory", path);
         }
         e->label = id;
         e->score = score;
         for (int j = 0; j < n_text; j++) {
             e->text[j] = strdup(f[col[j]]);
             if (!e->text[j]) {
-                free(buf);
-                return error_set("file %s: out of memory", path);
+                return fail_free(buf, "file %s: out of memory", path);
             }
         }
         rows++;

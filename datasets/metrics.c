@@ -8,7 +8,8 @@
 double metric_accuracy(const int *pred, const int *gold, size_t n) {
     if (!n) return NAN;
     size_t ok = 0;
-    for (size_t i = 0; i < n; i++) ok += pred[i] == gold[i];
+    for (size_t i = 0; i < n; i++)
+        ok += pred[i] == gold[i];
     return (double)ok / (double)n;
 }
 
@@ -53,8 +54,10 @@ static size_t find_int(const int *v, size_t n, int x) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (v[mid] < x) lo = mid + 1;
-        else hi = mid;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -96,7 +99,8 @@ double metric_matthews(const int *pred, const int *gold, size_t n) {
 double metric_pearson(const double *x, const double *y, size_t n) {
     if (n < 2) return NAN;
     double mx = 0, my = 0;
-    for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
+    for (size_t i = 0; i < n; i++)
+        mx += x[i], my += y[i];
     mx /= (double)n;
     my /= (double)n;
     double sxy = 0, sxx = 0, syy = 0;
@@ -122,14 +126,17 @@ static int cmp_by_key(const void *a, const void *b) {
 int metric_rank_average(const double *x, size_t n, double *rank) {
     size_t *o = malloc((n ? n : 1) * sizeof *o);
     if (!o) return -1;
-    for (size_t i = 0; i < n; i++) o[i] = i;
+    for (size_t i = 0; i < n; i++)
+        o[i] = i;
     rank_keys = x; /* not thread-safe; qsort has no context argument in C11 */
     qsort(o, n, sizeof *o, cmp_by_key);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && x[o[j]] == x[o[i]]) j++;
+        while (j < n && x[o[j]] == x[o[i]])
+            j++;
         double r = 0.5 * (double)(i + 1 + j); /* mean of ranks i+1 .. j */
-        for (size_t k = i; k < j; k++) rank[o[k]] = r;
+        for (size_t k = i; k < j; k++)
+            rank[o[k]] = r;
         i = j;
     }
     free(o);
@@ -152,10 +159,16 @@ static int is_alnum_ascii(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 /* string.punctuation: the 32 printable ASCII characters that are not letters/digits. */
-static int is_punct(unsigned char c) { return c > 0x20 && c < 0x7F && !is_alnum_ascii(c); }
-static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F); }
+static int is_punct(unsigned char c) {
+    return c > 0x20 && c < 0x7F && !is_alnum_ascii(c);
+}
+static int is_space(unsigned char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F);
+}
 /* \w after punctuation removal: letters, digits, and (approximation) any non-ASCII byte. */
-static int is_word(unsigned char c) { return is_alnum_ascii(c) || c == '_' || c >= 0x80; }
+static int is_word(unsigned char c) {
+    return is_alnum_ascii(c) || c == '_' || c >= 0x80;
+}
 
 char *metric_squad_normalize(const char *s) {
     size_t n = strlen(s);
@@ -176,9 +189,12 @@ char *metric_squad_normalize(const char *s) {
         int at_start = i == 0 || !is_word((unsigned char)a[i - 1]);
         size_t len = 0;
         if (at_start) {
-            if (!strncmp(a + i, "the", 3)) len = 3;
-            else if (!strncmp(a + i, "an", 2)) len = 2;
-            else if (a[i] == 'a') len = 1;
+            if (!strncmp(a + i, "the", 3))
+                len = 3;
+            else if (!strncmp(a + i, "an", 2))
+                len = 2;
+            else if (a[i] == 'a')
+                len = 1;
             if (len && i + len < m && is_word((unsigned char)a[i + len])) {
                 len = 0;
                 /* "an" failed: "a" alone can still not match (next char 'n' is a word char) */
@@ -216,8 +232,10 @@ static double f1_tokens(const char *pred, const char *gold) {
     char *pt[512], *gt[512];
     int np = 0, ng = 0;
     char *save;
-    for (char *t = strtok_r(p, " ", &save); t && np < 512; t = strtok_r(NULL, " ", &save)) pt[np++] = t;
-    for (char *t = strtok_r(g, " ", &save); t && ng < 512; t = strtok_r(NULL, " ", &save)) gt[ng++] = t;
+    for (char *t = strtok_r(p, " ", &save); t && np < 512; t = strtok_r(NULL, " ", &save))
+        pt[np++] = t;
+    for (char *t = strtok_r(g, " ", &save); t && ng < 512; t = strtok_r(NULL, " ", &save))
+        gt[ng++] = t;
     char used[512] = {0};
     int same = 0;
     for (int i = 0; i < np; i++)

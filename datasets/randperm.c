@@ -35,7 +35,8 @@ int randperm(size_t n, uint64_t seed, size_t *perm) {
     if (n >= RANDPERM_MAX_N)
         return error_set("randperm: n %zu is above torch's small-n bound %zu (not implemented)", n,
                          RANDPERM_MAX_N);
-    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
     if (n < 2) return 0;
     struct mt19937 g;
     mt19937_seed(&g, seed);

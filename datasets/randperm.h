@@ -12,7 +12,7 @@
 
 struct mt19937 {
     uint32_t state[624];
-    int next;  /* index of the next word; 624 = regenerate before the next draw */
+    int next; /* index of the next word; 624 = regenerate before the next draw */
 };
 
 /* Seed like at::mt19937(seed): only the low 32 bits of the seed are used. */

@@ -10,16 +10,20 @@
 #define LARGE_VALIDATION_SIZE 1000
 
 const char *split_source(const struct task *t, const char *split) {
-    int tr = !strcmp(split, "train"), va = !strcmp(split, "validation"), te = !strcmp(split, "test");
+    int tr = !strcmp(split, "train"), va = !strcmp(split, "validation"),
+        te = !strcmp(split, "test");
     if (!tr && !va && !te) {
         error_set("split %s: unknown (expected train, validation or test)", split);
         return NULL;
     }
     if (tr) return "train";
     switch (t->split) {
-    case SPLIT_SMALL: return "validation";
-    case SPLIT_LARGE: return va ? "train" : "validation";
-    case SPLIT_MNLI: return va ? "validation_mismatched" : "validation_matched";
+    case SPLIT_SMALL:
+        return "validation";
+    case SPLIT_LARGE:
+        return va ? "train" : "validation";
+    case SPLIT_MNLI:
+        return va ? "validation_mismatched" : "validation_matched";
     }
     return NULL;
 }
@@ -57,7 +61,8 @@ int split_select(const struct task *t, const char *split, size_t n, uint64_t see
     } else {
         size_t *p = malloc((n ? n : 1) * sizeof *p);
         if (!p) return error_set("split: out of memory for %zu indices", n);
-        for (size_t i = 0; i < n; i++) p[i] = i;
+        for (size_t i = 0; i < n; i++)
+            p[i] = i;
         *idx = p;
         *n_idx = n;
         return 0;

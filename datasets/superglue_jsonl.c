@@ -51,8 +51,8 @@ static int get_label(struct ctx *c, const struct task *t, json_t *obj, const cha
             *id = (int)x;
             return 0;
         }
-        return error_set("file %s: line %ld: field %s%s: unknown label %lld", c->path, c->line, c->where, key,
-                         (long long)x);
+        return error_set("file %s: line %ld: field %s%s: unknown label %lld", c->path, c->line,
+                         c->where, key, (long long)x);
     }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
@@ -61,14 +61,16 @@ static int get_label(struct ctx *c, const struct task *t, json_t *obj, const cha
                 *id = k;
                 return 0;
             }
-        return error_set("file %s: line %ld: field %s%s: unknown label '%s'", c->path, c->line, c->where, key,
-                         s);
+        return error_set("file %s: line %ld: field %s%s: unknown label '%s'", c->path, c->line,
+                         c->where, key, s);
     }
     return error_set("file %s: line %ld: field %s%s: unknown label (not a bool, integer or string)",
                      c->path, c->line, c->where, key);
 }
 
-static int oom(struct ctx *c) { return error_set("file %s: line %ld: out of memory", c->path, c->line); }
+static int oom(struct ctx *c) {
+    return error_set("file %s: line %ld: out of memory", c->path, c->line);
+}
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -102,8 +104,10 @@ static size_t *codepoint_offsets(const char *s, size_t *ncp) {
 
 static int load_pairs(struct ctx *c, const struct task *t, json_t *o, struct example_set *out) {
     static const char *const fields_by_dir[][3] = {
-        {"BoolQ", "question", "passage"}, {"CB", "premise", "hypothesis"},
-        {"RTE", "premise", "hypothesis"}, {"WiC", "sentence1", "sentence2"},
+        {"BoolQ", "question", "passage"},
+        {"CB", "premise", "hypothesis"},
+        {"RTE", "premise", "hypothesis"},
+        {"WiC", "sentence1", "sentence2"},
     };
     const char *names[TASK_MAX_FIELDS] = {0};
     if (!strcmp(t->dir, "COPA")) {
@@ -185,14 +189,15 @@ static int load_record(struct ctx *c, const struct task *t, json_t *o, struct ex
         json_t *s = json_object_get(x, "start"), *en = json_object_get(x, "end");
         if (!json_is_integer(s) || !json_is_integer(en)) {
             error_set("file %s: line %ld: field passage.entities[%zu].start/end: missing or not "
-                      "an integer", c->path, c->line, i);
+                      "an integer",
+                      c->path, c->line, i);
             goto done;
         }
         json_int_t a = json_integer_value(s), b = json_integer_value(en) + 1;
         if (a < 0 || b < a || (size_t)b > ncp) {
             error_set("file %s: line %ld: field passage.entities[%zu]: span [%lld, %lld) outside "
-                      "the passage (%zu characters)", c->path, c->line, i, (long long)a,
-                      (long long)b, ncp);
+                      "the passage (%zu characters)",
+                      c->path, c->line, i, (long long)a, (long long)b, ncp);
             goto done;
         }
         size_t b0 = off[a], b1 = off[b];
@@ -204,7 +209,8 @@ static int load_record(struct ctx *c, const struct task *t, json_t *o, struct ex
     }
     n_ent = sort_unique(ev, n_ent);
     size_t jl = 1;
-    for (int k = 0; k < n_ent; k++) jl += strlen(ev[k]) + 2;
+    for (int k = 0; k < n_ent; k++)
+        jl += strlen(ev[k]) + 2;
     if (!(joined = malloc(jl))) {
         oom(c);
         goto done;
@@ -233,20 +239,21 @@ static int load_record(struct ctx *c, const struct task *t, json_t *o, struct ex
         size_t k;
         json_t *a;
         if (na) json_array_foreach(ans, k, a) {
-            snprintf(c->where, sizeof c->where, "qas[%zu].answers[%zu].", i, k);
-            const char *at = get_str(c, a, "text");
-            if (!at) goto done;
-            if (!(e->answers[e->n_answers++] = strdup(at))) {
-                oom(c);
-                goto done;
+                snprintf(c->where, sizeof c->where, "qas[%zu].answers[%zu].", i, k);
+                const char *at = get_str(c, a, "text");
+                if (!at) goto done;
+                if (!(e->answers[e->n_answers++] = strdup(at))) {
+                    oom(c);
+                    goto done;
+                }
             }
-        }
         e->n_answers = sort_unique(e->answers, e->n_answers);
     }
     rc = 0;
 done:
     if (ev)
-        for (int k = 0; k < n_ent; k++) free(ev[k]);
+        for (int k = 0; k < n_ent; k++)
+            free(ev[k]);
     free(ev);
     free(off);
     free(joined);
@@ -265,13 +272,15 @@ int superglue_load_jsonl(const struct task *t, const char *path, struct example_
     while ((len = getline(&line, &cap, f)) >= 0) {
         c.line++;
         size_t n = (size_t)len;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
         if (c.line == 1 && n >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) {
             memmove(line, line + 3, n - 3);
             n -= 3;
         }
         size_t s = 0;
-        while (s < n && (line[s] == ' ' || line[s] == '\t')) s++;
+        while (s < n && (line[s] == ' ' || line[s] == '\t'))
+            s++;
         if (s == n) continue;
         json_error_t err;
         json_t *o = json_loadb(line, n, 0, &err);
@@ -294,7 +303,6 @@ int superglue_load_jsonl(const struct task *t, const char *path, struct example_
     free(line);
     if (rc == 0 && ferror(f)) rc = error_set("file %s: read error", path);
     fclose(f);
-    if (rc == 0 && out->n == before)
-        rc = error_set("file %s: line %ld: no examples", path, c.line);
+    if (rc == 0 && out->n == before) rc = error_set("file %s: line %ld: no examples", path, c.line);
     return rc;
 }

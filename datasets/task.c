@@ -14,50 +14,217 @@
 #include "datasets/split.h"
 #include "datasets/superglue_jsonl.h"
 
-#define BIN {"0", "1"}
+#define BIN                                                                                        \
+    { "0", "1" }
 static const struct task tasks[] = {
-    {"cola", "cola", "CoLA", TASK_GLUE_TSV, TEMPLATE_PAIRS, 1, {"sentence:"},
-     2, {"unacceptable", "acceptable"}, 1, {METRIC_MATTHEWS}, {"matthews_correlation"}, SPLIT_SMALL},
-    {"sst2", "sst2", "SST-2", TASK_GLUE_TSV, TEMPLATE_PAIRS, 1, {"sentence:"},
-     2, {"negative", "positive"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_LARGE},
-    {"mrpc", "mrpc", "MRPC", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"},
-     2, {"not_equivalent", "equivalent"}, 2, {METRIC_F1, METRIC_ACCURACY}, {"f1", "accuracy"},
+    {"cola",
+     "cola",
+     "CoLA",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     1,
+     {"sentence:"},
+     2,
+     {"unacceptable", "acceptable"},
+     1,
+     {METRIC_MATTHEWS},
+     {"matthews_correlation"},
      SPLIT_SMALL},
-    {"qqp", "qqp", "QQP", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"question1:", "question2:"},
-     2, {"not_duplicate", "duplicate"}, 2, {METRIC_F1, METRIC_ACCURACY}, {"f1", "accuracy"},
+    {"sst2",
+     "sst2",
+     "SST-2",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     1,
+     {"sentence:"},
+     2,
+     {"negative", "positive"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
      SPLIT_LARGE},
-    {"stsb", "stsb", "STS-B", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"},
-     0, {NULL}, 2, {METRIC_PEARSON, METRIC_SPEARMAN}, {"pearson", "spearmanr"}, SPLIT_SMALL},
-    {"mnli", "mnli", "MNLI", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"premise:", "hypothesis"},
-     3, {"entailment", "neutral", "contradiction"}, 1, {METRIC_ACCURACY}, {"accuracy"},
-     SPLIT_MNLI},
-    {"qnli", "qnli", "QNLI", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"question:", "sentence:"},
-     2, {"entailment", "not_entailment"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_LARGE},
-    {"rte", "rte", "RTE", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"},
-     2, {"entailment", "not_entailment"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_SMALL},
-    {"wnli", "wnli", "WNLI", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"},
-     2, {"not_entailment", "entailment"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_SMALL},
-    {"boolq", "superglue-boolq", "BoolQ", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 2,
-     {"question:", "passage:"}, 2, {"False", "True"}, 1, {METRIC_ACCURACY}, {"accuracy"},
+    {"mrpc",
+     "mrpc",
+     "MRPC",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"sentence1:", "sentence2:"},
+     2,
+     {"not_equivalent", "equivalent"},
+     2,
+     {METRIC_F1, METRIC_ACCURACY},
+     {"f1", "accuracy"},
      SPLIT_SMALL},
-    {"cb", "superglue-cb", "CB", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 2,
-     {"premise:", "hypothesis:"}, 3, {"entailment", "contradiction", "neutral"}, 2,
-     {METRIC_MACRO_F1, METRIC_ACCURACY}, {"f1_multiclass", "accuracy"}, SPLIT_SMALL},
-    {"copa", "superglue-copa", "COPA", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 3,
-     {"premise:", "choice1:", "choice2:"}, 2, {"choice1", "choice2"}, 1, {METRIC_ACCURACY},
-     {"accuracy"}, SPLIT_SMALL},
-    {"multirc", "superglue-multirc", "MultiRC", TASK_SUPERGLUE_JSONL, TEMPLATE_MULTIRC, 3,
-     {"question:", "answer:", "paragraph:"}, 2, {"False", "True"}, 2,
-     {METRIC_MULTIRC_F1, METRIC_MULTIRC_EM}, {"f1", "em"}, SPLIT_SMALL},
-    {"record", "superglue-record", "ReCoRD", TASK_SUPERGLUE_JSONL, TEMPLATE_RECORD, 3,
-     {"record query:", "entities:", "passage:"}, 0, {NULL}, 2, {METRIC_SQUAD_EM, METRIC_SQUAD_F1},
-     {"em", "f1"}, SPLIT_LARGE},
-    {"wic", "superglue-wic", "WiC", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 3,
-     {"sentence1:", "sentence2:", "word:"}, 2, {"False", "True"}, 1, {METRIC_ACCURACY},
-     {"accuracy"}, SPLIT_SMALL},
-    {"superglue-rte", "superglue-rte", "RTE", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 2,
-     {"premise:", "hypothesis:"}, 2, {"entailment", "not_entailment"}, 1, {METRIC_ACCURACY},
-     {"accuracy"}, SPLIT_SMALL},
+    {"qqp",
+     "qqp",
+     "QQP",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"question1:", "question2:"},
+     2,
+     {"not_duplicate", "duplicate"},
+     2,
+     {METRIC_F1, METRIC_ACCURACY},
+     {"f1", "accuracy"},
+     SPLIT_LARGE},
+    {"stsb",
+     "stsb",
+     "STS-B",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"sentence1:", "sentence2:"},
+     0,
+     {NULL},
+     2,
+     {METRIC_PEARSON, METRIC_SPEARMAN},
+     {"pearson", "spearmanr"},
+     SPLIT_SMALL},
+    {"mnli",
+     "mnli",
+     "MNLI",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"premise:", "hypothesis"},
+     3,
+     {"entailment", "neutral", "contradiction"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_MNLI},
+    {"qnli",
+     "qnli",
+     "QNLI",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"question:", "sentence:"},
+     2,
+     {"entailment", "not_entailment"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_LARGE},
+    {"rte",
+     "rte",
+     "RTE",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"sentence1:", "sentence2:"},
+     2,
+     {"entailment", "not_entailment"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_SMALL},
+    {"wnli",
+     "wnli",
+     "WNLI",
+     TASK_GLUE_TSV,
+     TEMPLATE_PAIRS,
+     2,
+     {"sentence1:", "sentence2:"},
+     2,
+     {"not_entailment", "entailment"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_SMALL},
+    {"boolq",
+     "superglue-boolq",
+     "BoolQ",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_PAIRS,
+     2,
+     {"question:", "passage:"},
+     2,
+     {"False", "True"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_SMALL},
+    {"cb",
+     "superglue-cb",
+     "CB",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_PAIRS,
+     2,
+     {"premise:", "hypothesis:"},
+     3,
+     {"entailment", "contradiction", "neutral"},
+     2,
+     {METRIC_MACRO_F1, METRIC_ACCURACY},
+     {"f1_multiclass", "accuracy"},
+     SPLIT_SMALL},
+    {"copa",
+     "superglue-copa",
+     "COPA",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_PAIRS,
+     3,
+     {"premise:", "choice1:", "choice2:"},
+     2,
+     {"choice1", "choice2"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_SMALL},
+    {"multirc",
+     "superglue-multirc",
+     "MultiRC",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_MULTIRC,
+     3,
+     {"question:", "answer:", "paragraph:"},
+     2,
+     {"False", "True"},
+     2,
+     {METRIC_MULTIRC_F1, METRIC_MULTIRC_EM},
+     {"f1", "em"},
+     SPLIT_SMALL},
+    {"record",
+     "superglue-record",
+     "ReCoRD",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_RECORD,
+     3,
+     {"record query:", "entities:", "passage:"},
+     0,
+     {NULL},
+     2,
+     {METRIC_SQUAD_EM, METRIC_SQUAD_F1},
+     {"em", "f1"},
+     SPLIT_LARGE},
+    {"wic",
+     "superglue-wic",
+     "WiC",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_PAIRS,
+     3,
+     {"sentence1:", "sentence2:", "word:"},
+     2,
+     {"False", "True"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_SMALL},
+    {"superglue-rte",
+     "superglue-rte",
+     "RTE",
+     TASK_SUPERGLUE_JSONL,
+     TEMPLATE_PAIRS,
+     2,
+     {"premise:", "hypothesis:"},
+     2,
+     {"entailment", "not_entailment"},
+     1,
+     {METRIC_ACCURACY},
+     {"accuracy"},
+     SPLIT_SMALL},
 };
 #undef BIN
 
@@ -66,13 +233,17 @@ struct task_options task_options_default(void) {
     return o;
 }
 
-size_t task_count(void) { return sizeof tasks / sizeof tasks[0]; }
+size_t task_count(void) {
+    return sizeof tasks / sizeof tasks[0];
+}
 
-const struct task *task_at(size_t i) { return i < task_count() ? &tasks[i] : NULL; }
+const struct task *task_at(size_t i) {
+    return i < task_count() ? &tasks[i] : NULL;
+}
 
 const struct task *task_find(const char *name) {
-    static const char *const aliases[][2] = {{"sst-2", "sst2"}, {"sts-b", "stsb"},
-                                             {"superglue-wic", "wic"}};
+    static const char *const aliases[][2] = {
+        {"sst-2", "sst2"}, {"sts-b", "stsb"}, {"superglue-wic", "wic"}};
     for (size_t i = 0; i < task_count(); i++)
         if (!strcasecmp(name, tasks[i].name) || !strcasecmp(name, tasks[i].prefix))
             return &tasks[i];
@@ -105,8 +276,10 @@ struct example *example_set_push(struct example_set *set) {
 }
 
 void example_free(struct example *e) {
-    for (int j = 0; j < TASK_MAX_FIELDS; j++) free(e->text[j]);
-    for (int k = 0; k < e->n_answers; k++) free(e->answers[k]);
+    for (int j = 0; j < TASK_MAX_FIELDS; j++)
+        free(e->text[j]);
+    for (int k = 0; k < e->n_answers; k++)
+        free(e->answers[k]);
     free(e->answers);
     free(e->source);
     free(e->target);
@@ -114,7 +287,8 @@ void example_free(struct example *e) {
 }
 
 void example_set_free(struct example_set *set) {
-    for (size_t i = 0; i < set->n; i++) example_free(&set->ex[i]);
+    for (size_t i = 0; i < set->n; i++)
+        example_free(&set->ex[i]);
     free(set->ex);
     set->ex = NULL;
     set->n = set->cap = 0;
@@ -198,7 +372,9 @@ static void sb_add(struct sbuf *b, const char *s, size_t n) {
     b->n += n;
     b->s[b->n] = 0;
 }
-static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+static void sb_str(struct sbuf *b, const char *s) {
+    sb_add(b, s, strlen(s));
+}
 static void sb_piece(struct sbuf *b, const char *s) { /* ' '.join */
     if (b->n) sb_add(b, " ", 1);
     sb_str(b, s);
@@ -221,8 +397,10 @@ static void sb_piece_unmarked(struct sbuf *b, const char *s) {
             s++;
         }
     }
-    if (t.oom) b->oom = 1;
-    else sb_piece(b, t.s);
+    if (t.oom)
+        b->oom = 1;
+    else
+        sb_piece(b, t.s);
     free(t.s);
 }
 
@@ -303,7 +481,8 @@ int task_format(struct example_set *set, const struct task_options *o) {
                     goto oom_record;
                 }
                 int ok = 1;
-                for (int j = 0; j < t->n_fields; j++) ok &= !!(c->text[j] = strdup(e->text[j]));
+                for (int j = 0; j < t->n_fields; j++)
+                    ok &= !!(c->text[j] = strdup(e->text[j]));
                 c->answers = calloc((size_t)e->n_answers + 1, sizeof *c->answers);
                 ok &= !!c->answers;
                 for (int a = 0; ok && a < e->n_answers; a++, c->n_answers++)
@@ -335,7 +514,8 @@ int task_format(struct example_set *set, const struct task_options *o) {
         else
             snprintf(lab, sizeof lab, "%d", e->label);
         e->target = strdup(lab);
-        if (!e->source || !e->target) return error_set("task %s: out of memory formatting", t->name);
+        if (!e->source || !e->target)
+            return error_set("task %s: out of memory formatting", t->name);
     }
     return 0;
 }

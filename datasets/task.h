@@ -29,30 +29,30 @@ enum task_split_rule {
 };
 enum task_metric {
     METRIC_ACCURACY,
-    METRIC_F1,          /* binary, positive class "1"; invalid -> opposite of gold */
-    METRIC_MACRO_F1,    /* mean F1 over classes 0..n_classes-1 (CB) */
+    METRIC_F1,       /* binary, positive class "1"; invalid -> opposite of gold */
+    METRIC_MACRO_F1, /* mean F1 over classes 0..n_classes-1 (CB) */
     METRIC_MATTHEWS,
     METRIC_PEARSON,
     METRIC_SPEARMAN,
-    METRIC_MULTIRC_F1,  /* binary F1 over all answers */
-    METRIC_MULTIRC_EM,  /* per-question exact match, mean over questions */
-    METRIC_SQUAD_EM,    /* ReCoRD: normalised EM, max over gold answers */
-    METRIC_SQUAD_F1     /* ReCoRD: normalised token F1, max over gold answers */
+    METRIC_MULTIRC_F1, /* binary F1 over all answers */
+    METRIC_MULTIRC_EM, /* per-question exact match, mean over questions */
+    METRIC_SQUAD_EM,   /* ReCoRD: normalised EM, max over gold answers */
+    METRIC_SQUAD_F1    /* ReCoRD: normalised token F1, max over gold answers */
 };
 
 struct task {
-    const char *name;        /* CLI name: "rte", "boolq" */
-    const char *prefix;      /* the reference's task name, prepended by --prefix */
-    const char *dir;         /* folder in the archive: "RTE", "ReCoRD" */
+    const char *name;   /* CLI name: "rte", "boolq" */
+    const char *prefix; /* the reference's task name, prepended by --prefix */
+    const char *dir;    /* folder in the archive: "RTE", "ReCoRD" */
     enum task_source source;
     enum task_template tmpl;
     int n_fields;
-    const char *keys[TASK_MAX_FIELDS];  /* template keys, in order ("hypothesis" in MNLI) */
-    int n_classes;                      /* 0: regression (STS-B) or span (ReCoRD) */
-    const char *classes[3];             /* HF ClassLabel names, id = index */
+    const char *keys[TASK_MAX_FIELDS]; /* template keys, in order ("hypothesis" in MNLI) */
+    int n_classes;                     /* 0: regression (STS-B) or span (ReCoRD) */
+    const char *classes[3];            /* HF ClassLabel names, id = index */
     int n_metrics;
     enum task_metric metrics[2];
-    const char *metric_names[2];        /* as the reference's result keys */
+    const char *metric_names[2]; /* as the reference's result keys */
     enum task_split_rule split;
 };
 
@@ -65,7 +65,7 @@ struct example {
     long group;                  /* MultiRC: the question's idx; -1 otherwise */
     char **answers;              /* ReCoRD: gold answers (sorted, unique) */
     int n_answers;
-    char *source, *target;       /* after task_format() */
+    char *source, *target; /* after task_format() */
 };
 
 struct example_set {
@@ -75,10 +75,10 @@ struct example_set {
 };
 
 struct task_options {
-    int add_prefix;     /* prepend task->prefix (methods without task adapters) */
-    double stsb_step;   /* STS-B target rounding: 0.1 (reference code, default) or 0.2 */
-    long n_obs;         /* low-resource: keep the first n_obs of the selected indices; <0 all */
-    uint64_t seed;      /* split shuffle seed (42) */
+    int add_prefix;   /* prepend task->prefix (methods without task adapters) */
+    double stsb_step; /* STS-B target rounding: 0.1 (reference code, default) or 0.2 */
+    long n_obs;       /* low-resource: keep the first n_obs of the selected indices; <0 all */
+    uint64_t seed;    /* split shuffle seed (42) */
 };
 /* {add_prefix 0, stsb_step 0.1, n_obs -1, seed 42} */
 struct task_options task_options_default(void);

@@ -11,9 +11,11 @@
 
 /* Python str.strip() for ASCII whitespace; returns a malloc'd copy. */
 static char *strip_copy(const char *s) {
-    while (*s == ' ' || (*s >= '\t' && *s <= '\r')) s++;
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || (s[n - 1] >= '\t' && s[n - 1] <= '\r'))) n--;
+    while (n && (s[n - 1] == ' ' || (s[n - 1] >= '\t' && s[n - 1] <= '\r')))
+        n--;
     return strndup(s, n);
 }
 
@@ -87,14 +89,28 @@ int task_score(const struct example_set *set, const char *const *preds, size_t n
     for (int m = 0; m < t->n_metrics; m++) {
         double v = NAN;
         switch (t->metrics[m]) {
-        case METRIC_ACCURACY: v = metric_accuracy(pid, gid, n); break;
+        case METRIC_ACCURACY:
+            v = metric_accuracy(pid, gid, n);
+            break;
         case METRIC_F1:
-        case METRIC_MULTIRC_F1: v = metric_f1_binary(pid, gid, n); break;
-        case METRIC_MACRO_F1: v = metric_f1_macro(pid, gid, n, t->n_classes); break;
-        case METRIC_MATTHEWS: v = metric_matthews(pid, gid, n); break;
-        case METRIC_PEARSON: v = metric_pearson(px, gx, n); break;
-        case METRIC_SPEARMAN: v = metric_spearman(px, gx, n); break;
-        case METRIC_MULTIRC_EM: v = metric_group_exact_match(pid, gid, grp, n); break;
+        case METRIC_MULTIRC_F1:
+            v = metric_f1_binary(pid, gid, n);
+            break;
+        case METRIC_MACRO_F1:
+            v = metric_f1_macro(pid, gid, n, t->n_classes);
+            break;
+        case METRIC_MATTHEWS:
+            v = metric_matthews(pid, gid, n);
+            break;
+        case METRIC_PEARSON:
+            v = metric_pearson(px, gx, n);
+            break;
+        case METRIC_SPEARMAN:
+            v = metric_spearman(px, gx, n);
+            break;
+        case METRIC_MULTIRC_EM:
+            v = metric_group_exact_match(pid, gid, grp, n);
+            break;
         case METRIC_SQUAD_EM:
         case METRIC_SQUAD_F1: {
             double s = 0;
@@ -119,7 +135,8 @@ int task_score(const struct example_set *set, const char *const *preds, size_t n
     rc = 0;
 done:
     if (p)
-        for (size_t i = 0; i < n; i++) free(p[i]);
+        for (size_t i = 0; i < n; i++)
+            free(p[i]);
     free(p);
     free(pid);
     free(gid);

@@ -15,16 +15,20 @@
 static int *ints(json_t *a) {
     size_t n = json_array_size(a);
     int *v = malloc((n ? n : 1) * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = (int)json_integer_value(json_array_get(a, i));
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int)json_integer_value(json_array_get(a, i));
     return v;
 }
 static double *reals(json_t *a) {
     size_t n = json_array_size(a);
     double *v = malloc((n ? n : 1) * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = json_number_value(json_array_get(a, i));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_number_value(json_array_get(a, i));
     return v;
 }
-static double num(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+static double num(json_t *o, const char *k) {
+    return json_number_value(json_object_get(o, k));
+}
 
 static double worst = 0;
 static void close_to(const char *what, size_t i, double got, double want) {
@@ -41,10 +45,12 @@ static void check_fixture(json_t *fx) {
         if (!strcmp(kind, "correlation")) {
             json_t *xa = json_object_get(c, "x");
             size_t n = json_array_size(xa);
-            double *x = reals(xa), *y = reals(json_object_get(c, "y")), *rx = reals(json_object_get(c, "rank_x"));
+            double *x = reals(xa), *y = reals(json_object_get(c, "y")),
+                   *rx = reals(json_object_get(c, "rank_x"));
             double *r = malloc(n * sizeof *r);
             metric_rank_average(x, n, r);
-            for (size_t k = 0; k < n; k++) close_to("rankdata", i, r[k], rx[k]);
+            for (size_t k = 0; k < n; k++)
+                close_to("rankdata", i, r[k], rx[k]);
             close_to("pearson", i, metric_pearson(x, y, n), num(c, "pearson"));
             close_to("spearman", i, metric_spearman(x, y, n), num(c, "spearman"));
             free(x), free(y), free(rx), free(r);
@@ -70,7 +76,8 @@ static void check_fixture(json_t *fx) {
         json_t *ga = json_object_get(c, "golds");
         const char *golds[8];
         int ng = (int)json_array_size(ga);
-        for (int k = 0; k < ng && k < 8; k++) golds[k] = json_string_value(json_array_get(ga, k));
+        for (int k = 0; k < ng && k < 8; k++)
+            golds[k] = json_string_value(json_array_get(ga, k));
         char *norm = metric_squad_normalize(pred);
         CHECK(norm && !strcmp(norm, json_string_value(json_object_get(c, "normalized"))),
               "normalize '%s' -> '%s'", pred, norm);
@@ -83,13 +90,15 @@ static void check_fixture(json_t *fx) {
         json_t *ga = json_object_get(c, "group");
         size_t n = json_array_size(ga);
         long *grp = malloc(n * sizeof *grp);
-        for (size_t k = 0; k < n; k++) grp[k] = (long)json_integer_value(json_array_get(ga, k));
+        for (size_t k = 0; k < n; k++)
+            grp[k] = (long)json_integer_value(json_array_get(ga, k));
         int *p = ints(json_object_get(c, "pred")), *g = ints(json_object_get(c, "gold"));
         close_to("group em", i, metric_group_exact_match(p, g, grp, n), num(c, "em"));
         free(grp), free(p), free(g);
     }
     printf("  ok vs sklearn/scipy/T5: %zu binary, %zu multiclass, %zu correlation, %zu squad; "
-           "max|diff| %.3g (tol %g)\n", counts[0], counts[1], counts[2], counts[3], worst, TOL);
+           "max|diff| %.3g (tol %g)\n",
+           counts[0], counts[1], counts[2], counts[3], worst, TOL);
 }
 
 static void check_stsb(json_t *fx) {
@@ -102,7 +111,9 @@ static void check_stsb(json_t *fx) {
         task_stsb_target((double)x, 0.2, b2, sizeof b2);
         int ok = !strcmp(b1, json_string_value(json_object_get(c, "code"))) &&
                  !strcmp(b2, json_string_value(json_object_get(c, "paper")));
-        if (!ok) fprintf(stderr, "stsb %s -> %s / %s\n", json_string_value(json_object_get(c, "text")), b1, b2);
+        if (!ok)
+            fprintf(stderr, "stsb %s -> %s / %s\n", json_string_value(json_object_get(c, "text")),
+                    b1, b2);
         bad += !ok;
     }
     CHECK(bad == 0, "%zu STS-B targets differ from numpy", bad);
@@ -133,10 +144,12 @@ static void check_task_score(void) {
     CHECK(task_load_raw(task_find("stsb"), dir, "validation", &s) == 0 && task_format(&s, &o) == 0,
           "%s", error_message());
     const char *want[] = {"5.0", "4.8", "2.2", "0.3", "1.7"};
-    for (size_t k = 0; k < 5 && s.n == 5; k++) CHECK(!strcmp(s.ex[k].target, want[k]), "stsb target %zu: %s", k, s.ex[k].target);
+    for (size_t k = 0; k < 5 && s.n == 5; k++)
+        CHECK(!strcmp(s.ex[k].target, want[k]), "stsb target %zu: %s", k, s.ex[k].target);
     const char *p2[] = {"5.0", "4.8", "2.2", "0.3", "1.7"};
     CHECK(task_score(&s, p2, 5, &r) == 0 && fabs(r.values[0] - 100) < 1e-9 &&
-              fabs(r.values[1] - 100) < 1e-9, "perfect stsb");
+              fabs(r.values[1] - 100) < 1e-9,
+          "perfect stsb");
     const char *p3[] = {"3.0", "3.0", "3.0", "3.0", "3.0"}; /* constant -> NaN -> 0 */
     CHECK(task_score(&s, p3, 5, &r) == 0 && r.values[0] == 0 && r.values[1] == 0, "constant -> 0");
     const char *p4[] = {"5.0", "4.8", "2.2", "n/a", "1.7"}; /* n/a -> -1: ranks equal the gold's */
@@ -146,7 +159,8 @@ static void check_task_score(void) {
     example_set_free(&s);
 
     /* MultiRC: answers 1,0 | 1 | 1,0 (questions 0, 1, 2) */
-    CHECK(task_load_raw(task_find("multirc"), dir, "validation", &s) == 0 && task_format(&s, &o) == 0,
+    CHECK(task_load_raw(task_find("multirc"), dir, "validation", &s) == 0 &&
+              task_format(&s, &o) == 0,
           "%s", error_message());
     const char *p5[] = {"1", "1", "1", "1", "0"}; /* q0 wrong, q1 right, q2 right */
     CHECK(s.n == 5 && task_score(&s, p5, 5, &r) == 0, "%s", error_message());
@@ -156,7 +170,8 @@ static void check_task_score(void) {
     example_set_free(&s);
 
     /* ReCoRD: 2 queries x 1 unique answer... see test_superglue_jsonl for the expansion */
-    CHECK(task_load_raw(task_find("record"), dir, "validation", &s) == 0 && task_format(&s, &o) == 0,
+    CHECK(task_load_raw(task_find("record"), dir, "validation", &s) == 0 &&
+              task_format(&s, &o) == 0,
           "%s", error_message());
     const char *p6[] = {"zoë ball", "the cafe", "Café"};
     CHECK(s.n == 3 && task_score(&s, p6, 3, &r) == 0, "%s", error_message());

@@ -52,11 +52,13 @@ static void check_torch_fixture(json_t *perms) {
         CHECK(p && randperm(n, seed, p) == 0, "randperm(%zu)", n);
         if (!p) continue;
         size_t nh = json_array_size(head), nt = json_array_size(tail), bad = 0;
-        for (size_t k = 0; k < nh; k++) bad += p[k] != (size_t)json_integer_value(json_array_get(head, k));
+        for (size_t k = 0; k < nh; k++)
+            bad += p[k] != (size_t)json_integer_value(json_array_get(head, k));
         for (size_t k = 0; k < nt; k++)
             bad += p[n - nt + k] != (size_t)json_integer_value(json_array_get(tail, k));
         unsigned long long ws = 0;
-        for (size_t k = 0; k < n; k++) ws += (unsigned long long)(k + 1) * p[k];
+        for (size_t k = 0; k < n; k++)
+            ws += (unsigned long long)(k + 1) * p[k];
         CHECK(bad == 0, "randperm(%zu, %llu): %zu of %zu compared values differ from torch", n,
               (unsigned long long)seed, bad, nh + nt);
         CHECK(ws == (unsigned long long)json_integer_value(json_object_get(f, "weighted_sum")),
@@ -86,7 +88,8 @@ static void check_split_rule(json_t *perms) {
     for (size_t k = 0; k < 4 && raw.n == 4 && va.n == 2 && te.n == 2; k++) {
         size_t want = (size_t)json_integer_value(json_array_get(h4, k));
         const struct example *e = k < 2 ? &va.ex[k] : &te.ex[k - 2];
-        CHECK(!strcmp(e->text[0], raw.ex[want].text[0]), "RTE split position %zu is not raw %zu", k, want);
+        CHECK(!strcmp(e->text[0], raw.ex[want].text[0]), "RTE split position %zu is not raw %zu", k,
+              want);
     }
     example_set_free(&raw);
     example_set_free(&va);
@@ -99,7 +102,8 @@ static void check_split_rule(json_t *perms) {
     CHECK(task_get(sst, dir, "validation", NULL, &va) == 0, "%s", error_message());
     CHECK(task_get(sst, dir, "train", NULL, &tr) == 0, "%s", error_message());
     CHECK(task_get(sst, dir, "test", NULL, &te) == 0, "%s", error_message());
-    CHECK(va.n == 1000 && tr.n == 5 && te.n == 2, "SST-2 split sizes %zu/%zu/%zu", va.n, tr.n, te.n);
+    CHECK(va.n == 1000 && tr.n == 5 && te.n == 2, "SST-2 split sizes %zu/%zu/%zu", va.n, tr.n,
+          te.n);
     size_t bad = 0;
     for (size_t k = 0; k < 1005 && va.n == 1000 && tr.n == 5; k++) {
         char want[64];
@@ -138,7 +142,8 @@ static void check_split_rule(json_t *perms) {
     CHECK(task_get(mnli, dir, "validation", NULL, &va) == 0 && va.n == 1, "%s", error_message());
     CHECK(task_get(mnli, dir, "test", NULL, &te) == 0 && te.n == 3, "%s", error_message());
     if (va.n == 1) CHECK(!strcmp(va.ex[0].target, "2"), "MNLI mismatched contradiction -> 2");
-    if (te.n == 3) CHECK(!strcmp(te.ex[0].target, "1") && !strcmp(te.ex[2].target, "0"), "matched order");
+    if (te.n == 3)
+        CHECK(!strcmp(te.ex[0].target, "1") && !strcmp(te.ex[2].target, "0"), "matched order");
     example_set_free(&va);
     example_set_free(&te);
     CHECK(split_source(rte, "dev") == NULL, "unknown split name rejected");
@@ -159,7 +164,8 @@ static void check_real(json_t *perms) {
     size_t *idx = NULL, n = 0;
     CHECK(split_select(rte, "test", raw.n, 42, -1, &idx, &n) == 0 && n == 139, "test half 139");
     for (size_t k = 0; idx && k < n; k++)
-        CHECK(idx[k] == (size_t)json_integer_value(json_array_get(json_object_get(p, "head"), 138 + k)),
+        CHECK(idx[k] ==
+                  (size_t)json_integer_value(json_array_get(json_object_get(p, "head"), 138 + k)),
               "test index %zu", k);
     free(idx);
     example_set_free(&raw);
