@@ -16,7 +16,7 @@ SAN      ?=
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=c11 $(OPT) -g $(WARN) -fopenmp -D_GNU_SOURCE -I. $(SAN) \
            $(shell pkg-config --cflags openblas 2>/dev/null)
-LDLIBS  += -fopenmp $(SAN) -lopenblas -ljansson -lcurl -larchive -lm -lpthread
+LDLIBS  += -fopenmp $(SAN) -lopenblas -ljansson -lcurl -lcrypto -larchive -lm -lpthread
 
 LIB_SRC  = $(sort $(wildcard core/*.c kernels/cpu/*.c methods/*.c datasets/*.c \
                              experiments/*.c reports/*.c))
