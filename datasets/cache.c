@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,15 @@ const char *cache_dir(void) {
 int cache_path(const char *sub, char *out, size_t cap) {
     int n = snprintf(out, cap, "%s/%s", cache_dir(), sub);
     if (n < 0 || (size_t)n >= cap) return error_set("cache path too long: %s/%s", cache_dir(), sub);
+    return 0;
+}
+
+int path_fmt(char *out, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) return error_set("path too long: %.200s...", out);
     return 0;
 }
 

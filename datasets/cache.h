@@ -24,6 +24,8 @@ int dir_sync(const char *dir);
 /* rm -rf (no error when absent). */
 int remove_tree(const char *path);
 int path_is_dir(const char *path);
+/* snprintf for paths: -1 with an error when the result does not fit. */
+int path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int path_is_file(const char *path);
 /* A new empty directory "<parent>/.tmp-<tag>-XXXXXX" (parent created), name into out. */
 int temp_dir_in(const char *parent, const char *tag, char *out, size_t cap);
