@@ -27,7 +27,7 @@ endif
 
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS  += -std=c11 $(OPT) -g $(WARN) -fopenmp -D_GNU_SOURCE -I. $(SAN) $(BLAS_CFLAGS)
-LDLIBS  += -fopenmp $(SAN) $(BLAS_LIBS) -ljansson -lcurl -larchive -lm -lpthread
+LDLIBS  += -fopenmp $(SAN) $(BLAS_LIBS) -ljansson -lcurl -lcrypto -larchive -lm -lpthread
 
 LIB_SRC  = $(sort $(wildcard core/*.c kernels/cpu/*.c methods/*.c datasets/*.c \
                              experiments/*.c reports/*.c))
