@@ -452,7 +452,8 @@ static int encode_piece(const struct tokenizer *t, const char *s, size_t n, int 
     if (!rc && a.n && t->pre.present) {
         const struct metaspace *m = &t->pre;
         b.n = 0;
-        int starts = a.n >= m->repl_len && !memcmp(a.p, m->repl, m->repl_len);
+        /* spaces become the replacement first, then the prepend test */
+        int starts = a.p[0] == ' ' || (a.n >= m->repl_len && !memcmp(a.p, m->repl, m->repl_len));
         if (!starts && (m->prepend == PREPEND_ALWAYS || (m->prepend == PREPEND_FIRST && at_start)))
             rc = tok_buf_put(&b, m->repl, m->repl_len);
         for (size_t i = 0; !rc && i < a.n; i++)
