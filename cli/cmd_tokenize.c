@@ -52,12 +52,15 @@ int cmd_tokenize(int argc, char **argv) {
         {.name = "decode", .help = "read lines of ids, print the decoded text of each"},
         {.name = "keep-special", .help = "with --decode: keep special tokens (</s>, <pad>, <extra_id_N>) "
                             "(default: skip them, as tokenizers' decode does)"},
+        {.name = "cleanup", .help = "with --decode: also apply transformers' "
+                                    "clean_up_tokenization_spaces (\" .\" -> \".\", ...), as T5's "
+                                    "transformers tokenizer.decode does"},
         {.name = "pair", .help = "encode each line as a pair: text before the first TAB is A, after it B"},
         {.name = "no-template", .help = "encode without the post-processor (no </s>)"},
     };
     int n_args = (int)(sizeof args / sizeof args[0]);
     int rc = args_parse(argc, argv, args, n_args,
-                        "compacter tokenize --tokenizer FILE [--decode [--keep-special]] "
+                        "compacter tokenize --tokenizer FILE [--decode [--keep-special] [--cleanup]] "
                         "[--pair] [--no-template] < lines",
                         NULL, 0, NULL);
     if (rc) return rc == 1 ? 0 : rc;
@@ -69,6 +72,8 @@ int cmd_tokenize(int argc, char **argv) {
     struct tokenizer *tok = tokenizer_load(path);
     if (!tok) return cli_fail("tokenize");
     int decode = args_has(args, n_args, "decode"), keep = args_has(args, n_args, "keep-special");
+    int flags = (keep ? 0 : TOKENIZER_DECODE_SKIP_SPECIAL) |
+                (args_has(args, n_args, "cleanup") ? TOKENIZER_DECODE_CLEANUP : 0);
     int pair = args_has(args, n_args, "pair"), raw = args_has(args, n_args, "no-template");
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -86,7 +91,7 @@ int cmd_tokenize(int argc, char **argv) {
                 rc = cli_fail("tokenize");
                 break;
             }
-            char *text = tokenizer_decode(tok, ids, n, !keep);
+            char *text = tokenizer_decode(tok, ids, n, flags);
             if (!text) {
                 rc = cli_fail("tokenize");
                 break;

@@ -565,7 +565,32 @@ static int is_special_token(const struct tokenizer *t, const char *tok) {
     return 0;
 }
 
-char *tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n, int skip_special) {
+/* In-place replace-all of `from` by the shorter-or-equal `to` (Python str.replace). */
+static void replace_all(char *s, const char *from, const char *to) {
+    size_t fl = strlen(from), tl = strlen(to);
+    char *r = s, *w = s;
+    while (*r) {
+        if (!strncmp(r, from, fl)) {
+            memmove(w, to, tl);
+            w += tl;
+            r += fl;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+}
+
+/* transformers' PreTrainedTokenizerBase.clean_up_tokenization, same order. */
+static void clean_up_tokenization(char *s) {
+    static const char *pairs[][2] = {{" .", "."},    {" ?", "?"},     {" !", "!"},   {" ,", ","},
+                                     {" ' ", "'"},   {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"},
+                                     {" 've", "'ve"}, {" 're", "'re"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) replace_all(s, pairs[i][0], pairs[i][1]);
+}
+
+char *tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n, int flags) {
+    int skip_special = flags & TOKENIZER_DECODE_SKIP_SPECIAL;
     struct tok_buf out = {0};
     size_t kept = 0;
     int rc = tok_buf_put(&out, "", 0);
@@ -597,6 +622,7 @@ char *tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n, 
         tok_buf_free(&out);
         return NULL;
     }
+    if (flags & TOKENIZER_DECODE_CLEANUP) clean_up_tokenization(out.p);
     return out.p;
 }
 

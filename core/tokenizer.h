@@ -36,13 +36,20 @@ int tokenizer_encode_pair(const struct tokenizer *tok, const char *a, size_t a_l
 int tokenizer_encode_raw(const struct tokenizer *tok, const char *text, size_t len,
                          int32_t **ids, size_t *n);
 
+/* Decode flags. */
+enum {
+    TOKENIZER_DECODE_SKIP_SPECIAL = 1, /* drop special added tokens (</s>, <pad>, <extra_id_N>) */
+    TOKENIZER_DECODE_CLEANUP = 2,      /* transformers' clean_up_tokenization_spaces (" ." -> ".",
+                                          " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've",
+                                          " 're"), which T5's tokenizer_config.json switches on */
+};
 /* Decode ids to text like HF `tokenizers` Tokenizer.decode(ids, skip_special_tokens):
- * ids outside the vocabulary are dropped, special added tokens are dropped when
- * skip_special is non-zero, then the Metaspace decoder ('▁' -> ' ', all '▁' of the first
- * token removed). No transformers-style clean_up_tokenization_spaces. Returns a malloc'd
- * NUL-terminated string, or NULL (out of memory) with an error message. */
-char *tokenizer_decode(const struct tokenizer *tok, const int32_t *ids, size_t n,
-                       int skip_special);
+ * ids outside the vocabulary are dropped, special added tokens are dropped with
+ * TOKENIZER_DECODE_SKIP_SPECIAL, then the Metaspace decoder ('\u2581' -> ' ', every '\u2581'
+ * of the first kept token removed). With TOKENIZER_DECODE_CLEANUP too it equals transformers'
+ * T5 `tokenizer.decode(ids, skip_special_tokens=...)` (its default clean-up on).
+ * Returns a malloc'd NUL-terminated string, or NULL (out of memory) with an error message. */
+char *tokenizer_decode(const struct tokenizer *tok, const int32_t *ids, size_t n, int flags);
 
 /* Number of ids (model vocabulary and added tokens): 32100 for T5. */
 int tokenizer_vocab_size(const struct tokenizer *tok);

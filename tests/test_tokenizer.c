@@ -160,12 +160,21 @@ static void check_cases(struct named_tok *toks, size_t n_toks) {
             print_ids("expected", exp, ne);
             if (rc == 0) print_ids("got     ", ids, n);
         } else {
-            char *d = tokenizer_decode(tok, ids, n, 1), *dk = tokenizer_decode(tok, ids, n, 0);
+            char *d = tokenizer_decode(tok, ids, n, TOKENIZER_DECODE_SKIP_SPECIAL), *dk = tokenizer_decode(tok, ids, n, 0);
             const char *ed = json_string_value(json_object_get(c, "dec"));
             const char *edk = json_string_value(json_object_get(c, "dec_keep"));
             int dok = d && dk && !strcmp(d, ed) && !strcmp(dk, edk);
             CHECK(dok, "[%s] decode of %s: got \"%s\" / \"%s\", HF \"%s\" / \"%s\"", name,
                   json_string_value(jt), d, dk, ed, edk);
+            json_t *jtf = json_object_get(c, "dec_tf");
+            if (jtf) {
+                char *dt = tokenizer_decode(tok, ids, n, TOKENIZER_DECODE_SKIP_SPECIAL | TOKENIZER_DECODE_CLEANUP);
+                int tok_ok = dt && !strcmp(dt, json_string_value(jtf));
+                CHECK(tok_ok, "[%s] transformers decode of %s: got \"%s\", HF \"%s\"", name,
+                      json_string_value(jt), dt, json_string_value(jtf));
+                dok = dok && tok_ok;
+                free(dt);
+            }
             per_tok_ok[k] += dok;
             free(d);
             free(dk);
@@ -178,8 +187,9 @@ static void check_cases(struct named_tok *toks, size_t n_toks) {
     fclose(f);
     for (size_t k = 0; k < n_toks; k++)
         if (toks[k].tok)
-            printf("  ok? %-8s %d/%d hard strings: ids and decode identical to HF\n", toks[k].name,
-                   per_tok_ok[k], per_tok_total[k]);
+            printf("  %s %-8s %d/%d hard strings: ids and decodes identical to HF\n",
+                   per_tok_ok[k] == per_tok_total[k] ? "ok" : "FAIL", toks[k].name, per_tok_ok[k],
+                   per_tok_total[k]);
 }
 
 /* -------------------------------------------------------------- graphemes ---- */
@@ -212,7 +222,8 @@ static void check_graphemes(void) {
     }
     free(line);
     fclose(f);
-    printf("  ok? %d/%d strings: grapheme clusters identical to regex \\X (Unicode 17.0)\n", good, total);
+    printf("  %s %d/%d strings: grapheme clusters identical to regex \\X (Unicode 17.0)\n",
+           good == total ? "ok" : "FAIL", good, total);
 }
 
 /* ------------------------------------------------------------ shared data ---- */
@@ -322,7 +333,8 @@ static void check_shared(const struct tokenizer *t5) {
     }
     json_decref(texts);
     fclose(f);
-    printf("  ok? %zu/%zu GLUE/SuperGLUE texts (%zu ids) identical to HF tokenizers\n", same, total, n_ids);
+    printf("  %s %zu/%zu GLUE/SuperGLUE texts (%zu ids) identical to HF tokenizers\n",
+           same == total ? "ok" : "FAIL", same, total, n_ids);
 }
 
 /* ------------------------------------------------------------- bad input ---- */
@@ -400,7 +412,7 @@ static void check_bad_input(const struct tokenizer *tiny) {
     CHECK(tokenizer_encode(tiny, "\xed\xa0\x80", 3, &ids, &n) == -1, "surrogate rejected");
     /* decode ignores ids outside the vocabulary (as HF does) */
     int32_t odd[] = {-5, 999999, 8};
-    char *d = tokenizer_decode(tiny, odd, 3, 1);
+    char *d = tokenizer_decode(tiny, odd, 3, TOKENIZER_DECODE_SKIP_SPECIAL);
     CHECK(d && !strcmp(d, "a"), "decode drops unknown ids: \"%s\"", d ? d : "(null)");
     free(d);
     printf("  ok bad input: clear errors, no crash\n");

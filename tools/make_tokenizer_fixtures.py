@@ -11,7 +11,8 @@ Writes tests/fixtures/tokenizer/:
   cases.jsonl          one case per line: {"tok": "tiny"|"t5"|"tie_ab"|"tie_abc", "text",
                        optional "pair", "ids" (HF encode, with the template),
                        "dec" (HF decode of ids, skip_special_tokens=True),
-                       "dec_keep" (skip_special_tokens=False)}.
+                       "dec_keep" (skip_special_tokens=False), for t5 also "dec_tf"
+                       (transformers AutoTokenizer decode, skip_special_tokens=True)}.
   graphemes.jsonl      {"text", "lens": [UTF-8 byte length of each regex \\X cluster]}.
   shared_ids.txt       per GLUE/SuperGLUE file: which texts, then one FNV-1a-32 hash of the
                        T5 ids (int32 little-endian bytes) per text, in order.
@@ -199,13 +200,17 @@ def hard_strings():
     return s
 
 
-def cases_for(name, tok, texts, pairs):
+def cases_for(name, tok, texts, pairs, tf=None):
+    """tf: a transformers tokenizer; its decode(ids, skip_special_tokens=True) (with the
+    clean_up_tokenization_spaces of the model's tokenizer_config.json) goes in "dec_tf"."""
     out = []
     for t in texts:
         ids = tok.encode(t).ids
         out.append({"tok": name, "text": t, "ids": ids,
                     "dec": tok.decode(ids, skip_special_tokens=True),
                     "dec_keep": tok.decode(ids, skip_special_tokens=False)})
+        if tf is not None:
+            out[-1]["dec_tf"] = tf.decode(ids, skip_special_tokens=True)
     for a, b in pairs:
         ids = tok.encode(a, b).ids
         out.append({"tok": name, "text": a, "pair": b, "ids": ids,
@@ -326,7 +331,10 @@ def main():
     for name, t in [("tie_ab", tie_ab), ("tie_ba", tie_ba), ("tie_abc", tie_abc)]:
         cases += cases_for(name, t, ["ab", "abc", "abbc", "ba", "cab", "abab", "xabcx", "a b"], [])
     t5 = Tokenizer.from_file(T5_JSON)
-    cases += cases_for("t5", t5, texts, pairs)
+    from transformers import AutoTokenizer
+    tf = AutoTokenizer.from_pretrained(os.path.dirname(T5_JSON))
+    cases += cases_for("t5", t5, texts + ["Hello , world . don 't it 's we 're I 'm they 've no n't ' x ' ?!"],
+                       pairs, tf)
     with open(os.path.join(OUT, "cases.jsonl"), "w", encoding="utf-8") as f:
         for c in cases:
             f.write(json.dumps(c, ensure_ascii=True) + "\n")
