@@ -13,6 +13,17 @@
 extern "C" {
 #endif
 
+/* One AdamW step's scalars, computed in double on the host as torch does and rounded to
+ * f32 where torch rounds them (core/optimizer.c fills it). */
+struct adamw_step {
+    float beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
+    float grad_scale; /* multiplies the gradient (clipping) */
+    float step_size;  /* hf: lr sqrt(bc2)/bc1; torch: lr/bc1 */
+    float bc2_sqrt;   /* torch variant: sqrt(1 - beta2^t) */
+    float decay;      /* hf: lr*wd, applied after the update; torch: 1 - lr*wd, before */
+    int hf_variant;   /* 1: transformers 4.6 AdamW (the reference); 0: torch.optim.AdamW */
+};
+
 struct backend {
     const char *name;
     /* memory */
@@ -56,6 +67,35 @@ struct backend {
                          const int32_t *targets, int64_t rows, int64_t vocab);
     /* out[r] = argmax_v x[r, v] (first index on ties, as torch). */
     int (*argmax)(int32_t *out, const float *x, int64_t rows, int64_t cols);
+    /* y = x * keep / (1 - p), keep = philox_uniform(seed, offset, i) >= p (core/philox.h) */
+    int (*dropout)(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
+
+    /* ---- backward: every op ACCUMULATES into its gradient outputs (dst += ...) ---- */
+    int (*embedding_backward)(float *dtable, const float *dout, const int32_t *ids, int64_t n,
+                              int64_t d);
+    /* dx and/or dw (either may be NULL) of out = w * x / rms(x) */
+    int (*rmsnorm_backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                            int64_t rows, int64_t d, float eps);
+    /* dscores += P (dP - rowsum(dP P)); dbias (may be NULL) += the same summed over B */
+    int (*attn_softmax_backward)(float *dscores, float *dbias, const float *dprobs,
+                                 const float *probs, int64_t B, int64_t H, int64_t Q, int64_t K);
+    int (*position_bias_backward)(float *dtable, const float *dbias, const int32_t *buckets,
+                                  int64_t H, int64_t QK);
+    int (*relu_backward)(float *dx, const float *dy, const float *y, size_t n);
+    int (*gelu_new_backward)(float *dx, const float *dy, const float *x, size_t n);
+    int (*mul_acc)(float *y, const float *a, const float *b, size_t n); /* y += a * b */
+    int (*axpy)(float *y, const float *x, float alpha, size_t n);        /* y += alpha x */
+    /* dlogits += (softmax(logits) - onehot(target)) * dmean[0] / (rows with target != -100) */
+    int (*cross_entropy_backward)(float *dlogits, const float *logits, const int32_t *targets,
+                                  const float *dmean, int64_t rows, int64_t vocab);
+    int (*dropout_backward)(float *dx, const float *dy, size_t n, float p, uint64_t seed,
+                            uint64_t offset);
+
+    /* ---- optimizer ---- */
+    /* out[0] += sum of x^2 (accumulated in double on the CPU) */
+    int (*sumsq)(float *out, const float *x, size_t n);
+    /* One AdamW update of n parameters; see core/optimizer.h for the two variants. */
+    int (*adamw)(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
 };
 
 extern const struct backend backend_cpu;

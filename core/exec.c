@@ -20,6 +20,8 @@ int exec_init(struct exec *x, const struct backend *be) {
 }
 
 void exec_reset(struct exec *x) {
+    x->tape = NULL;
+    x->tape_len = 0;
     arena_reset(&x->data);
     arena_reset(&x->meta);
 }

@@ -12,7 +12,12 @@ struct exec {
     const struct backend *be;
     struct arena data; /* activations, backend memory */
     struct arena meta; /* tensor headers, host memory */
-    int training;      /* dropout on, tape recording (training issue) */
+    int training;      /* dropout on */
+    int record;        /* autograd: record the tape (core/autograd.h) */
+    struct tape_node *tape; /* newest node; reset with the arena */
+    int tape_len;
+    uint64_t seed;          /* dropout stream (core/philox.h) */
+    uint64_t rng_offset;    /* advanced by every dropout op */
 };
 
 int exec_init(struct exec *x, const struct backend *be);

@@ -1,9 +1,12 @@
 /* ops.c: shape-checked tensor ops over the backend table. */
 #include "core/ops.h"
 
+#include "core/autograd.h"
 #include "core/error.h"
+#include "core/ops_backward.h"
 
 #define BE (x->be)
+#define REC(name, bw, out, a, b, c, d) tape_record(x, name, bw, out, a, b, c, d)
 
 static int backend_failed(int rc, const char *op) {
     if (rc) error_wrap("%s: ", op);
@@ -42,6 +45,7 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
     if (backend_failed(BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
                                 (int)k, 0, 0.0f, y->data, (int)n, 0, 1), "linear"))
         return NULL;
+    REC("linear", linear_backward, y, in, w, NULL, NULL);
     return y;
 }
 
@@ -54,6 +58,7 @@ struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor 
     if (!y) return NULL;
     if (backend_failed(BE->embedding(y->data, table->data, ids->data, tensor_numel(ids), table->shape[1]), "embedding"))
         return NULL;
+    REC("embedding", embedding_backward, y, table, ids, NULL, NULL);
     return y;
 }
 
@@ -68,6 +73,8 @@ struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, f
     if (!y) return NULL;
     if (backend_failed(BE->rmsnorm(y->data, in->data, w->data, tensor_rows(in), tensor_cols(in), eps), "rmsnorm"))
         return NULL;
+    struct tape_node *n = REC("rmsnorm", rmsnorm_backward, y, in, w, NULL, NULL);
+    if (n) n->f[0] = eps;
     return y;
 }
 
@@ -75,6 +82,7 @@ struct tensor *op_relu(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->relu(y->data, in->data, (size_t)tensor_numel(in)), "relu")) return NULL;
+    REC("relu", relu_backward, y, in, NULL, NULL, NULL);
     return y;
 }
 
@@ -82,6 +90,7 @@ struct tensor *op_gelu_new(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->gelu_new(y->data, in->data, (size_t)tensor_numel(in)), "gelu_new")) return NULL;
+    REC("gelu_new", gelu_new_backward, y, in, NULL, NULL, NULL);
     return y;
 }
 
@@ -89,6 +98,7 @@ struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!a || !b || same_shape(a, b, "mul")) return NULL;
     struct tensor *y = like(x, a);
     if (!y || backend_failed(BE->mul(y->data, a->data, b->data, (size_t)tensor_numel(a)), "mul")) return NULL;
+    REC("mul", mul_backward, y, a, b, NULL, NULL);
     return y;
 }
 
@@ -96,6 +106,7 @@ struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!a || !b || same_shape(a, b, "add")) return NULL;
     struct tensor *y = like(x, a);
     if (!y || backend_failed(BE->add(y->data, a->data, b->data, (size_t)tensor_numel(a)), "add")) return NULL;
+    REC("add", add_backward, y, a, b, NULL, NULL);
     return y;
 }
 
@@ -103,6 +114,8 @@ struct tensor *op_scale(struct exec *x, struct tensor *in, float s) {
     if (!in) return NULL;
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->scale(y->data, in->data, s, (size_t)tensor_numel(in)), "scale")) return NULL;
+    struct tape_node *n = REC("scale", scale_backward, y, in, NULL, NULL, NULL);
+    if (n) n->f[0] = s;
     return y;
 }
 
@@ -123,6 +136,8 @@ struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k
                                     kd + b * Tk * inner, (int)inner, dk, 0.0f, sd + b * heads * Tq * Tk,
                                     (int)Tk, Tq * Tk, heads), "attention scores"))
             return NULL;
+    struct tape_node *n = REC("attention scores", attn_scores_backward, s, q, k, NULL, NULL);
+    if (n) n->i[0] = heads;
     return s;
 }
 
@@ -135,10 +150,17 @@ struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct ten
         error_set("attention softmax: bias or mask shape does not match the scores");
         return NULL;
     }
-    if (backend_failed(BE->attn_softmax(scores->data, bias ? bias->data : NULL, mask ? mask->data : NULL,
+    /* the probabilities overwrite the scores' memory but get their own header, so the two
+     * keep separate gradients */
+    struct tensor *p = arena_alloc(&x->meta, sizeof *p);
+    if (!p) return NULL;
+    tensor_init(p, DTYPE_F32, 4, scores->shape);
+    p->data = scores->data;
+    if (backend_failed(BE->attn_softmax(p->data, bias ? bias->data : NULL, mask ? mask->data : NULL,
                                         causal, B, H, Q, K), "attention softmax"))
         return NULL;
-    return scores;
+    REC("attention softmax", attn_softmax_backward, p, scores, bias, mask, NULL);
+    return p;
 }
 
 struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tensor *v) {
@@ -158,6 +180,7 @@ struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tens
                                     vd + b * Tk * inner, (int)inner, dk, 0.0f, cd + b * Tq * inner, (int)inner,
                                     dk, (int)H), "attention context"))
             return NULL;
+    REC("attention context", attn_context_backward, c, probs, v, NULL, NULL);
     return c;
 }
 
@@ -168,6 +191,7 @@ struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct ten
     if (!y || backend_failed(BE->position_bias(y->data, table->data, buckets->data, H, tensor_numel(buckets)),
                              "position bias"))
         return NULL;
+    REC("position bias", position_bias_backward, y, table, buckets, NULL, NULL);
     return y;
 }
 
@@ -185,6 +209,7 @@ struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct te
         backend_failed(BE->cross_entropy(loss->data, row_loss->data, logits->data, targets->data, rows, V),
                        "cross-entropy"))
         return NULL;
+    REC("cross-entropy", cross_entropy_backward, loss, logits, targets, NULL, NULL);
     return loss;
 }
 
@@ -192,5 +217,22 @@ struct tensor *op_argmax(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
     struct tensor *y = exec_tensor(x, DTYPE_I32, 1, (int64_t[]){tensor_rows(in)});
     if (!y || backend_failed(BE->argmax(y->data, in->data, tensor_rows(in), tensor_cols(in)), "argmax")) return NULL;
+    return y;
+}
+
+struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
+    if (!in) return NULL;
+    if (!x->training || p <= 0.0f) return in;
+    uint64_t offset = x->rng_offset;
+    size_t n = (size_t)tensor_numel(in);
+    x->rng_offset += (n + 3) / 4; /* Philox draws four values per counter */
+    struct tensor *y = like(x, in);
+    if (!y || backend_failed(BE->dropout(y->data, in->data, n, p, x->seed, offset), "dropout")) return NULL;
+    struct tape_node *nd = REC("dropout", dropout_backward, y, in, NULL, NULL, NULL);
+    if (nd) {
+        nd->f[0] = p;
+        nd->i[0] = (int64_t)x->seed;
+        nd->i[1] = (int64_t)offset;
+    }
     return y;
 }

@@ -1,8 +1,9 @@
 /* ops.h: tensor operations on an execution context. Each op checks shapes, allocates its
  * output from the arena and calls the backend. NULL in, NULL out: an op given a NULL input
  * returns NULL without touching the error message, so a forward pass can be written as
- * straight-line code and checked once at the end. (The training issue adds tape
- * recording here; the model code does not change.) */
+ * straight-line code and checked once at the end. While x->record is set, each op whose
+ * inputs require a gradient records its backward on the tape (core/autograd.h); the
+ * backward functions live in core/ops_backward.c. */
 #ifndef COMPACTER_OPS_H
 #define COMPACTER_OPS_H
 
@@ -32,6 +33,9 @@ struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct ten
 /* Mean cross-entropy over rows of logits [.., V] whose target (i32, same rows) != -100;
  * returns a [1] tensor. */
 struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct tensor *targets);
+/* Inverted dropout with probability p when x->training (identity otherwise); the mask
+ * comes from Philox(x->seed, x->rng_offset) and is regenerated, not stored, for backward. */
+struct tensor *op_dropout(struct exec *x, struct tensor *in, float p);
 /* i32 [rows] argmax over the last axis. */
 struct tensor *op_argmax(struct exec *x, struct tensor *in);
 

@@ -17,6 +17,7 @@ static struct tensor *attention(struct exec *x, const struct t5_config *c, const
     struct tensor *k = op_linear(x, hkv, w->k);
     struct tensor *v = op_linear(x, hkv, w->v);
     struct tensor *p = op_attn_softmax(x, op_attn_scores(x, q, k, c->num_heads), bias, mask, causal);
+    p = op_dropout(x, p, c->dropout_rate);
     return op_linear(x, op_attn_context(x, p, v), w->o);
 }
 
@@ -29,7 +30,7 @@ static struct tensor *ffn(struct exec *x, const struct t5_config *c, const struc
     case T5_FFN_GATED_GELU: a = op_mul(x, op_gelu_new(x, a), op_linear(x, h, w->wi_1)); break;
     case T5_FFN_GATED_RELU: a = op_mul(x, op_relu(x, a), op_linear(x, h, w->wi_1)); break;
     }
-    return op_linear(x, a, w->wo);
+    return op_linear(x, op_dropout(x, a, c->dropout_rate), w->wo);
 }
 
 static struct tensor *bias_for(struct exec *x, const struct t5_config *c, struct tensor *table,
@@ -69,17 +70,18 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
     struct tensor *madd = exec_upload(x, DTYPE_F32, 2, (int64_t[]){batch, src_len}, mask);
     free(mask);
     struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, src_len}, enc_ids);
-    struct tensor *h = op_embedding(x, m->shared, ids);
+    const float p = c->dropout_rate;
+    struct tensor *h = op_dropout(x, op_embedding(x, m->shared, ids), p);
     struct tensor *bias = bias_for(x, c, m->enc_bias_table, src_len, src_len, 1);
     for (int l = 0; l < c->num_layers; l++) {
         const struct t5_block *b = &m->enc[l];
         struct tensor *n = op_rmsnorm(x, h, b->ln_self, c->layer_norm_eps);
-        h = op_add(x, h, attention(x, c, &b->self, n, n, bias, madd, 0));
+        h = op_add(x, h, op_dropout(x, attention(x, c, &b->self, n, n, bias, madd, 0), p));
         n = op_rmsnorm(x, h, b->ln_ff, c->layer_norm_eps);
-        h = op_add(x, h, ffn(x, c, &b->ff, n));
+        h = op_add(x, h, op_dropout(x, ffn(x, c, &b->ff, n), p));
     }
     *enc_mask_add = madd;
-    return op_rmsnorm(x, h, m->enc_final_ln, c->layer_norm_eps);
+    return op_dropout(x, op_rmsnorm(x, h, m->enc_final_ln, c->layer_norm_eps), p);
 }
 
 struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor *enc_out,
@@ -90,16 +92,17 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
     int batch = (int)enc_out->shape[0];
     if (check_ids(c, dec_ids, (int64_t)batch * tgt_len, "decoder input")) return NULL;
     struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, tgt_len}, dec_ids);
-    struct tensor *h = op_embedding(x, m->shared, ids);
+    const float p = c->dropout_rate;
+    struct tensor *h = op_dropout(x, op_embedding(x, m->shared, ids), p);
     struct tensor *bias = bias_for(x, c, m->dec_bias_table, tgt_len, tgt_len, 0);
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const struct t5_block *b = &m->dec[l];
         struct tensor *n = op_rmsnorm(x, h, b->ln_self, c->layer_norm_eps);
-        h = op_add(x, h, attention(x, c, &b->self, n, n, bias, NULL, 1));
+        h = op_add(x, h, op_dropout(x, attention(x, c, &b->self, n, n, bias, NULL, 1), p));
         n = op_rmsnorm(x, h, b->ln_cross, c->layer_norm_eps);
-        h = op_add(x, h, attention(x, c, &b->cross, n, enc_out, NULL, enc_mask_add, 0));
+        h = op_add(x, h, op_dropout(x, attention(x, c, &b->cross, n, enc_out, NULL, enc_mask_add, 0), p));
         n = op_rmsnorm(x, h, b->ln_ff, c->layer_norm_eps);
-        h = op_add(x, h, ffn(x, c, &b->ff, n));
+        h = op_add(x, h, op_dropout(x, ffn(x, c, &b->ff, n), p));
     }
     if (last_only) { /* gather row tgt_len-1 of each sequence */
         int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch);
@@ -113,7 +116,7 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
         flat.shape[1] = c->d_model;
         h = op_embedding(x, &flat, idx);
     }
-    h = op_rmsnorm(x, h, m->dec_final_ln, c->layer_norm_eps);
+    h = op_dropout(x, op_rmsnorm(x, h, m->dec_final_ln, c->layer_norm_eps), p);
     if (c->tied) h = op_scale(x, h, 1.0f / sqrtf((float)c->d_model));
     return op_linear(x, h, m->lm_head);
 }

@@ -23,4 +23,22 @@ int cpu_cross_entropy(float *mean_loss, float *loss, const float *logits, const 
                       int64_t vocab);
 int cpu_argmax(int32_t *out, const float *x, int64_t rows, int64_t cols);
 
+int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
+int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t d);
+int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
+                         int64_t d, float eps);
+int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B, int64_t H,
+                              int64_t Q, int64_t K);
+int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets, int64_t H, int64_t QK);
+int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n);
+int cpu_mul_acc(float *y, const float *a, const float *b, size_t n);
+int cpu_axpy(float *y, const float *x, float alpha, size_t n);
+int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, const float *dmean,
+                               int64_t rows, int64_t vocab);
+int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset);
+struct adamw_step;
+int cpu_sumsq(float *out, const float *x, size_t n);
+int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
+
 #endif

@@ -1,0 +1,43 @@
+/* autograd.c: tape recording and the backward walk. */
+#include "core/autograd.h"
+
+#include "core/error.h"
+
+struct tape_node *tape_record(struct exec *x, const char *op,
+                              int (*bw)(struct exec *, struct tape_node *), struct tensor *out,
+                              struct tensor *in0, struct tensor *in1, struct tensor *in2,
+                              struct tensor *in3) {
+    if (!x->record || !out) return NULL;
+    struct tensor *in[TAPE_MAX_INPUTS] = {in0, in1, in2, in3};
+    int any = 0;
+    for (int k = 0; k < TAPE_MAX_INPUTS; k++) any |= in[k] && in[k]->requires_grad;
+    if (!any) return NULL;
+    struct tape_node *n = arena_alloc(&x->meta, sizeof *n);
+    if (!n) return NULL;
+    *n = (struct tape_node){.op = op, .backward = bw, .out = out, .prev = x->tape};
+    for (int k = 0; k < TAPE_MAX_INPUTS; k++) n->in[k] = in[k];
+    out->requires_grad = 1;
+    out->node = n;
+    x->tape = n;
+    x->tape_len++;
+    return n;
+}
+
+float *grad_of(struct exec *x, struct tensor *t) {
+    if (t->grad) return t->grad;
+    t->grad = arena_alloc(&x->data, (size_t)tensor_numel(t) * sizeof(float));
+    if (t->grad && x->be->fill(t->grad, 0.0f, (size_t)tensor_numel(t))) t->grad = NULL;
+    return t->grad;
+}
+
+int backward(struct exec *x, struct tensor *loss) {
+    if (!loss) return -1;
+    if (!loss->requires_grad || !x->tape) return error_set("backward: the loss does not depend on any trainable tensor");
+    float *g = grad_of(x, loss);
+    if (!g || x->be->fill(g, 1.0f, 1)) return -1;
+    for (struct tape_node *n = x->tape; n; n = n->prev) {
+        if (!n->out->grad) continue; /* no gradient reached this node */
+        if (n->backward(x, n)) return error_wrap("backward of %s: ", n->op);
+    }
+    return 0;
+}

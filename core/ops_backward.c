@@ -1,0 +1,153 @@
+/* ops_backward.c: backward of every op, written once over the backend table. Each adds
+ * its contribution to the gradients of the inputs that require one. */
+#include "core/ops_backward.h"
+
+#include "core/error.h"
+
+#define BE (x->be)
+#define NEEDS(t) ((t) && (t)->requires_grad)
+#define G(t) grad_of(x, (t))
+#define CHECKED(call) do { if (call) return -1; } while (0)
+
+int linear_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *in = n->in[0], *w = n->in[1];
+    int rows = (int)tensor_rows(in), k = (int)tensor_cols(in), m = (int)w->shape[0];
+    const float *dy = n->out->grad;
+    if (NEEDS(in)) {
+        float *g = G(in);
+        if (!g) return -1;
+        CHECKED(BE->gemm(0, 0, rows, k, m, 1.0f, dy, m, 0, w->data, k, 0, 1.0f, g, k, 0, 1));
+    }
+    if (NEEDS(w)) {
+        float *g = G(w);
+        if (!g) return -1;
+        CHECKED(BE->gemm(1, 0, m, k, rows, 1.0f, dy, m, 0, in->data, k, 0, 1.0f, g, k, 0, 1));
+    }
+    return 0;
+}
+
+int embedding_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *table = n->in[0], *ids = n->in[1];
+    if (!NEEDS(table)) return 0;
+    float *g = G(table);
+    if (!g) return -1;
+    return BE->embedding_backward(g, n->out->grad, ids->data, tensor_numel(ids), table->shape[1]);
+}
+
+int rmsnorm_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *in = n->in[0], *w = n->in[1];
+    float *dx = NEEDS(in) ? G(in) : NULL, *dw = NEEDS(w) ? G(w) : NULL;
+    if ((NEEDS(in) && !dx) || (NEEDS(w) && !dw)) return -1;
+    return BE->rmsnorm_backward(dx, dw, n->out->grad, in->data, w->data, tensor_rows(in), tensor_cols(in),
+                                n->f[0]);
+}
+
+int relu_backward(struct exec *x, struct tape_node *n) {
+    float *g = G(n->in[0]);
+    return g ? BE->relu_backward(g, n->out->grad, n->out->data, (size_t)tensor_numel(n->out)) : -1;
+}
+
+int gelu_new_backward(struct exec *x, struct tape_node *n) {
+    float *g = G(n->in[0]);
+    return g ? BE->gelu_new_backward(g, n->out->grad, n->in[0]->data, (size_t)tensor_numel(n->out)) : -1;
+}
+
+int mul_backward(struct exec *x, struct tape_node *n) {
+    size_t cnt = (size_t)tensor_numel(n->out);
+    if (NEEDS(n->in[0])) {
+        float *g = G(n->in[0]);
+        if (!g) return -1;
+        CHECKED(BE->mul_acc(g, n->out->grad, n->in[1]->data, cnt));
+    }
+    if (NEEDS(n->in[1])) {
+        float *g = G(n->in[1]);
+        if (!g) return -1;
+        CHECKED(BE->mul_acc(g, n->out->grad, n->in[0]->data, cnt));
+    }
+    return 0;
+}
+
+int add_backward(struct exec *x, struct tape_node *n) {
+    size_t cnt = (size_t)tensor_numel(n->out);
+    for (int k = 0; k < 2; k++)
+        if (NEEDS(n->in[k])) {
+            float *g = G(n->in[k]);
+            if (!g) return -1;
+            CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt));
+        }
+    return 0;
+}
+
+int scale_backward(struct exec *x, struct tape_node *n) {
+    float *g = G(n->in[0]);
+    return g ? BE->axpy(g, n->out->grad, n->f[0], (size_t)tensor_numel(n->out)) : -1;
+}
+
+int attn_scores_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *q = n->in[0], *k = n->in[1];
+    int64_t H = n->i[0], B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2], dk = inner / H;
+    const float *ds = n->out->grad;
+    float *dq = NEEDS(q) ? G(q) : NULL, *dkk = NEEDS(k) ? G(k) : NULL;
+    if ((NEEDS(q) && !dq) || (NEEDS(k) && !dkk)) return -1;
+    const float *qd = q->data, *kd = k->data;
+    for (int64_t b = 0; b < B; b++) {
+        const float *dsb = ds + b * H * Tq * Tk;
+        if (dq)
+            CHECKED(BE->gemm(0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, dsb, (int)Tk, Tq * Tk, kd + b * Tk * inner,
+                             (int)inner, dk, 1.0f, dq + b * Tq * inner, (int)inner, dk, (int)H));
+        if (dkk)
+            CHECKED(BE->gemm(1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, dsb, (int)Tk, Tq * Tk, qd + b * Tq * inner,
+                             (int)inner, dk, 1.0f, dkk + b * Tk * inner, (int)inner, dk, (int)H));
+    }
+    return 0;
+}
+
+int attn_softmax_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *s = n->in[0], *bias = n->in[1];
+    float *ds = NEEDS(s) ? G(s) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
+    if ((NEEDS(s) && !ds) || (NEEDS(bias) && !db)) return -1;
+    if (!ds) return 0; /* scores always need it when bias does; keep the kernel simple */
+    return BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
+                                     s->shape[3]);
+}
+
+int attn_context_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *p = n->in[0], *v = n->in[1];
+    int64_t B = p->shape[0], H = p->shape[1], Tq = p->shape[2], Tk = p->shape[3], inner = v->shape[2], dk = inner / H;
+    const float *dc = n->out->grad;
+    float *dp = NEEDS(p) ? G(p) : NULL, *dv = NEEDS(v) ? G(v) : NULL;
+    if ((NEEDS(p) && !dp) || (NEEDS(v) && !dv)) return -1;
+    const float *pd = p->data, *vd = v->data;
+    for (int64_t b = 0; b < B; b++) {
+        const float *dcb = dc + b * Tq * inner;
+        if (dp)
+            CHECKED(BE->gemm(0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, dcb, (int)inner, dk, vd + b * Tk * inner,
+                             (int)inner, dk, 1.0f, dp + b * H * Tq * Tk, (int)Tk, Tq * Tk, (int)H));
+        if (dv)
+            CHECKED(BE->gemm(1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, pd + b * H * Tq * Tk, (int)Tk, Tq * Tk, dcb,
+                             (int)inner, dk, 1.0f, dv + b * Tk * inner, (int)inner, dk, (int)H));
+    }
+    return 0;
+}
+
+int position_bias_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *table = n->in[0], *buckets = n->in[1];
+    if (!NEEDS(table)) return 0;
+    float *g = G(table);
+    return g ? BE->position_bias_backward(g, n->out->grad, buckets->data, table->shape[1], tensor_numel(buckets)) : -1;
+}
+
+int cross_entropy_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *logits = n->in[0], *targets = n->in[1];
+    float *g = G(logits);
+    return g ? BE->cross_entropy_backward(g, logits->data, targets->data, n->out->grad, tensor_rows(logits),
+                                          tensor_cols(logits))
+             : -1;
+}
+
+int dropout_backward(struct exec *x, struct tape_node *n) {
+    float *g = G(n->in[0]);
+    return g ? BE->dropout_backward(g, n->out->grad, (size_t)tensor_numel(n->out), n->f[0], (uint64_t)n->i[0],
+                                    (uint64_t)n->i[1])
+             : -1;
+}

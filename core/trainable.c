@@ -1,0 +1,79 @@
+/* trainable.c: trained-tensor sets and their gradient buffers. */
+#include "core/trainable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+int no_decay_bias(const char *name) { return name && strstr(name, "bias") != NULL; }
+
+int no_decay_bias_and_norms(const char *name) {
+    return no_decay_bias(name) || (name && (strstr(name, "layer_norm") || strstr(name, "LayerNorm")));
+}
+
+int trainable_init(struct trainable *tr, const struct backend *be, struct tensor **ts, int n,
+                   int (*no_decay)(const char *name)) {
+    memset(tr, 0, sizeof *tr);
+    tr->be = be;
+    tr->t = calloc((size_t)n + 1, sizeof *tr->t);
+    tr->decay = calloc((size_t)n + 1, 1);
+    if (!tr->t || !tr->decay) {
+        trainable_free(tr);
+        return error_set("out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < tr->n; j++) dup |= tr->t[j] == ts[i];
+        if (dup) continue;
+        if (ts[i]->dtype != DTYPE_F32) {
+            trainable_free(tr);
+            return error_set("trainable tensor '%s' is not f32", ts[i]->name ? ts[i]->name : "?");
+        }
+        tr->decay[tr->n] = !(no_decay && no_decay(ts[i]->name));
+        tr->t[tr->n++] = ts[i];
+        tr->numel += tensor_numel(ts[i]);
+    }
+    tr->grad = be->alloc((size_t)(tr->numel ? tr->numel : 1) * sizeof(float));
+    if (!tr->grad) {
+        trainable_free(tr);
+        return error_wrap("gradients of %lld trained parameters: ", (long long)tr->numel);
+    }
+    int64_t off = 0;
+    for (int i = 0; i < tr->n; i++) {
+        tr->t[i]->requires_grad = 1;
+        tr->t[i]->grad = tr->grad + off;
+        off += tensor_numel(tr->t[i]);
+    }
+    return trainable_zero_grad(tr);
+}
+
+int trainable_zero_grad(struct trainable *tr) { return tr->be->fill(tr->grad, 0.0f, (size_t)tr->numel); }
+
+int trainable_grad_sumsq(struct trainable *tr, double *out) {
+    float *acc = tr->be->alloc(sizeof(float) * (size_t)tr->n);
+    if (!acc) return -1;
+    float host[1];
+    double total = 0;
+    int rc = 0;
+    for (int i = 0; i < tr->n && !rc; i++) {
+        /* one norm per tensor, then the norm of norms, as torch.nn.utils.clip_grad_norm_ */
+        rc = tr->be->fill(acc + i, 0.0f, 1) || tr->be->sumsq(acc + i, tr->t[i]->grad, (size_t)tensor_numel(tr->t[i])) ||
+             tr->be->download(host, acc + i, sizeof(float));
+        total += (double)host[0];
+    }
+    tr->be->free(acc);
+    *out = total;
+    return rc ? -1 : 0;
+}
+
+void trainable_free(struct trainable *tr) {
+    for (int i = 0; i < tr->n; i++) {
+        tr->t[i]->requires_grad = 0;
+        tr->t[i]->grad = NULL;
+    }
+    if (tr->grad) tr->be->free(tr->grad);
+    free(tr->t);
+    free(tr->decay);
+    memset(tr, 0, sizeof *tr);
+}

@@ -1,0 +1,34 @@
+/* trainable.h: the set of tensors being trained, with their gradient buffers in one
+ * backend allocation (so zeroing, clipping and saving are one pass each). Tensors not in
+ * the set stay frozen: requires_grad 0, no gradient memory, nothing recorded for them. */
+#ifndef COMPACTER_TRAINABLE_H
+#define COMPACTER_TRAINABLE_H
+
+#include "core/backend.h"
+#include "core/tensor.h"
+
+struct trainable {
+    const struct backend *be;
+    struct tensor **t; /* the trained tensors (parameters of the model and of methods) */
+    char *decay;       /* per tensor: 1 if weight decay applies */
+    int n;
+    int64_t numel;
+    float *grad; /* backend memory, numel floats; t[i]->grad points inside */
+};
+
+/* Take tensors ts[0..n) (duplicates are kept once), mark them requires_grad and give
+ * each a gradient view. Weight decay applies to all unless no_decay(name) says otherwise. */
+int trainable_init(struct trainable *tr, const struct backend *be, struct tensor **ts, int n,
+                   int (*no_decay)(const char *name));
+int trainable_zero_grad(struct trainable *tr);
+/* Sum over tensors of the squared L2 norm of the gradients. */
+int trainable_grad_sumsq(struct trainable *tr, double *out);
+void trainable_free(struct trainable *tr);
+
+/* The reference's rule (HF Trainer): no decay for names containing "bias" (T5's own
+ * RMSNorm is not nn.LayerNorm, so its weights are decayed). */
+int no_decay_bias(const char *name);
+/* Also exempt layer norms. */
+int no_decay_bias_and_norms(const char *name);
+
+#endif

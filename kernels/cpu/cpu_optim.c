@@ -1,0 +1,43 @@
+/* cpu_optim.c: CPU optimizer kernels: sum of squares (grad norm) and AdamW. */
+#include <math.h>
+
+#include "core/backend.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+int cpu_sumsq(float *out, const float *x, size_t n) {
+    double acc = 0;
+#pragma omp parallel for reduction(+ : acc) schedule(static)
+    for (size_t i = 0; i < n; i++) acc += (double)x[i] * x[i];
+    out[0] += (float)acc;
+    return 0;
+}
+
+int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a) {
+    const float b1 = a->beta1, b2 = a->beta2, c1 = a->one_minus_beta1, c2 = a->one_minus_beta2, eps = a->eps;
+    const float gs = a->grad_scale, step = a->step_size, decay = a->decay;
+    if (a->hf_variant) {
+        /* transformers 4.6 AdamW: m = m b1 + g c1; v = v b2 + g g c2; p -= step m / (sqrt(v) + eps);
+         * then p -= lr wd p */
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * gs;
+            m[i] = m[i] * b1 + gi * c1;
+            v[i] = v[i] * b2 + gi * gi * c2;
+            p[i] -= step * (m[i] / (sqrtf(v[i]) + eps));
+            if (decay != 0.0f) p[i] -= decay * p[i];
+        }
+    } else {
+        /* torch.optim.AdamW: p *= 1 - lr wd; m = lerp(m, g, c1); v = v b2 + g g c2;
+         * p -= step m / (sqrt(v) / sqrt(bc2) + eps) */
+        const float bc2s = a->bc2_sqrt;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * gs;
+            p[i] *= decay;
+            m[i] += (gi - m[i]) * c1;
+            v[i] = v[i] * b2 + gi * gi * c2;
+            p[i] -= step * (m[i] / (sqrtf(v[i]) / bc2s + eps));
+        }
+    }
+    return 0;
+}
