@@ -17,11 +17,13 @@
  * 32 MiB); with it set, cuBLAS does not allocate inside a GEMM. */
 #define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
-/* Backend state: created on first use by one thread (the program's main thread); the ops
- * themselves hold no host state. */
+/* Backend state: created by the first alloc, from one thread (the program's main thread:
+ * the backend is not meant to be initialised concurrently); the ops hold no other host
+ * state. */
 static cublasHandle_t g_cublas = NULL;
 static void *g_workspace = NULL;
 static int g_tf32 = 0; /* the precision switch: 0 fp32 strict, 1 tf32 */
+static int g_ready = 0; /* handle and workspace set up */
 
 extern "C" cudaStream_t cuda_stream(void) { return (cudaStream_t)0; }
 
@@ -65,18 +67,33 @@ static int apply_math_mode(void) {
     return 0;
 }
 
-static int cublas_init(void) {
-    if (g_cublas) return 0;
-    if (!cuda_available()) return -1;
-    CUBLAS_CHECK(cublasCreate(&g_cublas));
+/* Device check, cuBLAS handle and workspace. Run by the first alloc (the model load or
+ * exec_init come before any op), so that no op allocates; gemm repeats it as a fallback. */
+static int cuda_backend_setup(void) {
+    cublasHandle_t h = NULL;
+    CUBLAS_CHECK(cublasCreate(&h));
+    g_cublas = h;
     /* setStream resets the workspace to cuBLAS's own pool, so it comes first */
     CUBLAS_CHECK(cublasSetStream(g_cublas, cuda_stream()));
-    CUDA_CHECK(cudaMalloc(&g_workspace, CUBLAS_WORKSPACE_BYTES));
+    void *ws = NULL;
+    CUDA_CHECK(cudaMalloc(&ws, CUBLAS_WORKSPACE_BYTES));
+    g_workspace = ws;
     CUBLAS_CHECK(cublasSetWorkspace(g_cublas, g_workspace, CUBLAS_WORKSPACE_BYTES));
     CUBLAS_CHECK(cublasSetPointerMode(g_cublas, CUBLAS_POINTER_MODE_HOST));
     /* deterministic: no atomics-based reductions */
     CUBLAS_CHECK(cublasSetAtomicsMode(g_cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
     return apply_math_mode();
+}
+
+static int cuda_backend_init(void) {
+    if (g_ready) return 0;
+    if (!cuda_available()) return -1;
+    if (cuda_backend_setup()) {
+        cuda_shutdown(); /* undo a partial setup */
+        return -1;
+    }
+    g_ready = 1;
+    return 0;
 }
 
 extern "C" int cuda_set_precision(const char *mode) {
@@ -87,12 +104,13 @@ extern "C" int cuda_set_precision(const char *mode) {
         g_tf32 = 1;
     else
         return error_set("cuda precision '%s': expected fp32 or tf32", mode);
-    return g_cublas ? apply_math_mode() : 0;
+    return g_ready ? apply_math_mode() : 0;
 }
 
 extern "C" const char *cuda_precision(void) { return g_tf32 ? "tf32" : "fp32"; }
 
 extern "C" void cuda_shutdown(void) {
+    g_ready = 0;
     if (g_cublas) {
         cublasStatus_t s = cublasDestroy(g_cublas);
         if (s != CUBLAS_STATUS_SUCCESS) error_set("%s:%d: cublasDestroy: %s", __FILE__, __LINE__, cublasGetStatusString(s));
@@ -109,6 +127,7 @@ extern "C" void cuda_shutdown(void) {
 
 static void *cuda_alloc(size_t bytes) {
     void *p = NULL;
+    if (cuda_backend_init()) return NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 256);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
@@ -157,7 +176,7 @@ static int cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     if (m < 0 || n < 0 || k < 0 || batch < 0)
         return error_set("gemm: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch);
     if (m == 0 || n == 0 || batch == 0) return 0;
-    if (cublas_init()) return -1;
+    if (cuda_backend_init()) return -1;
     cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     CUBLAS_CHECK(cublasSgemmStridedBatched(g_cublas, tb, ta, n, m, k, &alpha, b, ldb, (long long)stride_b,
