@@ -22,10 +22,12 @@
  * state. */
 static cublasHandle_t g_cublas = NULL;
 static void *g_workspace = NULL;
-static int g_tf32 = 0; /* the precision switch: 0 fp32 strict, 1 tf32 */
+static int g_tf32 = 0;  /* the precision switch: 0 fp32 strict, 1 tf32 */
 static int g_ready = 0; /* handle and workspace set up */
 
-extern "C" cudaStream_t cuda_stream(void) { return (cudaStream_t)0; }
+extern "C" cudaStream_t cuda_stream(void) {
+    return (cudaStream_t)0;
+}
 
 extern "C" unsigned cuda_ew_blocks(size_t n) {
     size_t b = (n + CUDA_EW_THREADS - 1) / CUDA_EW_THREADS;
@@ -47,14 +49,16 @@ extern "C" int cuda_available(void) {
     }
     int dev = 0;
     struct cudaDeviceProp p;
-    if ((e = cudaGetDevice(&dev)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, dev)) != cudaSuccess) {
+    if ((e = cudaGetDevice(&dev)) != cudaSuccess ||
+        (e = cudaGetDeviceProperties(&p, dev)) != cudaSuccess) {
         (void)cudaGetLastError();
         error_set("CUDA device query failed: %s", cudaGetErrorString(e));
         return 0;
     }
     if (p.major < CUDA_MIN_MAJOR) {
         error_set("CUDA device %d (%s) has compute capability %d.%d; this build has code for "
-                  "sm_80 and newer only", dev, p.name, p.major, p.minor);
+                  "sm_80 and newer only",
+                  dev, p.name, p.major, p.minor);
         return 0;
     }
     return 1;
@@ -63,7 +67,8 @@ extern "C" int cuda_available(void) {
 static int apply_math_mode(void) {
     /* fp32: CUBLAS_DEFAULT_MATH never uses TF32 for fp32 GEMMs (that takes
      * CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1). */
-    CUBLAS_CHECK(cublasSetMathMode(g_cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CUBLAS_CHECK(
+        cublasSetMathMode(g_cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     return 0;
 }
 
@@ -107,18 +112,22 @@ extern "C" int cuda_set_precision(const char *mode) {
     return g_ready ? apply_math_mode() : 0;
 }
 
-extern "C" const char *cuda_precision(void) { return g_tf32 ? "tf32" : "fp32"; }
+extern "C" const char *cuda_precision(void) {
+    return g_tf32 ? "tf32" : "fp32";
+}
 
 extern "C" void cuda_shutdown(void) {
     g_ready = 0;
     if (g_cublas) {
         cublasStatus_t s = cublasDestroy(g_cublas);
-        if (s != CUBLAS_STATUS_SUCCESS) error_set("%s:%d: cublasDestroy: %s", __FILE__, __LINE__, cublasGetStatusString(s));
+        if (s != CUBLAS_STATUS_SUCCESS)
+            error_set("%s:%d: cublasDestroy: %s", __FILE__, __LINE__, cublasGetStatusString(s));
         g_cublas = NULL;
     }
     if (g_workspace) {
         cudaError_t e = cudaFree(g_workspace);
-        if (e != cudaSuccess) error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
+        if (e != cudaSuccess)
+            error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
         g_workspace = NULL;
     }
 }
@@ -142,7 +151,8 @@ static void *cuda_alloc(size_t bytes) {
 static void cuda_free(void *p) {
     if (!p) return;
     cudaError_t e = cudaFree(p);
-    if (e != cudaSuccess) error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
+    if (e != cudaSuccess)
+        error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
 }
 
 static int cuda_upload(void *dst, const void *src, size_t bytes) {
@@ -171,17 +181,17 @@ static int cuda_sync(void) {
  * column-major cuBLAS with the operands swapped: (op_b, op_a, n, m, k, B, A), each op
  * keeping its own transpose flag. Leading dimensions and batch strides carry over as is. */
 static int cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                     int lda, int64_t stride_a, const float *b, int ldb, int64_t stride_b, float beta,
-                     float *c, int ldc, int64_t stride_c, int batch) {
+                     int lda, int64_t stride_a, const float *b, int ldb, int64_t stride_b,
+                     float beta, float *c, int ldc, int64_t stride_c, int batch) {
     if (m < 0 || n < 0 || k < 0 || batch < 0)
         return error_set("gemm: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch);
     if (m == 0 || n == 0 || batch == 0) return 0;
     if (cuda_backend_init()) return -1;
     cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasSgemmStridedBatched(g_cublas, tb, ta, n, m, k, &alpha, b, ldb, (long long)stride_b,
-                                           a, lda, (long long)stride_a, &beta, c, ldc, (long long)stride_c,
-                                           batch));
+    CUBLAS_CHECK(cublasSgemmStridedBatched(g_cublas, tb, ta, n, m, k, &alpha, b, ldb,
+                                           (long long)stride_b, a, lda, (long long)stride_a, &beta,
+                                           c, ldc, (long long)stride_c, batch));
     return 0;
 }
 

@@ -29,7 +29,8 @@
     do {                                                                                           \
         cublasStatus_t s_ = (call);                                                                \
         if (s_ != CUBLAS_STATUS_SUCCESS)                                                           \
-            return error_set("%s:%d: %s: %s", __FILE__, __LINE__, #call, cublasGetStatusString(s_)); \
+            return error_set("%s:%d: %s: %s", __FILE__, __LINE__, #call,                           \
+                             cublasGetStatusString(s_));                                           \
     } while (0)
 
 /* Threads per block for row kernels (a power of two: the reductions rely on it) and for

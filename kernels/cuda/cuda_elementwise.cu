@@ -52,9 +52,21 @@ static __global__ void scale_kernel(float *y, const float *x, float s, size_t n)
         return 0;                                                                                  \
     } while (0)
 
-extern "C" int cuda_fill(float *x, float value, size_t n) { EW_LAUNCH(fill_kernel, n, x, value, n); }
-extern "C" int cuda_relu(float *y, const float *x, size_t n) { EW_LAUNCH(relu_kernel, n, y, x, n); }
-extern "C" int cuda_gelu_new(float *y, const float *x, size_t n) { EW_LAUNCH(gelu_new_kernel, n, y, x, n); }
-extern "C" int cuda_mul(float *y, const float *a, const float *b, size_t n) { EW_LAUNCH(mul_kernel, n, y, a, b, n); }
-extern "C" int cuda_add(float *y, const float *a, const float *b, size_t n) { EW_LAUNCH(add_kernel, n, y, a, b, n); }
-extern "C" int cuda_scale(float *y, const float *x, float s, size_t n) { EW_LAUNCH(scale_kernel, n, y, x, s, n); }
+extern "C" int cuda_fill(float *x, float value, size_t n) {
+    EW_LAUNCH(fill_kernel, n, x, value, n);
+}
+extern "C" int cuda_relu(float *y, const float *x, size_t n) {
+    EW_LAUNCH(relu_kernel, n, y, x, n);
+}
+extern "C" int cuda_gelu_new(float *y, const float *x, size_t n) {
+    EW_LAUNCH(gelu_new_kernel, n, y, x, n);
+}
+extern "C" int cuda_mul(float *y, const float *a, const float *b, size_t n) {
+    EW_LAUNCH(mul_kernel, n, y, a, b, n);
+}
+extern "C" int cuda_add(float *y, const float *a, const float *b, size_t n) {
+    EW_LAUNCH(add_kernel, n, y, a, b, n);
+}
+extern "C" int cuda_scale(float *y, const float *x, float s, size_t n) {
+    EW_LAUNCH(scale_kernel, n, y, x, s, n);
+}

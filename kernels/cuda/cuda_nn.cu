@@ -35,9 +35,11 @@ extern "C" int cuda_device_error_take(void) {
     const int none = DEV_ERR_NONE;
     CUDA_CHECK(cudaMemcpyToSymbol(g_err_code, &none, sizeof none));
     if (code == DEV_ERR_EMBEDDING_ID)
-        return error_set("embedding (cuda): token id %d at position %lld is negative", value, index);
+        return error_set("embedding (cuda): token id %d at position %lld is negative", value,
+                         index);
     if (code == DEV_ERR_TARGET)
-        return error_set("cross-entropy (cuda): target %d in row %lld is outside [0, vocab)", value, index);
+        return error_set("cross-entropy (cuda): target %d in row %lld is outside [0, vocab)", value,
+                         index);
     return error_set("cuda: device error code %d at %lld", code, index);
 }
 
@@ -81,8 +83,8 @@ static unsigned row_blocks(int64_t rows) {
 
 /* ---- embedding: out[i, :] = table[ids[i], :] ---- */
 
-static __global__ void embedding_kernel(float *out, const float *table, const int32_t *ids, int64_t n,
-                                        int64_t d) {
+static __global__ void embedding_kernel(float *out, const float *table, const int32_t *ids,
+                                        int64_t n, int64_t d) {
     GRID_STRIDE64(i, n * d) {
         int64_t row = i / d, j = i - row * d;
         int32_t id = ids[row];
@@ -97,36 +99,44 @@ static __global__ void embedding_kernel(float *out, const float *table, const in
 
 /* A negative id (the only check the CPU can make without the vocabulary size) is reported
  * by the next sync or download; the row is NaN. */
-extern "C" int cuda_embedding(float *out, const float *table, const int32_t *ids, int64_t n, int64_t d) {
-    if (n < 0 || d < 0) return error_set("embedding: negative size n=%lld d=%lld", (long long)n, (long long)d);
+extern "C" int cuda_embedding(float *out, const float *table, const int32_t *ids, int64_t n,
+                              int64_t d) {
+    if (n < 0 || d < 0)
+        return error_set("embedding: negative size n=%lld d=%lld", (long long)n, (long long)d);
     if (n == 0 || d == 0) return 0;
-    embedding_kernel<<<cuda_ew_blocks((size_t)(n * d)), CUDA_EW_THREADS, 0, cuda_stream()>>>(out, table, ids, n, d);
+    embedding_kernel<<<cuda_ew_blocks((size_t)(n * d)), CUDA_EW_THREADS, 0, cuda_stream()>>>(
+        out, table, ids, n, d);
     CUDA_CHECK_LAUNCH("embedding");
     return 0;
 }
 
 /* ---- RMSNorm: one block per row ---- */
 
-static __global__ void rmsnorm_kernel(float *out, const float *x, const float *w, int64_t rows, int64_t d,
-                                      float eps) {
+static __global__ void rmsnorm_kernel(float *out, const float *x, const float *w, int64_t rows,
+                                      int64_t d, float eps) {
     __shared__ double sh[CUDA_ROW_THREADS];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         const float *xr = x + r * d;
         float *yr = out + r * d;
         double ss = 0;
         /* a float times a float is exact in double, so FMA contraction changes nothing */
-        for (int64_t j = threadIdx.x; j < d; j += blockDim.x) ss += (double)xr[j] * xr[j];
+        for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
+            ss += (double)xr[j] * xr[j];
         ss = block_sum_double(ss, sh);
         float var = (float)(ss / (double)d);
         float inv = 1.0f / sqrtf(var + eps);
-        for (int64_t j = threadIdx.x; j < d; j += blockDim.x) yr[j] = w[j] * (xr[j] * inv);
+        for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
+            yr[j] = w[j] * (xr[j] * inv);
     }
 }
 
-extern "C" int cuda_rmsnorm(float *out, const float *x, const float *w, int64_t rows, int64_t d, float eps) {
-    if (rows < 0 || d <= 0) return error_set("rmsnorm: bad size rows=%lld d=%lld", (long long)rows, (long long)d);
+extern "C" int cuda_rmsnorm(float *out, const float *x, const float *w, int64_t rows, int64_t d,
+                            float eps) {
+    if (rows < 0 || d <= 0)
+        return error_set("rmsnorm: bad size rows=%lld d=%lld", (long long)rows, (long long)d);
     if (rows == 0) return 0;
-    rmsnorm_kernel<<<row_blocks(rows), CUDA_ROW_THREADS, 0, cuda_stream()>>>(out, x, w, rows, d, eps);
+    rmsnorm_kernel<<<row_blocks(rows), CUDA_ROW_THREADS, 0, cuda_stream()>>>(out, x, w, rows, d,
+                                                                             eps);
     CUDA_CHECK_LAUNCH("rmsnorm");
     return 0;
 }
@@ -135,8 +145,8 @@ extern "C" int cuda_rmsnorm(float *out, const float *x, const float *w, int64_t 
 
 #define WARPS_PER_BLOCK 4
 
-static __global__ void attn_softmax_kernel(float *s, const float *bias, const float *mask, int causal,
-                                           int64_t B, int64_t H, int64_t Q, int64_t K) {
+static __global__ void attn_softmax_kernel(float *s, const float *bias, const float *mask,
+                                           int causal, int64_t B, int64_t H, int64_t Q, int64_t K) {
     const float masked = -1e9f;
     const unsigned full = 0xffffffffu;
     int lane = threadIdx.x & 31;
@@ -167,30 +177,32 @@ static __global__ void attn_softmax_kernel(float *s, const float *bias, const fl
             r[k] = e;
             sum += e;
         }
-        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(full, sum, o);
+        for (int o = 16; o > 0; o >>= 1)
+            sum += __shfl_xor_sync(full, sum, o);
         float inv = (float)(1.0 / sum);
-        for (int64_t k = lane; k < K; k += 32) r[k] *= inv;
+        for (int64_t k = lane; k < K; k += 32)
+            r[k] *= inv;
     }
 }
 
-extern "C" int cuda_attn_softmax(float *s, const float *bias, const float *mask, int causal, int64_t B,
-                                 int64_t H, int64_t Q, int64_t K) {
+extern "C" int cuda_attn_softmax(float *s, const float *bias, const float *mask, int causal,
+                                 int64_t B, int64_t H, int64_t Q, int64_t K) {
     if (B < 0 || H < 0 || Q < 0 || K <= 0)
-        return error_set("attention softmax: bad size B=%lld H=%lld Q=%lld K=%lld", (long long)B, (long long)H,
-                         (long long)Q, (long long)K);
+        return error_set("attention softmax: bad size B=%lld H=%lld Q=%lld K=%lld", (long long)B,
+                         (long long)H, (long long)Q, (long long)K);
     int64_t rows = B * H * Q;
     if (rows == 0) return 0;
     int64_t blocks = (rows + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
-    attn_softmax_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0, cuda_stream()>>>(s, bias, mask, causal, B,
-                                                                                        H, Q, K);
+    attn_softmax_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0, cuda_stream()>>>(
+        s, bias, mask, causal, B, H, Q, K);
     CUDA_CHECK_LAUNCH("attn_softmax");
     return 0;
 }
 
 /* ---- position bias: out[h, i] = table[buckets[i] * H + h] ---- */
 
-static __global__ void position_bias_kernel(float *out, const float *table, const int32_t *buckets, int64_t H,
-                                            int64_t QK) {
+static __global__ void position_bias_kernel(float *out, const float *table, const int32_t *buckets,
+                                            int64_t H, int64_t QK) {
     GRID_STRIDE64(i, H * QK) {
         int64_t h = i / QK, j = i - h * QK;
         out[i] = table[(int64_t)buckets[j] * H + h];
@@ -201,16 +213,17 @@ extern "C" int cuda_position_bias(float *out, const float *table, const int32_t 
                                   int64_t QK) {
     if (H < 0 || QK < 0) return error_set("position bias: negative size");
     if (H == 0 || QK == 0) return 0;
-    position_bias_kernel<<<cuda_ew_blocks((size_t)(H * QK)), CUDA_EW_THREADS, 0, cuda_stream()>>>(out, table,
-                                                                                                 buckets, H, QK);
+    position_bias_kernel<<<cuda_ew_blocks((size_t)(H * QK)), CUDA_EW_THREADS, 0, cuda_stream()>>>(
+        out, table, buckets, H, QK);
     CUDA_CHECK_LAUNCH("position_bias");
     return 0;
 }
 
 /* ---- cross-entropy: one block per row, then one block for the mean ---- */
 
-static __global__ void cross_entropy_rows_kernel(float *loss, const float *logits, const int32_t *targets,
-                                                 int64_t rows, int64_t vocab) {
+static __global__ void cross_entropy_rows_kernel(float *loss, const float *logits,
+                                                 const int32_t *targets, int64_t rows,
+                                                 int64_t vocab) {
     __shared__ double shd[CUDA_ROW_THREADS];
     __shared__ float shf[CUDA_ROW_THREADS];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -228,18 +241,20 @@ static __global__ void cross_entropy_rows_kernel(float *loss, const float *logit
         }
         const float *x = logits + r * vocab;
         float mx = -FLT_MAX;
-        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x) mx = x[v] > mx ? x[v] : mx;
+        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x)
+            mx = x[v] > mx ? x[v] : mx;
         mx = block_max_float(mx, shf);
         double sum = 0;
-        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x) sum += exp((double)(x[v] - mx));
+        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x)
+            sum += exp((double)(x[v] - mx));
         sum = block_sum_double(sum, shd);
         if (threadIdx.x == 0) loss[r] = (float)(log(sum) + mx - x[t]);
     }
 }
 
 /* mean over the rows whose target is not -100; NaN when there are none (as the CPU) */
-static __global__ void cross_entropy_mean_kernel(float *mean_loss, const float *loss, const int32_t *targets,
-                                                 int64_t rows) {
+static __global__ void cross_entropy_mean_kernel(float *mean_loss, const float *loss,
+                                                 const int32_t *targets, int64_t rows) {
     __shared__ double sh[CUDA_ROW_THREADS];
     double total = 0, count = 0;
     for (int64_t r = threadIdx.x; r < rows; r += blockDim.x)
@@ -257,13 +272,15 @@ static __global__ void cross_entropy_mean_kernel(float *mean_loss, const float *
 extern "C" int cuda_cross_entropy(float *mean_loss, float *row_loss, const float *logits,
                                   const int32_t *targets, int64_t rows, int64_t vocab) {
     if (rows < 0 || vocab <= 0)
-        return error_set("cross-entropy: bad size rows=%lld vocab=%lld", (long long)rows, (long long)vocab);
+        return error_set("cross-entropy: bad size rows=%lld vocab=%lld", (long long)rows,
+                         (long long)vocab);
     if (rows > 0) {
-        cross_entropy_rows_kernel<<<row_blocks(rows), CUDA_ROW_THREADS, 0, cuda_stream()>>>(row_loss, logits,
-                                                                                          targets, rows, vocab);
+        cross_entropy_rows_kernel<<<row_blocks(rows), CUDA_ROW_THREADS, 0, cuda_stream()>>>(
+            row_loss, logits, targets, rows, vocab);
         CUDA_CHECK_LAUNCH("cross_entropy rows");
     }
-    cross_entropy_mean_kernel<<<1, CUDA_ROW_THREADS, 0, cuda_stream()>>>(mean_loss, row_loss, targets, rows);
+    cross_entropy_mean_kernel<<<1, CUDA_ROW_THREADS, 0, cuda_stream()>>>(mean_loss, row_loss,
+                                                                         targets, rows);
     CUDA_CHECK_LAUNCH("cross_entropy mean");
     return 0;
 }
