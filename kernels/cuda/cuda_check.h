@@ -22,7 +22,13 @@
 
 /* After a kernel launch: configuration errors show up here (execution errors at the next
  * synchronising call). */
-#define CUDA_CHECK_LAUNCH(what) CUDA_CHECK(cudaGetLastError())
+#define CUDA_CHECK_LAUNCH(what)                                                                    \
+    do {                                                                                           \
+        cudaError_t e_ = cudaGetLastError();                                                       \
+        if (e_ != cudaSuccess)                                                                     \
+            return error_set("%s:%d: launching %s: %s (%s)", __FILE__, __LINE__, what,             \
+                             cudaGetErrorString(e_), cudaGetErrorName(e_));                        \
+    } while (0)
 
 /* `call` returns cublasStatus_t. */
 #define CUBLAS_CHECK(call)                                                                         \
