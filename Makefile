@@ -42,7 +42,8 @@ NVFLAGS  = -std=c++17 $(OPT) -g -I. -DHAVE_CUDA=1 -Xcompiler -Wall,-Wextra,-Werr
            -Werror all-warnings \
            -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
            -gencode arch=compute_90,code=compute_90
-LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lcupti
+# nvcc emits C++ host code (kernel launch stubs use guarded statics): link libstdc++
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lcupti -lstdc++
 CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
 endif
 

@@ -1,0 +1,218 @@
+/* cuda_backend.cu: the CUDA backend's op table, device checks, memory (cudaMalloc in
+ * alloc only; the arena calls it in chunks), uploads/downloads, and GEMM through cuBLAS
+ * with its handle, workspace and precision switch. Ops run asynchronously on
+ * cuda_stream(); download and sync synchronise. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_check.h"
+
+/* Oldest compute capability this build has code for (Makefile: sm_80, sm_90, PTX 9.0). */
+#define CUDA_MIN_MAJOR 8
+/* cuBLAS workspace, allocated once with the handle (NVIDIA's recommendation for Hopper is
+ * 32 MiB); with it set, cuBLAS does not allocate inside a GEMM. */
+#define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
+
+/* Backend state: created by the first alloc, from one thread (the program's main thread:
+ * the backend is not meant to be initialised concurrently); the ops hold no other host
+ * state. */
+static cublasHandle_t g_cublas = NULL;
+static void *g_workspace = NULL;
+static int g_tf32 = 0;  /* the precision switch: 0 fp32 strict, 1 tf32 */
+static int g_ready = 0; /* handle and workspace set up */
+
+extern "C" cudaStream_t cuda_stream(void) {
+    return (cudaStream_t)0;
+}
+
+extern "C" unsigned cuda_ew_blocks(size_t n) {
+    size_t b = (n + CUDA_EW_THREADS - 1) / CUDA_EW_THREADS;
+    return (unsigned)(b < CUDA_MAX_BLOCKS ? b : CUDA_MAX_BLOCKS);
+}
+
+extern "C" int cuda_available(void) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* clear it so later calls do not see it */
+        error_set("no usable CUDA device: cudaGetDeviceCount: %s (%s)", cudaGetErrorString(e),
+                  cudaGetErrorName(e));
+        return 0;
+    }
+    if (count == 0) {
+        error_set("no CUDA device present (cudaGetDeviceCount returned 0)");
+        return 0;
+    }
+    int dev = 0;
+    struct cudaDeviceProp p;
+    if ((e = cudaGetDevice(&dev)) != cudaSuccess ||
+        (e = cudaGetDeviceProperties(&p, dev)) != cudaSuccess) {
+        (void)cudaGetLastError();
+        error_set("CUDA device query failed: %s", cudaGetErrorString(e));
+        return 0;
+    }
+    if (p.major < CUDA_MIN_MAJOR) {
+        error_set("CUDA device %d (%s) has compute capability %d.%d; this build has code for "
+                  "sm_80 and newer only",
+                  dev, p.name, p.major, p.minor);
+        return 0;
+    }
+    return 1;
+}
+
+static int apply_math_mode(void) {
+    /* fp32: CUBLAS_DEFAULT_MATH never uses TF32 for fp32 GEMMs (that takes
+     * CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1). */
+    CUBLAS_CHECK(
+        cublasSetMathMode(g_cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    return 0;
+}
+
+/* Device check, cuBLAS handle and workspace. Run by the first alloc (the model load or
+ * exec_init come before any op), so that no op allocates; gemm repeats it as a fallback. */
+static int cuda_backend_setup(void) {
+    cublasHandle_t h = NULL;
+    CUBLAS_CHECK(cublasCreate(&h));
+    g_cublas = h;
+    /* setStream resets the workspace to cuBLAS's own pool, so it comes first */
+    CUBLAS_CHECK(cublasSetStream(g_cublas, cuda_stream()));
+    void *ws = NULL;
+    CUDA_CHECK(cudaMalloc(&ws, CUBLAS_WORKSPACE_BYTES));
+    g_workspace = ws;
+    CUBLAS_CHECK(cublasSetWorkspace(g_cublas, g_workspace, CUBLAS_WORKSPACE_BYTES));
+    CUBLAS_CHECK(cublasSetPointerMode(g_cublas, CUBLAS_POINTER_MODE_HOST));
+    /* deterministic: no atomics-based reductions */
+    CUBLAS_CHECK(cublasSetAtomicsMode(g_cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    return apply_math_mode();
+}
+
+static int cuda_backend_init(void) {
+    if (g_ready) return 0;
+    if (!cuda_available()) return -1;
+    if (cuda_backend_setup()) {
+        cuda_shutdown(); /* undo a partial setup */
+        return -1;
+    }
+    g_ready = 1;
+    return 0;
+}
+
+extern "C" int cuda_set_precision(const char *mode) {
+    if (!mode) return error_set("cuda precision: NULL mode");
+    if (!strcmp(mode, "fp32"))
+        g_tf32 = 0;
+    else if (!strcmp(mode, "tf32"))
+        g_tf32 = 1;
+    else
+        return error_set("cuda precision '%s': expected fp32 or tf32", mode);
+    return g_ready ? apply_math_mode() : 0;
+}
+
+extern "C" const char *cuda_precision(void) {
+    return g_tf32 ? "tf32" : "fp32";
+}
+
+extern "C" void cuda_shutdown(void) {
+    g_ready = 0;
+    if (g_cublas) {
+        cublasStatus_t s = cublasDestroy(g_cublas);
+        if (s != CUBLAS_STATUS_SUCCESS)
+            error_set("%s:%d: cublasDestroy: %s", __FILE__, __LINE__, cublasGetStatusString(s));
+        g_cublas = NULL;
+    }
+    if (g_workspace) {
+        cudaError_t e = cudaFree(g_workspace);
+        if (e != cudaSuccess)
+            error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
+        g_workspace = NULL;
+    }
+}
+
+/* ---- memory ---- */
+
+static void *cuda_alloc(size_t bytes) {
+    void *p = NULL;
+    if (cuda_backend_init()) return NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 256);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        error_set("%s:%d: cudaMalloc of %zu bytes: %s (%s)", __FILE__, __LINE__, bytes,
+                  cudaGetErrorString(e), cudaGetErrorName(e));
+        return NULL;
+    }
+    return p;
+}
+
+/* The table's free cannot fail; a failure is recorded as the error message. */
+static void cuda_free(void *p) {
+    if (!p) return;
+    cudaError_t e = cudaFree(p);
+    if (e != cudaSuccess)
+        error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
+}
+
+static int cuda_upload(void *dst, const void *src, size_t bytes) {
+    if (!bytes) return 0;
+    /* ordered after earlier work on the legacy default stream; the host buffer may be
+     * reused as soon as this returns */
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    return 0;
+}
+
+static int cuda_download(void *dst, const void *src, size_t bytes) {
+    if (bytes) CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+    return cuda_device_error_take();
+}
+
+static int cuda_sync(void) {
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+    CUDA_CHECK(cudaGetLastError());
+    return cuda_device_error_take();
+}
+
+/* ---- GEMM ----
+ * Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major matrix
+ * read as column-major (same pointer and leading dimension) is its transpose. So call
+ * column-major cuBLAS with the operands swapped: (op_b, op_a, n, m, k, B, A), each op
+ * keeping its own transpose flag. Leading dimensions and batch strides carry over as is. */
+static int cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                     int lda, int64_t stride_a, const float *b, int ldb, int64_t stride_b,
+                     float beta, float *c, int ldc, int64_t stride_c, int batch) {
+    if (m < 0 || n < 0 || k < 0 || batch < 0)
+        return error_set("gemm: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch);
+    if (m == 0 || n == 0 || batch == 0) return 0;
+    if (cuda_backend_init()) return -1;
+    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    CUBLAS_CHECK(cublasSgemmStridedBatched(g_cublas, tb, ta, n, m, k, &alpha, b, ldb,
+                                           (long long)stride_b, a, lda, (long long)stride_a, &beta,
+                                           c, ldc, (long long)stride_c, batch));
+    return 0;
+}
+
+extern "C" const struct backend backend_cuda = {
+    /* .name = */ "cuda",
+    /* .alloc = */ cuda_alloc,
+    /* .free = */ cuda_free,
+    /* .upload = */ cuda_upload,
+    /* .download = */ cuda_download,
+    /* .fill = */ cuda_fill,
+    /* .sync = */ cuda_sync,
+    /* .gemm = */ cuda_gemm,
+    /* .embedding = */ cuda_embedding,
+    /* .rmsnorm = */ cuda_rmsnorm,
+    /* .attn_softmax = */ cuda_attn_softmax,
+    /* .position_bias = */ cuda_position_bias,
+    /* .relu = */ cuda_relu,
+    /* .gelu_new = */ cuda_gelu_new,
+    /* .mul = */ cuda_mul,
+    /* .add = */ cuda_add,
+    /* .scale = */ cuda_scale,
+    /* .cross_entropy = */ cuda_cross_entropy,
+    /* .argmax = */ cuda_argmax,
+};

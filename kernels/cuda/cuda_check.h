@@ -1,0 +1,87 @@
+/* cuda_check.h: the CUDA backend's internals shared by its .cu files: the check macros
+ * (every CUDA and cuBLAS call records file and line via error_set and makes the op return
+ * -1), the launch geometry and the op functions each file defines. Not for callers
+ * outside kernels/cuda (they use core/backend.h and kernels/cuda/cuda_backend.h). */
+#ifndef COMPACTER_CUDA_CHECK_H
+#define COMPACTER_CUDA_CHECK_H
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* `call` returns cudaError_t; on failure record it and return -1 from the caller. */
+#define CUDA_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess)                                                                     \
+            return error_set("%s:%d: %s: %s (%s)", __FILE__, __LINE__, #call,                      \
+                             cudaGetErrorString(e_), cudaGetErrorName(e_));                        \
+    } while (0)
+
+/* After a kernel launch: configuration errors show up here (execution errors at the next
+ * synchronising call). */
+#define CUDA_CHECK_LAUNCH(what)                                                                    \
+    do {                                                                                           \
+        cudaError_t e_ = cudaGetLastError();                                                       \
+        if (e_ != cudaSuccess)                                                                     \
+            return error_set("%s:%d: launching %s: %s (%s)", __FILE__, __LINE__, what,             \
+                             cudaGetErrorString(e_), cudaGetErrorName(e_));                        \
+    } while (0)
+
+/* `call` returns cublasStatus_t. */
+#define CUBLAS_CHECK(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                           \
+            return error_set("%s:%d: %s: %s", __FILE__, __LINE__, #call,                           \
+                             cublasGetStatusString(s_));                                           \
+    } while (0)
+
+/* Threads per block for row kernels (a power of two: the reductions rely on it) and for
+ * the grid-stride elementwise kernels. */
+#define CUDA_ROW_THREADS 256
+#define CUDA_EW_THREADS 256
+#define CUDA_MAX_BLOCKS 65535
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The stream every op runs on: the legacy default stream, so uploads (cudaMemcpy) and
+ * kernels are ordered without extra synchronisation. One place to change it. */
+cudaStream_t cuda_stream(void);
+
+/* Blocks for a grid-stride loop over n elements (n > 0). */
+unsigned cuda_ew_blocks(size_t n);
+
+/* Deferred device-side errors (cuda_nn.cu): kernels that find a bad index (a negative
+ * embedding id, a target outside [0, vocab)) record the first one in a device word and
+ * write NaN; cuda_device_error_take() (called by sync and download, after the device has
+ * finished) reports it with error_set and clears it. Returns 0 when nothing was recorded. */
+int cuda_device_error_take(void);
+
+/* cuda_elementwise.cu */
+int cuda_fill(float *x, float value, size_t n);
+int cuda_relu(float *y, const float *x, size_t n);
+int cuda_gelu_new(float *y, const float *x, size_t n);
+int cuda_mul(float *y, const float *a, const float *b, size_t n);
+int cuda_add(float *y, const float *a, const float *b, size_t n);
+int cuda_scale(float *y, const float *x, float s, size_t n);
+
+/* cuda_nn.cu */
+int cuda_embedding(float *out, const float *table, const int32_t *ids, int64_t n, int64_t d);
+int cuda_rmsnorm(float *out, const float *x, const float *w, int64_t rows, int64_t d, float eps);
+int cuda_attn_softmax(float *s, const float *bias, const float *mask, int causal, int64_t B,
+                      int64_t H, int64_t Q, int64_t K);
+int cuda_position_bias(float *out, const float *table, const int32_t *buckets, int64_t H,
+                       int64_t QK);
+int cuda_cross_entropy(float *mean_loss, float *row_loss, const float *logits,
+                       const int32_t *targets, int64_t rows, int64_t vocab);
+int cuda_argmax(int32_t *out, const float *x, int64_t rows, int64_t cols);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tools/gpu/check.sh: the CUDA backend's checks on a GPU machine, in one go:
+#   1. build with CUDA=1 (`make -j`), unless --prebuilt (then the tree in $BUILD is used
+#      as it is; make still rebuilds whatever is out of date);
+#   2. `make test` (every test; the SKIPs are listed);
+#   3. build/tests/test_cuda_ops alone, which must PASS (not SKIP);
+#   4. test_cuda_ops under compute-sanitizer: memcheck (with leak check), racecheck,
+#      synccheck.
+# Prints one line per step and a summary; exits non-zero when any step fails. Logs go
+# to $BUILD/gpu-check/.
+#
+# Needs: an NVIDIA GPU of compute capability 8.0 or newer (the build has sm_80, sm_90
+# and compute_90 PTX), a driver for CUDA 13, the CUDA 13 toolkit (nvcc, cuBLAS, CUPTI,
+# compute-sanitizer) under $CUDA_HOME (default /usr/local/cuda), gcc and the host
+# libraries of the CPU build (OpenBLAS, jansson, libcurl, libarchive). Run from anywhere;
+# it works in the repository that holds it. Time: the sanitizers slow the test by
+# 10-100x (a few minutes in all).
+#
+# Usage: tools/gpu/check.sh [--prebuilt]
+#   env: BUILD (default build), CUDA_HOME, JOBS (default nproc), LEAK_CHECK=0 to drop
+#        memcheck's leak check.
+set -u
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+prebuilt=0
+for arg in "$@"; do
+  case $arg in
+    --prebuilt) prebuilt=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "check.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/../.." || exit 2
+BUILD=${BUILD:-build}
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+JOBS=${JOBS:-$(nproc)}
+export PATH="$CUDA_HOME/bin:$PATH"
+logs="$BUILD/gpu-check"
+mkdir -p "$logs"
+
+failed=()
+step() { # step NAME LOGFILE COMMAND...: run, print PASS/FAIL with the log's tail
+  local name=$1 log=$2; shift 2
+  local t0=$SECONDS
+  if "$@" >"$log" 2>&1; then
+    printf 'PASS %-28s %5ss\n' "$name" $((SECONDS - t0))
+    return 0
+  fi
+  printf 'FAIL %-28s %5ss  (log: %s)\n' "$name" $((SECONDS - t0)) "$log"
+  tail -n 30 "$log" | sed 's/^/    /'
+  failed+=("$name")
+  return 1
+}
+
+summary() {
+  if [ ${#failed[@]} -eq 0 ]; then echo "gpu check: all passed"; exit 0; fi
+  echo "gpu check: FAILED: ${failed[*]}"; exit 1
+}
+
+# --- the machine ---
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >"$logs/gpus.log" 2>&1; then
+  echo "FAIL no GPU visible (nvidia-smi -L failed or missing)"; failed+=("gpu"); summary
+fi
+sed 's/^/gpu: /' "$logs/gpus.log"
+if ! command -v nvcc >/dev/null; then
+  echo "FAIL nvcc not found under $CUDA_HOME/bin or on PATH"; failed+=("nvcc"); summary
+fi
+sanitizer=$(command -v compute-sanitizer || true)
+[ -z "$sanitizer" ] && [ -x "$CUDA_HOME/compute-sanitizer/compute-sanitizer" ] && sanitizer="$CUDA_HOME/compute-sanitizer/compute-sanitizer"
+
+# --- build and tests ---
+if [ $prebuilt -eq 0 ]; then
+  step "build (make -j CUDA=1)" "$logs/build.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" || summary
+fi
+t="$BUILD/tests/test_cuda_ops"
+[ -x "$t" ] || { echo "FAIL $t is missing (build with CUDA=1 first)"; failed+=("test_cuda_ops missing"); summary; }
+
+step "make test" "$logs/make-test.log" make test CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD"
+if grep -q '^SKIP' "$logs/make-test.log"; then
+  grep '^SKIP' "$logs/make-test.log" | sed 's/^/    /'
+  echo "     (tests that SKIP on a GPU machine are listed above; test_cuda_ops must not)"
+fi
+
+# test_cuda_ops must run here, not SKIP (exit 77 would count as a pass in make test)
+run_must_pass() { "$t"; }
+step "test_cuda_ops (no SKIP)" "$logs/test_cuda_ops.log" run_must_pass
+grep -E '^(SKIP|FAIL)' "$logs/test_cuda_ops.log" | head -5 | sed 's/^/    /'
+
+# --- compute-sanitizer ---
+if [ -z "$sanitizer" ]; then
+  echo "FAIL compute-sanitizer not found (looked on PATH and in $CUDA_HOME/compute-sanitizer)"
+  failed+=("compute-sanitizer missing")
+else
+  leak=(--leak-check full)
+  [ "${LEAK_CHECK:-1}" = 0 ] && leak=()
+  for tool in memcheck racecheck synccheck; do
+    extra=()
+    [ $tool = memcheck ] && extra=("${leak[@]}")
+    step "compute-sanitizer $tool" "$logs/sanitizer-$tool.log" \
+      "$sanitizer" --tool $tool --error-exitcode 1 --print-limit 20 "${extra[@]}" "$t"
+    # the tool's own verdict line, e.g. "========= ERROR SUMMARY: 0 errors"
+    grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | tail -n 2 | sed 's/^/    /'
+  done
+fi
+summary
