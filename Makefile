@@ -38,7 +38,7 @@ BENCH_SRC = $(sort $(wildcard bench/*/bench_*.c))
 
 ifeq ($(CUDA),1)
 CFLAGS  += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
-NVFLAGS  = -std=c++17 $(OPT) -g -I. -DHAVE_CUDA=1 -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter \
+NVFLAGS  = -std=c++17 $(OPT) -g -I. -DHAVE_CUDA=1 -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-missing-field-initializers \
            -Werror all-warnings \
            -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
            -gencode arch=compute_90,code=compute_90

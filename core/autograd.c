@@ -30,8 +30,28 @@ float *grad_of(struct exec *x, struct tensor *t) {
     return t->grad;
 }
 
+/* Backends grow op by op: say which backward op is missing instead of crashing. */
+static int backend_can_backward(const struct backend *be) {
+    const struct { const void *fn; const char *name; } need[] = {
+        {(const void *)be->embedding_backward, "embedding_backward"},
+        {(const void *)be->rmsnorm_backward, "rmsnorm_backward"},
+        {(const void *)be->attn_softmax_backward, "attn_softmax_backward"},
+        {(const void *)be->position_bias_backward, "position_bias_backward"},
+        {(const void *)be->relu_backward, "relu_backward"},
+        {(const void *)be->gelu_new_backward, "gelu_new_backward"},
+        {(const void *)be->mul_acc, "mul_acc"},
+        {(const void *)be->axpy, "axpy"},
+        {(const void *)be->cross_entropy_backward, "cross_entropy_backward"},
+        {(const void *)be->dropout_backward, "dropout_backward"},
+    };
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (!need[i].fn) return error_set("backward: the %s backend has no %s yet", be->name, need[i].name);
+    return 0;
+}
+
 int backward(struct exec *x, struct tensor *loss) {
     if (!loss) return -1;
+    if (backend_can_backward(x->be)) return -1;
     if (!loss->requires_grad || !x->tape) return error_set("backward: the loss does not depend on any trainable tensor");
     float *g = grad_of(x, loss);
     if (!g || x->be->fill(g, 1.0f, 1)) return -1;

@@ -226,6 +226,10 @@ struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
     uint64_t offset = x->rng_offset;
     size_t n = (size_t)tensor_numel(in);
     x->rng_offset += (n + 3) / 4; /* Philox draws four values per counter */
+    if (!BE->dropout) {
+        error_set("dropout: the %s backend has no dropout yet", BE->name);
+        return NULL;
+    }
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->dropout(y->data, in->data, n, p, x->seed, offset), "dropout")) return NULL;
     struct tape_node *nd = REC("dropout", dropout_backward, y, in, NULL, NULL, NULL);

@@ -15,6 +15,7 @@ int optimizer_init(struct optimizer *o, struct trainable *tr, const struct optim
     memset(o, 0, sizeof *o);
     o->c = *c;
     o->tr = tr;
+    if (!tr->be->adamw || !tr->be->sumsq) return error_set("optimizer: the %s backend has no adamw/sumsq yet", tr->be->name);
     size_t bytes = (size_t)(tr->numel ? tr->numel : 1) * sizeof(float);
     o->m = tr->be->alloc(bytes);
     o->v = tr->be->alloc(bytes);
