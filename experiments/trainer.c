@@ -1,0 +1,115 @@
+/* trainer.c: the training loop. */
+#include "experiments/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "datasets/randperm.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int batches_per_epoch(const struct train_config *c, int n) { return (n + c->batch - 1) / c->batch; }
+
+static int steps_per_epoch(const struct train_config *c, int n) {
+    return (batches_per_epoch(c, n) + c->grad_accum - 1) / c->grad_accum;
+}
+
+int64_t trainer_total_steps(const struct train_config *c, int n_examples) {
+    int64_t t = (int64_t)c->epochs * steps_per_epoch(c, n_examples);
+    return c->max_steps > 0 && c->max_steps < t ? c->max_steps : t;
+}
+
+static int save(const struct train_config *c, const struct trainable *tr, const struct optimizer *o,
+                const struct exec *x, int64_t step) {
+    if (!c->save_path) return 0;
+    struct train_state s = {step, c->seed, x->rng_offset};
+    return checkpoint_save(c->save_path, tr, o, &s, c->config_json);
+}
+
+int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const struct seq2seq_data *d,
+                const struct train_config *cin, const char *resume, step_callback cb, void *ctx) {
+    struct train_config c = *cin;
+    if (c.batch < 1 || c.grad_accum < 1 || c.epochs < 1) return error_set("batch, grad_accum and epochs must be >= 1");
+    if (d->n == 0) return error_set("no training examples");
+    int64_t total = trainer_total_steps(&c, d->n);
+    if (c.optim.total_steps == 0) c.optim.total_steps = (int)total;
+    struct optimizer o;
+    if (optimizer_init(&o, tr, &c.optim)) return -1;
+    x->seed = c.seed;
+    x->rng_offset = 0;
+    int64_t step = 0;
+    if (resume) {
+        struct train_state s;
+        if (checkpoint_load(resume, tr, &o, &s)) {
+            optimizer_free(&o);
+            return -1;
+        }
+        if (s.seed != c.seed) {
+            optimizer_free(&o);
+            return error_set("%s: checkpoint was trained with seed %llu, this run uses %llu", resume,
+                             (unsigned long long)s.seed, (unsigned long long)c.seed);
+        }
+        step = s.step;
+        x->rng_offset = s.rng_offset;
+    }
+    int bpe = batches_per_epoch(&c, d->n), spe = steps_per_epoch(&c, d->n);
+    size_t *perm = malloc(sizeof(size_t) * (size_t)d->n);
+    int *idx = malloc(sizeof(int) * (size_t)c.batch);
+    int rc = (!perm || !idx) ? error_set("out of memory") : 0;
+    int perm_epoch = -1;
+    int64_t stop = c.stop_after > 0 && step + c.stop_after < total ? step + c.stop_after : total;
+    x->training = c.dropout;
+    x->record = 1;
+    while (!rc && step < stop) {
+        int epoch = (int)(step / spe);
+        if (epoch != perm_epoch) { /* a fresh seeded order per epoch: resumable from the step alone */
+            if ((rc = randperm((size_t)d->n, c.seed + (uint64_t)epoch, perm))) break;
+            perm_epoch = epoch;
+        }
+        int first_batch = (int)(step % spe) * c.grad_accum;
+        int n_micro = bpe - first_batch < c.grad_accum ? bpe - first_batch : c.grad_accum;
+        double t0 = now(), loss_sum = 0;
+        if ((rc = trainable_zero_grad(tr))) break;
+        for (int mb = 0; mb < n_micro && !rc; mb++) {
+            int start = (first_batch + mb) * c.batch, n = d->n - start < c.batch ? d->n - start : c.batch;
+            for (int i = 0; i < n; i++) idx[i] = (int)perm[start + i];
+            struct seq2seq_batch b;
+            if ((rc = seq2seq_make_batch(&b, d, idx, n, c.max_source_len, c.max_target_len, &m->cfg))) break;
+            struct t5_outputs out;
+            rc = t5_forward(x, m, &b.b, &out);
+            float loss = NAN;
+            if (!rc) rc = exec_download(x, out.loss, &loss);
+            if (!rc && !isfinite(loss))
+                rc = error_set("loss is %f at step %lld (epoch %d)%s%s", (double)loss, (long long)step + 1, epoch + 1,
+                               c.save_path ? "; the last good checkpoint is " : "", c.save_path ? c.save_path : "");
+            if (!rc) rc = backward(x, n_micro > 1 ? op_scale(x, out.loss, 1.0f / (float)n_micro) : out.loss);
+            loss_sum += loss;
+            seq2seq_batch_free(&b);
+            exec_reset(x);
+        }
+        if (rc) break;
+        struct step_info si = {step + 1, total, epoch + 1, loss_sum / n_micro, optimizer_lr(&o), 0, 0};
+        if ((rc = optimizer_step(&o))) break;
+        step++;
+        si.grad_norm = o.last_grad_norm;
+        si.seconds = now() - t0;
+        if (cb) cb(ctx, &si);
+        if (c.save_every > 0 && step % c.save_every == 0 && step < stop) rc = save(&c, tr, &o, x, step);
+    }
+    x->record = 0;
+    x->training = 0;
+    if (!rc) rc = save(&c, tr, &o, x, step);
+    free(perm);
+    free(idx);
+    optimizer_free(&o);
+    return rc;
+}
