@@ -54,7 +54,7 @@ LIB      = $(BUILD)/libcompacter.a
 PROG     = $(BUILD)/compacter
 BENCH_BIN = $(patsubst bench/%/,$(BUILD)/bench/%,$(dir $(BENCH_SRC)))
 
-.PHONY: all test asan clean format bench
+.PHONY: all test asan clean format bench table1 table2 efficiency lowresource
 all: $(PROG) $(TEST_BIN)
 
 $(LIB): $(LIB_OBJ) $(CU_OBJ)
@@ -82,6 +82,13 @@ bench: $(BENCH_BIN)
 $(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(wildcard bench/$*/bench_*.c) $(LIB) $(LDLIBS)
+
+# Paper tables: run an experiment's grid (resumable), then report it.
+#   make table1 [PRESET=paper]   -> results/table1.jsonl, reports/out/table1.{md,tex,csv}
+PRESET ?= tiny
+table1 table2 efficiency lowresource: $(PROG)
+	$(BUILD)/compacter run experiments/$@.json --preset $(PRESET)
+	$(BUILD)/compacter report results/$@.jsonl
 
 test: all
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)

@@ -1,0 +1,233 @@
+/* test_experiment.c: experiment files and grid expansion. Expected counts are computed by
+ * hand from reference-spec.md (see the comments), not by the code under test. */
+#include <unistd.h>
+
+#include "core/error.h"
+#include "experiments/experiment.h"
+#include "tests/check.h"
+
+static size_t count(const char *file, const char *preset, const char *only, const char *shard) {
+    struct experiment_grid g;
+    if (experiment_expand(file, preset, only, shard, &g)) {
+        fprintf(stderr, "  %s %s: %s\n", file, preset, error_message());
+        return (size_t)-1;
+    }
+    size_t n = g.n;
+    experiment_grid_free(&g);
+    return n;
+}
+
+static const struct run_spec *find(const struct experiment_grid *g, const char *id) {
+    for (size_t i = 0; i < g->n; i++)
+        if (!strcmp(g->runs[i].run_id, id)) return &g->runs[i];
+    return NULL;
+}
+
+/* Write `text` to a temporary file; returns its path (static buffer, one at a time). */
+static const char *tmp_json(const char *text) {
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/test_experiment_XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    size_t n = strlen(text);
+    if (write(fd, text, n) != (ssize_t)n) n = 0;
+    close(fd);
+    return path;
+}
+
+/* Expansion must fail and the message must contain every given fragment. */
+static void expect_error(const char *text, const char *preset, const char *only, const char *shard,
+                         const char *frag1, const char *frag2) {
+    const char *path = tmp_json(text);
+    struct experiment_grid g;
+    error_clear();
+    int rc = experiment_expand(path, preset, only, shard, &g);
+    const char *msg = error_message();
+    CHECK(rc == -1, "expected failure for %s", frag1);
+    CHECK(strstr(msg, frag1) != NULL, "message '%s' lacks '%s'", msg, frag1);
+    if (frag2) CHECK(strstr(msg, frag2) != NULL, "message '%s' lacks '%s'", msg, frag2);
+    if (!shard && !only) CHECK(strstr(msg, path) != NULL, "message '%s' lacks the file name", msg);
+    if (rc == 0) experiment_grid_free(&g);
+    unlink(path);
+}
+
+#define GOOD_HEAD                                                                                 \
+    "{\"experiment\":\"x\",\"presets\":{\"p\":{\"model\":\"tiny\",\"seeds\":[1,2],\"batch\":4,"   \
+    "\"warmup\":0,\"tasks\":[{\"name\":\"t1\",\"epochs\":2}],"
+
+int main(void) {
+    /* table1 paper: 8 GLUE tasks x (5 single-config methods: full, prompt-r, prompt-t, said,
+     * bitfit + 7 adapter-style methods x 3 reduction factors) = 8 x 26 = 208. */
+    CHECK(count("experiments/table1.json", "paper", NULL, NULL) == 208, "table1 paper");
+    /* table2 paper: 6 SuperGLUE tasks (BoolQ CB COPA MultiRC ReCoRD WiC) x 26 = 156. */
+    CHECK(count("experiments/table2.json", "paper", NULL, NULL) == 156, "table2 paper");
+    /* efficiency paper: 12 methods x MNLI x rf 32 only = 12. */
+    CHECK(count("experiments/efficiency.json", "paper", NULL, NULL) == 12, "efficiency paper");
+    /* lowresource paper: 4 methods x 8 tasks x 5 sizes = 160. */
+    CHECK(count("experiments/lowresource.json", "paper", NULL, NULL) == 160, "lowresource");
+    /* tiny: 4 methods x 4 synthetic tasks x 1 config = 16; lowresource 2 x 2 tasks x 3 sizes. */
+    CHECK(count("experiments/table1.json", "tiny", NULL, NULL) == 16, "table1 tiny");
+    CHECK(count("experiments/table2.json", "tiny", NULL, NULL) == 16, "table2 tiny");
+    CHECK(count("experiments/efficiency.json", "tiny", NULL, NULL) == 4, "efficiency tiny");
+    CHECK(count("experiments/lowresource.json", "tiny", NULL, NULL) == 12, "lowresource tiny");
+
+    /* Filters: compacter = 8 tasks x 3 rf; + task=rte = 3; two methods OR-ed = 6;
+     * lr 0.003 = 4 methods (lowrank, phm-adapter, compacter, compacter++) x 3 x 8 = 96;
+     * rf 16 = 7 adapter-style methods x 8 = 56. */
+    CHECK(count("experiments/table1.json", "paper", "method=compacter", NULL) == 24, "only 1");
+    CHECK(count("experiments/table1.json", "paper", "method=compacter,task=rte", NULL) == 3,
+          "only 2");
+    CHECK(count("experiments/table1.json", "paper", "method=compacter,task=rte,method=adapter",
+                NULL) == 6,
+          "only OR");
+    CHECK(count("experiments/table1.json", "paper", "lr=0.003", NULL) == 96, "only lr");
+    CHECK(count("experiments/table1.json", "paper", "rf=16", NULL) == 56, "only rf");
+
+    struct experiment_grid g;
+    CHECK(experiment_expand("experiments/table1.json", "paper", NULL, NULL, &g) == 0, "%s",
+          error_message());
+    if (g.n) {
+        CHECK(!strcmp(g.runs[0].run_id, "table1/paper/full/cola/lr0.0003/seed42"), "first %s",
+              g.runs[0].run_id);
+        CHECK(g.runs[0].epochs == 20 && g.runs[0].batch == 100 && g.runs[0].grad_accum == 1 &&
+                  g.runs[0].warmup == 500 && g.runs[0].max_source_length == 128 &&
+                  g.runs[0].reduction_factor == 0 && g.runs[0].train_size == -1,
+              "full/cola fields");
+        CHECK(!strcmp(g.runs[0].model, "t5-base") && !strcmp(g.runs[0].device, "cuda") &&
+                  !strcmp(g.runs[0].precision, "fp32"),
+              "model/device/precision");
+        const struct run_spec *r = find(&g, "table1/paper/compacter/rte/lr0.003/rf32/seed42");
+        CHECK(r != NULL, "compacter rte run present");
+        if (r) {
+            CHECK(r->lr == 3e-3 && r->epochs == 20 && r->reduction_factor == 32, "compacter rte");
+            CHECK(run_spec_option(r, "phm_dim") && !strcmp(run_spec_option(r, "phm_dim"), "4"),
+                  "phm_dim option");
+        }
+        r = find(&g, "table1/paper/prompt-r/mnli/lr0.03/seed42");
+        CHECK(r && r->batch == 50 && r->grad_accum == 2 && r->epochs == 3, "prompt-r overrides");
+        r = find(&g, "table1/paper/adapter/sst2/lr0.0003/rf8/seed42");
+        CHECK(r && r->epochs == 3 && r->lr == 3e-4, "adapter sst2 rf8");
+        CHECK(find(&g, "table1/paper/said/qqp/lr0.03/seed42") != NULL, "said");
+        CHECK(find(&g, "table1/paper/prompt-t/qnli/lr0.3/seed42") != NULL, "prompt-t");
+
+        /* Shards: every shard of a partition is disjoint from the others; together they
+         * are the whole grid, in order. */
+        int ns[] = {1, 3, 7, 300};
+        for (int t = 0; t < 4; t++) {
+            int N = ns[t];
+            size_t total = 0;
+            int *seen = calloc(g.n, sizeof *seen);
+            for (int k = 1; k <= N; k++) {
+                char s[32];
+                snprintf(s, sizeof s, "%d/%d", k, N);
+                struct experiment_grid sh;
+                if (experiment_expand("experiments/table1.json", "paper", NULL, s, &sh)) {
+                    CHECK(0, "shard %s: %s", s, error_message());
+                    continue;
+                }
+                for (size_t i = 0; i < sh.n; i++) {
+                    /* run j of the shard is run (k-1) + j*N of the whole grid */
+                    size_t j = (size_t)(k - 1) + i * (size_t)N;
+                    CHECK(j < g.n && !strcmp(sh.runs[i].run_id, g.runs[j].run_id),
+                          "shard %s run %zu", s, i);
+                    if (j < g.n) seen[j]++;
+                }
+                total += sh.n;
+                experiment_grid_free(&sh);
+            }
+            size_t once = 0;
+            for (size_t i = 0; i < g.n; i++) once += seen[i] == 1;
+            CHECK(total == g.n && once == g.n, "N=%d: %zu runs, %zu seen once of %zu", N, total,
+                  once, g.n);
+            free(seen);
+        }
+        /* Filter then shard: 24 compacter runs / 5 -> 5,5,5,5,4. */
+        CHECK(count("experiments/table1.json", "paper", "method=compacter", "5/5") == 4, "f+s");
+        CHECK(count("experiments/table1.json", "paper", "method=compacter", "1/5") == 5, "f+s");
+        /* run ids are unique */
+        size_t dup = 0;
+        for (size_t i = 0; i < g.n; i++)
+            for (size_t j = 0; j < i; j++) dup += !strcmp(g.runs[i].run_id, g.runs[j].run_id);
+        CHECK(dup == 0, "%zu duplicate run ids", dup);
+        experiment_grid_free(&g);
+    }
+
+    CHECK(experiment_expand("experiments/lowresource.json", "paper", "task=rte,method=full",
+                            NULL, &g) == 0,
+          "%s", error_message());
+    CHECK(g.n == 5, "lowresource rte full: %zu", g.n);
+    if (g.n == 5) {
+        CHECK(!strcmp(g.runs[0].run_id, "lowresource/paper/full/rte/n100/lr0.0003/seed42"), "%s",
+              g.runs[0].run_id);
+        CHECK(g.runs[0].train_size == 100 && g.runs[0].epochs == 1000 && g.runs[0].batch == 40 &&
+                  g.runs[0].warmup == 0 && g.runs[0].eval_every == 250,
+              "lowresource n100 fields");
+        CHECK(g.runs[4].train_size == 4000 && g.runs[4].epochs == 25, "lowresource n4000");
+    }
+    experiment_grid_free(&g);
+    CHECK(experiment_expand("experiments/efficiency.json", "paper", "method=said", NULL, &g) == 0,
+          "%s", error_message());
+    CHECK(g.n == 1 && g.runs[0].batch == 0 && g.runs[0].memory_budget_bytes == 24000000000LL &&
+              g.runs[0].epochs == 1 && !strcmp(g.runs[0].task, "mnli"),
+          "efficiency said");
+    experiment_grid_free(&g);
+
+    /* A small hand-made file: 2 seeds x 2 lrs x 1 task = 4, option kinds, label. */
+    const char *good = GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"label\":\"m-a\",\"lr\":[0.1,1e-5],"
+                                 "\"options\":{\"s\":\"v\",\"i\":3,\"r\":0.25,\"b\":true}}]}}}";
+    const char *path = tmp_json(good);
+    CHECK(experiment_expand(path, "p", NULL, NULL, &g) == 0, "%s", error_message());
+    CHECK(g.n == 4, "good: %zu", g.n);
+    if (g.n == 4) {
+        CHECK(!strcmp(g.runs[0].run_id, "x/p/m-a/t1/lr0.1/seed1"), "%s", g.runs[0].run_id);
+        CHECK(!strcmp(g.runs[3].run_id, "x/p/m-a/t1/lr1e-05/seed2"), "%s", g.runs[3].run_id);
+        CHECK(!strcmp(g.runs[0].method, "m") && !strcmp(g.runs[0].device, "cpu") &&
+                  g.runs[0].max_source_length == 128,
+              "defaults");
+        CHECK(g.runs[0].n_options == 4 && !strcmp(run_spec_option(&g.runs[0], "s"), "v") &&
+                  !strcmp(run_spec_option(&g.runs[0], "i"), "3") &&
+                  !strcmp(run_spec_option(&g.runs[0], "r"), "0.25") &&
+                  !strcmp(run_spec_option(&g.runs[0], "b"), "true"),
+              "options");
+    }
+    experiment_grid_free(&g);
+    unlink(path);
+
+    /* Error paths: each names the file (checked in expect_error) and the JSON path. */
+    const char *one = GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":[0.1]}]}}}";
+    expect_error(one, "nope", NULL, NULL, "unknown preset 'nope'", "the file has: p");
+    expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\"}]}}}", "p", NULL, NULL,
+                 "presets.p.methods[0].lr: missing field", NULL);
+    expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":\"0.1\"}]}}}", "p", NULL, NULL,
+                 "presets.p.methods[0].lr: expected a non-empty array of numbers", NULL);
+    expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":[0.1,\"x\"]}]}}}", "p", NULL,
+                 NULL, "presets.p.methods[0].lr[1]: expected numbers", NULL);
+    expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":[0.1],\"batch\":2.5}]}}}", "p",
+                 NULL, NULL, "presets.p.methods[0].batch: expected an integer", NULL);
+    expect_error(GOOD_HEAD "\"methods\":[{\"name\":7,\"lr\":[0.1]}]}}}", "p", NULL, NULL,
+                 "presets.p.methods[0].name: expected a string", NULL);
+    expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":[0.1]},{\"name\":\"m\",\"lr\":[0.1]}]}}}",
+                 "p", NULL, NULL, "duplicate run x/p/m/t1/lr0.1/seed1", "label");
+    expect_error("{\"experiment\":\"x\",\"presets\":{\"p\":{\"seeds\":[1],\"batch\":1,\"warmup\":0,"
+                 "\"tasks\":[],\"methods\":[]}}}",
+                 "p", NULL, NULL, "presets.p.model: missing field", NULL);
+    expect_error("{\"experiment\":\"x\",\"presets\":{\"p\":{\"model\":\"m\",\"seeds\":[1],"
+                 "\"batch\":1,\"warmup\":0,\"tasks\":[{\"name\":\"t\"}],\"methods\":[{\"name\":"
+                 "\"m\",\"lr\":[1]}]}}}",
+                 "p", NULL, NULL, "presets.p.tasks[0].epochs: missing field", NULL);
+    expect_error("{\"experiment\":\"x\",\"presets\":{\"p\":{\"model\":\"m\",\"seeds\":[-1]}}}", "p",
+                 NULL, NULL, "presets.p.seeds[0]: expected non-negative integers", NULL);
+    expect_error("{\"experiment\":\"x\",\"presets\":[]}", "p", NULL, NULL, "presets: expected an object",
+                 NULL);
+    expect_error("{\"experiment\": \"x\",\n \"presets\": {,}}", "p", NULL, NULL, ":2:", NULL);
+    expect_error(one, "p", NULL, "0/3", "--shard '0/3'", NULL);
+    expect_error(one, "p", NULL, "4/3", "--shard '4/3'", NULL);
+    expect_error(one, "p", NULL, "a/b", "--shard 'a/b'", NULL);
+    expect_error(one, "p", NULL, "1/3x", "--shard '1/3x'", NULL);
+    expect_error(one, "p", "colour=red", NULL, "unknown key 'colour'", NULL);
+    expect_error(one, "p", "method", NULL, "expected key=value", NULL);
+    expect_error(one, "p", "method=nothing", NULL, "matches none of its 2 runs", NULL);
+    CHECK(count("/nonexistent/x.json", "p", NULL, NULL) == (size_t)-1, "missing file");
+    CHECK(strstr(error_message(), "/nonexistent/x.json") != NULL, "%s", error_message());
+    CHECK_DONE();
+}
