@@ -203,7 +203,8 @@ static void render_event(struct wl *s, const struct event *e, int style, double 
 
 /* ------------------------------------------------------------------ sst2 ---- */
 static int gen_review(struct wl *s, struct rng *r) {
-    int y = coin(r, 0.5), pat = below(r, 8);
+    int y = coin(r, 0.5), pat = below(r, 11);
+    if (pat >= 8) pat = pat == 9 ? 4 : 0; /* about half the rows state polarity directly */
 #define ADJ(pos) ((pos) ? PICK(r, rpos) : PICK(r, rneg))
     switch (pat) {
     case 0: /* the S is [INT] A . */

@@ -21,7 +21,8 @@
  *           OBJ ."), words optionally replaced by synonyms (big/large, sees/notices, ...).
  *   syn-sst2  review sentences over a polarity lexicon: "the film is very good ." (+),
  *             negation flips ("is not", "never", "i did not like"), "X , but Y" and
- *             "although X , Y" take Y's polarity. 50/50.
+ *             "although X , Y" take Y's polarity; about half the rows are direct ("is A",
+ *             "is A1 and A2"), so bag-of-words is above chance but negation matters. 50/50.
  *   syn-cola  grammatical sentences (agreement, is/are, transitive, locative) labelled 1
  *             (about 65%), or a corrupted copy labelled 0 (mark "*"): agreement error,
  *             two adjacent words swapped, words shuffled, or a required word dropped.

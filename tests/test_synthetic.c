@@ -195,11 +195,14 @@ static void check_examples(const char *dir) {
         size_t row;
         const char *source, *target;
     } ex[] = {
-        /* "A and B" with both positive -> positive */
-        {"syn-sst2", "test", 0, "sentence: the music is brilliant and beautiful .", "1"},
-        /* "i did not" + negative verb -> positive */
-        {"syn-sst2", "test", 1, "sentence: i did not dislike this plot .", "1"},
-        {"syn-sst2", "test", 2, "sentence: the music is not quite terrible .", "1"},
+        /* "never" + negative -> positive */
+        {"syn-sst2", "test", 0, "sentence: the music is never weak .", "1"},
+        /* "A and B" with both negative -> negative */
+        {"syn-sst2", "test", 5, "sentence: the acting is silly and predictable .", "0"},
+        /* "although X , Y": Y's polarity */
+        {"syn-sst2", "test", 8, "sentence: although this music is moving , this film is weak .", "0"},
+        /* "not" + positive -> negative */
+        {"syn-sst2", "test", 11, "sentence: this ending is not great .", "0"},
         {"syn-cola", "train", 0, "sentence: the white doctor is big .", "1"},
         /* agreement error */
         {"syn-cola", "train", 1, "sentence: the women is happy .", "0"},
@@ -271,7 +274,7 @@ static void check_examples(const char *dir) {
     to.add_prefix = 1;
     struct example_set set = {0};
     CHECK(task_get(task_find("syn-sst2"), dir, "test", &to, &set) == 0, "%s", error_message());
-    CHECK(set.n && !strcmp(set.ex[0].source, "sst2 sentence: the music is brilliant and beautiful ."),
+    CHECK(set.n && !strcmp(set.ex[0].source, "sst2 sentence: the music is never weak ."),
           "prefixed source %s", set.n ? set.ex[0].source : "");
     example_set_free(&set);
 }
