@@ -1,6 +1,7 @@
 /* cmd_synthetic.c: `compacter synthetic`: write the synthetic GLUE-shaped tasks
  * (datasets/synthetic.h) in the official GLUE layout under --out DIR, or print the closed
  * vocabulary (--words) or pre-training corpus sentences (--corpus N). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ int cmd_synthetic(int argc, char **argv) {
         {.name = "label-noise", .takes_value = 1, .help = "probability of a wrong class label (default 0.05)"},
         {.name = "task", .takes_value = 1, .help = "only this synthetic task (repeatable; default all)"},
         {.name = "if-missing", .help = "do nothing when DIR/SYNTHETIC records the same options"},
-        {.name = "force", .help = "write even into a dir holding GLUE files without DIR/SYNTHETIC"},
+        {.name = "force", .help = "write even into a non-empty dir without DIR/SYNTHETIC"},
         {.name = "words", .help = "print the closed vocabulary, one word a line, and exit"},
         {.name = "corpus", .takes_value = 1, .help = "print N pre-training corpus sentences and exit"},
     };
@@ -94,17 +95,18 @@ int cmd_synthetic(int argc, char **argv) {
     char stamp[4200];
     snprintf(stamp, sizeof stamp, "%s/SYNTHETIC", dir);
     if (!exists(stamp) && !args_has(args, n_args, "force")) {
-        static const char *const real[] = {"glue", "glue_data", "SST-2", "MNLI", "CoLA"};
-        for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
-            char p[4200];
-            snprintf(p, sizeof p, "%s/%s", dir, real[i]);
-            if (exists(p)) {
-                error_set("%s holds %s but no SYNTHETIC stamp: it looks like real GLUE data; "
-                          "choose another --out (or --force)",
-                          dir, real[i]);
+        /* never write into a dir we did not make: it could be real GLUE / shared data */
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                error_set("%s is not empty and has no SYNTHETIC stamp (it may hold real data); "
+                          "choose a new or synthetic --out (or --force)",
+                          dir);
+                closedir(d);
                 return cli_fail("synthetic");
             }
-        }
+        if (d) closedir(d);
     }
     int n_tasks = 0;
     for (int i = 0; i < n_args; i++)

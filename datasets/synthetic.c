@@ -2,6 +2,7 @@
  * the span-corrupted pre-training stream (see synthetic.h for the grammar). */
 #include "datasets/synthetic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -715,6 +716,16 @@ int synthetic_ensure(const char *dir, const struct synthetic_options *o) {
     }
     error_clear();
     if (present) return 0;
+    if (!f) { /* no stamp: only a new or empty dir (never real data) */
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                closedir(d);
+                return error_set("synthetic: %s is not empty and has no SYNTHETIC stamp", dir);
+            }
+        if (d) closedir(d);
+    }
     return synthetic_write(dir, o) < 0 ? -1 : 1;
 }
 

@@ -79,7 +79,8 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
 /* Write every synthetic task and DIR/SYNTHETIC (the options, one "key value" a line). */
 int synthetic_write(const char *dir, const struct synthetic_options *o);
 /* synthetic_write() unless DIR/SYNTHETIC already records these options. Returns 1 when it
- * wrote, 0 when the files were there, -1 on error. */
+ * wrote, 0 when the files were there, -1 on error (also when DIR is not empty and has no
+ * SYNTHETIC stamp: it may hold real data). */
 int synthetic_ensure(const char *dir, const struct synthetic_options *o);
 
 /* The closed vocabulary: every word any generator can emit (sorted, unique). */

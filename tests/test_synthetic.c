@@ -102,6 +102,10 @@ static void check_determinism(const char *root) {
     CHECK(synthetic_ensure(d, &o) == 0, "second ensure finds the files");
     o.seed = 9;
     CHECK(synthetic_ensure(d, &o) == 1, "other options rewrite");
+    char stamp[600];
+    snprintf(stamp, sizeof stamp, "%s/SYNTHETIC", d);
+    remove(stamp);
+    CHECK(synthetic_ensure(d, &o) == -1, "a non-empty dir without a stamp is refused");
 }
 
 /* Load every split with the real loader: counts, and rows equal to the generator's. */
