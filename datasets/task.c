@@ -225,6 +225,23 @@ static const struct task tasks[] = {
      {METRIC_ACCURACY},
      {"accuracy"},
      SPLIT_SMALL},
+    /* ---- synthetic GLUE-shaped tasks (datasets/synthetic.h): each copies the real task's
+     * prefix, folder, template, labels, metrics and split rule; their files live in a
+     * data dir of their own (compacter synthetic --out DIR). */
+    {"syn-sst2", "sst2", "SST-2", TASK_GLUE_TSV, TEMPLATE_PAIRS, 1, {"sentence:"}, 2,
+     {"negative", "positive"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_LARGE},
+    {"syn-cola", "cola", "CoLA", TASK_GLUE_TSV, TEMPLATE_PAIRS, 1, {"sentence:"}, 2,
+     {"unacceptable", "acceptable"}, 1, {METRIC_MATTHEWS}, {"matthews_correlation"}, SPLIT_SMALL},
+    {"syn-mrpc", "mrpc", "MRPC", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"}, 2,
+     {"not_equivalent", "equivalent"}, 2, {METRIC_F1, METRIC_ACCURACY}, {"f1", "accuracy"},
+     SPLIT_SMALL},
+    {"syn-stsb", "stsb", "STS-B", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"}, 0,
+     {NULL}, 2, {METRIC_PEARSON, METRIC_SPEARMAN}, {"pearson", "spearmanr"}, SPLIT_SMALL},
+    {"syn-rte", "rte", "RTE", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"sentence1:", "sentence2:"}, 2,
+     {"entailment", "not_entailment"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_SMALL},
+    {"syn-mnli", "mnli", "MNLI", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"premise:", "hypothesis"}, 3,
+     {"entailment", "neutral", "contradiction"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_MNLI},
+    /* ---- end of the synthetic tasks */
 };
 #undef BIN
 
@@ -306,9 +323,9 @@ int task_load_file(const struct task *t, const char *path, struct example_set *o
 static const char *split_file(const struct task *t, const char *raw_split) {
     int glue = t->source == TASK_GLUE_TSV;
     if (!strcmp(raw_split, "train")) return glue ? "train.tsv" : "train.jsonl";
-    if (!strcmp(raw_split, "validation") && strcmp(t->name, "mnli"))
-        return glue ? "dev.tsv" : "val.jsonl";
-    if (!strcmp(t->name, "mnli")) {
+    int mnli = t->split == SPLIT_MNLI; /* mnli and syn-mnli */
+    if (!strcmp(raw_split, "validation") && !mnli) return glue ? "dev.tsv" : "val.jsonl";
+    if (mnli) {
         if (!strcmp(raw_split, "validation_matched")) return "dev_matched.tsv";
         if (!strcmp(raw_split, "validation_mismatched")) return "dev_mismatched.tsv";
     }

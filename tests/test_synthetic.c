@@ -1,0 +1,494 @@
+/* test_synthetic.c: the synthetic GLUE-shaped tasks (datasets/synthetic.h): determinism,
+ * label balance, the written files read back by the real loaders (task_get) with the
+ * expected counts and rows, hand-checked formatted examples (their labels follow the
+ * documented grammar), independent re-derivation of syn-mnli colour hypotheses, the
+ * committed tiny tokenizer covering every text, and T5 span-corruption invariants. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/tokenizer.h"
+#include "datasets/synthetic.h"
+#include "datasets/task.h"
+#include "tests/check.h"
+
+#define TOKENIZER "assets/tiny/tokenizer.json"
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+static void rm_rf(const char *dir) {
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    *n = fread(b, 1, (size_t)len, f);
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+static const char *const files[] = {
+    "glue/SST-2/train.tsv", "glue/SST-2/dev.tsv",     "glue/CoLA/train.tsv",
+    "glue/CoLA/dev.tsv",    "glue/MRPC/train.tsv",    "glue/MRPC/dev.tsv",
+    "glue/STS-B/train.tsv", "glue/STS-B/dev.tsv",     "glue/RTE/train.tsv",
+    "glue/RTE/dev.tsv",     "glue/MNLI/train.tsv",    "glue/MNLI/dev_matched.tsv",
+    "glue/MNLI/dev_mismatched.tsv"};
+#define N_FILES (sizeof files / sizeof files[0])
+
+/* 1 when every file of a and b is byte-identical; counts differing files in *n_diff. */
+static int same_files(const char *a, const char *b, size_t *n_diff) {
+    *n_diff = 0;
+    for (size_t i = 0; i < N_FILES; i++) {
+        char pa[512], pb[512];
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        size_t na, nb;
+        char *x = slurp(pa, &na), *y = slurp(pb, &nb);
+        CHECK(x && y, "%s and %s exist", pa, pb);
+        if (!x || !y || na != nb || memcmp(x, y, na)) (*n_diff)++;
+        free(x);
+        free(y);
+    }
+    return *n_diff == 0;
+}
+
+static void check_determinism(const char *root) {
+    char a[512], b[512], c[512];
+    snprintf(a, sizeof a, "%s/a", root);
+    snprintf(b, sizeof b, "%s/b", root);
+    snprintf(c, sizeof c, "%s/c", root);
+    struct synthetic_options o = synthetic_options_default();
+    o.n_train = 300, o.n_dev = 60;
+    CHECK(synthetic_write(a, &o) == 0, "write a: %s", error_message());
+    CHECK(synthetic_write(b, &o) == 0, "write b: %s", error_message());
+    o.seed = 2;
+    CHECK(synthetic_write(c, &o) == 0, "write c: %s", error_message());
+    size_t nd;
+    CHECK(same_files(a, b, &nd), "same seed: %zu files differ", nd);
+    same_files(a, c, &nd);
+    CHECK(nd == N_FILES, "different seed: only %zu of %zu files differ", nd, N_FILES);
+    /* rows do not depend on the sizes asked for: the first 60 train rows of a 300-row
+     * generation equal a 60-row generation */
+    o.seed = 1;
+    for (size_t i = 0; i < synthetic_task_count(); i++) {
+        const struct task *t = task_find(synthetic_task_name(i));
+        struct example_set big = {0}, small = {0};
+        struct synthetic_options s = o;
+        s.n_train = 60;
+        CHECK(synthetic_generate(t, "train", &o, &big) == 0, "%s", error_message());
+        CHECK(synthetic_generate(t, "train", &s, &small) == 0, "%s", error_message());
+        int same = small.n == 60 && big.n == 300;
+        for (size_t k = 0; same && k < small.n; k++)
+            same = !strcmp(big.ex[k].text[0], small.ex[k].text[0]) &&
+                   big.ex[k].label == small.ex[k].label;
+        CHECK(same, "%s: rows depend on n_train", t->name);
+        example_set_free(&big);
+        example_set_free(&small);
+    }
+    /* synthetic_ensure: writes once, then finds the stamp */
+    char d[512];
+    snprintf(d, sizeof d, "%s/ensure", root);
+    o.n_train = 50, o.n_dev = 20;
+    CHECK(synthetic_ensure(d, &o) == 1, "first ensure writes: %s", error_message());
+    CHECK(synthetic_ensure(d, &o) == 0, "second ensure finds the files");
+    o.seed = 9;
+    CHECK(synthetic_ensure(d, &o) == 1, "other options rewrite");
+    char stamp[600];
+    snprintf(stamp, sizeof stamp, "%s/SYNTHETIC", d);
+    remove(stamp);
+    CHECK(synthetic_ensure(d, &o) == -1, "a non-empty dir without a stamp is refused");
+}
+
+/* Load every split with the real loader: counts, and rows equal to the generator's. */
+static void check_loading(const char *dir, const struct synthetic_options *o) {
+    static const struct {
+        const char *name;
+        long train, val, test; /* expected with n_train 2000, n_dev 400 */
+    } want[] = {{"syn-sst2", 1000, 1000, 400}, {"syn-cola", 2000, 200, 200},
+                {"syn-mrpc", 2000, 200, 200},  {"syn-stsb", 2000, 200, 200},
+                {"syn-rte", 2000, 200, 200},   {"syn-mnli", 2000, 400, 400}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct task *t = task_find(want[i].name);
+        CHECK(t != NULL, "task %s registered", want[i].name);
+        if (!t) continue;
+        CHECK(synthetic_is_task(t), "%s is synthetic", t->name);
+        const char *splits[3] = {"train", "validation", "test"};
+        long n[3] = {want[i].train, want[i].val, want[i].test};
+        for (int s = 0; s < 3; s++) {
+            struct example_set set = {0};
+            int rc = task_get(t, dir, splits[s], NULL, &set);
+            CHECK(rc == 0, "%s %s: %s", t->name, splits[s], error_message());
+            CHECK((long)set.n == n[s], "%s %s: %zu rows, want %ld", t->name, splits[s], set.n,
+                  n[s]);
+            example_set_free(&set);
+        }
+        const char *raws[3] = {"train", t->split == SPLIT_MNLI ? "validation_matched" : "validation",
+                               "validation_mismatched"};
+        for (int s = 0; s < (t->split == SPLIT_MNLI ? 3 : 2); s++) {
+            struct example_set file = {0}, gen = {0};
+            CHECK(task_load_raw(t, dir, raws[s], &file) == 0, "%s", error_message());
+            CHECK(synthetic_generate(t, raws[s], o, &gen) == 0, "%s", error_message());
+            int same = file.n == gen.n;
+            for (size_t k = 0; same && k < file.n; k++) {
+                for (int j = 0; j < t->n_fields; j++)
+                    same &= !strcmp(file.ex[k].text[j], gen.ex[k].text[j]);
+                same &= file.ex[k].label == gen.ex[k].label && file.ex[k].score == gen.ex[k].score;
+            }
+            CHECK(same, "%s %s: file rows differ from the generator's", t->name, raws[s]);
+            example_set_free(&file);
+            example_set_free(&gen);
+        }
+    }
+}
+
+static void check_balance(const struct synthetic_options *o) {
+    static const struct {
+        const char *name;
+        double lo[3], hi[3];
+    } want[] = {{"syn-sst2", {0.45, 0.45}, {0.55, 0.55}},
+                {"syn-cola", {0.28, 0.57}, {0.43, 0.72}},
+                {"syn-mrpc", {0.28, 0.57}, {0.43, 0.72}},
+                {"syn-rte", {0.44, 0.44}, {0.56, 0.56}},
+                {"syn-mnli", {0.28, 0.28, 0.28}, {0.39, 0.39, 0.39}}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct task *t = task_find(want[i].name);
+        struct example_set set = {0};
+        CHECK(synthetic_generate(t, "train", o, &set) == 0, "%s", error_message());
+        size_t count[3] = {0};
+        for (size_t k = 0; k < set.n; k++)
+            if (set.ex[k].label >= 0 && set.ex[k].label < 3) count[set.ex[k].label]++;
+        for (int c = 0; c < t->n_classes; c++) {
+            double f = (double)count[c] / (double)set.n;
+            CHECK(f >= want[i].lo[c] && f <= want[i].hi[c], "%s class %d: fraction %.3f", t->name,
+                  c, f);
+        }
+        example_set_free(&set);
+    }
+    /* STS-B: scores in [0, 5], spread over the range */
+    struct example_set set = {0};
+    CHECK(synthetic_generate(task_find("syn-stsb"), "train", o, &set) == 0, "%s", error_message());
+    double sum = 0, sq = 0, lo = 5, hi = 0;
+    size_t bins[5] = {0};
+    for (size_t k = 0; k < set.n; k++) {
+        double s = set.ex[k].score;
+        sum += s, sq += s * s;
+        lo = s < lo ? s : lo, hi = s > hi ? s : hi;
+        bins[s >= 5 ? 4 : (int)s]++;
+    }
+    double mean = sum / (double)set.n, sd = sqrt(sq / (double)set.n - mean * mean);
+    CHECK(lo >= 0 && hi <= 5, "stsb scores in [%g, %g]", lo, hi);
+    CHECK(mean > 1.2 && mean < 3.8 && sd > 1.0, "stsb mean %.2f sd %.2f", mean, sd);
+    for (int b = 0; b < 5; b++)
+        CHECK(bins[b] > set.n / 20, "stsb bin [%d,%d): %zu scores", b, b + 1, bins[b]);
+    example_set_free(&set);
+}
+
+/* Formatted examples of seed 1, checked by hand against the grammar (synthetic.h). */
+static void check_examples(const char *dir) {
+    static const struct {
+        const char *task, *split;
+        size_t row;
+        const char *source, *target;
+    } ex[] = {
+        /* "never" + negative -> positive */
+        {"syn-sst2", "test", 0, "sentence: the music is never weak .", "1"},
+        /* "A and B" with both negative -> negative */
+        {"syn-sst2", "test", 5, "sentence: the acting is silly and predictable .", "0"},
+        /* "although X , Y": Y's polarity */
+        {"syn-sst2", "test", 8, "sentence: although this music is moving , this film is weak .", "0"},
+        /* "not" + positive -> negative */
+        {"syn-sst2", "test", 11, "sentence: this ending is not great .", "0"},
+        {"syn-cola", "train", 0, "sentence: the white doctor is big .", "1"},
+        /* agreement error */
+        {"syn-cola", "train", 1, "sentence: the women is happy .", "0"},
+        {"syn-cola", "train", 3, "sentence: the singer quickly drop the kites .", "0"},
+        /* passive + synonym (bag/sack) paraphrase */
+        {"syn-mrpc", "raw-validation", 1,
+         "sentence1: on the table , the old student slowly kicks the white bag . sentence2: the "
+         "white sack is slowly kicked by the old student on the table .",
+         "1"},
+        /* likes/enjoys, fronted vs active: equivalent */
+        {"syn-mrpc", "raw-validation", 2,
+         "sentence1: on the floor , the old child likes the brown kite . sentence2: the old child "
+         "enjoys the brown kite on the floor .",
+         "1"},
+        /* kept: subject, verb (hides/conceals), colour, place = 4 of 6 -> 3.33 - jitter */
+        {"syn-stsb", "train", 2,
+         "sentence1: the green lamp is hidden by the young man behind the door . sentence2: the "
+         "green basket is concealed by the small man behind the door .",
+         "3.1"},
+        {"syn-stsb", "train", 1,
+         "sentence1: the small student carefully kicks the red clock near the table . sentence2: "
+         "near the chair , the glad girl washes the brown key .",
+         "0.0"},
+        {"syn-rte", "raw-validation", 2,
+         "sentence1: the white bag is near the table , the orange box is on the table , and the "
+         "blue vase is behind the sofa . sentence2: the vase is behind the sofa .",
+         "0"},
+        /* an unmentioned object: not_entailment */
+        {"syn-rte", "raw-validation", 1,
+         "sentence1: the blue basket is on the desk , the gray kite is on the door , and the pink "
+         "clock is behind the chair . sentence2: the cup is pink .",
+         "1"},
+        /* the colour of the other object: contradiction; MNLI's key has no colon */
+        {"syn-mnli", "test", 0,
+         "premise: the black lamp is beside the floor , and the brown shoe is on the table . "
+         "hypothesis the lamp is brown .",
+         "2"},
+        /* dev_mismatched frame "the OBJ PREP the PLACE is COLOR"; unmentioned object */
+        {"syn-mnli", "validation", 2,
+         "premise: the book under the door is green , and the bottle beside the desk is blue . "
+         "hypothesis the bag is beside the bench .",
+         "1"},
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+        const struct task *t = task_find(ex[i].task);
+        struct example_set set = {0};
+        int rc;
+        if (!strncmp(ex[i].split, "raw-", 4)) {
+            rc = task_load_raw(t, dir, ex[i].split + 4, &set);
+            if (rc == 0) rc = task_format(&set, NULL);
+        } else if (t->split == SPLIT_MNLI && !strcmp(ex[i].split, "validation")) {
+            rc = task_load_raw(t, dir, "validation_mismatched", &set); /* unshuffled */
+            if (rc == 0) rc = task_format(&set, NULL);
+        } else {
+            rc = task_get(t, dir, ex[i].split, NULL, &set);
+        }
+        CHECK(rc == 0 && set.n > ex[i].row, "%s %s: %s", ex[i].task, ex[i].split, error_message());
+        if (rc == 0 && set.n > ex[i].row) {
+            const struct example *e = &set.ex[ex[i].row];
+            CHECK(!strcmp(e->source, ex[i].source), "%s row %zu source\n  got  %s\n  want %s",
+                  ex[i].task, ex[i].row, e->source, ex[i].source);
+            CHECK(!strcmp(e->target, ex[i].target), "%s row %zu target %s, want %s", ex[i].task,
+                  ex[i].row, e->target, ex[i].target);
+        }
+        example_set_free(&set);
+    }
+    /* with the prefix (methods without task adapters) */
+    struct task_options to = task_options_default();
+    to.add_prefix = 1;
+    struct example_set set = {0};
+    CHECK(task_get(task_find("syn-sst2"), dir, "test", &to, &set) == 0, "%s", error_message());
+    CHECK(set.n && !strcmp(set.ex[0].source, "sst2 sentence: the music is never weak ."),
+          "prefixed source %s", set.n ? set.ex[0].source : "");
+    example_set_free(&set);
+}
+
+/* syn-mnli hypotheses "the X is COLOUR ." re-derived from the premise without the
+ * generator: entailment if the premise says "the COLOUR X is", neutral if X is not in the
+ * premise, contradiction otherwise. */
+static void check_mnli_logic(void) {
+    static const char *const colors[] = {"red",   "blue",  "green", "yellow", "black",
+                                         "white", "brown", "pink",  "gray",   "orange"};
+    struct synthetic_options o = synthetic_options_default();
+    o.label_noise = 0;
+    struct example_set set = {0};
+    const struct task *t = task_find("syn-mnli");
+    CHECK(synthetic_generate(t, "train", &o, &set) == 0, "%s", error_message());
+    size_t checked = 0, agree = 0;
+    for (size_t k = 0; k < set.n; k++) {
+        char obj[64], col[64], tail[8];
+        const char *h = set.ex[k].text[1];
+        if (sscanf(h, "the %63s is %63s %7s", obj, col, tail) != 3 || strcmp(tail, ".")) continue;
+        int is_color = 0;
+        for (size_t c = 0; c < sizeof colors / sizeof colors[0]; c++)
+            is_color |= !strcmp(col, colors[c]);
+        if (!is_color) continue;
+        char stated[160], mention[80];
+        snprintf(stated, sizeof stated, "the %s %s is ", col, obj);
+        snprintf(mention, sizeof mention, " %s is ", obj);
+        int label = strstr(set.ex[k].text[0], stated) ? 0 : strstr(set.ex[k].text[0], mention) ? 2 : 1;
+        checked++;
+        agree += label == set.ex[k].label;
+    }
+    CHECK(checked > 300 && agree == checked, "mnli colour hypotheses: %zu of %zu agree", agree,
+          checked);
+    example_set_free(&set);
+}
+
+static int has_unk(const struct tokenizer *tok, const char *text) {
+    int32_t *ids;
+    size_t n;
+    if (tokenizer_encode(tok, text, strlen(text), &ids, &n) < 0) return 1;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= ids[i] == 2;
+    free(ids);
+    return bad;
+}
+
+static void check_tokenizer(const struct tokenizer *tok, const char *dir) {
+    CHECK(tokenizer_token_id(tok, "<pad>") == 0 && tokenizer_token_id(tok, "</s>") == 1 &&
+              tokenizer_token_id(tok, "<unk>") == 2,
+          "T5 special ids");
+    CHECK(tokenizer_token_id(tok, "<extra_id_0>") == tokenizer_vocab_size(tok) - 1,
+          "<extra_id_0> is the last id");
+    size_t bad = 0, single = 0;
+    for (size_t i = 0; i < synthetic_word_count(); i++) {
+        const char *w = synthetic_word(i);
+        bad += has_unk(tok, w);
+        int32_t *ids;
+        size_t n;
+        if (tokenizer_encode_raw(tok, w, strlen(w), &ids, &n) == 0) {
+            single += n == 1;
+            free(ids);
+        }
+    }
+    CHECK(synthetic_word_count() > 200, "%zu words", synthetic_word_count());
+    CHECK(bad == 0, "%zu words hit <unk>", bad);
+    CHECK(single == synthetic_word_count(), "%zu of %zu words are one token", single,
+          synthetic_word_count());
+    /* every formatted source and target of every split, with and without the prefix */
+    struct task_options to = task_options_default();
+    for (int prefix = 0; prefix < 2; prefix++) {
+        to.add_prefix = prefix;
+        for (size_t i = 0; i < synthetic_task_count(); i++) {
+            const struct task *t = task_find(synthetic_task_name(i));
+            const char *splits[3] = {"train", "validation", "test"};
+            for (int s = 0; s < 3; s++) {
+                struct example_set set = {0};
+                if (task_get(t, dir, splits[s], &to, &set) < 0) {
+                    CHECK(0, "%s", error_message());
+                    continue;
+                }
+                size_t unk = 0;
+                for (size_t k = 0; k < set.n; k++)
+                    unk += has_unk(tok, set.ex[k].source) + has_unk(tok, set.ex[k].target);
+                CHECK(unk == 0, "%s %s: %zu texts hit <unk>", t->name, splits[s], unk);
+                example_set_free(&set);
+            }
+        }
+    }
+    /* every word of the generator is in synthetic_word() (the corpus too) */
+    size_t missing = 0;
+    char buf[1024];
+    for (uint64_t i = 0; i < 3000; i++) {
+        if (synthetic_sentence(7, i, buf, sizeof buf) < 0) {
+            missing++;
+            continue;
+        }
+        bad = has_unk(tok, buf);
+        for (char *w = strtok(buf, " "); w; w = strtok(NULL, " ")) {
+            int found = 0;
+            for (size_t j = 0; j < synthetic_word_count() && !found; j++)
+                found = !strcmp(w, synthetic_word(j));
+            missing += !found;
+        }
+        missing += (size_t)bad;
+    }
+    CHECK(missing == 0, "corpus: %zu words outside the vocabulary or <unk>", missing);
+}
+
+/* Span corruption on ids 1000..1000+n-1 (distinct, so reconstruction is unambiguous). */
+static void check_span_one(const struct tokenizer *tok, size_t n, uint64_t seed) {
+    int32_t ids[512];
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)(1000 + i);
+    struct span_example s;
+    int rc = synthetic_span_corrupt(tok, ids, n, seed, 0.15, 3.0, &s);
+    CHECK(rc == 0, "span corrupt n=%zu: %s", n, error_message());
+    if (rc) return;
+    size_t want_noise = (size_t)llround((double)n * 0.15);
+    if (want_noise < 1) want_noise = 1;
+    size_t want_spans = (size_t)llround((double)want_noise / 3.0);
+    if (want_spans < 1) want_spans = 1;
+    int32_t eos = 1, first_sentinel = tokenizer_token_id(tok, "<extra_id_0>");
+    CHECK(s.n_source && s.source[s.n_source - 1] == eos, "source ends with </s>");
+    CHECK(s.n_target && s.target[s.n_target - 1] == eos, "target ends with </s>");
+    CHECK(s.target[0] == first_sentinel, "target starts with <extra_id_0>");
+    /* reconstruct: walk the source; a sentinel k is replaced by the target's span k */
+    int32_t rec[600];
+    size_t nr = 0, spans = 0, noise = 0, ok = 1;
+    for (size_t i = 0; i + 1 < s.n_source; i++) {
+        int32_t x = s.source[i];
+        if (x < 1000) {
+            ok &= x == first_sentinel - (int32_t)spans; /* <extra_id_k> = last id - k */
+            size_t j = 0;
+            while (j < s.n_target && s.target[j] != x) j++;
+            ok &= j < s.n_target;
+            size_t run = 0;
+            for (j++; j + 1 < s.n_target && s.target[j] >= 1000; j++, run++)
+                rec[nr++] = s.target[j];
+            ok &= run > 0;
+            noise += run;
+            spans++;
+        } else {
+            rec[nr++] = x;
+        }
+    }
+    CHECK(ok, "n=%zu seed %llu: sentinels in order, each with a non-empty span", n,
+          (unsigned long long)seed);
+    CHECK(nr == n && !memcmp(rec, ids, n * sizeof *ids), "n=%zu: source+target reconstruct the input", n);
+    CHECK(noise == want_noise, "n=%zu: %zu noise tokens, want %zu", n, noise, want_noise);
+    CHECK(spans == want_spans, "n=%zu: %zu spans, want %zu", n, spans, want_spans);
+    CHECK(s.n_source == n - noise + spans + 1 && s.n_target == noise + spans + 1, "lengths");
+    CHECK(s.source[0] >= 1000, "n=%zu: starts with a non-noise token", n);
+    span_example_free(&s);
+}
+
+static void check_spans(const struct tokenizer *tok) {
+    size_t ns[] = {2, 3, 7, 20, 64, 100, 255, 500};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (uint64_t seed = 0; seed < 5; seed++)
+            check_span_one(tok, ns[i], seed);
+    /* determinism and seed dependence */
+    int32_t ids[100];
+    for (int i = 0; i < 100; i++)
+        ids[i] = 1000 + i;
+    struct span_example a, b, c;
+    CHECK(synthetic_span_corrupt(tok, ids, 100, 3, 0.15, 3, &a) == 0, "%s", error_message());
+    CHECK(synthetic_span_corrupt(tok, ids, 100, 3, 0.15, 3, &b) == 0, "%s", error_message());
+    CHECK(synthetic_span_corrupt(tok, ids, 100, 4, 0.15, 3, &c) == 0, "%s", error_message());
+    CHECK(a.n_source == b.n_source && !memcmp(a.source, b.source, a.n_source * 4), "same seed");
+    CHECK(a.n_source != c.n_source || memcmp(a.source, c.source, a.n_source * 4),
+          "another seed, other spans");
+    span_example_free(&a), span_example_free(&b), span_example_free(&c);
+    /* pre-training examples: fit, decode to corpus words, no <unk> */
+    for (uint64_t i = 0; i < 20; i++) {
+        struct span_example s;
+        int rc = synthetic_pretrain_example(tok, 1, i, 64, 0.15, 3.0, &s);
+        CHECK(rc == 0, "pretrain %llu: %s", (unsigned long long)i, error_message());
+        if (rc) continue;
+        CHECK(s.n_source <= 64 && s.n_source > 20, "pretrain %llu: %zu source tokens",
+              (unsigned long long)i, s.n_source);
+        size_t unk = 0;
+        for (size_t k = 0; k < s.n_source; k++)
+            unk += s.source[k] == 2;
+        for (size_t k = 0; k < s.n_target; k++)
+            unk += s.target[k] == 2;
+        CHECK(unk == 0, "pretrain %llu: <unk>", (unsigned long long)i);
+        span_example_free(&s);
+    }
+}
+
+int main(void) {
+    char root[] = "/tmp/test_synthetic_XXXXXX";
+    if (!mkdtemp(root)) SKIP("cannot create a temporary directory");
+    check_determinism(root);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/full", root);
+    struct synthetic_options o = synthetic_options_default();
+    CHECK(synthetic_write(dir, &o) == 0, "write defaults: %s", error_message());
+    check_loading(dir, &o);
+    check_balance(&o);
+    check_examples(dir);
+    check_mnli_logic();
+    struct tokenizer *tok = tokenizer_load(TOKENIZER);
+    CHECK(tok != NULL, "load %s: %s", TOKENIZER, error_message());
+    if (tok) {
+        check_tokenizer(tok, dir);
+        check_spans(tok);
+        tokenizer_free(tok);
+    }
+    rm_rf(root);
+    CHECK_DONE();
+}
