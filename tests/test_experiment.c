@@ -56,7 +56,7 @@ static void expect_error(const char *text, const char *preset, const char *only,
     "\"warmup\":0,\"tasks\":[{\"name\":\"t1\",\"epochs\":2}],"
 
 int main(void) {
-    /* table1 paper: 8 GLUE tasks x (5 single-config methods: full, prompt-r, prompt-t, said,
+    /* table1 paper: 8 GLUE tasks x (5 single-config methods: full, prompt-tuning-r, prompt-tuning-t, intrinsic-said,
      * bitfit + 7 adapter-style methods x 3 reduction factors) = 8 x 26 = 208. */
     CHECK(count("experiments/table1.json", "paper", NULL, NULL) == 208, "table1 paper");
     /* table2 paper: 6 SuperGLUE tasks (BoolQ CB COPA MultiRC ReCoRD WiC) x 26 = 156. */
@@ -103,12 +103,12 @@ int main(void) {
             CHECK(run_spec_option(r, "phm_dim") && !strcmp(run_spec_option(r, "phm_dim"), "4"),
                   "phm_dim option");
         }
-        r = find(&g, "table1/paper/prompt-r/mnli/lr0.03/seed42");
-        CHECK(r && r->batch == 50 && r->grad_accum == 2 && r->epochs == 3, "prompt-r overrides");
+        r = find(&g, "table1/paper/prompt-tuning-r/mnli/lr0.03/seed42");
+        CHECK(r && r->batch == 50 && r->grad_accum == 2 && r->epochs == 3, "prompt-tuning-r overrides");
         r = find(&g, "table1/paper/adapter/sst2/lr0.0003/rf8/seed42");
         CHECK(r && r->epochs == 3 && r->lr == 3e-4, "adapter sst2 rf8");
-        CHECK(find(&g, "table1/paper/said/qqp/lr0.03/seed42") != NULL, "said");
-        CHECK(find(&g, "table1/paper/prompt-t/qnli/lr0.3/seed42") != NULL, "prompt-t");
+        CHECK(find(&g, "table1/paper/intrinsic-said/qqp/lr0.03/seed42") != NULL, "said");
+        CHECK(find(&g, "table1/paper/prompt-tuning-t/qnli/lr0.3/seed42") != NULL, "prompt-t");
 
         /* Shards: every shard of a partition is disjoint from the others; together they
          * are the whole grid, in order. */
@@ -165,7 +165,7 @@ int main(void) {
         CHECK(g.runs[4].train_size == 4000 && g.runs[4].epochs == 25, "lowresource n4000");
     }
     experiment_grid_free(&g);
-    CHECK(experiment_expand("experiments/efficiency.json", "paper", "method=said", NULL, &g) == 0,
+    CHECK(experiment_expand("experiments/efficiency.json", "paper", "method=intrinsic-said", NULL, &g) == 0,
           "%s", error_message());
     CHECK(g.n == 1 && g.runs[0].batch == 0 && g.runs[0].memory_budget_bytes == 24000000000LL &&
               g.runs[0].epochs == 1 && !strcmp(g.runs[0].task, "mnli"),
