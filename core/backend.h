@@ -67,6 +67,16 @@ struct backend {
                          const int32_t *targets, int64_t rows, int64_t vocab);
     /* out[r] = argmax_v x[r, v] (first index on ties, as torch). */
     int (*argmax)(int32_t *out, const float *x, int64_t rows, int64_t cols);
+    /* dst[r, c] (+)= src[r, c] for r < rows, c < cols, with leading dimensions (elements);
+     * accumulate: 0 copy, 1 add */
+    int (*copy2d)(float *dst, int64_t ld_dst, const float *src, int64_t ld_src, int64_t rows,
+                  int64_t cols, int accumulate);
+    /* out[a, c, b, d] (+)= in[a, b, c, d] for in of shape [d0, d1, d2, d3] */
+    int (*permute_0213)(float *out, const float *in, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                        int accumulate);
+    /* In-place unnormalised fast Walsh-Hadamard transform of each row of x [rows, L],
+     * L a power of two (its own transpose: the backward is the same transform). */
+    int (*fwht)(float *x, int64_t rows, int64_t L);
     /* y = x * keep / (1 - p), keep = philox_uniform(seed, offset, i) >= p (core/philox.h) */
     int (*dropout)(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 

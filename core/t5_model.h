@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "core/t5_config.h"
+#include "core/t5_hooks.h"
 #include "core/tensor.h"
 
 struct t5_attn {
@@ -39,6 +40,7 @@ struct t5_model {
     struct t5_block *enc, *dec;
     struct tensor *enc_final_ln, *dec_final_ln; /* (d) */
     struct tensor *lm_head;                     /* (V, d); == shared when tied */
+    const struct t5_hooks *hooks;               /* the active method's, or NULL */
 };
 
 /* Lay out the parameters of a model with this config on backend be (contents undefined). */

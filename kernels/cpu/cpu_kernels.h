@@ -23,6 +23,10 @@ int cpu_cross_entropy(float *mean_loss, float *loss, const float *logits, const 
                       int64_t vocab);
 int cpu_argmax(int32_t *out, const float *x, int64_t rows, int64_t cols);
 
+int cpu_copy2d(float *dst, int64_t ld_dst, const float *src, int64_t ld_src, int64_t rows, int64_t cols,
+               int accumulate);
+int cpu_permute_0213(float *out, const float *in, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int accumulate);
+int cpu_fwht(float *x, int64_t rows, int64_t L);
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t d);
 int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
