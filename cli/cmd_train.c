@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/tokenizer.h"
 #include "experiments/trainer.h"
+#include "methods/method.h"
 
 struct progress {
     int tty;
@@ -56,6 +57,8 @@ int cmd_train(int argc, char **argv) {
         {"save", 1, "write the final (and periodic) checkpoint here"},
         {"save-every", 1, "also checkpoint every N steps"},
         {"resume", 1, "resume from this checkpoint"},
+        {"method", 1, "PEFT method (default full; compacter params --help lists them)"},
+        {"option", 1, "method option key=value (repeatable)"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
@@ -106,16 +109,16 @@ int cmd_train(int argc, char **argv) {
     struct tokenizer *tok = NULL;
     struct seq2seq_data d = {0};
     struct trainable tr = {0};
+    struct method_instance mi = {0};
     struct exec x;
     int rc = 0, have_exec = 0;
+    struct arg *opt = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(a[i].name, "option")) opt = &a[i];
+    rc = method_attach(&mi, args_str(a, n, "method", "full"), &m, opt->values, opt->n_values, c.seed);
     if (tok_path && !(tok = tokenizer_load(tok_path))) rc = -1;
     if (!rc) rc = seq2seq_load_jsonl(&d, train, tok);
-    if (!rc) {
-        struct tensor **ts = malloc(sizeof *ts * (size_t)m.n_params);
-        for (int i = 0; i < m.n_params; i++) ts[i] = &m.params[i];
-        rc = trainable_init(&tr, m.be, ts, m.n_params, no_decay_bias);
-        free(ts);
-    }
+    if (!rc) rc = trainable_init(&tr, m.be, mi.train, mi.n_train, no_decay_bias);
     if (!rc && !(rc = exec_init(&x, m.be))) have_exec = 1;
     if (!rc) {
         struct progress p = {isatty(2)};
@@ -125,6 +128,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (have_exec) exec_free(&x);
     trainable_free(&tr);
+    if (mi.method) method_detach(&mi);
     seq2seq_free(&d);
     tokenizer_free(tok);
     t5_model_free(&m);

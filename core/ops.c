@@ -240,3 +240,117 @@ struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
     }
     return y;
 }
+
+/* ---- ops for methods ---- */
+
+static struct tensor *ones_vector(struct exec *x, int64_t n) {
+    struct tensor *t = exec_tensor(x, DTYPE_F32, 1, (int64_t[]){n});
+    if (!t || backend_failed(BE->fill(t->data, 1.0f, (size_t)n), "fill")) return NULL;
+    return t;
+}
+
+struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) {
+    if (!in || !b) return NULL;
+    int64_t rows = tensor_rows(in), n = tensor_cols(in);
+    if (tensor_numel(b) != n) {
+        error_set("add_bias %s: bias of %lld for rows of %lld", b->name ? b->name : "", (long long)tensor_numel(b),
+                  (long long)n);
+        return NULL;
+    }
+    struct tensor *y = like(x, in), *ones = ones_vector(x, rows);
+    if (!y || !ones) return NULL;
+    if (backend_failed(BE->copy2d(y->data, n, in->data, n, rows, n, 0), "add_bias") ||
+        backend_failed(BE->gemm(0, 0, (int)rows, (int)n, 1, 1.0f, ones->data, 1, 0, b->data, (int)n, 0, 1.0f, y->data,
+                                (int)n, 0, 1), "add_bias"))
+        return NULL;
+    REC("add_bias", add_bias_backward, y, in, b, ones, NULL);
+    return y;
+}
+
+struct tensor *op_prepend(struct exec *x, struct tensor *prefix, struct tensor *h) {
+    if (!prefix || !h) return NULL;
+    int64_t B = h->shape[0], S = h->shape[1], d = h->shape[2], P = prefix->shape[0];
+    if (h->ndim != 3 || prefix->ndim != 2 || prefix->shape[1] != d) {
+        error_set("prepend: prefix [%lld, %lld] does not fit rows of %lld", (long long)P,
+                  (long long)prefix->shape[1], (long long)d);
+        return NULL;
+    }
+    struct tensor *y = exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, P + S, d});
+    if (!y) return NULL;
+    float *yd = y->data;
+    if (backend_failed(BE->copy2d(yd, (P + S) * d, prefix->data, 0, B, P * d, 0), "prepend") ||
+        backend_failed(BE->copy2d(yd + P * d, (P + S) * d, h->data, S * d, B, S * d, 0), "prepend"))
+        return NULL;
+    REC("prepend", prepend_backward, y, prefix, h, NULL, NULL);
+    return y;
+}
+
+struct tensor *op_permute_0213(struct exec *x, struct tensor *in) {
+    if (!in) return NULL;
+    if (in->ndim != 4) {
+        error_set("permute_0213: needs a 4-D tensor");
+        return NULL;
+    }
+    const int64_t *s = in->shape;
+    struct tensor *y = exec_tensor(x, DTYPE_F32, 4, (int64_t[]){s[0], s[2], s[1], s[3]});
+    if (!y || backend_failed(BE->permute_0213(y->data, in->data, s[0], s[1], s[2], s[3], 0), "permute")) return NULL;
+    REC("permute_0213", permute_0213_backward, y, in, NULL, NULL, NULL);
+    return y;
+}
+
+struct tensor *op_bmm(struct exec *x, struct tensor *a, struct tensor *b) {
+    if (!a || !b) return NULL;
+    int64_t bt = a->ndim == 3 ? a->shape[0] : 1, m = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1];
+    int64_t btb = b->ndim == 3 ? b->shape[0] : 1, kb = b->shape[b->ndim - 2], n = b->shape[b->ndim - 1];
+    if (a->ndim < 2 || b->ndim < 2 || a->ndim > 3 || b->ndim > 3 || k != kb || bt != btb) {
+        char sa[64], sb[64];
+        error_set("bmm: %s @ %s do not fit", tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+        return NULL;
+    }
+    struct tensor *y = a->ndim == 3 ? exec_tensor(x, DTYPE_F32, 3, (int64_t[]){bt, m, n})
+                                    : exec_tensor(x, DTYPE_F32, 2, (int64_t[]){m, n});
+    if (!y || backend_failed(BE->gemm(0, 0, (int)m, (int)n, (int)k, 1.0f, a->data, (int)k, m * k, b->data, (int)n,
+                                      k * n, 0.0f, y->data, (int)n, m * n, (int)bt), "bmm"))
+        return NULL;
+    REC("bmm", bmm_backward, y, a, b, NULL, NULL);
+    return y;
+}
+
+struct tensor *op_view(struct exec *x, struct tensor *in, int ndim, const int64_t *shape) {
+    if (!in) return NULL;
+    struct tensor *y = arena_alloc(&x->meta, sizeof *y);
+    if (!y) return NULL;
+    tensor_init(y, in->dtype, ndim, shape);
+    if (tensor_numel(y) != tensor_numel(in)) {
+        char a[64], b[64];
+        error_set("view: %s has %lld elements, %s needs %lld", tensor_shape_str(in, a, sizeof a),
+                  (long long)tensor_numel(in), tensor_shape_str(y, b, sizeof b), (long long)tensor_numel(y));
+        return NULL;
+    }
+    y->data = in->data;
+    REC("view", view_backward, y, in, NULL, NULL, NULL);
+    return y;
+}
+
+struct tensor *op_fwht(struct exec *x, struct tensor *in, float backward_scale) {
+    if (!in) return NULL;
+    struct tensor *y = like(x, in);
+    int64_t rows = tensor_rows(in), L = tensor_cols(in);
+    if (!y || backend_failed(BE->copy2d(y->data, L, in->data, L, rows, L, 0), "fwht") ||
+        backend_failed(BE->fwht(y->data, rows, L), "fwht"))
+        return NULL;
+    struct tape_node *n = REC("fwht", fwht_backward, y, in, NULL, NULL, NULL);
+    if (n) n->f[0] = backward_scale;
+    return y;
+}
+
+struct tensor *op_resize_cols(struct exec *x, struct tensor *in, int64_t m) {
+    if (!in) return NULL;
+    int64_t rows = tensor_rows(in), n = tensor_cols(in), k = n < m ? n : m;
+    struct tensor *y = exec_tensor(x, DTYPE_F32, 2, (int64_t[]){rows, m});
+    if (!y || backend_failed(BE->fill(y->data, 0.0f, (size_t)(rows * m)), "resize") ||
+        backend_failed(BE->copy2d(y->data, m, in->data, n, rows, k, 0), "resize"))
+        return NULL;
+    REC("resize_cols", resize_cols_backward, y, in, NULL, NULL, NULL);
+    return y;
+}

@@ -40,3 +40,22 @@ struct tensor *op_dropout(struct exec *x, struct tensor *in, float p);
 struct tensor *op_argmax(struct exec *x, struct tensor *in);
 
 #endif
+
+/* ---- ops for methods (all with backward) ---- */
+/* y[..., n] = in[..., n] + b[n] (bias broadcast over rows). */
+struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b);
+/* [B, P+S, d]: prefix [P, d] (shared by the batch) before each sequence of h [B, S, d]. */
+struct tensor *op_prepend(struct exec *x, struct tensor *prefix, struct tensor *h);
+/* [d0, d2, d1, d3] from in [d0, d1, d2, d3]. */
+struct tensor *op_permute_0213(struct exec *x, struct tensor *in);
+/* Batched product: a [bt, m, k] @ b [bt, k, n] -> [bt, m, n] (bt may be 1; 2-D inputs are
+ * taken as bt = 1). */
+struct tensor *op_bmm(struct exec *x, struct tensor *a, struct tensor *b);
+/* The same data seen with another shape (same element count); its gradient flows back. */
+struct tensor *op_view(struct exec *x, struct tensor *in, int ndim, const int64_t *shape);
+/* Unnormalised Walsh-Hadamard transform of each row of in [rows, L]; backward_scale
+ * multiplies the gradient (1 = the true gradient). */
+struct tensor *op_fwht(struct exec *x, struct tensor *in, float backward_scale);
+/* Row slice / zero-padded copy of a [rows, n] tensor into [rows, m] (first min(n, m)
+ * columns copied, the rest zero). */
+struct tensor *op_resize_cols(struct exec *x, struct tensor *in, int64_t m);

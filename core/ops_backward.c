@@ -151,3 +151,83 @@ int dropout_backward(struct exec *x, struct tape_node *n) {
                                     (uint64_t)n->i[1])
              : -1;
 }
+
+int add_bias_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *in = n->in[0], *b = n->in[1], *ones = n->in[2];
+    int64_t rows = tensor_rows(in), cols = tensor_cols(in);
+    const float *dy = n->out->grad;
+    if (NEEDS(in)) {
+        float *g = G(in);
+        if (!g) return -1;
+        CHECKED(BE->axpy(g, dy, 1.0f, (size_t)(rows * cols)));
+    }
+    if (NEEDS(b)) { /* db += ones^T dy */
+        float *g = G(b);
+        if (!g) return -1;
+        CHECKED(BE->gemm(1, 0, 1, (int)cols, (int)rows, 1.0f, ones->data, 1, 0, dy, (int)cols, 0, 1.0f, g, (int)cols, 0, 1));
+    }
+    return 0;
+}
+
+int prepend_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *prefix = n->in[0], *h = n->in[1];
+    int64_t B = h->shape[0], S = h->shape[1], d = h->shape[2], P = prefix->shape[0];
+    const float *dy = n->out->grad;
+    if (NEEDS(h)) {
+        float *g = G(h);
+        if (!g) return -1;
+        CHECKED(BE->copy2d(g, S * d, dy + P * d, (P + S) * d, B, S * d, 1));
+    }
+    if (NEEDS(prefix)) { /* the prefix is shared: sum over the batch, one sequence at a time */
+        float *g = G(prefix);
+        if (!g) return -1;
+        for (int64_t b = 0; b < B; b++) CHECKED(BE->copy2d(g, P * d, dy + b * (P + S) * d, P * d, 1, P * d, 1));
+    }
+    return 0;
+}
+
+int permute_0213_backward(struct exec *x, struct tape_node *n) {
+    const int64_t *s = n->out->shape; /* [d0, d2, d1, d3] */
+    float *g = G(n->in[0]);
+    return g ? BE->permute_0213(g, n->out->grad, s[0], s[1], s[2], s[3], 1) : -1;
+}
+
+int bmm_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *a = n->in[0], *b = n->in[1];
+    int64_t bt = a->ndim == 3 ? a->shape[0] : 1, m = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1],
+            nn = b->shape[b->ndim - 1];
+    const float *dy = n->out->grad;
+    if (NEEDS(a)) { /* dA = dY B^T */
+        float *g = G(a);
+        if (!g) return -1;
+        CHECKED(BE->gemm(0, 1, (int)m, (int)k, (int)nn, 1.0f, dy, (int)nn, m * nn, b->data, (int)nn, k * nn, 1.0f, g,
+                         (int)k, m * k, (int)bt));
+    }
+    if (NEEDS(b)) { /* dB = A^T dY */
+        float *g = G(b);
+        if (!g) return -1;
+        CHECKED(BE->gemm(1, 0, (int)k, (int)nn, (int)m, 1.0f, a->data, (int)k, m * k, dy, (int)nn, m * nn, 1.0f, g,
+                         (int)nn, k * nn, (int)bt));
+    }
+    return 0;
+}
+
+int view_backward(struct exec *x, struct tape_node *n) {
+    float *g = G(n->in[0]);
+    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out)) : -1;
+}
+
+int fwht_backward(struct exec *x, struct tape_node *n) {
+    int64_t rows = tensor_rows(n->out), L = tensor_cols(n->out);
+    float *tmp = arena_alloc(&x->data, sizeof(float) * (size_t)(rows * L)), *g = G(n->in[0]);
+    if (!tmp || !g) return -1;
+    CHECKED(BE->copy2d(tmp, L, n->out->grad, L, rows, L, 0));
+    CHECKED(BE->fwht(tmp, rows, L)); /* H is symmetric: dx = H dy */
+    return BE->axpy(g, tmp, n->f[0], (size_t)(rows * L));
+}
+
+int resize_cols_backward(struct exec *x, struct tape_node *n) {
+    int64_t rows = tensor_rows(n->in[0]), cols = tensor_cols(n->in[0]), m = tensor_cols(n->out), k = cols < m ? cols : m;
+    float *g = G(n->in[0]);
+    return g ? BE->copy2d(g, cols, n->out->grad, m, rows, k, 1) : -1;
+}

@@ -18,5 +18,12 @@ int attn_context_backward(struct exec *x, struct tape_node *n);
 int position_bias_backward(struct exec *x, struct tape_node *n);
 int cross_entropy_backward(struct exec *x, struct tape_node *n);
 int dropout_backward(struct exec *x, struct tape_node *n);
+int add_bias_backward(struct exec *x, struct tape_node *n);
+int prepend_backward(struct exec *x, struct tape_node *n);
+int permute_0213_backward(struct exec *x, struct tape_node *n);
+int bmm_backward(struct exec *x, struct tape_node *n);
+int view_backward(struct exec *x, struct tape_node *n);
+int fwht_backward(struct exec *x, struct tape_node *n);
+int resize_cols_backward(struct exec *x, struct tape_node *n);
 
 #endif

@@ -1,0 +1,21 @@
+/* registry.c: every method the program knows, by command-line name. Adding a method is one
+ * file in methods/ and one line in each list below. */
+#include <string.h>
+
+#include "methods/method.h"
+
+extern const struct method method_full;
+
+static const struct method *const methods[] = {
+    &method_full,
+};
+
+int method_count(void) { return (int)(sizeof methods / sizeof methods[0]); }
+
+const struct method *method_at(int i) { return i >= 0 && i < method_count() ? methods[i] : NULL; }
+
+const struct method *method_find(const char *name) {
+    for (int i = 0; i < method_count(); i++)
+        if (!strcmp(methods[i]->name, name)) return methods[i];
+    return NULL;
+}

@@ -1,0 +1,46 @@
+/* test_params.c: `compacter params` for full fine-tuning on the t5-base and flan-t5-base
+ * configs against the reference-spec counts (222,882,048 = t5-base with the vocabulary cut
+ * to 32,100), and the contract's output format. Per-method counts live in the methods'
+ * own tests. */
+#include "tests/check.h"
+
+#include <unistd.h>
+
+static const char *prog(void) {
+    static char p[512];
+    const char *b = getenv("BUILD");
+    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
+    return p;
+}
+
+static int run(const char *args, char *out, size_t cap) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s params %s 2>&1", prog(), args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    return pclose(p);
+}
+
+int main(void) {
+    if (access(prog(), X_OK)) SKIP("%s not built", prog());
+    char out[4096];
+    CHECK(run("--config tests/fixtures/configs/t5-base.json --method full", out, sizeof out) == 0, "%s", out);
+    CHECK(!strcmp(out, "trainable 222882048 total 222882048 percent 100.000\n"), "t5-base full: %s", out);
+    /* the checkpoint's own vocabulary: 32,128 rows */
+    CHECK(run("--config tests/fixtures/configs/t5-base.json --vocab 32128", out, sizeof out) == 0, "%s", out);
+    CHECK(!strcmp(out, "trainable 222903552 total 222903552 percent 100.000\n"), "t5-base 32128: %s", out);
+    /* flan-t5-base, vocabulary 32,100: 2 x 32100 x 768 (untied head) + 12 x 7,079,424 (encoder
+     * layers: 4 x 768^2 + 3 x 768 x 2048 + 2 x 768) + 12 x 9,439,488 (decoder) + 1,536 + 768 */
+    CHECK(run("--config tests/fixtures/configs/flan-t5-base.json", out, sizeof out) == 0, "%s", out);
+    CHECK(!strcmp(out, "trainable 247534848 total 247534848 percent 100.000\n"), "flan-t5-base: %s", out);
+    CHECK(run("--config tests/fixtures/configs/t5-base.json --method nope", out, sizeof out) != 0 &&
+              strstr(out, "unknown method 'nope'"),
+          "unknown method: %s", out);
+    CHECK(run("--config tests/fixtures/configs/t5-base.json --method full --option rank=2", out, sizeof out) != 0 &&
+              strstr(out, "no option 'rank'"),
+          "unknown option: %s", out);
+    CHECK(run("--config /nonexistent.json", out, sizeof out) != 0 && strstr(out, "/nonexistent.json"), "missing: %s",
+          out);
+    CHECK_DONE();
+}
