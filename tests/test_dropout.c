@@ -28,11 +28,14 @@ static void check_kat(void) {
     static const struct {
         uint32_t ctr[4], key[2], out[4];
     } kat[] = {
-        {{0x00000000, 0x00000000, 0x00000000, 0x00000000}, {0x00000000, 0x00000000},
+        {{0x00000000, 0x00000000, 0x00000000, 0x00000000},
+         {0x00000000, 0x00000000},
          {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-        {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff},
+        {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+         {0xffffffff, 0xffffffff},
          {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-        {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0},
+        {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+         {0xa4093822, 0x299f31d0},
          {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
     };
     for (int v = 0; v < 3; v++) {
@@ -40,8 +43,8 @@ static void check_kat(void) {
         memcpy(c, kat[v].ctr, sizeof c);
         philox4x32_10(c, kat[v].key[0], kat[v].key[1]);
         CHECK(memcmp(c, kat[v].out, sizeof c) == 0,
-              "philox4x32_10 KAT %d: got %08x %08x %08x %08x, want %08x %08x %08x %08x", v, c[0], c[1], c[2], c[3],
-              kat[v].out[0], kat[v].out[1], kat[v].out[2], kat[v].out[3]);
+              "philox4x32_10 KAT %d: got %08x %08x %08x %08x, want %08x %08x %08x %08x", v, c[0],
+              c[1], c[2], c[3], kat[v].out[0], kat[v].out[1], kat[v].out[2], kat[v].out[3]);
     }
     printf("  ok philox4x32_10: 3 Random123 known-answer vectors\n");
 }
@@ -62,8 +65,8 @@ static void check_stream_layout(void) {
                 bad += got != want;
                 out_of_range += !(got >= 0.0f && got < 1.0f);
             }
-    CHECK(bad == 0 && out_of_range == 0, "philox_uniform: %d values differ from the layout, %d outside [0, 1)", bad,
-          out_of_range);
+    CHECK(bad == 0 && out_of_range == 0,
+          "philox_uniform: %d values differ from the layout, %d outside [0, 1)", bad, out_of_range);
     /* uniformity of the stream: mean and variance of 1e6 draws within 4 sigma */
     double sum = 0, sumsq = 0;
     for (uint64_t i = 0; i < N; i++) {
@@ -73,8 +76,10 @@ static void check_stream_layout(void) {
     }
     double mean = sum / N, var = sumsq / N - mean * mean;
     CHECK(fabs(mean - 0.5) < 4 * sqrt(1.0 / 12 / N), "philox_uniform mean %.6f", mean);
-    CHECK(fabs(var - 1.0 / 12) < 4 * sqrt(1.0 / 180 / N), "philox_uniform variance %.6f", var); /* Var((u-1/2)^2) = 1/180 */
-    printf("  ok philox_uniform: stream layout, range, mean %.5f, variance %.5f (1e6 draws)\n", mean, var);
+    CHECK(fabs(var - 1.0 / 12) < 4 * sqrt(1.0 / 180 / N), "philox_uniform variance %.6f",
+          var); /* Var((u-1/2)^2) = 1/180 */
+    printf("  ok philox_uniform: stream layout, range, mean %.5f, variance %.5f (1e6 draws)\n",
+           mean, var);
 }
 
 static float *random_input(uint64_t seed) {
@@ -89,7 +94,8 @@ static float *random_input(uint64_t seed) {
 }
 
 /* y = dropout(x) with the given seed and offset, downloaded into out */
-static int run_dropout(struct exec *x, struct tensor *in, float p, uint64_t seed, uint64_t offset, float *out) {
+static int run_dropout(struct exec *x, struct tensor *in, float p, uint64_t seed, uint64_t offset,
+                       float *out) {
     x->training = 1;
     x->seed = seed;
     x->rng_offset = offset;
@@ -110,7 +116,8 @@ static void check_statistics(struct exec *x, const float *h, float p) {
         free(y);
         return;
     }
-    CHECK(x->rng_offset == offset + (N + 3) / 4, "rng_offset advanced to %llu", (unsigned long long)x->rng_offset);
+    CHECK(x->rng_offset == offset + (N + 3) / 4, "rng_offset advanced to %llu",
+          (unsigned long long)x->rng_offset);
     const float s = 1.0f / (1.0f - p); /* the scale as backend.h defines it, in f32 */
     long kept = 0, bad_scale = 0, bad_zero = 0, bad_mask = 0;
     for (int i = 0; i < N; i++) {
@@ -124,22 +131,25 @@ static void check_statistics(struct exec *x, const float *h, float p) {
         bad_mask += keep != (y[i] != 0.0f);
     }
     double expect = (double)N * (1 - p), sigma = sqrt((double)N * p * (1 - p));
-    CHECK(fabs(kept - expect) <= 4 * sigma, "p %.1f: kept %ld of %d, expected %.0f +- %.0f (4 sigma)", p, kept, N,
-          expect, 4 * sigma);
+    CHECK(fabs(kept - expect) <= 4 * sigma,
+          "p %.1f: kept %ld of %d, expected %.0f +- %.0f (4 sigma)", p, kept, N, expect, 4 * sigma);
     CHECK(bad_scale == 0, "p %.1f: %ld kept values not exactly x * %.9g", p, bad_scale, s);
     CHECK(bad_zero == 0, "p %.1f: %ld dropped values are -0", p, bad_zero);
-    CHECK(bad_mask == 0, "p %.1f: %ld elements disagree with philox_uniform(seed, offset, i) >= p", p, bad_mask);
+    CHECK(bad_mask == 0, "p %.1f: %ld elements disagree with philox_uniform(seed, offset, i) >= p",
+          p, bad_mask);
     /* the f32 scale is 1/(1-p) to within half an ulp of the f32 result */
     CHECK(fabs((double)s - 1.0 / (1.0 - (double)p)) <= 1.2e-7 * s, "p %.1f: scale %.9g", p, s);
-    printf("  ok p=%.1f: kept %ld/%d (expected %.0f, %.2f sigma), kept = x * %.9g exactly, dropped = +0\n", p, kept,
-           N, expect, (kept - expect) / sigma, s);
+    printf("  ok p=%.1f: kept %ld/%d (expected %.0f, %.2f sigma), kept = x * %.9g exactly, dropped "
+           "= +0\n",
+           p, kept, N, expect, (kept - expect) / sigma, s);
     free(y);
 }
 
 /* fraction of positions where two masks agree */
 static double agreement(const float *a, const float *b, int n) {
     long same = 0;
-    for (int i = 0; i < n; i++) same += (a[i] != 0.0f) == (b[i] != 0.0f);
+    for (int i = 0; i < n; i++)
+        same += (a[i] != 0.0f) == (b[i] != 0.0f);
     return (double)same / n;
 }
 
@@ -157,8 +167,11 @@ static void check_masks(struct exec *x, const float *h) {
 
     run_dropout(x, in, p, 2, 0, b);
     double ag = agreement(a, b, N);
-    CHECK(fabs(ag - q) <= tol, "seeds 1 and 2: masks agree on %.4f (independent: %.4f +- %.4f)", ag, q, tol);
-    printf("  ok same (seed, offset): identical; seeds 1 vs 2: masks agree on %.4f (independent %.2f)\n", ag, q);
+    CHECK(fabs(ag - q) <= tol, "seeds 1 and 2: masks agree on %.4f (independent: %.4f +- %.4f)", ag,
+          q, tol);
+    printf("  ok same (seed, offset): identical; seeds 1 vs 2: masks agree on %.4f (independent "
+           "%.2f)\n",
+           ag, q);
 
     run_dropout(x, in, p, 1, (N + 3) / 4, b); /* the next non-overlapping offset */
     ag = agreement(a, b, N);
@@ -172,8 +185,10 @@ static void check_masks(struct exec *x, const float *h) {
      * overlapping offsets give shifted copies (op_dropout advances by (n + 3) / 4) */
     run_dropout(x, in, p, 1, 1, b);
     long shifted = 0;
-    for (int i = 0; i + 4 < N; i++) shifted += (b[i] != 0.0f) != (a[i + 4] != 0.0f);
-    CHECK(shifted == 0, "mask at offset 1 is not the offset-0 mask shifted by 4 (%ld differ)", shifted);
+    for (int i = 0; i + 4 < N; i++)
+        shifted += (b[i] != 0.0f) != (a[i + 4] != 0.0f);
+    CHECK(shifted == 0, "mask at offset 1 is not the offset-0 mask shifted by 4 (%ld differ)",
+          shifted);
     ag = agreement(a, b, N);
     CHECK(fabs(ag - q) <= tol, "offsets 0 and 1: masks agree on %.4f at the same positions", ag);
 
@@ -187,8 +202,9 @@ static void check_masks(struct exec *x, const float *h) {
     if (y1 && y2) {
         ag = agreement(y1->data, y2->data, N);
         CHECK(fabs(ag - q) <= tol, "consecutive dropouts: masks agree on %.4f", ag);
-        printf("  ok consecutive dropout ops: offset advanced by %d blocks each, masks agree on %.4f\n", (N + 3) / 4,
-               ag);
+        printf("  ok consecutive dropout ops: offset advanced by %d blocks each, masks agree on "
+               "%.4f\n",
+               (N + 3) / 4, ag);
     }
     free(a);
     free(b);
@@ -203,12 +219,14 @@ static void check_identity(struct exec *x, const float *h) {
     x->rng_offset = 77;
     x->training = 0;
     struct tensor *y = op_dropout(x, in, 0.5f);
-    CHECK(y == in && x->tape_len == 0 && x->rng_offset == 77, "training 0: not the identity (or recorded, or drew)");
+    CHECK(y == in && x->tape_len == 0 && x->rng_offset == 77,
+          "training 0: not the identity (or recorded, or drew)");
     x->training = 1;
     y = op_dropout(x, in, 0.0f);
     CHECK(y == in && x->tape_len == 0 && x->rng_offset == 77, "p 0: not the identity");
     y = op_dropout(x, in, 0.5f);
-    CHECK(y && y != in && x->tape_len == 1 && x->rng_offset == 77 + 250, "training 1: dropout not applied/recorded");
+    CHECK(y && y != in && x->tape_len == 1 && x->rng_offset == 77 + 250,
+          "training 1: dropout not applied/recorded");
     x->record = 0;
     x->training = 0;
     printf("  ok training 0 and p 0: identity, nothing recorded, no draws\n");
@@ -239,9 +257,11 @@ static void check_backward(struct exec *x, const float *h, float p) {
         bad_value += dx[i] != (yd[i] != 0.0f ? r[i] * s : 0.0f);
         nonzero += dx[i] != 0.0f;
     }
-    CHECK(mismatch == 0, "p %.1f: dx nonzero where y is zero or vice versa at %ld elements", p, mismatch);
+    CHECK(mismatch == 0, "p %.1f: dx nonzero where y is zero or vice versa at %ld elements", p,
+          mismatch);
     CHECK(bad_value == 0, "p %.1f: %ld elements of dx are not r * %.9g (or 0)", p, bad_value, s);
-    printf("  ok p=%.1f backward: dx nonzero at exactly the %ld kept elements, dx = dy * %.9g\n", p, nonzero, s);
+    printf("  ok p=%.1f backward: dx nonzero at exactly the %ld kept elements, dx = dy * %.9g\n", p,
+           nonzero, s);
     x->record = 0;
     x->training = 0;
     free(r);

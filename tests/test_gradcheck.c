@@ -50,7 +50,10 @@ static uint64_t rng_next(void) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
-static double rng_unit(void) { return (double)(rng_next() >> 11) * 0x1p-53; } /* [0, 1) */
+/* uniform in [0, 1) */
+static double rng_unit(void) {
+    return (double)(rng_next() >> 11) * 0x1p-53;
+}
 /* a nonzero multiple of 1/GRID with lo <= |v| <= a */
 static float rng_grid(double lo, double a) {
     double m = lo + (a - lo) * rng_unit();
@@ -68,7 +71,8 @@ static int weighted_sum_backward(struct exec *x, struct tape_node *n) {
 
 static double host_wsum(const float *a, const float *r, int64_t n) {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * r[i];
+    for (int64_t i = 0; i < n; i++)
+        s += (double)a[i] * r[i];
     return s;
 }
 
@@ -76,7 +80,8 @@ static struct tensor *weighted_sum(struct exec *x, struct tensor *in, struct ten
     if (!in || !r) return NULL;
     struct tensor *l = exec_tensor(x, DTYPE_F32, 1, (int64_t[]){1});
     if (!l) return NULL;
-    ((float *)l->data)[0] = (float)host_wsum(in->data, r->data, tensor_numel(in)); /* cpu: host memory */
+    ((float *)l->data)[0] =
+        (float)host_wsum(in->data, r->data, tensor_numel(in)); /* cpu: host memory */
     tape_record(x, "weighted sum", weighted_sum_backward, l, in, r, NULL, NULL);
     return l;
 }
@@ -88,9 +93,9 @@ enum init {
     IDS,     /* i32 in [0, vmax), repeats when numel > vmax */
     TARGETS, /* i32 in [0, vmax), every third row -100 (row 0 always a real target) */
     MASK,    /* f32 [B, K]: 0, or -1e9 where k > 0 and (k + b) % 3 == 2. Key 0 is never masked,
-             * so no row is fully masked: there every key scores -1e9 exactly in f32, the
-             * forward no longer depends on the scores and fd says 0 where the analytic
-             * gradient (as torch's) is that of a uniform softmax. */
+              * so no row is fully masked: there every key scores -1e9 exactly in f32, the
+              * forward no longer depends on the scores and fd says 0 where the analytic
+              * gradient (as torch's) is that of a uniform softmax. */
 };
 
 struct arg {
@@ -110,12 +115,13 @@ struct gcase {
     fwd_fn fwd;
     struct arg in[MAX_IN];
     int heads, causal;
-    float f;        /* eps, scale or dropout p */
-    uint64_t seed;  /* dropout */
+    float f;       /* eps, scale or dropout p */
+    uint64_t seed; /* dropout */
     uint64_t offset;
     double atol, rtol;
 };
 
+/* clang-format off */
 static struct tensor *f_linear(struct exec *x, struct tensor **in, const struct gcase *c) { return op_linear(x, in[0], in[1]); }
 static struct tensor *f_embedding(struct exec *x, struct tensor **in, const struct gcase *c) { return op_embedding(x, in[0], in[1]); }
 static struct tensor *f_rmsnorm(struct exec *x, struct tensor **in, const struct gcase *c) { return op_rmsnorm(x, in[0], in[1], c->f); }
@@ -131,6 +137,8 @@ static struct tensor *f_softmax(struct exec *x, struct tensor **in, const struct
 static struct tensor *f_context(struct exec *x, struct tensor **in, const struct gcase *c) { return op_attn_context(x, in[0], in[1]); }
 static struct tensor *f_posbias(struct exec *x, struct tensor **in, const struct gcase *c) { return op_position_bias(x, in[0], in[1]); }
 static struct tensor *f_xent(struct exec *x, struct tensor **in, const struct gcase *c) { return op_cross_entropy(x, in[0], in[1]); }
+
+/* clang-format on */
 
 static struct tensor *f_dropout(struct exec *x, struct tensor **in, const struct gcase *c) {
     /* the mask is a function of (seed, offset): reset the offset before every forward */
@@ -159,6 +167,7 @@ static struct tensor *f_ffn(struct exec *x, struct tensor **in, const struct gca
     return op_cross_entropy(x, h, in[4]);
 }
 
+/* clang-format off */
 #define T(...) {__VA_ARGS__}
 #define A(nd, sh, ini, aa, g) {.ndim = nd, .shape = T sh, .init = ini, .a = aa, .lo = 0, .grad = g}
 #define AW(nd, sh, lo_, aa, g) {.ndim = nd, .shape = T sh, .init = AWAY, .a = aa, .lo = lo_, .grad = g}
@@ -261,30 +270,38 @@ static const struct gcase cases[] = {
       I(1, (5), TARGETS, 6)},
      .f = 0.1f, .seed = 42, .offset = 3, .atol = 5e-4, .rtol = 2e-3},
 };
+/* clang-format on */
 
 /* ---- the driver ---- */
 static int64_t arg_numel(const struct arg *a) {
     int64_t n = 1;
-    for (int i = 0; i < a->ndim; i++) n *= a->shape[i];
+    for (int i = 0; i < a->ndim; i++)
+        n *= a->shape[i];
     return n;
 }
 
-static int is_int(const struct arg *a) { return a->init == IDS || a->init == TARGETS; }
+static int is_int(const struct arg *a) {
+    return a->init == IDS || a->init == TARGETS;
+}
 
 static void fill_arg(const struct arg *a, void *dst) {
     int64_t n = arg_numel(a);
     if (a->init == IDS || a->init == TARGETS) {
         int32_t *d = dst;
-        for (int64_t i = 0; i < n; i++) d[i] = (int32_t)(rng_next() % (uint64_t)a->vmax);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = (int32_t)(rng_next() % (uint64_t)a->vmax);
         if (a->init == TARGETS)
-            for (int64_t i = 2; i < n; i += 3) d[i] = -100;
+            for (int64_t i = 2; i < n; i += 3)
+                d[i] = -100;
     } else if (a->init == MASK) {
         float *d = dst;
         for (int64_t b = 0; b < a->shape[0]; b++)
-            for (int64_t k = 0; k < a->shape[1]; k++) d[b * a->shape[1] + k] = k > 0 && (k + b) % 3 == 2 ? -1e9f : 0.0f;
+            for (int64_t k = 0; k < a->shape[1]; k++)
+                d[b * a->shape[1] + k] = k > 0 && (k + b) % 3 == 2 ? -1e9f : 0.0f;
     } else {
         float *d = dst;
-        for (int64_t i = 0; i < n; i++) d[i] = rng_grid(a->init == AWAY ? a->lo : 0, a->a);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = rng_grid(a->init == AWAY ? a->lo : 0, a->a);
     }
 }
 
@@ -356,19 +373,20 @@ static void run_case(struct exec *x, const struct gcase *c, int idx, struct stat
     }
     R.out_n = tensor_numel(y);
     R.r = malloc((size_t)R.out_n * sizeof(float));
-    for (int64_t i = 0; i < R.out_n; i++) R.r[i] = rng_grid(0.25, 1);
+    for (int64_t i = 0; i < R.out_n; i++)
+        R.r[i] = rng_grid(0.25, 1);
 
     /* 2. nothing is recorded without inputs that need a gradient, or without x->record */
     exec_reset(x);
     x->record = 1;
     y = forward(x, &R, 0, NULL);
-    CHECK(y && x->tape_len == 0 && !y->requires_grad, "%s: recorded %d nodes with no input requiring grad", c->name,
-          x->tape_len);
+    CHECK(y && x->tape_len == 0 && !y->requires_grad,
+          "%s: recorded %d nodes with no input requiring grad", c->name, x->tape_len);
     exec_reset(x);
     x->record = 0;
     y = forward(x, &R, 1, NULL);
-    CHECK(y && x->tape_len == 0 && !y->requires_grad, "%s: recorded %d nodes with x->record 0", c->name,
-          x->tape_len);
+    CHECK(y && x->tape_len == 0 && !y->requires_grad, "%s: recorded %d nodes with x->record 0",
+          c->name, x->tape_len);
 
     /* 3. analytic gradients, buffers from grad_of (the arena) */
     if (analytic(x, &R, NULL)) {
@@ -381,7 +399,8 @@ static void run_case(struct exec *x, const struct gcase *c, int idx, struct stat
         const struct arg *a = &c->in[k];
         if (!a->ndim) continue;
         if (!a->grad) {
-            CHECK(R.t[k]->grad == NULL, "%s: input %d does not require grad but got a gradient buffer", c->name, k);
+            CHECK(R.t[k]->grad == NULL,
+                  "%s: input %d does not require grad but got a gradient buffer", c->name, k);
             continue;
         }
         CHECK(R.t[k]->grad != NULL, "%s: input %d got no gradient", c->name, k);
@@ -394,12 +413,14 @@ static void run_case(struct exec *x, const struct gcase *c, int idx, struct stat
     for (int k = 0; k < MAX_IN; k++)
         if (g[k]) pg[k] = calloc((size_t)arg_numel(&c->in[k]), sizeof(float));
     for (int pass = 0; pass < 2; pass++)
-        if (analytic(x, &R, pg)) CHECK(0, "%s: backward (persistent grads): %s", c->name, error_message());
+        if (analytic(x, &R, pg))
+            CHECK(0, "%s: backward (persistent grads): %s", c->name, error_message());
     for (int k = 0; k < MAX_IN; k++) {
         if (!g[k]) continue;
         int64_t n = arg_numel(&c->in[k]);
         double gmax = 0, worst = 0;
-        for (int64_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[k][i]));
+        for (int64_t i = 0; i < n; i++)
+            gmax = fmax(gmax, fabs(g[k][i]));
         int bad = 0;
         for (int64_t i = 0; i < n; i++) {
             double d = fabs((double)pg[k][i] - 2.0 * g[k][i]);
@@ -408,8 +429,9 @@ static void run_case(struct exec *x, const struct gcase *c, int idx, struct stat
              * summation order with a nonzero C */
             if (d > 1e-6 * (gmax + fabs(2.0 * g[k][i]))) bad++;
         }
-        CHECK(bad == 0, "%s: input %d: second backward is not 2x the first (%d elements, max diff %.3g)", c->name, k,
-              bad, worst);
+        CHECK(bad == 0,
+              "%s: input %d: second backward is not 2x the first (%d elements, max diff %.3g)",
+              c->name, k, bad, worst);
     }
 
     /* 5. finite differences */
@@ -439,10 +461,14 @@ static void run_case(struct exec *x, const struct gcase *c, int idx, struct stat
             }
             if (err / lim > worst_ratio) worst_ratio = err / lim;
         }
-        CHECK(bad == 0, "%s: input %d: %lld/%lld elements off (atol %g rtol %g); worst [%lld] analytic %.9g fd %.9g",
-              c->name, k, (long long)bad, (long long)n, c->atol, c->rtol, (long long)worst_i, g[k][worst_i], worst_fd);
-        printf("  %s %-44s in%d n=%-4lld max|a-fd|=%.2e (%.2f of tol %g+%g|fd|)\n", bad ? "FAIL" : "ok  ", c->name, k,
-               (long long)n, worst, worst_ratio, c->atol, c->rtol);
+        CHECK(bad == 0,
+              "%s: input %d: %lld/%lld elements off (atol %g rtol %g); worst [%lld] analytic %.9g "
+              "fd %.9g",
+              c->name, k, (long long)bad, (long long)n, c->atol, c->rtol, (long long)worst_i,
+              g[k][worst_i], worst_fd);
+        printf("  %s %-44s in%d n=%-4lld max|a-fd|=%.2e (%.2f of tol %g+%g|fd|)\n",
+               bad ? "FAIL" : "ok  ", c->name, k, (long long)n, worst, worst_ratio, c->atol,
+               c->rtol);
         st->max_err = fmax(st->max_err, worst);
         st->max_ratio = fmax(st->max_ratio, worst_ratio);
         st->n_elems += (int)n;
@@ -453,7 +479,8 @@ static void run_case(struct exec *x, const struct gcase *c, int idx, struct stat
         free(pg[k]);
     }
 out:
-    for (int k = 0; k < MAX_IN; k++) free(R.host[k]);
+    for (int k = 0; k < MAX_IN; k++)
+        free(R.host[k]);
     free(R.r);
     x->training = 0;
 }
@@ -507,8 +534,10 @@ int main(void) {
         return 1;
     }
     struct stats st = {0};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&x, &cases[i], (int)i, &st);
-    printf("  %d cases, %d gradient elements checked; max |analytic - fd| %.2e, max error/tolerance %.2f\n",
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&x, &cases[i], (int)i, &st);
+    printf("  %d cases, %d gradient elements checked; max |analytic - fd| %.2e, max "
+           "error/tolerance %.2f\n",
            st.n_cases, st.n_elems, st.max_err, st.max_ratio);
     check_linear_loss(&x);
     check_no_trainable(&x);
