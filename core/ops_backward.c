@@ -106,7 +106,9 @@ int attn_softmax_backward(struct exec *x, struct tape_node *n) {
     struct tensor *s = n->in[0], *bias = n->in[1];
     float *ds = NEEDS(s) ? G(s) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
     if ((NEEDS(s) && !ds) || (NEEDS(bias) && !db)) return -1;
-    if (!ds) return 0; /* scores always need it when bias does; keep the kernel simple */
+    /* the kernel always writes dscores: with only the bias trainable, into arena scratch */
+    if (!ds && db && !(ds = arena_alloc(&x->data, (size_t)tensor_numel(s) * sizeof(float)))) return -1;
+    if (!ds) return 0;
     return BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
                                      s->shape[3]);
 }
