@@ -957,13 +957,13 @@ done:
 #define TRAIN_SEED 0x5eedf00dull
 
 struct train_run {
-    int n;           /* trained tensors, in model order */
-    char **names;    /* their names */
-    int64_t *off;    /* offsets into params / grads */
-    int64_t numel;   /* all of them */
+    int n;         /* trained tensors, in model order */
+    char **names;  /* their names */
+    int64_t *off;  /* offsets into params / grads */
+    int64_t numel; /* all of them */
     float loss[TRAIN_STEPS];
-    float *grads;    /* gradients after the first backward */
-    float *params;   /* parameters at the end */
+    float *grads;  /* gradients after the first backward */
+    float *params; /* parameters at the end */
 };
 
 static void train_run_free(struct train_run *r) {
@@ -1078,8 +1078,8 @@ static void test_training(const char *fam, enum adamw_variant variant) {
     }
     int32_t *dec = malloc(sizeof(int32_t) * (size_t)(B * T));
     t5_shift_right(&cfg, labels, B, T, dec);
-    struct t5_batch b = {B, S, T, ref_data(&rf, "enc_ids", NULL), ref_data(&rf, "enc_mask", NULL),
-                         dec, labels};
+    struct t5_batch b = {
+        B, S, T, ref_data(&rf, "enc_ids", NULL), ref_data(&rf, "enc_mask", NULL), dec, labels};
     const char *var = variant == ADAMW_HF46 ? "transformers 4.6" : "torch";
 
     /* 1. gradients of every parameter after one backward, dropout off: CUDA against the
@@ -1165,14 +1165,14 @@ static void test_training(const char *fam, enum adamw_variant variant) {
 static void run_backward_tests(void) {
     test_dropout(100003, 0.1f, 42, 0);
     test_dropout(100003, 0.5f, 0x123456789abcdefull, 777); /* a 64-bit seed, an offset */
-    test_dropout(5, 0.1f, 7, 3);                            /* a partial Philox block */
-    test_dropout((size_t)17000003, 0.1f, 9, 1);             /* the grid-stride loop */
+    test_dropout(5, 0.1f, 7, 3);                           /* a partial Philox block */
+    test_dropout((size_t)17000003, 0.1f, 9, 1);            /* the grid-stride loop */
 
     for (int op = BW_RELU; op <= BW_AXPY; op++)
         test_elementwise_backward((enum bw)op, 100003);
     test_elementwise_backward(BW_AXPY, (size_t)17000003);
 
-    test_embedding_backward(37, 96, 40);    /* every id repeated */
+    test_embedding_backward(37, 96, 40);     /* every id repeated */
     test_embedding_backward(500, 3000, 300); /* ids across all slices, d over one block */
     test_embedding_backward(70001, 1000, 3);
     test_position_bias_backward(3, 6, 8, 32);
@@ -1183,7 +1183,7 @@ static void run_backward_tests(void) {
         test_rmsnorm_backward(13, 40, which);
         test_rmsnorm_backward(5, 777, which);
     }
-    test_rmsnorm_backward(70001, 8, 3);          /* more rows than blocks */
+    test_rmsnorm_backward(70001, 8, 3);            /* more rows than blocks */
     test_rmsnorm_backward((1 << 22) + 1001, 2, 3); /* more rows than the scratch: chunks */
 
     for (int with_bias = 0; with_bias < 2; with_bias++) {

@@ -55,7 +55,8 @@ static __global__ void dropout_kernel(float *y, const float *x, size_t n, float 
 static __global__ void dropout_backward_kernel(float *dx, const float *dy, size_t n, float p,
                                                float s, uint64_t seed, uint64_t offset) {
     GRID_STRIDE(i, n) {
-        if (philox_uniform(seed, offset, (uint64_t)i) >= p) dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], s));
+        if (philox_uniform(seed, offset, (uint64_t)i) >= p)
+            dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], s));
     }
 }
 
@@ -178,7 +179,8 @@ extern "C" int cuda_position_bias_backward(float *dtable, const float *dbias,
     if (H == 0 || QK == 0) return 0;
     int64_t threads = H * SCATTER_SLICES;
     int64_t blocks = (threads + CUDA_EW_THREADS - 1) / CUDA_EW_THREADS;
-    if (blocks > 0x7fffffff) return error_set("position bias backward: H=%lld too large", (long long)H);
+    if (blocks > 0x7fffffff)
+        return error_set("position bias backward: H=%lld too large", (long long)H);
     position_bias_backward_kernel<<<(unsigned)blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(
         dtable, dbias, buckets, H, QK);
     CUDA_CHECK_LAUNCH("position_bias_backward");
@@ -268,11 +270,12 @@ extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, cons
         rmsnorm_backward_rows_kernel<<<row_blocks(cr), CUDA_ROW_THREADS, 0, cuda_stream()>>>(
             dx, rinv, dy, x, w, r0, cr, d, eps);
         CUDA_CHECK_LAUNCH("rmsnorm_backward rows");
-        rmsnorm_backward_dw_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(
-            acc, rinv, dy, x, r0, cr, d);
+        rmsnorm_backward_dw_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(acc, rinv, dy,
+                                                                                      x, r0, cr, d);
         CUDA_CHECK_LAUNCH("rmsnorm_backward dw");
     }
-    rmsnorm_backward_dw_finish_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(dw, acc, d);
+    rmsnorm_backward_dw_finish_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(dw, acc,
+                                                                                         d);
     CUDA_CHECK_LAUNCH("rmsnorm_backward dw finish");
     return 0;
 }
@@ -285,8 +288,7 @@ extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, cons
 #define WARPS_PER_BLOCK 4
 
 static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots, const float *dp,
-                                                         const float *p, int64_t rows,
-                                                         int64_t K) {
+                                                         const float *p, int64_t rows, int64_t K) {
     const unsigned full = 0xffffffffu;
     int lane = threadIdx.x & 31;
     int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
@@ -307,8 +309,8 @@ static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots,
 }
 
 static __global__ void attn_softmax_backward_bias_kernel(float *dbias, const float *dots,
-                                                         const float *dp, const float *p,
-                                                         int64_t B, int64_t HQ, int64_t K) {
+                                                         const float *dp, const float *p, int64_t B,
+                                                         int64_t HQ, int64_t K) {
     GRID_STRIDE64(i, HQ * K) {
         int64_t hq = i / K, k = i - hq * K;
         double acc = 0;
@@ -342,8 +344,8 @@ extern "C" int cuda_attn_softmax_backward(float *ds, float *dbias, const float *
                                         cuda_stream()>>>(ds, dots, dp, p, rows, K);
     CUDA_CHECK_LAUNCH("attn_softmax_backward rows");
     if (dbias) {
-        attn_softmax_backward_bias_kernel<<<cuda_ew_blocks((size_t)(H * Q * K)), CUDA_EW_THREADS,
-                                            0, cuda_stream()>>>(dbias, dots, dp, p, B, H * Q, K);
+        attn_softmax_backward_bias_kernel<<<cuda_ew_blocks((size_t)(H * Q * K)), CUDA_EW_THREADS, 0,
+                                            cuda_stream()>>>(dbias, dots, dp, p, B, H * Q, K);
         CUDA_CHECK_LAUNCH("attn_softmax_backward bias");
     }
     return 0;
@@ -400,8 +402,8 @@ static __global__ void cross_entropy_backward_rows_kernel(float *dlogits, const 
 }
 
 extern "C" int cuda_cross_entropy_backward(float *dlogits, const float *logits,
-                                           const int32_t *targets, const float *dmean,
-                                           int64_t rows, int64_t vocab) {
+                                           const int32_t *targets, const float *dmean, int64_t rows,
+                                           int64_t vocab) {
     if (rows < 0 || vocab <= 0)
         return error_set("cross-entropy backward: bad size rows=%lld vocab=%lld", (long long)rows,
                          (long long)vocab);

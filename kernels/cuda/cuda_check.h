@@ -110,8 +110,7 @@ int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_
 /* cuda_optim.cu */
 struct adamw_step;
 int cuda_sumsq(float *out, const float *x, size_t n);
-int cuda_adamw(float *p, const float *g, float *m, float *v, size_t n,
-               const struct adamw_step *a);
+int cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
 
 #ifdef __cplusplus
 }

@@ -57,10 +57,12 @@ static __global__ void adamw_hf_kernel(float *p, const float *g, float *m, float
     GRID_STRIDE(i, n) {
         float gi = __fmul_rn(g[i], a.grad_scale);
         float mi = __fadd_rn(__fmul_rn(m[i], a.beta1), __fmul_rn(gi, a.one_minus_beta1));
-        float vi = __fadd_rn(__fmul_rn(v[i], a.beta2), __fmul_rn(__fmul_rn(gi, gi), a.one_minus_beta2));
+        float vi =
+            __fadd_rn(__fmul_rn(v[i], a.beta2), __fmul_rn(__fmul_rn(gi, gi), a.one_minus_beta2));
         m[i] = mi;
         v[i] = vi;
-        float pi = __fsub_rn(p[i], __fmul_rn(a.step_size, __fdiv_rn(mi, __fadd_rn(__fsqrt_rn(vi), a.eps))));
+        float pi = __fsub_rn(
+            p[i], __fmul_rn(a.step_size, __fdiv_rn(mi, __fadd_rn(__fsqrt_rn(vi), a.eps))));
         if (a.decay != 0.0f) pi = __fsub_rn(pi, __fmul_rn(a.decay, pi));
         p[i] = pi;
     }
@@ -74,7 +76,8 @@ static __global__ void adamw_torch_kernel(float *p, const float *g, float *m, fl
         float gi = __fmul_rn(g[i], a.grad_scale);
         float pi = __fmul_rn(p[i], a.decay);
         float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), a.one_minus_beta1));
-        float vi = __fadd_rn(__fmul_rn(v[i], a.beta2), __fmul_rn(__fmul_rn(gi, gi), a.one_minus_beta2));
+        float vi =
+            __fadd_rn(__fmul_rn(v[i], a.beta2), __fmul_rn(__fmul_rn(gi, gi), a.one_minus_beta2));
         m[i] = mi;
         v[i] = vi;
         float den = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), a.bc2_sqrt), a.eps);
@@ -87,7 +90,8 @@ extern "C" int cuda_adamw(float *p, const float *g, float *m, float *v, size_t n
     if (!a) return error_set("adamw (cuda): no step scalars");
     if (n == 0) return 0;
     if (a->hf_variant)
-        adamw_hf_kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(p, g, m, v, n, *a);
+        adamw_hf_kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(p, g, m, v, n,
+                                                                                  *a);
     else
         adamw_torch_kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(p, g, m, v, n,
                                                                                      *a);
