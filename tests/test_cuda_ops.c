@@ -6,7 +6,19 @@
  * deferred device errors. Then the whole T5 forward of both fixture families on CUDA
  * against the CPU backend (1e-5 relative) and against Hugging Face (test_t5_forward's
  * tolerances), greedy ids identical, and run-to-run bitwise determinism.
- * SKIPs without a CUDA build or without a device. */
+ * Training: dropout (y bit-identical to the CPU: the same Philox stream), every backward op
+ * and the optimizer ops (sumsq, AdamW of both variants over several steps) on fresh
+ * random inputs with their outputs pre-filled with the same random values on both
+ * backends, so that the accumulation (dst += ...) is checked: 1e-5 relative, outputs that
+ * must stay untouched (a NULL dw/dbias, all targets ignored) exactly; repeated embedding
+ * ids; sumsq run to run bitwise. Then whole training steps of both fixture families with
+ * every parameter trainable: the gradients of one backward (dropout off) against PyTorch
+ * (tests/fixtures/t5/<fam>-train.safetensors, |a-b| <= 1e-6 + 1e-4|b|) and the CPU backend,
+ * and 3 steps of forward + backward + AdamW with dropout on (fixed seed): losses 1e-5
+ * relative, final parameters 1e-5 relative per tensor, CUDA run to run bitwise.
+ * SKIPs without a CUDA build or without a device. Built with -DCUDA_OPS_SELFTEST_ON_CPU
+ * the training part runs with the CPU backend on both sides (a check of the test itself on
+ * machines without a GPU). */
 #include "tests/check.h"
 
 #ifndef HAVE_CUDA
@@ -18,9 +30,11 @@ int main(void) {
 
 #include <stdint.h>
 
+#include "core/autograd.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/exec.h"
+#include "core/optimizer.h"
 #include "core/safetensors.h"
 #include "core/t5_forward.h"
 #include "core/t5_model.h"
@@ -521,6 +535,281 @@ static void test_argmax(int64_t rows, int64_t cols, int levels) {
     free(x), free(want), free(got);
 }
 
+/* ---- dropout and the backward ops: outputs pre-filled with the same random values on
+ * both backends, so the accumulation (dst += ...) is checked too ---- */
+
+/* n random floats in [lo, hi) uploaded; *host gets the host copy (caller frees) */
+static float *dev_rand(size_t n, float lo, float hi, float **host) {
+    float *h = hrand(n, lo, hi);
+    float *d = dup_dev(h, n * sizeof(float));
+    *host = h;
+    return d;
+}
+
+static void check_dev_rel(const char *what, const float *dev, const float *want, size_t n,
+                          double tol) {
+    float *got = hnan(n);
+    to_host(got, dev, n * 4);
+    check_rel(what, got, want, n, tol);
+    free(got);
+}
+
+static void test_dropout(size_t n, float p, uint64_t seed, uint64_t offset) {
+    float *x = hrand(n, -2, 2), *y_cpu = hnan(n), *y_gpu = hnan(n);
+    float *dx = dup_dev(x, n * 4), *dy = dev_nan(n);
+    check_op("cpu dropout", CPU->dropout(y_cpu, x, n, p, seed, offset));
+    check_op("cuda dropout", GPU->dropout(dy, dx, n, p, seed, offset));
+    to_host(y_gpu, dy, n * 4);
+    size_t differ = 0, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        differ += memcmp(&y_cpu[i], &y_gpu[i], sizeof(float)) != 0;
+        kept += y_cpu[i] != 0.0f;
+    }
+    double frac = (double)kept / (double)n;
+    CHECK(differ == 0, "dropout n=%zu p=%g: %zu elements differ from the cpu (must be identical)",
+          n, p, differ);
+    /* the CPU's own mask is a Philox draw: about 1 - p kept (a sanity check of the test) */
+    CHECK(fabs(frac - (1.0 - p)) < 0.02 || n < 1000, "dropout p=%g kept %.4f of %zu", p, frac, n);
+    if (!differ)
+        printf("  ok dropout n=%-8zu p=%.2f offset=%-6llu identical to cpu (kept %.4f)\n", n, p,
+               (unsigned long long)offset, frac);
+
+    /* backward: dx += dy * keep / (1 - p), dx pre-filled */
+    float *g0, *gy;
+    float *dg = dev_rand(n, -1, 1, &g0), *ddy = dev_rand(n, -1, 1, &gy);
+    float *g_cpu = hcopy(g0, n), *g_gpu = hnan(n);
+    check_op("cpu dropout_backward", CPU->dropout_backward(g_cpu, gy, n, p, seed, offset));
+    check_op("cuda dropout_backward", GPU->dropout_backward(dg, ddy, n, p, seed, offset));
+    to_host(g_gpu, dg, n * 4);
+    char what[128];
+    snprintf(what, sizeof what, "dropout_backward n=%zu p=%.2f (accumulating)", n, p);
+    check_rel(what, g_gpu, g_cpu, n, TOL);
+    size_t mask_differ = 0; /* the untouched elements are the dropped ones, on both */
+    for (size_t i = 0; i < n; i++)
+        mask_differ += (g_gpu[i] == g0[i]) != (g_cpu[i] == g0[i]);
+    CHECK(mask_differ == 0, "%s: the dropped sets differ in %zu elements", what, mask_differ);
+    GPU->free(dx), GPU->free(dy), GPU->free(dg), GPU->free(ddy);
+    free(x), free(y_cpu), free(y_gpu), free(g0), free(gy), free(g_cpu), free(g_gpu);
+}
+
+enum bw { BW_RELU, BW_GELU, BW_MUL_ACC, BW_AXPY };
+
+static void test_elementwise_backward(enum bw op, size_t n) {
+    static const char *names[] = {"relu_backward", "gelu_new_backward", "mul_acc", "axpy"};
+    float *a, *b, *g0;
+    float *da = dev_rand(n, -6, 6, &a), *db = dev_rand(n, -2, 2, &b);
+    if (op == BW_RELU) { /* a is relu's output y: zeros and positives */
+        for (size_t i = 0; i < n; i++)
+            a[i] = a[i] > 0 && i % 7 ? a[i] : 0.0f;
+        if (GPU->upload(da, a, n * 4)) die("cuda upload");
+    }
+    float *dg = dev_rand(n, -1, 1, &g0), *want = hcopy(g0, n);
+    int rc_cpu = 0, rc_gpu = 0;
+    switch (op) {
+    case BW_RELU: /* dx += y > 0 ? dy : 0 with dy = b, y = a */
+        rc_cpu = CPU->relu_backward(want, b, a, n), rc_gpu = GPU->relu_backward(dg, db, da, n);
+        break;
+    case BW_GELU: /* dx += dy gelu'(x) with dy = b, x = a */
+        rc_cpu = CPU->gelu_new_backward(want, b, a, n);
+        rc_gpu = GPU->gelu_new_backward(dg, db, da, n);
+        break;
+    case BW_MUL_ACC:
+        rc_cpu = CPU->mul_acc(want, a, b, n), rc_gpu = GPU->mul_acc(dg, da, db, n);
+        break;
+    case BW_AXPY:
+        rc_cpu = CPU->axpy(want, a, -0.37f, n), rc_gpu = GPU->axpy(dg, da, -0.37f, n);
+        break;
+    }
+    check_op("cpu elementwise backward", rc_cpu);
+    check_op("cuda elementwise backward", rc_gpu);
+    char what[96];
+    snprintf(what, sizeof what, "%s n=%zu (accumulating)", names[op], n);
+    check_dev_rel(what, dg, want, n, TOL);
+    GPU->free(da), GPU->free(db), GPU->free(dg);
+    free(a), free(b), free(g0), free(want);
+}
+
+/* embedding_backward with many repeated ids (vocab < n) and ids spread over more than the
+ * kernel's 64 slices */
+static void test_embedding_backward(int64_t vocab, int64_t n, int64_t d) {
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        ids[i] = rnd_int((int)vocab);
+    ids[0] = ids[n - 1] = (int32_t)(vocab - 1); /* the last row, repeated */
+    float *t0, *dout;
+    float *dt = dev_rand((size_t)(vocab * d), -1, 1, &t0);
+    float *dd = dev_rand((size_t)(n * d), -1, 1, &dout);
+    int32_t *dids = dup_dev(ids, sizeof(int32_t) * (size_t)n);
+    float *want = hcopy(t0, (size_t)(vocab * d));
+    check_op("cpu embedding_backward", CPU->embedding_backward(want, dout, ids, n, d));
+    check_op("cuda embedding_backward", GPU->embedding_backward(dt, dd, dids, n, d));
+    char what[128];
+    snprintf(what, sizeof what, "embedding_backward V=%lld n=%lld d=%lld (repeated ids)",
+             (long long)vocab, (long long)n, (long long)d);
+    check_dev_rel(what, dt, want, (size_t)(vocab * d), TOL);
+    GPU->free(dt), GPU->free(dd), GPU->free(dids);
+    free(ids), free(t0), free(dout), free(want);
+}
+
+static void test_position_bias_backward(int64_t H, int64_t Q, int64_t K, int buckets_n) {
+    int64_t QK = Q * K;
+    int32_t *bk = malloc(sizeof(int32_t) * (size_t)QK);
+    for (int64_t i = 0; i < QK; i++)
+        bk[i] = rnd_int(buckets_n);
+    float *t0, *g;
+    float *dt = dev_rand((size_t)(buckets_n * H), -1, 1, &t0);
+    float *dg = dev_rand((size_t)(H * QK), -1, 1, &g);
+    int32_t *dbk = dup_dev(bk, sizeof(int32_t) * (size_t)QK);
+    float *want = hcopy(t0, (size_t)(buckets_n * H));
+    check_op("cpu position_bias_backward", CPU->position_bias_backward(want, g, bk, H, QK));
+    check_op("cuda position_bias_backward", GPU->position_bias_backward(dt, dg, dbk, H, QK));
+    char what[128];
+    snprintf(what, sizeof what, "position_bias_backward H=%lld Q=%lld K=%lld buckets=%d",
+             (long long)H, (long long)Q, (long long)K, buckets_n);
+    check_dev_rel(what, dt, want, (size_t)(buckets_n * H), TOL);
+    GPU->free(dt), GPU->free(dg), GPU->free(dbk);
+    free(bk), free(t0), free(g), free(want);
+}
+
+/* which: 1 dx only, 2 dw only, 3 both */
+static void test_rmsnorm_backward(int64_t rows, int64_t d, int which) {
+    size_t n = (size_t)(rows * d);
+    float *x, *w, *dy, *gx0, *gw0;
+    float *dx_in = dev_rand(n, -3, 3, &x), *dw_in = dev_rand((size_t)d, 0.5f, 1.5f, &w);
+    float *ddy = dev_rand(n, -1, 1, &dy);
+    float *dgx = dev_rand(n, -1, 1, &gx0), *dgw = dev_rand((size_t)d, -1, 1, &gw0);
+    float *gx = hcopy(gx0, n), *gw = hcopy(gw0, (size_t)d);
+    check_op("cpu rmsnorm_backward",
+             CPU->rmsnorm_backward(which & 1 ? gx : NULL, which & 2 ? gw : NULL, dy, x, w, rows, d,
+                                   1e-6f));
+    check_op("cuda rmsnorm_backward",
+             GPU->rmsnorm_backward(which & 1 ? dgx : NULL, which & 2 ? dgw : NULL, ddy, dx_in,
+                                   dw_in, rows, d, 1e-6f));
+    char what[128];
+    snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dx", (long long)rows,
+             (long long)d);
+    check_dev_rel(what, dgx, gx, n, which & 1 ? TOL : 0.0); /* untouched when NULL */
+    snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dw", (long long)rows,
+             (long long)d);
+    check_dev_rel(what, dgw, gw, (size_t)d, which & 2 ? TOL : 0.0);
+    GPU->free(dx_in), GPU->free(dw_in), GPU->free(ddy), GPU->free(dgx), GPU->free(dgw);
+    free(x), free(w), free(dy), free(gx0), free(gw0), free(gx), free(gw);
+}
+
+static void test_softmax_backward(int64_t B, int64_t H, int64_t Q, int64_t K, int with_bias) {
+    size_t n = (size_t)(B * H * Q * K), nb = (size_t)(H * Q * K);
+    /* probabilities: a real softmax of random scores (on the CPU), causal for variety */
+    float *p = hrand(n, -4, 4);
+    check_op("cpu attn_softmax", CPU->attn_softmax(p, NULL, NULL, (int)(Q == K), B, H, Q, K));
+    float *dp, *gs0, *gb0;
+    float *dprobs = dup_dev(p, n * 4), *ddp = dev_rand(n, -1, 1, &dp);
+    float *dgs = dev_rand(n, -1, 1, &gs0), *dgb = dev_rand(nb, -1, 1, &gb0);
+    float *gs = hcopy(gs0, n), *gb = hcopy(gb0, nb);
+    check_op("cpu attn_softmax_backward",
+             CPU->attn_softmax_backward(gs, with_bias ? gb : NULL, dp, p, B, H, Q, K));
+    check_op("cuda attn_softmax_backward",
+             GPU->attn_softmax_backward(dgs, with_bias ? dgb : NULL, ddp, dprobs, B, H, Q, K));
+    char what[128];
+    snprintf(what, sizeof what, "attn_softmax_backward B=%lld H=%lld Q=%lld K=%lld dscores",
+             (long long)B, (long long)H, (long long)Q, (long long)K);
+    check_dev_rel(what, dgs, gs, n, TOL);
+    snprintf(what, sizeof what, "attn_softmax_backward B=%lld H=%lld Q=%lld K=%lld dbias%s",
+             (long long)B, (long long)H, (long long)Q, (long long)K,
+             with_bias ? "" : " (NULL: untouched)");
+    check_dev_rel(what, dgb, gb, nb, with_bias ? TOL : 0.0);
+    GPU->free(dprobs), GPU->free(ddp), GPU->free(dgs), GPU->free(dgb);
+    free(p), free(dp), free(gs0), free(gb0), free(gs), free(gb);
+}
+
+static void test_cross_entropy_backward(int64_t rows, int64_t vocab, int all_ignored) {
+    size_t n = (size_t)(rows * vocab);
+    float *logits, *g0;
+    float *dl = dev_rand(n, -5, 5, &logits), *dg = dev_rand(n, -1, 1, &g0);
+    int32_t *t = malloc(sizeof(int32_t) * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++)
+        t[r] = (all_ignored || r % 4 == 2) ? -100 : rnd_int((int)vocab);
+    if (!all_ignored) t[0] = (int32_t)(vocab - 1);
+    int32_t *dt = dup_dev(t, sizeof(int32_t) * (size_t)rows);
+    float dmean = 0.7f, *ddmean = dup_dev(&dmean, sizeof dmean);
+    float *want = hcopy(g0, n);
+    check_op("cpu cross_entropy_backward",
+             CPU->cross_entropy_backward(want, logits, t, &dmean, rows, vocab));
+    check_op("cuda cross_entropy_backward",
+             GPU->cross_entropy_backward(dg, dl, dt, ddmean, rows, vocab));
+    char what[128];
+    snprintf(what, sizeof what, "cross_entropy_backward rows=%lld V=%lld%s", (long long)rows,
+             (long long)vocab, all_ignored ? " all ignored (untouched)" : "");
+    check_dev_rel(what, dg, want, n, all_ignored ? 0.0 : TOL);
+    GPU->free(dl), GPU->free(dg), GPU->free(dt), GPU->free(ddmean);
+    free(logits), free(g0), free(t), free(want);
+}
+
+static void test_sumsq(size_t n) {
+    float *x, init = 0.625f;
+    float *dx = dev_rand(n, -2, 2, &x), *dout = dup_dev(&init, 4);
+    float want = init, got = NAN, again = NAN;
+    check_op("cpu sumsq", CPU->sumsq(&want, x, n));
+    check_op("cuda sumsq", GPU->sumsq(dout, dx, n));
+    to_host(&got, dout, 4);
+    /* a second run from the same start: bitwise the same (deterministic reduction) */
+    if (GPU->upload(dout, &init, 4)) die("cuda upload");
+    check_op("cuda sumsq again", GPU->sumsq(dout, dx, n));
+    to_host(&again, dout, 4);
+    char what[96];
+    snprintf(what, sizeof what, "sumsq n=%zu (out += ...)", n);
+    check_rel(what, &got, &want, 1, TOL);
+    CHECK(memcmp(&got, &again, 4) == 0, "sumsq n=%zu: two runs differ (%.9g vs %.9g)", n, got,
+          again);
+    GPU->free(dx), GPU->free(dout);
+    free(x);
+}
+
+/* the step scalars as core/optimizer.c computes them (lr constant here) */
+static struct adamw_step adamw_scalars(int hf, int step, double lr, double wd, float clip) {
+    double b1 = 0.9, b2 = 0.999, bc1 = 1.0 - pow(b1, step), bc2 = 1.0 - pow(b2, step);
+    struct adamw_step a = {
+        .beta1 = (float)b1,
+        .beta2 = (float)b2,
+        .one_minus_beta1 = (float)(1.0 - b1),
+        .one_minus_beta2 = (float)(1.0 - b2),
+        .eps = 1e-8f,
+        .grad_scale = clip,
+        .step_size = (float)(hf ? lr * sqrt(bc2) / bc1 : lr / bc1),
+        .bc2_sqrt = (float)sqrt(bc2),
+        .decay = (float)(hf ? lr * wd : 1.0 - lr * wd),
+        .hf_variant = hf,
+    };
+    return a;
+}
+
+static void test_adamw(int hf, double wd, size_t n, int steps) {
+    float *p0 = hrand(n, -1, 1);
+    float *p = hcopy(p0, n), *m = calloc(n, 4), *v = calloc(n, 4);
+    float *dp = dup_dev(p0, n * 4), *dm = dup_dev(m, n * 4), *dv = dup_dev(v, n * 4);
+    float *dg = GPU->alloc(n * 4);
+    if (!dg) die("cuda alloc");
+    for (int s = 1; s <= steps; s++) {
+        float *g = hrand(n, -0.1f, 0.1f);
+        if (GPU->upload(dg, g, n * 4)) die("cuda upload");
+        struct adamw_step a = adamw_scalars(hf, s, 1e-3, wd, s == 2 ? 0.5f : 1.0f);
+        check_op("cpu adamw", CPU->adamw(p, g, m, v, n, &a));
+        check_op("cuda adamw", GPU->adamw(dp, dg, dm, dv, n, &a));
+        free(g);
+    }
+    char what[128];
+    const char *var = hf ? "transformers 4.6" : "torch";
+    snprintf(what, sizeof what, "adamw (%s, wd %g) %d steps n=%zu: p", var, wd, steps, n);
+    check_dev_rel(what, dp, p, n, TOL);
+    snprintf(what, sizeof what, "adamw (%s, wd %g) %d steps n=%zu: m", var, wd, steps, n);
+    check_dev_rel(what, dm, m, n, TOL);
+    snprintf(what, sizeof what, "adamw (%s, wd %g) %d steps n=%zu: v", var, wd, steps, n);
+    check_dev_rel(what, dv, v, n, TOL);
+    /* the parameters moved (else the check above would be vacuous) */
+    CHECK(rel_err(p, p0, n) > 1e-4, "adamw %s: parameters did not move", var);
+    GPU->free(dp), GPU->free(dm), GPU->free(dv), GPU->free(dg);
+    free(p0), free(p), free(m), free(v);
+}
+
 /* ---- the whole model ---- */
 
 static const void *ref_data(struct st_file *f, const char *name, int64_t *numel) {
@@ -662,6 +951,278 @@ done:
     st_close(&rf);
 }
 
+/* ---- training: forward + backward + AdamW, every parameter trainable ---- */
+
+#define TRAIN_STEPS 3
+#define TRAIN_SEED 0x5eedf00dull
+
+struct train_run {
+    int n;         /* trained tensors, in model order */
+    char **names;  /* their names */
+    int64_t *off;  /* offsets into params / grads */
+    int64_t numel; /* all of them */
+    float loss[TRAIN_STEPS];
+    float *grads;  /* gradients after the first backward */
+    float *params; /* parameters at the end */
+};
+
+static void train_run_free(struct train_run *r) {
+    for (int i = 0; i < r->n; i++)
+        free(r->names[i]);
+    free(r->names), free(r->off), free(r->grads), free(r->params);
+    memset(r, 0, sizeof *r);
+}
+
+/* Load fam on be, make every parameter trainable, then `steps` times: zero the gradients,
+ * t5_forward, backward, (the first time: keep the gradients), optimizer_step when
+ * `optimize`; dropout on when `training` (x.seed fixed, so both backends draw the same
+ * masks). */
+static int train_on(const struct backend *be, const char *fam, const struct t5_batch *b,
+                    int training, int steps, int optimize, enum adamw_variant variant,
+                    struct train_run *r) {
+    char dir[128];
+    snprintf(dir, sizeof dir, FIX "/%s", fam);
+    memset(r, 0, sizeof *r);
+    struct t5_model m;
+    struct trainable tr;
+    struct exec x;
+    struct optimizer opt;
+    memset(&opt, 0, sizeof opt);
+    if (t5_model_load(&m, dir, be)) return -1;
+    struct tensor **ts = malloc(sizeof *ts * (size_t)m.n_params);
+    for (int i = 0; i < m.n_params; i++)
+        ts[i] = &m.params[i];
+    int rc = trainable_init(&tr, be, ts, m.n_params, NULL);
+    free(ts);
+    if (rc) {
+        t5_model_free(&m);
+        return -1;
+    }
+    if (exec_init(&x, be)) {
+        trainable_free(&tr);
+        t5_model_free(&m);
+        return -1;
+    }
+    x.record = 1;
+    x.training = training;
+    x.seed = TRAIN_SEED;
+    struct optim_config c = optim_defaults(1e-3, 2, 6);
+    c.weight_decay = 0.01;
+    c.variant = variant;
+    rc = optimize ? optimizer_init(&opt, &tr, &c) : 0;
+    r->n = tr.n;
+    r->numel = tr.numel;
+    r->names = calloc((size_t)tr.n, sizeof *r->names);
+    r->off = calloc((size_t)tr.n, sizeof *r->off);
+    r->grads = malloc((size_t)tr.numel * 4 + 1);
+    r->params = malloc((size_t)tr.numel * 4 + 1);
+    int64_t off = 0;
+    for (int i = 0; i < tr.n; i++) {
+        r->names[i] = strdup(tr.t[i]->name ? tr.t[i]->name : "?");
+        r->off[i] = off;
+        off += tensor_numel(tr.t[i]);
+    }
+    for (int k = 0; k < steps && !rc; k++) {
+        struct t5_outputs o;
+        rc = trainable_zero_grad(&tr) || t5_forward(&x, &m, b, &o) || backward(&x, o.loss) ||
+             (k == 0 && be->download(r->grads, tr.grad, (size_t)tr.numel * 4)) ||
+             (optimize && optimizer_step(&opt)) || exec_download(&x, o.loss, &r->loss[k]);
+        exec_reset(&x);
+    }
+    for (int i = 0; i < tr.n && !rc; i++)
+        rc = be->download(r->params + r->off[i], tr.t[i]->data, tensor_bytes(tr.t[i]));
+    if (optimize) optimizer_free(&opt);
+    exec_free(&x);
+    trainable_free(&tr);
+    t5_model_free(&m);
+    return rc ? -1 : 0;
+}
+
+/* elementwise |a - b| <= atol + rtol |b| over one tensor, quietly; returns the bad count */
+static int64_t count_off(const float *a, const float *b, int64_t n, double atol, double rtol,
+                         double *worst) {
+    int64_t bad = 0;
+    for (int64_t j = 0; j < n; j++) {
+        double d = fabs((double)a[j] - (double)b[j]);
+        if (!(d <= atol + rtol * fabs((double)b[j]))) bad++;
+        if (!(d <= *worst)) *worst = isnan(d) ? INFINITY : d;
+    }
+    return bad;
+}
+
+static void test_training(const char *fam, enum adamw_variant variant) {
+    char path[256], what[200];
+    struct st_file rf, tf;
+    snprintf(path, sizeof path, FIX "/%s-reference.safetensors", fam);
+    if (st_open(&rf, path)) {
+        CHECK(0, "%s", error_message());
+        return;
+    }
+    snprintf(path, sizeof path, FIX "/%s-train.safetensors", fam);
+    if (st_open(&tf, path)) {
+        CHECK(0, "%s", error_message());
+        st_close(&rf);
+        return;
+    }
+    const struct st_tensor *et = st_find(&rf, "enc_ids"), *lt = st_find(&rf, "labels");
+    int B = (int)et->shape[0], S = (int)et->shape[1], T = (int)lt->shape[1];
+    const int32_t *labels = ref_data(&rf, "labels", NULL);
+    struct t5_config cfg;
+    {
+        char dir[128];
+        snprintf(dir, sizeof dir, FIX "/%s", fam);
+        struct t5_model tmp;
+        if (t5_model_load(&tmp, dir, &backend_cpu)) die("load cpu model");
+        cfg = tmp.cfg;
+        t5_model_free(&tmp);
+    }
+    int32_t *dec = malloc(sizeof(int32_t) * (size_t)(B * T));
+    t5_shift_right(&cfg, labels, B, T, dec);
+    struct t5_batch b = {
+        B, S, T, ref_data(&rf, "enc_ids", NULL), ref_data(&rf, "enc_mask", NULL), dec, labels};
+    const char *var = variant == ADAMW_HF46 ? "transformers 4.6" : "torch";
+
+    /* 1. gradients of every parameter after one backward, dropout off: CUDA against the
+     * PyTorch reference (test_train's tolerance) and against the CPU backend */
+    struct train_run gc = {0}, gg = {0};
+    if (train_on(CPU, fam, &b, 0, 1, 0, variant, &gc) ||
+        train_on(GPU, fam, &b, 0, 1, 0, variant, &gg)) {
+        CHECK(0, "%s gradients: %s", fam, error_message());
+    } else {
+        int ok_ref = 0, ok_cpu = 0;
+        double worst_ref = 0, worst_cpu = 0;
+        for (int i = 0; i < gg.n; i++) {
+            int64_t n = (i + 1 < gg.n ? gg.off[i + 1] : gg.numel) - gg.off[i], nref = 0;
+            snprintf(what, sizeof what, "grad.%s", gg.names[i]);
+            const struct st_tensor *rt = st_find(&tf, what);
+            const float *want = rt ? (const float *)(tf.map + tf.data_start + rt->begin) : NULL;
+            if (rt) nref = st_numel(rt);
+            CHECK(want && nref == n, "%s: no reference gradient %s of %lld elements", fam, what,
+                  (long long)n);
+            const float *g = gg.grads + gg.off[i];
+            if (want && nref == n) {
+                int64_t bad = count_off(g, want, n, 1e-6, 1e-4, &worst_ref);
+                CHECK(bad == 0, "%s cuda %s vs PyTorch: %lld of %lld elements off", fam, what,
+                      (long long)bad, (long long)n);
+                ok_ref += bad == 0;
+            }
+            int64_t bad = count_off(g, gc.grads + gc.off[i], n, 1e-6, 1e-4, &worst_cpu);
+            CHECK(bad == 0, "%s cuda %s vs cpu: %lld of %lld elements off", fam, what,
+                  (long long)bad, (long long)n);
+            ok_cpu += bad == 0;
+        }
+        printf("  ok %s cuda gradients: %d/%d within 1e-6 + 1e-4|b| of PyTorch (max |a-b| %.3g), "
+               "%d/%d of the cpu backend (max %.3g)\n",
+               fam, ok_ref, gg.n, worst_ref, ok_cpu, gg.n, worst_cpu);
+        snprintf(what, sizeof what, "%s loss with dropout off, cuda vs cpu", fam);
+        check_rel(what, &gg.loss[0], &gc.loss[0], 1, TOL);
+    }
+
+    /* 2. TRAIN_STEPS optimizer steps with dropout on, on both backends (and CUDA twice) */
+    struct train_run tc = {0}, tg = {0}, tg2 = {0};
+    if (train_on(CPU, fam, &b, 1, TRAIN_STEPS, 1, variant, &tc) ||
+        train_on(GPU, fam, &b, 1, TRAIN_STEPS, 1, variant, &tg) ||
+        train_on(GPU, fam, &b, 1, TRAIN_STEPS, 1, variant, &tg2)) {
+        CHECK(0, "%s training: %s", fam, error_message());
+    } else {
+        for (int k = 0; k < TRAIN_STEPS; k++) {
+            snprintf(what, sizeof what, "%s %s AdamW, dropout on: loss of step %d", fam, var,
+                     k + 1);
+            check_rel(what, &tg.loss[k], &tc.loss[k], 1, TOL);
+        }
+        /* dropout really was on: the first loss differs from the dropout-off loss */
+        if (gc.params)
+            CHECK(tc.loss[0] != gc.loss[0], "%s: dropout seems off (loss %.9g either way)", fam,
+                  tc.loss[0]);
+        int ok = 0;
+        double worst = 0;
+        for (int i = 0; i < tg.n; i++) {
+            int64_t n = (i + 1 < tg.n ? tg.off[i + 1] : tg.numel) - tg.off[i];
+            double e = rel_err(tg.params + tg.off[i], tc.params + tc.off[i], (size_t)n);
+            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            CHECK(e <= TOL, "%s %s after %d steps: relative error %.3g cuda vs cpu", fam,
+                  tg.names[i], TRAIN_STEPS, e);
+            ok += e <= TOL;
+        }
+        printf("  ok %s (%s AdamW, dropout on): %d/%d parameters within %.0e relative of the cpu "
+               "after %d steps (worst %.3g)\n",
+               fam, var, ok, tg.n, TOL, TRAIN_STEPS, worst);
+        if (gc.params)
+            CHECK(rel_err(tc.params, gc.params, (size_t)tc.numel) > 0,
+                  "%s: the parameters did not move", fam);
+        CHECK(memcmp(tg.params, tg2.params, (size_t)tg.numel * 4) == 0 &&
+                  memcmp(tg.loss, tg2.loss, sizeof tg.loss) == 0,
+              "%s: two CUDA training runs differ (not deterministic)", fam);
+    }
+    train_run_free(&gc), train_run_free(&gg);
+    train_run_free(&tc), train_run_free(&tg), train_run_free(&tg2);
+    free(dec);
+    st_close(&rf);
+    st_close(&tf);
+}
+
+/* dropout, the backward ops, the optimizer ops and whole training steps */
+static void run_backward_tests(void) {
+    test_dropout(100003, 0.1f, 42, 0);
+    test_dropout(100003, 0.5f, 0x123456789abcdefull, 777); /* a 64-bit seed, an offset */
+    test_dropout(5, 0.1f, 7, 3);                           /* a partial Philox block */
+    test_dropout((size_t)17000003, 0.1f, 9, 1);            /* the grid-stride loop */
+
+    for (int op = BW_RELU; op <= BW_AXPY; op++)
+        test_elementwise_backward((enum bw)op, 100003);
+    test_elementwise_backward(BW_AXPY, (size_t)17000003);
+
+    test_embedding_backward(37, 96, 40);     /* every id repeated */
+    test_embedding_backward(500, 3000, 300); /* ids across all slices, d over one block */
+    test_embedding_backward(70001, 1000, 3);
+    test_position_bias_backward(3, 6, 8, 32);
+    test_position_bias_backward(12, 33, 47, 32);
+    test_position_bias_backward(2, 9, 9, 200); /* more buckets than slices */
+
+    for (int which = 1; which <= 3; which++) {
+        test_rmsnorm_backward(13, 40, which);
+        test_rmsnorm_backward(5, 777, which);
+    }
+    test_rmsnorm_backward(70001, 8, 3);            /* more rows than blocks */
+    test_rmsnorm_backward((1 << 22) + 1001, 2, 3); /* more rows than the scratch: chunks */
+
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        test_softmax_backward(2, 3, 5, 7, with_bias);
+        test_softmax_backward(3, 2, 9, 70, with_bias);
+        test_softmax_backward(2, 2, 6, 6, with_bias);
+    }
+    test_softmax_backward(1, 1, 300000, 3, 1); /* more rows than warps in the grid */
+
+    test_cross_entropy_backward(11, 96, 0);
+    test_cross_entropy_backward(6, 32128, 0);
+    test_cross_entropy_backward(70001, 5, 0);
+    test_cross_entropy_backward(4, 96, 1);
+
+    test_sumsq(1);
+    test_sumsq(1000);
+    test_sumsq(100003);
+    test_sumsq((size_t)17000003);
+
+    test_adamw(1, 0.01, 100003, 5);
+    test_adamw(1, 0.0, 100003, 5); /* decay 0: the update without the decay step */
+    test_adamw(0, 0.01, 100003, 5);
+    test_adamw(0, 0.0, 1001, 3);
+
+    test_training("v10", ADAMW_TORCH);
+    test_training("v11", ADAMW_HF46);
+}
+
+#ifdef CUDA_OPS_SELFTEST_ON_CPU
+/* A check of this test's own code on a machine without a GPU: build with
+ *   cc -DCUDA_OPS_SELFTEST_ON_CPU -Wno-unused-function ... tests/test_cuda_ops.c (the
+ *   Makefile's command plus these two flags)
+ * and the "cuda" side is the CPU backend; every comparison must then pass, exactly. */
+int main(void) {
+    GPU = &backend_cpu;
+    run_backward_tests();
+    CHECK_DONE();
+}
+#else
 int main(void) {
     if (!cuda_available()) SKIP("%s", error_message());
     if (cuda_set_precision("fp32")) die("cuda_set_precision");
@@ -703,7 +1264,10 @@ int main(void) {
     test_model("v10");
     test_model("v11");
 
+    run_backward_tests();
+
     cuda_shutdown();
     CHECK_DONE();
 }
+#endif /* CUDA_OPS_SELFTEST_ON_CPU */
 #endif

@@ -1,5 +1,6 @@
 /* cuda_backend.cu: the CUDA backend's op table, device checks, memory (cudaMalloc in
- * alloc only; the arena calls it in chunks), uploads/downloads, and GEMM through cuBLAS
+ * alloc only; the arena calls it in chunks), uploads/downloads, the ops' scratch buffer
+ * (cuda_scratch(), allocated once beside the cuBLAS workspace), and GEMM through cuBLAS
  * with its handle, workspace and precision switch. Ops run asynchronously on
  * cuda_stream(); download and sync synchronise. */
 #include <cublas_v2.h>
@@ -16,12 +17,15 @@
 /* cuBLAS workspace, allocated once with the handle (NVIDIA's recommendation for Hopper is
  * 32 MiB); with it set, cuBLAS does not allocate inside a GEMM. */
 #define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
+/* The ops' scratch (cuda_scratch()), allocated once with the handle. */
+#define CUDA_SCRATCH_BYTES ((size_t)16 << 20)
 
 /* Backend state: created by the first alloc, from one thread (the program's main thread:
  * the backend is not meant to be initialised concurrently); the ops hold no other host
  * state. */
 static cublasHandle_t g_cublas = NULL;
 static void *g_workspace = NULL;
+static void *g_scratch = NULL;
 static int g_tf32 = 0;  /* the precision switch: 0 fp32 strict, 1 tf32 */
 static int g_ready = 0; /* handle and workspace set up */
 
@@ -87,6 +91,9 @@ static int cuda_backend_setup(void) {
     CUBLAS_CHECK(cublasSetPointerMode(g_cublas, CUBLAS_POINTER_MODE_HOST));
     /* deterministic: no atomics-based reductions */
     CUBLAS_CHECK(cublasSetAtomicsMode(g_cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    void *scratch = NULL;
+    CUDA_CHECK(cudaMalloc(&scratch, CUDA_SCRATCH_BYTES));
+    g_scratch = scratch;
     return apply_math_mode();
 }
 
@@ -99,6 +106,13 @@ static int cuda_backend_init(void) {
     }
     g_ready = 1;
     return 0;
+}
+
+extern "C" void *cuda_scratch(size_t *bytes) {
+    *bytes = 0;
+    if (cuda_backend_init()) return NULL; /* a fallback: the first alloc has done it */
+    *bytes = CUDA_SCRATCH_BYTES;
+    return g_scratch;
 }
 
 extern "C" int cuda_set_precision(const char *mode) {
@@ -129,6 +143,12 @@ extern "C" void cuda_shutdown(void) {
         if (e != cudaSuccess)
             error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
         g_workspace = NULL;
+    }
+    if (g_scratch) {
+        cudaError_t e = cudaFree(g_scratch);
+        if (e != cudaSuccess)
+            error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
+        g_scratch = NULL;
     }
 }
 
@@ -215,4 +235,17 @@ extern "C" const struct backend backend_cuda = {
     /* .scale = */ cuda_scale,
     /* .cross_entropy = */ cuda_cross_entropy,
     /* .argmax = */ cuda_argmax,
+    /* .dropout = */ cuda_dropout,
+    /* .embedding_backward = */ cuda_embedding_backward,
+    /* .rmsnorm_backward = */ cuda_rmsnorm_backward,
+    /* .attn_softmax_backward = */ cuda_attn_softmax_backward,
+    /* .position_bias_backward = */ cuda_position_bias_backward,
+    /* .relu_backward = */ cuda_relu_backward,
+    /* .gelu_new_backward = */ cuda_gelu_new_backward,
+    /* .mul_acc = */ cuda_mul_acc,
+    /* .axpy = */ cuda_axpy,
+    /* .cross_entropy_backward = */ cuda_cross_entropy_backward,
+    /* .dropout_backward = */ cuda_dropout_backward,
+    /* .sumsq = */ cuda_sumsq,
+    /* .adamw = */ cuda_adamw,
 };

@@ -56,6 +56,13 @@ cudaStream_t cuda_stream(void);
 /* Blocks for a grid-stride loop over n elements (n > 0). */
 unsigned cuda_ew_blocks(size_t n);
 
+/* The ops' scratch buffer: device memory of *bytes bytes (16 MiB), allocated once with the
+ * cuBLAS handle by the first alloc, so that no op calls cudaMalloc. Ops use it for
+ * per-row intermediates and partial sums between their kernels; every op runs on
+ * cuda_stream(), so one op's use of it is finished before the next op's kernels start (the
+ * backend is single-stream, single-thread). NULL + error when the backend cannot start. */
+void *cuda_scratch(size_t *bytes);
+
 /* Deferred device-side errors (cuda_nn.cu): kernels that find a bad index (a negative
  * embedding id, a target outside [0, vocab)) record the first one in a device word and
  * write NaN; cuda_device_error_take() (called by sync and download, after the device has
@@ -80,6 +87,30 @@ int cuda_position_bias(float *out, const float *table, const int32_t *buckets, i
 int cuda_cross_entropy(float *mean_loss, float *row_loss, const float *logits,
                        const int32_t *targets, int64_t rows, int64_t vocab);
 int cuda_argmax(int32_t *out, const float *x, int64_t rows, int64_t cols);
+
+/* cuda_backward.cu */
+int cuda_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
+int cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n,
+                            int64_t d);
+int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                          int64_t rows, int64_t d, float eps);
+int cuda_attn_softmax_backward(float *dscores, float *dbias, const float *dprobs,
+                               const float *probs, int64_t B, int64_t H, int64_t Q, int64_t K);
+int cuda_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets,
+                                int64_t H, int64_t QK);
+int cuda_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+int cuda_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n);
+int cuda_mul_acc(float *y, const float *a, const float *b, size_t n);
+int cuda_axpy(float *y, const float *x, float alpha, size_t n);
+int cuda_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
+                                const float *dmean, int64_t rows, int64_t vocab);
+int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed,
+                          uint64_t offset);
+
+/* cuda_optim.cu */
+struct adamw_step;
+int cuda_sumsq(float *out, const float *x, size_t n);
+int cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
 
 #ifdef __cplusplus
 }

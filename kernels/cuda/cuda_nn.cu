@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_reduce.h"
 
 /* ---- deferred device errors ---- */
 
@@ -41,36 +42,6 @@ extern "C" int cuda_device_error_take(void) {
         return error_set("cross-entropy (cuda): target %d in row %lld is outside [0, vocab)", value,
                          index);
     return error_set("cuda: device error code %d at %lld", code, index);
-}
-
-/* ---- block reductions: CUDA_ROW_THREADS (a power of two) threads, fixed tree order;
- * every thread gets the result; sh may be reused right after. ---- */
-
-static __device__ double block_sum_double(double v, double *sh) {
-    unsigned t = threadIdx.x;
-    sh[t] = v;
-    __syncthreads();
-    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (t < s) sh[t] += sh[t + s];
-        __syncthreads();
-    }
-    double r = sh[0];
-    __syncthreads();
-    return r;
-}
-
-/* max ignoring NaN, as the CPU's `if (v > mx) mx = v` from -FLT_MAX */
-static __device__ float block_max_float(float v, float *sh) {
-    unsigned t = threadIdx.x;
-    sh[t] = v;
-    __syncthreads();
-    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (t < s && sh[t + s] > sh[t]) sh[t] = sh[t + s];
-        __syncthreads();
-    }
-    float r = sh[0];
-    __syncthreads();
-    return r;
 }
 
 static unsigned row_blocks(int64_t rows) {

@@ -17,14 +17,19 @@
 # 10-100x (a few minutes in all).
 #
 # Usage: tools/gpu/check.sh [--prebuilt]
+#        tools/gpu/check.sh --cpu-selftest   (no GPU needed: builds test_cuda_ops with
+#          -DCUDA_OPS_SELFTEST_ON_CPU in build-selftest/ and runs its training part with
+#          the CPU backend on both sides: a check of the test's own code, not of CUDA)
 #   env: BUILD (default build), CUDA_HOME, JOBS (default nproc), LEAK_CHECK=0 to drop
 #        memcheck's leak check.
 set -u
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 prebuilt=0
+selftest=0
 for arg in "$@"; do
   case $arg in
     --prebuilt) prebuilt=1 ;;
+    --cpu-selftest) selftest=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "check.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -56,6 +61,16 @@ summary() {
   if [ ${#failed[@]} -eq 0 ]; then echo "gpu check: all passed"; exit 0; fi
   echo "gpu check: FAILED: ${failed[*]}"; exit 1
 }
+
+if [ $selftest -eq 1 ]; then
+  sb=build-selftest
+  mkdir -p "$sb"
+  step "build the CPU self-test" "$sb/build.log" env CFLAGS="-DCUDA_OPS_SELFTEST_ON_CPU -Wno-unused-function" \
+    make -j"$JOBS" BUILD="$sb" "$sb/tests/test_cuda_ops" || summary
+  step "test_cuda_ops CPU self-test" "$sb/selftest.log" "$sb/tests/test_cuda_ops"
+  tail -n 1 "$sb/selftest.log" | sed 's/^/    /'
+  summary
+fi
 
 # --- the machine ---
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >"$logs/gpus.log" 2>&1; then

@@ -1,0 +1,421 @@
+/* cuda_backward.cu: dropout and the backward ops of the CUDA backend, each the same
+ * computation as kernels/cpu/cpu_backward.c. Every backward op ACCUMULATES into its
+ * gradient outputs (dst += ...), like the CPU.
+ *
+ * Numerics: the float expressions are the CPU's, evaluated in the CPU's order with the
+ * _rn intrinsics (which nvcc never contracts into FMAs; gcc on x86-64 does not contract
+ * either), and the CPU's double accumulations are double here too. Where the CPU sums in
+ * a fixed serial order into an output (the scatter-adds of embedding_backward and
+ * position_bias_backward, rmsnorm_backward's dw) one GPU thread does the very same serial
+ * sum, so those results are bit-identical to the CPU; the per-row dot products are block
+ * or warp tree reductions in a fixed order (deterministic, equal to the CPU's to double
+ * rounding). No float atomics anywhere: every result is the same run to run.
+ *
+ * Scratch: no op allocates. rmsnorm_backward (per-row inverse rms and dw's double
+ * accumulators), attn_softmax_backward with dbias (per-row dots) and
+ * cross_entropy_backward (the 1/count scale) keep their intermediates in the backend's
+ * scratch buffer (cuda_scratch(), allocated once at backend start-up). */
+#include <cuda_runtime.h>
+#include <float.h>
+#include <math.h>
+
+#include "core/philox.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_reduce.h"
+
+#define GRID_STRIDE(i, n)                                                                          \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
+         i += (size_t)blockDim.x * gridDim.x)
+
+#define GRID_STRIDE64(i, n)                                                                        \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
+         i += (int64_t)blockDim.x * gridDim.x)
+
+static unsigned row_blocks(int64_t rows) {
+    return (unsigned)(rows < CUDA_MAX_BLOCKS ? rows : CUDA_MAX_BLOCKS);
+}
+
+/* launch `kernel` over n elements (nothing for n == 0: a 0-block launch is an error) */
+#define EW_LAUNCH(kernel, n, ...)                                                                  \
+    do {                                                                                           \
+        if ((n) == 0) return 0;                                                                    \
+        kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(__VA_ARGS__);             \
+        CUDA_CHECK_LAUNCH(#kernel);                                                                \
+        return 0;                                                                                  \
+    } while (0)
+
+/* ---- dropout: the mask is philox_uniform(seed, offset, i) >= p, the very function the
+ * CPU calls (core/philox.h compiles for both), so masks are bit-identical ---- */
+
+static __global__ void dropout_kernel(float *y, const float *x, size_t n, float p, float s,
+                                      uint64_t seed, uint64_t offset) {
+    GRID_STRIDE(i, n) y[i] = philox_uniform(seed, offset, (uint64_t)i) >= p ? x[i] * s : 0.0f;
+}
+
+static __global__ void dropout_backward_kernel(float *dx, const float *dy, size_t n, float p,
+                                               float s, uint64_t seed, uint64_t offset) {
+    GRID_STRIDE(i, n) {
+        if (philox_uniform(seed, offset, (uint64_t)i) >= p)
+            dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], s));
+    }
+}
+
+extern "C" int cuda_dropout(float *y, const float *x, size_t n, float p, uint64_t seed,
+                            uint64_t offset) {
+    float s = 1.0f / (1.0f - p); /* on the host, as the CPU */
+    EW_LAUNCH(dropout_kernel, n, y, x, n, p, s, seed, offset);
+}
+
+extern "C" int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed,
+                                     uint64_t offset) {
+    float s = 1.0f / (1.0f - p);
+    EW_LAUNCH(dropout_backward_kernel, n, dx, dy, n, p, s, seed, offset);
+}
+
+/* ---- elementwise backward ---- */
+
+static __global__ void relu_backward_kernel(float *dx, const float *dy, const float *y, size_t n) {
+    GRID_STRIDE(i, n) dx[i] = __fadd_rn(dx[i], y[i] > 0 ? dy[i] : 0.0f);
+}
+
+/* the CPU's expression tree: t = tanh(c (v + ((k v) v) v)),
+ * dt = ((1 - t t) c) (1 + ((3k) v) v), dx += dy (0.5 (1 + t) + (0.5 v) dt) */
+static __global__ void gelu_new_backward_kernel(float *dx, const float *dy, const float *x,
+                                                size_t n) {
+    const float c = 0.7978845608028654f, k = 0.044715f, k3 = 3.0f * k;
+    GRID_STRIDE(i, n) {
+        float v = x[i];
+        float cube = __fmul_rn(__fmul_rn(__fmul_rn(k, v), v), v);
+        float t = tanhf(__fmul_rn(c, __fadd_rn(v, cube)));
+        float dt = __fmul_rn(__fmul_rn(__fsub_rn(1.0f, __fmul_rn(t, t)), c),
+                             __fadd_rn(1.0f, __fmul_rn(__fmul_rn(k3, v), v)));
+        float d = __fadd_rn(__fmul_rn(0.5f, __fadd_rn(1.0f, t)), __fmul_rn(__fmul_rn(0.5f, v), dt));
+        dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], d));
+    }
+}
+
+static __global__ void mul_acc_kernel(float *y, const float *a, const float *b, size_t n) {
+    GRID_STRIDE(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(a[i], b[i]));
+}
+
+static __global__ void axpy_kernel(float *y, const float *x, float alpha, size_t n) {
+    GRID_STRIDE(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(alpha, x[i]));
+}
+
+extern "C" int cuda_relu_backward(float *dx, const float *dy, const float *y, size_t n) {
+    EW_LAUNCH(relu_backward_kernel, n, dx, dy, y, n);
+}
+extern "C" int cuda_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n) {
+    EW_LAUNCH(gelu_new_backward_kernel, n, dx, dy, x, n);
+}
+extern "C" int cuda_mul_acc(float *y, const float *a, const float *b, size_t n) {
+    EW_LAUNCH(mul_acc_kernel, n, y, a, b, n);
+}
+extern "C" int cuda_axpy(float *y, const float *x, float alpha, size_t n) {
+    EW_LAUNCH(axpy_kernel, n, y, x, alpha, n);
+}
+
+/* ---- scatter-adds: embedding_backward and position_bias_backward ----
+ * Repeated ids (buckets) send several rows to one table row. The CPU adds them in row
+ * order, one column per thread. Here a thread owns (column j, slice s) and walks ALL the
+ * rows in order, adding those whose id is congruent to s modulo SCATTER_SLICES: every
+ * table element has exactly one owner thread (no races, no atomics), and its sum is the
+ * CPU's serial float sum in the CPU's order, so the result is bit-identical to the CPU.
+ * The slices only add parallelism (each thread reads the whole id list, cheaply: the
+ * warp's lanes read the same id); the serial walk is O(rows) per thread. */
+#define SCATTER_SLICES 64
+
+/* thread (j, s) = (blockIdx.x * blockDim.x + threadIdx.x, blockIdx.y) */
+static __global__ void embedding_backward_kernel(float *dtable, const float *dout,
+                                                 const int32_t *ids, int64_t n, int64_t d) {
+    int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int s = (int)blockIdx.y;
+    if (j >= d) return;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        /* a negative id is skipped (the forward's embedding recorded it as a device error);
+         * an id past the vocabulary cannot be seen here, as on the CPU */
+        if (id < 0 || id % SCATTER_SLICES != s) continue;
+        float *t = dtable + (int64_t)id * d + j;
+        *t = __fadd_rn(*t, dout[i * d + j]);
+    }
+}
+
+extern "C" int cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
+                                       int64_t n, int64_t d) {
+    if (n < 0 || d < 0)
+        return error_set("embedding backward: negative size n=%lld d=%lld", (long long)n,
+                         (long long)d);
+    if (n == 0 || d == 0) return 0;
+    int64_t bx = (d + CUDA_EW_THREADS - 1) / CUDA_EW_THREADS;
+    if (bx > 0x7fffffff) return error_set("embedding backward: d=%lld too large", (long long)d);
+    dim3 grid((unsigned)bx, SCATTER_SLICES);
+    embedding_backward_kernel<<<grid, CUDA_EW_THREADS, 0, cuda_stream()>>>(dtable, dout, ids, n, d);
+    CUDA_CHECK_LAUNCH("embedding_backward");
+    return 0;
+}
+
+/* thread (h, s): dtable[b * H + h] += dbias[h * QK + i] for the i (in order) whose bucket
+ * b is congruent to s; T5 has 32 buckets, so each thread owns at most one table entry */
+static __global__ void position_bias_backward_kernel(float *dtable, const float *dbias,
+                                                     const int32_t *buckets, int64_t H,
+                                                     int64_t QK) {
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= H * SCATTER_SLICES) return;
+    int64_t h = t / SCATTER_SLICES;
+    int s = (int)(t % SCATTER_SLICES);
+    const float *src = dbias + h * QK;
+    for (int64_t i = 0; i < QK; i++) {
+        int32_t b = buckets[i];
+        if (b < 0 || b % SCATTER_SLICES != s) continue;
+        float *dst = dtable + (int64_t)b * H + h;
+        *dst = __fadd_rn(*dst, src[i]);
+    }
+}
+
+extern "C" int cuda_position_bias_backward(float *dtable, const float *dbias,
+                                           const int32_t *buckets, int64_t H, int64_t QK) {
+    if (H < 0 || QK < 0) return error_set("position bias backward: negative size");
+    if (H == 0 || QK == 0) return 0;
+    int64_t threads = H * SCATTER_SLICES;
+    int64_t blocks = (threads + CUDA_EW_THREADS - 1) / CUDA_EW_THREADS;
+    if (blocks > 0x7fffffff)
+        return error_set("position bias backward: H=%lld too large", (long long)H);
+    position_bias_backward_kernel<<<(unsigned)blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(
+        dtable, dbias, buckets, H, QK);
+    CUDA_CHECK_LAUNCH("position_bias_backward");
+    return 0;
+}
+
+/* ---- RMSNorm backward ----
+ * y_j = w_j x_j r, r = (mean x^2 + eps)^-1/2
+ * dx_j += r w_j dy_j - x_j c, c = r^3 / d sum_k w_k dy_k x_k   (one block per row)
+ * dw_j += sum_rows dy_j x_j r                                  (one thread per column)
+ * The row kernel writes r of each row to the scratch when dw is wanted; dw's column sums
+ * are double accumulators in the scratch, so rows can go in chunks that fit it and the
+ * sum is still the CPU's serial double sum in row order. */
+
+static __global__ void rmsnorm_backward_rows_kernel(float *dx, float *rinv, const float *dy,
+                                                    const float *x, const float *w, int64_t r0,
+                                                    int64_t rows, int64_t d, float eps) {
+    __shared__ double sh[CUDA_ROW_THREADS];
+    for (int64_t rr = blockIdx.x; rr < rows; rr += gridDim.x) { /* block-uniform */
+        int64_t r = r0 + rr;
+        const float *xr = x + r * d, *gr = dy + r * d;
+        double ss = 0;
+        for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
+            ss = __dadd_rn(ss, __dmul_rn((double)xr[j], (double)xr[j]));
+        ss = block_sum_double(ss, sh);
+        float inv = 1.0f / sqrtf((float)(ss / (double)d) + eps);
+        if (rinv && threadIdx.x == 0) rinv[rr] = inv;
+        if (!dx) continue;
+        double dot = 0;
+        for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
+            dot = __dadd_rn(dot, __dmul_rn(__dmul_rn((double)w[j], (double)gr[j]), (double)xr[j]));
+        dot = block_sum_double(dot, sh);
+        double di = (double)inv;
+        float c = (float)(__dmul_rn(__dmul_rn(__dmul_rn(dot, di), di), di) / (double)d);
+        float *o = dx + r * d;
+        for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+            float a = __fmul_rn(__fmul_rn(inv, w[j]), gr[j]);
+            o[j] = __fadd_rn(o[j], __fsub_rn(a, __fmul_rn(xr[j], c)));
+        }
+    }
+}
+
+/* acc[j] += sum over rows [r0, r0 + rows) of dy x rinv, serially in row order */
+static __global__ void rmsnorm_backward_dw_kernel(double *acc, const float *rinv, const float *dy,
+                                                  const float *x, int64_t r0, int64_t rows,
+                                                  int64_t d) {
+    GRID_STRIDE64(j, d) {
+        double a = acc[j];
+        for (int64_t rr = 0; rr < rows; rr++) {
+            int64_t e = (r0 + rr) * d + j;
+            a = __dadd_rn(a, __dmul_rn(__dmul_rn((double)dy[e], (double)x[e]), (double)rinv[rr]));
+        }
+        acc[j] = a;
+    }
+}
+
+static __global__ void rmsnorm_backward_dw_finish_kernel(float *dw, const double *acc, int64_t d) {
+    GRID_STRIDE64(j, d) dw[j] = __fadd_rn(dw[j], (float)acc[j]);
+}
+
+extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x,
+                                     const float *w, int64_t rows, int64_t d, float eps) {
+    if (rows < 0 || d <= 0)
+        return error_set("rmsnorm backward: bad size rows=%lld d=%lld", (long long)rows,
+                         (long long)d);
+    if (rows == 0 || (!dx && !dw)) return 0;
+    if (!dw) {
+        rmsnorm_backward_rows_kernel<<<row_blocks(rows), CUDA_ROW_THREADS, 0, cuda_stream()>>>(
+            dx, NULL, dy, x, w, 0, rows, d, eps);
+        CUDA_CHECK_LAUNCH("rmsnorm_backward rows");
+        return 0;
+    }
+    size_t cap = 0;
+    char *scratch = (char *)cuda_scratch(&cap);
+    if (!scratch) return -1;
+    size_t acc_bytes = ((size_t)d * sizeof(double) + 255) / 256 * 256;
+    if (acc_bytes + 256 * sizeof(float) > cap)
+        return error_set("rmsnorm backward (cuda): d=%lld is too wide for the %zu-byte scratch",
+                         (long long)d, cap);
+    double *acc = (double *)scratch;
+    float *rinv = (float *)(scratch + acc_bytes);
+    int64_t chunk = (int64_t)((cap - acc_bytes) / sizeof(float));
+    CUDA_CHECK(cudaMemsetAsync(acc, 0, (size_t)d * sizeof(double), cuda_stream()));
+    unsigned col_blocks = cuda_ew_blocks((size_t)d);
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        int64_t cr = rows - r0 < chunk ? rows - r0 : chunk;
+        rmsnorm_backward_rows_kernel<<<row_blocks(cr), CUDA_ROW_THREADS, 0, cuda_stream()>>>(
+            dx, rinv, dy, x, w, r0, cr, d, eps);
+        CUDA_CHECK_LAUNCH("rmsnorm_backward rows");
+        rmsnorm_backward_dw_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(acc, rinv, dy,
+                                                                                      x, r0, cr, d);
+        CUDA_CHECK_LAUNCH("rmsnorm_backward dw");
+    }
+    rmsnorm_backward_dw_finish_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(dw, acc,
+                                                                                         d);
+    CUDA_CHECK_LAUNCH("rmsnorm_backward dw finish");
+    return 0;
+}
+
+/* ---- attention softmax backward ----
+ * dscores += P (dP - dot), dot = sum_k dP P per row (one warp per row, as the forward);
+ * dbias[h, q, k] += sum over b (in order, in double) of the same term (one thread per
+ * (h, q, k)), reading the rows' dots from the scratch. */
+
+#define WARPS_PER_BLOCK 4
+
+static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots, const float *dp,
+                                                         const float *p, int64_t rows, int64_t K) {
+    const unsigned full = 0xffffffffu;
+    int lane = threadIdx.x & 31;
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int64_t n_warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
+    for (int64_t row = warp; row < rows; row += n_warps) { /* row is warp-uniform */
+        const float *dpr = dp + row * K, *pr = p + row * K;
+        double acc = 0;
+        for (int64_t k = lane; k < K; k += 32)
+            acc = __dadd_rn(acc, __dmul_rn((double)dpr[k], (double)pr[k]));
+        for (int o = 16; o > 0; o >>= 1) /* butterfly: every lane ends with the same sum */
+            acc = __dadd_rn(acc, __shfl_xor_sync(full, acc, o));
+        float dot = (float)acc;
+        if (dots && lane == 0) dots[row] = dot;
+        float *o = ds + row * K;
+        for (int64_t k = lane; k < K; k += 32)
+            o[k] = __fadd_rn(o[k], __fmul_rn(pr[k], __fsub_rn(dpr[k], dot)));
+    }
+}
+
+static __global__ void attn_softmax_backward_bias_kernel(float *dbias, const float *dots,
+                                                         const float *dp, const float *p, int64_t B,
+                                                         int64_t HQ, int64_t K) {
+    GRID_STRIDE64(i, HQ * K) {
+        int64_t hq = i / K, k = i - hq * K;
+        double acc = 0;
+        for (int64_t b = 0; b < B; b++) {
+            int64_t r = b * HQ + hq, e = r * K + k;
+            acc = __dadd_rn(acc, (double)__fmul_rn(p[e], __fsub_rn(dp[e], dots[r])));
+        }
+        dbias[i] = __fadd_rn(dbias[i], (float)acc);
+    }
+}
+
+extern "C" int cuda_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p,
+                                          int64_t B, int64_t H, int64_t Q, int64_t K) {
+    if (B < 0 || H < 0 || Q < 0 || K <= 0)
+        return error_set("attention softmax backward: bad size B=%lld H=%lld Q=%lld K=%lld",
+                         (long long)B, (long long)H, (long long)Q, (long long)K);
+    int64_t rows = B * H * Q;
+    if (rows == 0) return 0;
+    float *dots = NULL;
+    if (dbias) {
+        size_t cap = 0;
+        dots = (float *)cuda_scratch(&cap);
+        if (!dots) return -1;
+        if ((size_t)rows * sizeof(float) > cap)
+            return error_set("attention softmax backward (cuda): %lld rows need more than the "
+                             "%zu-byte scratch for the bias gradient",
+                             (long long)rows, cap);
+    }
+    int64_t blocks = (rows + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
+    attn_softmax_backward_rows_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0,
+                                        cuda_stream()>>>(ds, dots, dp, p, rows, K);
+    CUDA_CHECK_LAUNCH("attn_softmax_backward rows");
+    if (dbias) {
+        attn_softmax_backward_bias_kernel<<<cuda_ew_blocks((size_t)(H * Q * K)), CUDA_EW_THREADS, 0,
+                                            cuda_stream()>>>(dbias, dots, dp, p, B, H * Q, K);
+        CUDA_CHECK_LAUNCH("attn_softmax_backward bias");
+    }
+    return 0;
+}
+
+/* ---- cross-entropy backward ----
+ * dlogits[r] += (softmax(logits[r]) - onehot(target[r])) * dmean[0] / count, count = rows
+ * whose target is not -100, computed here (one block, into the scratch: [0] the scale,
+ * [1] 1 when count > 0); then one block per row. */
+
+static __global__ void cross_entropy_backward_scale_kernel(float *out, const int32_t *targets,
+                                                           const float *dmean, int64_t rows) {
+    __shared__ double sh[CUDA_ROW_THREADS];
+    double count = 0;
+    for (int64_t r = threadIdx.x; r < rows; r += blockDim.x)
+        count += targets[r] != -100;
+    count = block_sum_double(count, sh); /* exact: integers below 2^53 */
+    if (threadIdx.x == 0) {
+        out[0] = count > 0 ? dmean[0] / (float)(long long)count : 0.0f;
+        out[1] = count > 0 ? 1.0f : 0.0f;
+    }
+}
+
+static __global__ void cross_entropy_backward_rows_kernel(float *dlogits, const float *logits,
+                                                          const int32_t *targets,
+                                                          const float *scale_in, int64_t rows,
+                                                          int64_t vocab) {
+    __shared__ double shd[CUDA_ROW_THREADS];
+    __shared__ float shf[CUDA_ROW_THREADS];
+    if (scale_in[1] == 0.0f) return; /* no counted row: nothing, as the CPU */
+    const float scale = scale_in[0];
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        int32_t t = targets[r]; /* block-uniform, so the `continue`s keep the syncs matched */
+        /* -100 is ignored; a target outside [0, vocab) is skipped (the forward's
+         * cross_entropy recorded it as a device error and its loss is NaN) */
+        if (t == -100 || t < 0 || t >= vocab) continue;
+        const float *x = logits + r * vocab;
+        float *g = dlogits + r * vocab;
+        float mx = x[0]; /* the CPU's start, so a NaN in x[0] propagates as there */
+        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x)
+            mx = x[v] > mx ? x[v] : mx;
+        mx = block_max_float(mx, shf);
+        double sum = 0;
+        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x)
+            sum = __dadd_rn(sum, exp((double)(x[v] - mx)));
+        sum = block_sum_double(sum, shd);
+        for (int64_t v = threadIdx.x; v < vocab; v += blockDim.x) {
+            float pv = (float)(exp((double)(x[v] - mx)) / sum);
+            float gv = __fadd_rn(g[v], __fmul_rn(pv, scale));
+            if (v == t) gv = __fsub_rn(gv, scale); /* the CPU's second, separate update */
+            g[v] = gv;
+        }
+    }
+}
+
+extern "C" int cuda_cross_entropy_backward(float *dlogits, const float *logits,
+                                           const int32_t *targets, const float *dmean, int64_t rows,
+                                           int64_t vocab) {
+    if (rows < 0 || vocab <= 0)
+        return error_set("cross-entropy backward: bad size rows=%lld vocab=%lld", (long long)rows,
+                         (long long)vocab);
+    if (rows == 0) return 0;
+    size_t cap = 0;
+    float *scale = (float *)cuda_scratch(&cap);
+    if (!scale) return -1;
+    cross_entropy_backward_scale_kernel<<<1, CUDA_ROW_THREADS, 0, cuda_stream()>>>(scale, targets,
+                                                                                   dmean, rows);
+    CUDA_CHECK_LAUNCH("cross_entropy_backward scale");
+    cross_entropy_backward_rows_kernel<<<row_blocks(rows), CUDA_ROW_THREADS, 0, cuda_stream()>>>(
+        dlogits, logits, targets, scale, rows, vocab);
+    CUDA_CHECK_LAUNCH("cross_entropy_backward rows");
+    return 0;
+}
