@@ -54,28 +54,36 @@ LIB      = $(BUILD)/libcompacter.a
 PROG     = $(BUILD)/compacter
 BENCH_BIN = $(patsubst bench/%/,$(BUILD)/bench/%,$(dir $(BENCH_SRC)))
 
+# V=1 shows the full commands
+Q := $(if $(V),,@)
+
 .PHONY: all test asan clean format bench table1 table2 efficiency lowresource
 all: $(PROG) $(TEST_BIN)
 
 $(LIB): $(LIB_OBJ) $(CU_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "AR  $@"
+	$(Q)ar rcs $@ $^
 
 $(PROG): $(CLI_OBJ) $(LIB)
-	$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	@echo "LD  $@"
+	$(Q)$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 	@ln -sf $(BUILD)/compacter compacter 2>/dev/null || true
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
+	@echo "CC  $@"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "CC  $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
+	@echo "NVCC $<"
+	$(Q)$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
 
 # bench/<name>/bench_<name>.c -> $(BUILD)/bench/<name>; each folder has a run.sh
 bench: $(BENCH_BIN)

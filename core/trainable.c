@@ -35,7 +35,8 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
         tr->numel += tensor_numel(ts[i]);
     }
     tr->grad = be->alloc((size_t)(tr->numel ? tr->numel : 1) * sizeof(float));
-    if (!tr->grad) {
+    tr->norms = be->alloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
+    if (!tr->grad || !tr->norms) {
         trainable_free(tr);
         return error_wrap("gradients of %lld trained parameters: ", (long long)tr->numel);
     }
@@ -51,18 +52,17 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
 int trainable_zero_grad(struct trainable *tr) { return tr->be->fill(tr->grad, 0.0f, (size_t)tr->numel); }
 
 int trainable_grad_sumsq(struct trainable *tr, double *out) {
-    float *acc = tr->be->alloc(sizeof(float) * (size_t)tr->n);
-    if (!acc) return -1;
-    float host[1];
+    /* one norm per tensor, then the norm of norms, as torch.nn.utils.clip_grad_norm_;
+     * one download for all of them */
+    float host[256], *h = tr->n <= 256 ? host : malloc(sizeof(float) * (size_t)tr->n);
+    if (!h) return error_set("out of memory");
+    int rc = tr->be->fill(tr->norms, 0.0f, (size_t)tr->n);
+    for (int i = 0; i < tr->n && !rc; i++)
+        rc = tr->be->sumsq(tr->norms + i, tr->t[i]->grad, (size_t)tensor_numel(tr->t[i]));
+    if (!rc) rc = tr->be->download(h, tr->norms, sizeof(float) * (size_t)tr->n);
     double total = 0;
-    int rc = 0;
-    for (int i = 0; i < tr->n && !rc; i++) {
-        /* one norm per tensor, then the norm of norms, as torch.nn.utils.clip_grad_norm_ */
-        rc = tr->be->fill(acc + i, 0.0f, 1) || tr->be->sumsq(acc + i, tr->t[i]->grad, (size_t)tensor_numel(tr->t[i])) ||
-             tr->be->download(host, acc + i, sizeof(float));
-        total += (double)host[0];
-    }
-    tr->be->free(acc);
+    for (int i = 0; i < tr->n && !rc; i++) total += (double)h[i];
+    if (h != host) free(h);
     *out = total;
     return rc ? -1 : 0;
 }
@@ -73,6 +73,7 @@ void trainable_free(struct trainable *tr) {
         tr->t[i]->grad = NULL;
     }
     if (tr->grad) tr->be->free(tr->grad);
+    if (tr->norms) tr->be->free(tr->norms);
     free(tr->t);
     free(tr->decay);
     memset(tr, 0, sizeof *tr);

@@ -14,6 +14,7 @@ struct trainable {
     int n;
     int64_t numel;
     float *grad; /* backend memory, numel floats; t[i]->grad points inside */
+    float *norms; /* backend memory, n floats: per-tensor squared norms (clipping) */
 };
 
 /* Take tensors ts[0..n) (duplicates are kept once), mark them requires_grad and give

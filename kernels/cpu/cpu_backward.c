@@ -3,10 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/philox.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t d) {
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0) return error_set("embedding backward: negative id %d at %lld", ids[i], (long long)i);
     /* rows may repeat: parallel over columns, serial over rows, so no two threads collide */
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < d; j++)
@@ -19,7 +22,7 @@ int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
     /* y_j = w_j x_j r, r = (mean x^2 + eps)^-1/2
      * dx_j = r (w_j dy_j) - x_j r^3 / d * sum_k w_k dy_k x_k ;  dw_j = sum_rows dy_j x_j r */
     float *rinv = malloc(sizeof(float) * (size_t)rows);
-    if (!rinv) return -1;
+    if (!rinv) return error_set("rmsnorm backward: out of memory");
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d, *gr = dy + r * d;
@@ -49,7 +52,7 @@ int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const fl
                               int64_t Q, int64_t K) {
     int64_t rows = B * H * Q;
     float *dot = malloc(sizeof(float) * (size_t)rows);
-    if (!dot) return -1;
+    if (!dot) return error_set("softmax backward: out of memory");
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *dpr = dp + r * K, *pr = p + r * K;

@@ -88,6 +88,13 @@ int cuda_cross_entropy(float *mean_loss, float *row_loss, const float *logits,
                        const int32_t *targets, int64_t rows, int64_t vocab);
 int cuda_argmax(int32_t *out, const float *x, int64_t rows, int64_t cols);
 
+/* cuda_layout.cu */
+int cuda_copy2d(float *dst, int64_t ld_dst, const float *src, int64_t ld_src, int64_t rows, int64_t cols,
+                int accumulate);
+int cuda_permute_0213(float *out, const float *in, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                      int accumulate);
+int cuda_fwht(float *x, int64_t rows, int64_t L);
+
 /* cuda_backward.cu */
 int cuda_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 int cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n,
