@@ -70,9 +70,10 @@ int parse_id_lists(const char *flag, const char *text, int32_t pad, int32_t **id
     return 0;
 }
 
-int open_model(struct t5_model *m, const char *dir, const char *device) {
+int open_model(struct t5_model *m, const char *dir, const char *device, const char *precision) {
     const struct backend *be = backend_by_name(device);
     if (!be) return -1;
+    if (be->set_precision(precision ? precision : "fp32")) return error_wrap("--precision: ");
     if (!dir) return error_set("--model DIR is required (a Hugging Face folder with config.json and model.safetensors)");
     return t5_model_load(m, dir, be);
 }

@@ -16,6 +16,7 @@ int cmd_generate(int argc, char **argv) {
         {"encoder-ids", 1, "encoder token ids, e.g. 13,8,1 (';' between sequences)"},
         {"max-length", 1, "maximum output length including the start token (default 20)"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
+        {"precision", 1, "fp32 (default, strict) or tf32 (CUDA GEMMs on tensor cores)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
     int r = args_parse(argc, argv, a, n, "compacter generate --model DIR --encoder-ids IDS [--max-length N]",
@@ -28,7 +29,7 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     struct t5_model m;
-    if (open_model(&m, args_str(a, n, "model", NULL), args_str(a, n, "device", "auto"))) return cli_fail("generate");
+    if (open_model(&m, args_str(a, n, "model", NULL), args_str(a, n, "device", "auto"), args_str(a, n, "precision", "fp32"))) return cli_fail("generate");
     int32_t *enc = NULL, *mask = NULL, *out = NULL;
     int ns, S, len = 0, rc = parse_id_lists("encoder-ids", enc_s, m.cfg.pad_id, &enc, &mask, &ns, &S, NULL);
     struct exec x;

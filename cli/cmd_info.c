@@ -28,7 +28,7 @@ int cmd_info(int argc, char **argv) {
         snprintf(p, sizeof p, "%s/config.json", dir);
         if (t5_config_load(&c, p)) return cli_fail("info");
     } else {
-        if (open_model(&m, dir, "cpu")) return cli_fail("info");
+        if (open_model(&m, dir, "cpu", NULL)) return cli_fail("info");
         c = m.cfg;
         loaded = 1;
     }

@@ -18,6 +18,7 @@ int cmd_logits(int argc, char **argv) {
         {"decoder-ids", 1, "decoder input ids, e.g. 0,5 (start token first)"},
         {"out", 1, "output safetensors file"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
+        {"precision", 1, "fp32 (default, strict) or tf32 (CUDA GEMMs on tensor cores)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
     int r = args_parse(argc, argv, a, n,
@@ -30,7 +31,7 @@ int cmd_logits(int argc, char **argv) {
         return 2;
     }
     struct t5_model m;
-    if (open_model(&m, args_str(a, n, "model", NULL), args_str(a, n, "device", "auto"))) return cli_fail("logits");
+    if (open_model(&m, args_str(a, n, "model", NULL), args_str(a, n, "device", "auto"), args_str(a, n, "precision", "fp32"))) return cli_fail("logits");
     int32_t *enc = NULL, *emask = NULL, *dec = NULL, *dmask = NULL;
     int ne, S, nd, T, rc = 0;
     if (parse_id_lists("encoder-ids", enc_s, m.cfg.pad_id, &enc, &emask, &ne, &S, NULL) ||

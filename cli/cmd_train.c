@@ -60,6 +60,7 @@ int cmd_train(int argc, char **argv) {
         {"method", 1, "PEFT method (default full; compacter params --help lists them)"},
         {"option", 1, "method option key=value (repeatable)"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
+        {"precision", 1, "fp32 (default, strict) or tf32 (CUDA GEMMs on tensor cores)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
     int r = args_parse(argc, argv, a, n,
@@ -98,7 +99,7 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     struct t5_model m;
-    if (open_model(&m, dir, args_str(a, n, "device", "auto"))) return cli_fail("train");
+    if (open_model(&m, dir, args_str(a, n, "device", "auto"), args_str(a, n, "precision", "fp32"))) return cli_fail("train");
     const char *tok_path = args_str(a, n, "tokenizer", NULL);
     char buf[4096];
     struct stat st;

@@ -106,6 +106,10 @@ struct backend {
     int (*sumsq)(float *out, const float *x, size_t n);
     /* One AdamW update of n parameters; see core/optimizer.h for the two variants. */
     int (*adamw)(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
+
+    /* Numeric mode: "fp32" (strict, every backend), "tf32" (CUDA GEMMs on tensor cores);
+     * an unsupported mode is an error naming the backend. */
+    int (*set_precision)(const char *mode);
 };
 
 extern const struct backend backend_cpu;

@@ -41,6 +41,12 @@ int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
     return 0;
 }
 
+static int cpu_set_precision(const char *mode) {
+    if (mode && !strcmp(mode, "fp32")) return 0;
+    return error_set("precision '%s' is not available on the cpu backend (fp32 only; tf32 needs --device cuda)",
+                     mode ? mode : "?");
+}
+
 const struct backend backend_cpu = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -77,4 +83,5 @@ const struct backend backend_cpu = {
     .dropout_backward = cpu_dropout_backward,
     .sumsq = cpu_sumsq,
     .adamw = cpu_adamw,
+    .set_precision = cpu_set_precision,
 };

@@ -251,4 +251,5 @@ extern "C" const struct backend backend_cuda = {
     /* .dropout_backward = */ cuda_dropout_backward,
     /* .sumsq = */ cuda_sumsq,
     /* .adamw = */ cuda_adamw,
+    /* .set_precision = */ cuda_set_precision,
 };
