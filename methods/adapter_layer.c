@@ -14,13 +14,14 @@ enum { W_GLOROT_UNIFORM = 0, W_GLOROT_NORMAL, W_NORMAL };
 
 struct adapter_proj {
     int64_t in, out;
-    struct tensor *w;            /* dense [out, in] */
-    struct tensor *left, *right; /* lowrank [in, r] [r, out]; factorised phm [n, in/n, r] [n, r, out/n] */
-    struct tensor *W;            /* phm [n, in/n, out/n] */
-    struct tensor *rule;         /* phm [n, n, n]: own or the shared one */
-    struct tensor *b;            /* [out] */
-    struct tensor *built;        /* this forward's [in, out] weight (arena or the cache) */
-    struct tensor cached;        /* header over this projection's part of the cache */
+    struct tensor *w; /* dense [out, in] */
+    struct tensor *left,
+        *right;           /* lowrank [in, r] [r, out]; factorised phm [n, in/n, r] [n, r, out/n] */
+    struct tensor *W;     /* phm [n, in/n, out/n] */
+    struct tensor *rule;  /* phm [n, n, n]: own or the shared one */
+    struct tensor *b;     /* [out] */
+    struct tensor *built; /* this forward's [in, out] weight (arena or the cache) */
+    struct tensor cached; /* header over this projection's part of the cache */
 };
 
 struct adapter_site {
@@ -34,7 +35,7 @@ struct adapter_state {
     int n_layers[2];
     struct adapter_site *sites; /* [stack][layer][slot: 0 self-attention, 1 FFN] */
     /* built-weight cache for inference */
-    float *cache;    /* backend memory, sum of in*out over built projections */
+    float *cache; /* backend memory, sum of in*out over built projections */
     int64_t cache_numel;
     float *snapshot; /* host copy of the method's parameters when the cache was built */
     float *scratch;  /* host buffer for the comparison */
@@ -60,16 +61,20 @@ static int parse_layers(const struct method_instance *mi, const char *key, int n
     while (*p) {
         char *end;
         long l = strtol(p, &end, 10);
-        if (end == p || l < 0) return error_set("option %s=%s: expected all, none or a list like 5,6,7", key, v);
+        if (end == p || l < 0)
+            return error_set("option %s=%s: expected all, none or a list like 5,6,7", key, v);
         if (l < n) on[l] = 1; /* layers the model lacks are ignored, as in the reference */
         p = end;
-        if (*p == ',') p++;
-        else if (*p) return error_set("option %s=%s: expected all, none or a list like 5,6,7", key, v);
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return error_set("option %s=%s: expected all, none or a list like 5,6,7", key, v);
     }
     return 0;
 }
 
-static int opt_choice(const struct method_instance *mi, const char *key, const char *const *choices, int *out) {
+static int opt_choice(const struct method_instance *mi, const char *key, const char *const *choices,
+                      int *out) {
     const char *v = method_opt(mi, key);
     if (!v) return error_set("no option '%s'", key);
     char list[256] = "";
@@ -78,22 +83,24 @@ static int opt_choice(const struct method_instance *mi, const char *key, const c
             *out = i;
             return 0;
         }
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 choices[i]);
     }
     return error_set("option %s=%s: expected one of %s", key, v, list);
 }
 
 /* ---- parameters ---- */
 
-static struct tensor *param(struct method_instance *mi, const char *prefix, const char *name, int ndim, int64_t d0,
-                            int64_t d1, int64_t d2) {
+static struct tensor *param(struct method_instance *mi, const char *prefix, const char *name,
+                            int ndim, int64_t d0, int64_t d1, int64_t d2) {
     char full[160];
     snprintf(full, sizeof full, "%s%s", prefix, name);
     return method_param(mi, full, ndim, (int64_t[]){d0, d1, d2});
 }
 
-static int declare_proj(struct method_instance *mi, struct adapter_state *st, struct adapter_proj *p,
-                        const char *prefix, int64_t in, int64_t out, int rank, struct tensor *shared_rule) {
+static int declare_proj(struct method_instance *mi, struct adapter_state *st,
+                        struct adapter_proj *p, const char *prefix, int64_t in, int64_t out,
+                        int rank, struct tensor *shared_rule) {
     p->in = in;
     p->out = out;
     int64_t n = st->n;
@@ -107,9 +114,10 @@ static int declare_proj(struct method_instance *mi, struct adapter_state *st, st
         break;
     case ADAPTER_PHM:
         if (in % n || out % n)
-            return error_set("%s: phm_dim=%d must divide both sizes %lld -> %lld (choose phm_dim or "
-                             "reduction_factor accordingly)",
-                             prefix, st->n, (long long)in, (long long)out);
+            return error_set(
+                "%s: phm_dim=%d must divide both sizes %lld -> %lld (choose phm_dim or "
+                "reduction_factor accordingly)",
+                prefix, st->n, (long long)in, (long long)out);
         p->rule = shared_rule;
         if (!p->rule && !(p->rule = param(mi, prefix, "phm_rule", 3, n, n, n))) return -1;
         if (st->factorized) {
@@ -126,13 +134,15 @@ static int declare_proj(struct method_instance *mi, struct adapter_state *st, st
 
 /* ---- building H / W (once per forward) ---- */
 
-static struct tensor *build_weight(struct exec *x, const struct adapter_state *st, const struct adapter_proj *p) {
+static struct tensor *build_weight(struct exec *x, const struct adapter_state *st,
+                                   const struct adapter_proj *p) {
     if (st->kind == ADAPTER_LOWRANK) return op_bmm(x, p->left, p->right); /* [in, r] @ [r, out] */
     int64_t n = st->n, ri = p->in / n, so = p->out / n;
     struct tensor *W = st->factorized ? op_bmm(x, p->left, p->right) : p->W; /* [n, ri, so] */
     /* A^T: [(a, c), i] from rule [i, (a, c)] */
-    struct tensor *At = op_view(x, op_permute_0213(x, op_view(x, p->rule, 4, (int64_t[]){1, n, n * n, 1})), 2,
-                                (int64_t[]){n * n, n});
+    struct tensor *At =
+        op_view(x, op_permute_0213(x, op_view(x, p->rule, 4, (int64_t[]){1, n, n * n, 1})), 2,
+                (int64_t[]){n * n, n});
     /* K[(a, c), (r, s)] = sum_i A_i[a, c] W_i[r, s] */
     struct tensor *K = op_bmm(x, At, op_view(x, W, 2, (int64_t[]){n, ri * so}));
     /* [a, c, r, s] -> [a, r, c, s] = H[a*ri + r, c*so + s] */
@@ -140,7 +150,8 @@ static struct tensor *build_weight(struct exec *x, const struct adapter_state *s
     return op_view(x, H, 2, (int64_t[]){p->in, p->out});
 }
 
-static int for_each_proj(struct adapter_state *st, int (*fn)(struct adapter_state *, struct adapter_proj *, void *),
+static int for_each_proj(struct adapter_state *st,
+                         int (*fn)(struct adapter_state *, struct adapter_proj *, void *),
                          void *arg) {
     int total = 2 * (st->n_layers[0] + st->n_layers[1]);
     for (int i = 0; i < total; i++) {
@@ -164,8 +175,7 @@ struct cache_walk {
 static int cache_one(struct adapter_state *st, struct adapter_proj *p, void *arg) {
     struct cache_walk *w = arg;
     float *dst = st->cache + w->off;
-    if (w->store &&
-        w->x->be->copy2d(dst, p->out, p->built->data, p->out, p->in, p->out, 0))
+    if (w->store && w->x->be->copy2d(dst, p->out, p->built->data, p->out, p->in, p->out, 0))
         return -1;
     tensor_init(&p->cached, DTYPE_F32, 2, (int64_t[]){p->in, p->out});
     p->cached.data = dst;
@@ -196,8 +206,10 @@ static int adapter_before_forward(void *ctx, struct exec *x) {
             return for_each_proj(st, cache_one, &w);
         }
     }
-    if (!st->cache && !(st->cache = x->be->alloc(sizeof(float) * (size_t)st->cache_numel))) return -1;
-    if (x->be->download(st->snapshot, mi->storage, bytes) || for_each_proj(st, build_one, x)) return -1;
+    if (!st->cache && !(st->cache = x->be->alloc(sizeof(float) * (size_t)st->cache_numel)))
+        return -1;
+    if (x->be->download(st->snapshot, mi->storage, bytes) || for_each_proj(st, build_one, x))
+        return -1;
     struct cache_walk w = {x, 0, 1};
     if (for_each_proj(st, cache_one, &w)) return -1;
     st->cache_valid = 1;
@@ -207,8 +219,8 @@ static int adapter_before_forward(void *ctx, struct exec *x) {
 
 /* ---- the adapter ---- */
 
-static struct tensor *apply(struct exec *x, const struct adapter_state *st, const struct adapter_proj *p,
-                            struct tensor *in) {
+static struct tensor *apply(struct exec *x, const struct adapter_state *st,
+                            const struct adapter_proj *p, struct tensor *in) {
     if (!in) return NULL;
     if (st->kind == ADAPTER_DENSE) return op_add_bias(x, op_linear(x, in, p->w), p->b);
     if (!p->built) {
@@ -216,16 +228,20 @@ static struct tensor *apply(struct exec *x, const struct adapter_state *st, cons
         return NULL;
     }
     int64_t shape[TENSOR_MAX_DIMS];
-    for (int i = 0; i < in->ndim; i++) shape[i] = in->shape[i];
+    for (int i = 0; i < in->ndim; i++)
+        shape[i] = in->shape[i];
     shape[in->ndim - 1] = p->out;
     struct tensor *y = op_bmm(x, op_view(x, in, 2, (int64_t[]){tensor_rows(in), p->in}), p->built);
     return op_add_bias(x, op_view(x, y, in->ndim, shape), p->b);
 }
 
-static struct tensor *adapter_sublayer_out(void *ctx, struct exec *x, const struct t5_site *s, struct tensor *y) {
+static struct tensor *adapter_sublayer_out(void *ctx, struct exec *x, const struct t5_site *s,
+                                           struct tensor *y) {
     struct method_instance *mi = ctx;
     struct adapter_state *st = mi->state;
-    if (!y || s->sublayer == T5_CROSS_ATTN || (s->sublayer != T5_SELF_ATTN && s->sublayer != T5_FFN)) return y;
+    if (!y || s->sublayer == T5_CROSS_ATTN ||
+        (s->sublayer != T5_SELF_ATTN && s->sublayer != T5_FFN))
+        return y;
     int stack = s->stack == T5_DECODER;
     if (s->layer < 0 || s->layer >= st->n_layers[stack]) return y;
     struct adapter_site *a = site_at(st, stack, s->layer, s->sublayer == T5_FFN);
@@ -237,24 +253,29 @@ static struct tensor *adapter_sublayer_out(void *ctx, struct exec *x, const stru
 
 /* ---- init ---- */
 
-static int init_proj(struct method_instance *mi, struct adapter_state *st, struct adapter_proj *p, int w_init,
-                     int c_init, double init_range, int init_rule) {
+static int init_proj(struct method_instance *mi, struct adapter_state *st, struct adapter_proj *p,
+                     int w_init, int c_init, double init_range, int init_rule) {
     int rc = init_constant(mi, p->b, 0.0f);
     switch (st->kind) {
-    case ADAPTER_DENSE: return rc || init_normal(mi, p->w, 0.0, 0.01);
+    case ADAPTER_DENSE:
+        return rc || init_normal(mi, p->w, 0.0, 0.01);
     case ADAPTER_LOWRANK:
         if (w_init == W_GLOROT_NORMAL)
-            return rc || init_glorot_normal(mi, p->left, sqrt(2.0)) || init_glorot_normal(mi, p->right, sqrt(2.0));
-        return rc || init_glorot_uniform(mi, p->left, sqrt(2.0)) || init_glorot_uniform(mi, p->right, sqrt(2.0));
+            return rc || init_glorot_normal(mi, p->left, sqrt(2.0)) ||
+                   init_glorot_normal(mi, p->right, sqrt(2.0));
+        return rc || init_glorot_uniform(mi, p->left, sqrt(2.0)) ||
+               init_glorot_uniform(mi, p->right, sqrt(2.0));
     case ADAPTER_PHM:
         if (init_rule) /* a per-layer rule: hard-coded ranges */
-            rc = rc || (c_init ? init_uniform(mi, p->rule, -0.01, 0.01) : init_normal(mi, p->rule, 0.0, 0.01));
+            rc = rc || (c_init ? init_uniform(mi, p->rule, -0.01, 0.01)
+                               : init_normal(mi, p->rule, 0.0, 0.01));
         for (int k = 0; k < 2 && !rc; k++) {
             struct tensor *t = st->factorized ? (k ? p->right : p->left) : (k ? NULL : p->W);
             if (!t) continue;
-            rc = w_init == W_GLOROT_UNIFORM  ? init_glorot_uniform(mi, t, sqrt(2.0))
-                 : w_init == W_GLOROT_NORMAL ? init_glorot_normal(mi, t, sqrt(2.0)) /* std 2/sqrt(fan) */
-                                             : init_normal(mi, t, 0.0, init_range);
+            rc = w_init == W_GLOROT_UNIFORM ? init_glorot_uniform(mi, t, sqrt(2.0))
+                 : w_init == W_GLOROT_NORMAL
+                     ? init_glorot_normal(mi, t, sqrt(2.0)) /* std 2/sqrt(fan) */
+                     : init_normal(mi, t, 0.0, init_range);
         }
         return rc;
     }
@@ -269,7 +290,8 @@ struct train_walk {
 static int train_proj(struct adapter_state *st, struct adapter_proj *p, void *arg) {
     struct train_walk *w = arg;
     struct tensor *ts[] = {p->w, p->left, p->right, p->W, p->b};
-    if (st->kind == ADAPTER_PHM && !st->shared && w->learn_rule && method_train(w->mi, p->rule)) return -1;
+    if (st->kind == ADAPTER_PHM && !st->shared && w->learn_rule && method_train(w->mi, p->rule))
+        return -1;
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         if (ts[i] && method_train(w->mi, ts[i])) return -1;
     return 0;
@@ -286,8 +308,10 @@ int adapter_family_init(struct method_instance *mi, enum adapter_kind kind) {
     int rf, self_attn, ffn, norms, rank = 1, w_init = W_GLOROT_UNIFORM, c_init = 0, learn_rule = 1;
     double init_range = 0.0001;
     static const char *const acts[] = {"gelu_new", "relu", NULL};
-    if (method_opt_int(mi, "reduction_factor", &rf) || opt_choice(mi, "non_linearity", acts, &st->act) ||
-        method_opt_bool(mi, "add_after_self_attention", &self_attn) || method_opt_bool(mi, "add_after_ffn", &ffn) ||
+    if (method_opt_int(mi, "reduction_factor", &rf) ||
+        opt_choice(mi, "non_linearity", acts, &st->act) ||
+        method_opt_bool(mi, "add_after_self_attention", &self_attn) ||
+        method_opt_bool(mi, "add_after_ffn", &ffn) ||
         method_opt_bool(mi, "unfreeze_layer_norms", &norms))
         return -1;
     if (rf < 1 || c->d_model / rf < 1)
@@ -295,14 +319,17 @@ int adapter_family_init(struct method_instance *mi, enum adapter_kind kind) {
     int64_t d = c->d_model, bott = d / rf;
     if (kind == ADAPTER_LOWRANK) {
         static const char *const inits[] = {"glorot-uniform", "glorot-normal", NULL};
-        if (method_opt_int(mi, "low_rank_rank", &rank) || opt_choice(mi, "low_rank_w_init", inits, &w_init)) return -1;
+        if (method_opt_int(mi, "low_rank_rank", &rank) ||
+            opt_choice(mi, "low_rank_w_init", inits, &w_init))
+            return -1;
     }
     if (kind == ADAPTER_PHM) {
         static const char *const inits[] = {"glorot-uniform", "glorot-normal", "normal", NULL};
         static const char *const cinits[] = {"normal", "uniform", NULL};
         if (method_opt_int(mi, "phm_dim", &st->n) || method_opt_int(mi, "phm_rank", &rank) ||
             method_opt_bool(mi, "factorized_phm", &st->factorized) ||
-            method_opt_bool(mi, "shared_phm_rule", &st->shared) || opt_choice(mi, "phm_c_init", cinits, &c_init) ||
+            method_opt_bool(mi, "shared_phm_rule", &st->shared) ||
+            opt_choice(mi, "phm_c_init", cinits, &c_init) ||
             method_opt_float(mi, "phm_init_range", &init_range) ||
             opt_choice(mi, "hypercomplex_nonlinearity", inits, &w_init) ||
             method_opt_bool(mi, "learn_phm", &learn_rule))
@@ -333,11 +360,11 @@ int adapter_family_init(struct method_instance *mi, enum adapter_kind kind) {
                 int hf_layer = slot == 0 ? 0 : stack == 0 ? 1 : 2;
                 char pre[128];
                 a->present = 1;
-                snprintf(pre, sizeof pre, "%s.block.%d.layer.%d.adapter.down.", stack ? "decoder" : "encoder", l,
-                         hf_layer);
+                snprintf(pre, sizeof pre, "%s.block.%d.layer.%d.adapter.down.",
+                         stack ? "decoder" : "encoder", l, hf_layer);
                 rc = declare_proj(mi, st, &a->down, pre, d, bott, rank, shared_rule);
-                snprintf(pre, sizeof pre, "%s.block.%d.layer.%d.adapter.up.", stack ? "decoder" : "encoder", l,
-                         hf_layer);
+                snprintf(pre, sizeof pre, "%s.block.%d.layer.%d.adapter.up.",
+                         stack ? "decoder" : "encoder", l, hf_layer);
                 rc = rc || declare_proj(mi, st, &a->up, pre, bott, d, rank, shared_rule);
                 if (kind != ADAPTER_DENSE) st->cache_numel += 2 * d * bott;
             }
@@ -348,7 +375,8 @@ int adapter_family_init(struct method_instance *mi, enum adapter_kind kind) {
 
     /* initialise */
     if (shared_rule)
-        rc = c_init ? init_uniform(mi, shared_rule, -1.0, 1.0) : init_normal(mi, shared_rule, 0.0, init_range);
+        rc = c_init ? init_uniform(mi, shared_rule, -1.0, 1.0)
+                    : init_normal(mi, shared_rule, 0.0, init_range);
     int total = 2 * (st->n_layers[0] + st->n_layers[1]);
     for (int i = 0; i < total && !rc; i++) {
         if (!st->sites[i].present) continue;
@@ -381,7 +409,8 @@ void adapter_family_free(struct method_instance *mi) {
 
 int adapter_cache_stats(const struct method_instance *mi, int *builds, int *hits) {
     const struct adapter_state *st = mi->state;
-    if (!st || !mi->method || mi->method->free != adapter_family_free) return error_set("not an adapter method");
+    if (!st || !mi->method || mi->method->free != adapter_family_free)
+        return error_set("not an adapter method");
     *builds = st->builds;
     *hits = st->hits;
     return 0;

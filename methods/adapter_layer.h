@@ -42,29 +42,41 @@
 enum adapter_kind { ADAPTER_DENSE = 0, ADAPTER_LOWRANK, ADAPTER_PHM };
 
 /* Options every adapter method has (defaults per method). */
-#define ADAPTER_OPTIONS(self_attn, ffn, enc_layers, dec_layers)                                                 \
-    {"reduction_factor", "32", "bottleneck = d_model / reduction_factor (integer division)"},                   \
-        {"non_linearity", "gelu_new", "adapter activation: gelu_new or relu"},                                  \
-        {"add_after_self_attention", self_attn, "adapter after each self-attention sublayer"},                  \
-        {"add_after_ffn", ffn, "adapter after each feed-forward sublayer"},                                     \
-        {"task_adapter_layers_encoder", enc_layers, "encoder layers with adapters: all, none or a list 5,6,7"}, \
-        {"task_adapter_layers_decoder", dec_layers, "decoder layers with adapters: all, none or a list 5,6,7"}, \
-        {"unfreeze_layer_norms", "true", "train every T5 layer-norm weight"}
+#define ADAPTER_OPTIONS(self_attn, ffn, enc_layers, dec_layers)                                    \
+    {"reduction_factor", "32", "bottleneck = d_model / reduction_factor (integer division)"},      \
+        {"non_linearity", "gelu_new", "adapter activation: gelu_new or relu"},                     \
+        {"add_after_self_attention", self_attn, "adapter after each self-attention sublayer"},     \
+        {"add_after_ffn", ffn, "adapter after each feed-forward sublayer"},                        \
+        {"task_adapter_layers_encoder", enc_layers,                                                \
+         "encoder layers with adapters: all, none or a list 5,6,7"},                               \
+        {"task_adapter_layers_decoder", dec_layers,                                                \
+         "decoder layers with adapters: all, none or a list 5,6,7"},                               \
+    {                                                                                              \
+        "unfreeze_layer_norms", "true", "train every T5 layer-norm weight"                         \
+    }
 
-#define LOWRANK_OPTIONS                                                                      \
-    {"low_rank_rank", "1", "rank r of each projection W = w_left [in, r] @ w_right [r, out]"}, \
-        {"low_rank_w_init", "glorot-uniform", "w_left, w_right init: glorot-uniform or glorot-normal"}
+#define LOWRANK_OPTIONS                                                                            \
+    {"low_rank_rank", "1", "rank r of each projection W = w_left [in, r] @ w_right [r, out]"}, {   \
+        "low_rank_w_init", "glorot-uniform",                                                       \
+            "w_left, w_right init: glorot-uniform or glorot-normal"                                \
+    }
 
-#define PHM_OPTIONS(n, factorized, shared)                                                                        \
-    {"phm_dim", n, "n: number of Kronecker summands; in and out must be divisible by n"},                         \
-        {"factorized_phm", factorized, "W_i = W_left[i] (in/n x phm_rank) @ W_right[i] (phm_rank x out/n)"},      \
-        {"phm_rank", "1", "rank of the factorised W_i"},                                                          \
-        {"shared_phm_rule", shared, "one rule A (n x n x n) shared by every PHM layer"},                          \
-        {"phm_c_init", "normal", "rule init: normal (per layer N(0,0.01), shared N(0,phm_init_range)) or "        \
-                                 "uniform (per layer U(-0.01,0.01), shared U(-1,1))"},                            \
-        {"phm_init_range", "0.0001", "std of the shared rule's normal init and of the 'normal' W init"},          \
-        {"hypercomplex_nonlinearity", "glorot-uniform", "W init: glorot-uniform, glorot-normal or normal"},       \
-        {"learn_phm", "true", "train the rules"}
+#define PHM_OPTIONS(n, factorized, shared)                                                         \
+    {"phm_dim", n, "n: number of Kronecker summands; in and out must be divisible by n"},          \
+        {"factorized_phm", factorized,                                                             \
+         "W_i = W_left[i] (in/n x phm_rank) @ W_right[i] (phm_rank x out/n)"},                     \
+        {"phm_rank", "1", "rank of the factorised W_i"},                                           \
+        {"shared_phm_rule", shared, "one rule A (n x n x n) shared by every PHM layer"},           \
+        {"phm_c_init", "normal",                                                                   \
+         "rule init: normal (per layer N(0,0.01), shared N(0,phm_init_range)) or "                 \
+         "uniform (per layer U(-0.01,0.01), shared U(-1,1))"},                                     \
+        {"phm_init_range", "0.0001",                                                               \
+         "std of the shared rule's normal init and of the 'normal' W init"},                       \
+        {"hypercomplex_nonlinearity", "glorot-uniform",                                            \
+         "W init: glorot-uniform, glorot-normal or normal"},                                       \
+    {                                                                                              \
+        "learn_phm", "true", "train the rules"                                                     \
+    }
 
 /* init() of an adapter method: declares, allocates and initialises the adapters from the
  * options, lists the trained tensors and sets the hooks. */
