@@ -10,6 +10,12 @@
  *   sublayers (add_after_self_attention, add_after_ffn) and the layers
  *   (task_adapter_layers_encoder/_decoder: "all", "none" or "5,6,7"; layers the model
  *   does not have are ignored, as in the reference).
+ *   Paper vs code: the reference code puts Pfeiffer adapters after self-attention only (the
+ *   default here); the original Pfeiffer placement (after the FFN) is
+ *   --option add_after_self_attention=false --option add_after_ffn=true.
+ *   Not implemented: the reference's normalize_phm_weight and factorized_phm_rule (false in
+ *   every published config); low_rank_rank > 1 uses w_left @ w_right (the reference's
+ *   broadcast product only works for rank 1, where both are the outer product).
  * - Projections, each with a bias (zero init):
  *     dense    y W^T + b, W [out, in] (torch.nn.Linear), N(0, 0.01)
  *     lowrank  y (w_left @ w_right) + b, w_left [in, r], w_right [r, out]: for r = 1 the
