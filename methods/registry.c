@@ -5,9 +5,23 @@
 #include "methods/method.h"
 
 extern const struct method method_full;
+extern const struct method method_adapter;
+extern const struct method method_pfeiffer;
+extern const struct method method_adapterdrop;
+extern const struct method method_adapter_lowrank;
+extern const struct method method_phm_adapter;
+extern const struct method method_compacter;
+extern const struct method method_compacter_pp;
 
 static const struct method *const methods[] = {
     &method_full,
+    &method_adapter,
+    &method_pfeiffer,
+    &method_adapterdrop,
+    &method_adapter_lowrank,
+    &method_phm_adapter,
+    &method_compacter,
+    &method_compacter_pp,
 };
 
 int method_count(void) { return (int)(sizeof methods / sizeof methods[0]); }
