@@ -47,6 +47,12 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart 
 CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
 endif
 
+# Objects depend on the flags they were built with: switching CUDA=0/1, SAN or OPT in the same
+# BUILD directory rebuilds instead of linking stale objects.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CFLAGS) $(NVFLAGS) $(LDLIBS)
+$(shell mkdir -p $(BUILD) && (echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP)))
+
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -70,17 +76,17 @@ $(PROG): $(CLI_OBJ) $(LIB)
 	$(Q)$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 	@ln -sf $(BUILD)/compacter compacter 2>/dev/null || true
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/check.h $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "CC  $@"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "CC  $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/%.o: %.cu
+$(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "NVCC $<"
 	$(Q)$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
