@@ -72,6 +72,24 @@ static inline const char *shared_data(const char *rel) {
     return stat(buf, &st) == 0 ? buf : NULL;
 }
 
+/* The `compacter` program of this build ($BUILD/compacter, BUILD set by tests/run_tests.sh). */
+static inline const char *compacter_bin(void) {
+    static char buf[512];
+    const char *b = getenv("BUILD");
+    snprintf(buf, sizeof buf, "%s/compacter", b && *b ? b : "build");
+    return buf;
+}
+
+/* Run a shell command, capturing stdout (and whatever the command redirects) into out.
+ * Returns the exit status as pclose gives it (0 = success). */
+static inline int run_capture(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    return pclose(p);
+}
+
 #define CHECK_DONE()                                                                               \
     do {                                                                                           \
         printf("%d checks, %d failed\n", check_count, check_failures);                             \

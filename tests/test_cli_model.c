@@ -9,13 +9,6 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 
-static const char *prog(void) {
-    static char p[512];
-    const char *b = getenv("BUILD");
-    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
-    return p;
-}
-
 static void ids_arg(char *buf, size_t cap, const int32_t *ids, const int32_t *mask, int n, int len) {
     size_t k = 0;
     for (int i = 0; i < n; i++) {
@@ -35,7 +28,7 @@ static int run(const char *cmd, char *out, size_t cap) {
 }
 
 int main(void) {
-    if (access(prog(), X_OK)) SKIP("%s not built", prog());
+    if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
     struct st_file rf;
     if (st_open(&rf, "tests/fixtures/t5/v11-reference.safetensors")) SKIP("%s", error_message());
     const struct st_tensor *e = st_find(&rf, "enc_ids"), *d = st_find(&rf, "dec_ids");
@@ -48,7 +41,7 @@ int main(void) {
     ids_arg(decs, sizeof decs, dec, NULL, B, T);
     snprintf(tmp, sizeof tmp, "/tmp/compacter-cli-%d.safetensors", (int)getpid());
     snprintf(cmd, sizeof cmd, "%s logits --device cpu --model tests/fixtures/t5/v11 --encoder-ids '%s' --decoder-ids '%s' --out %s",
-             prog(), encs, decs, tmp);
+             compacter_bin(), encs, decs, tmp);
     CHECK(run(cmd, out, sizeof out) == 0, "logits command failed: %s", cmd);
     struct st_file lf;
     if (st_open(&lf, tmp) == 0) {
@@ -65,7 +58,7 @@ int main(void) {
 
     /* one sequence: [dec_len, vocab] */
     snprintf(cmd, sizeof cmd, "%s logits --device cpu --model tests/fixtures/t5/v11 --encoder-ids 13,8,1 --decoder-ids 0,5 --out %s",
-             prog(), tmp);
+             compacter_bin(), tmp);
     CHECK(run(cmd, out, sizeof out) == 0, "single-sequence logits failed");
     if (st_open(&lf, tmp) == 0) {
         const struct st_tensor *l = st_find(&lf, "logits");
@@ -79,7 +72,7 @@ int main(void) {
     int L = (int)g->shape[1];
     const int32_t *gen = (const int32_t *)(rf.map + rf.data_start + g->begin);
     snprintf(cmd, sizeof cmd, "%s generate --device cpu --model tests/fixtures/t5/v11 --encoder-ids '%s' --max-length %d",
-             prog(), encs, L);
+             compacter_bin(), encs, L);
     CHECK(run(cmd, out, sizeof out) == 0, "generate failed");
     char want[2048];
     size_t k = 0;
@@ -87,14 +80,14 @@ int main(void) {
         for (int t = 0; t < L; t++) k += (size_t)snprintf(want + k, sizeof want - k, "%d%c", gen[i * L + t], t + 1 == L ? '\n' : ' ');
     CHECK(strcmp(out, want) == 0, "generate printed\n%s\nHF gives\n%s", out, want);
 
-    snprintf(cmd, sizeof cmd, "%s info --model tests/fixtures/t5/v10", prog());
+    snprintf(cmd, sizeof cmd, "%s info --model tests/fixtures/t5/v10", compacter_bin());
     CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "vocab_size       96"), "info output: %s", out);
 
-    snprintf(cmd, sizeof cmd, "%s logits --model tests/fixtures/t5/v10 --encoder-ids 1,,x --decoder-ids 0 --out %s 2>&1", prog(), tmp);
+    snprintf(cmd, sizeof cmd, "%s logits --model tests/fixtures/t5/v10 --encoder-ids 1,,x --decoder-ids 0 --out %s 2>&1", compacter_bin(), tmp);
     int rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "--encoder-ids"), "bad ids: rc %d, message %s", rc, out);
     CHECK(access(tmp, F_OK) != 0, "no output file written on error");
-    snprintf(cmd, sizeof cmd, "%s logits --model tests/fixtures/t5/v10 --encoder-ids 1,500 --decoder-ids 0 --out %s 2>&1", prog(), tmp);
+    snprintf(cmd, sizeof cmd, "%s logits --model tests/fixtures/t5/v10 --encoder-ids 1,500 --decoder-ids 0 --out %s 2>&1", compacter_bin(), tmp);
     rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "outside the vocabulary"), "id past vocab: rc %d, message %s", rc, out);
     st_close(&rf);

@@ -286,16 +286,9 @@ static void parity(const struct tcase *c) {
 
 /* ---- 2. compacter params on t5-base ---- */
 
-static const char *prog(void) {
-    static char p[512];
-    const char *b = getenv("BUILD");
-    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
-    return p;
-}
-
 static int run_params(const char *args, char *out, size_t cap) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s params --config " FIX "/configs/t5-base.json %s 2>&1", prog(),
+    snprintf(cmd, sizeof cmd, "%s params --config " FIX "/configs/t5-base.json %s 2>&1", compacter_bin(),
              args);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
@@ -305,8 +298,8 @@ static int run_params(const char *args, char *out, size_t cap) {
 }
 
 static void params(void) {
-    if (access(prog(), X_OK)) {
-        printf("  (%s not built: params contract not checked here)\n", prog());
+    if (access(compacter_bin(), X_OK)) {
+        printf("  (%s not built: params contract not checked here)\n", compacter_bin());
         return;
     }
     /* spec section 0; total = 222,882,048 + the method's own parameters */

@@ -6,16 +6,9 @@
 
 #include <unistd.h>
 
-static const char *prog(void) {
-    static char p[512];
-    const char *b = getenv("BUILD");
-    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
-    return p;
-}
-
 static int run(const char *args, char *out, size_t cap) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s params %s 2>&1", prog(), args);
+    snprintf(cmd, sizeof cmd, "%s params %s 2>&1", compacter_bin(), args);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, cap - 1, p);
     out[n] = 0;
@@ -23,7 +16,7 @@ static int run(const char *args, char *out, size_t cap) {
 }
 
 int main(void) {
-    if (access(prog(), X_OK)) SKIP("%s not built", prog());
+    if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
     char out[4096];
     CHECK(run("--config tests/fixtures/configs/t5-base.json --method full", out, sizeof out) == 0, "%s", out);
     CHECK(!strcmp(out, "trainable 222882048 total 222882048 percent 100.000\n"), "t5-base full: %s", out);

@@ -11,16 +11,9 @@
 
 static char dir[128], train[256], cmd[4096], out[8192];
 
-static const char *prog(void) {
-    static char p[512];
-    const char *b = getenv("BUILD");
-    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
-    return p;
-}
-
 static int run(const char *args) {
     snprintf(cmd, sizeof cmd, "%s train --device cpu --train %s --epochs 3 --lr 1e-2 --batch 8 --grad-accum 2 %s 2>&1",
-             prog(), train, args);
+             compacter_bin(), train, args);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
@@ -50,7 +43,7 @@ static int same_file(const char *a, const char *b) {
 }
 
 int main(void) {
-    if (access(prog(), X_OK)) SKIP("%s not built", prog());
+    if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
     snprintf(dir, sizeof dir, "/tmp/compacter-resume-%d", (int)getpid());
     mkdir(dir, 0755);
     snprintf(train, sizeof train, "%s/train.jsonl", dir);
@@ -90,7 +83,7 @@ int main(void) {
     char empty[256];
     snprintf(empty, sizeof empty, "%s/empty.jsonl", dir);
     fclose(fopen(empty, "w"));
-    snprintf(cmd, sizeof cmd, "%s train --device cpu --model tests/fixtures/t5/v10 --train %s 2>&1", prog(), empty);
+    snprintf(cmd, sizeof cmd, "%s train --device cpu --model tests/fixtures/t5/v10 --train %s 2>&1", compacter_bin(), empty);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
