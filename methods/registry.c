@@ -5,9 +5,12 @@
 #include "methods/method.h"
 
 extern const struct method method_full;
+extern const struct method method_prompt_tuning_r, method_prompt_tuning_t, method_bitfit, method_intrinsic_said,
+    method_lora, method_ia3;
 
 static const struct method *const methods[] = {
     &method_full,
+    &method_prompt_tuning_r, &method_prompt_tuning_t, &method_bitfit, &method_intrinsic_said, &method_lora, &method_ia3,
 };
 
 int method_count(void) { return (int)(sizeof methods / sizeof methods[0]); }
