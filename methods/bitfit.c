@@ -25,21 +25,24 @@ static int lin_index(const struct bitfit_state *s, int stack, int layer, int sub
     return ((stack * s->max_layers + layer) * 3 + sub) * NPROJ + proj;
 }
 
-static struct tensor *bitfit_linear(void *ctx, struct exec *x, const struct t5_site *site, struct tensor *in,
-                                    struct tensor *w) {
+static struct tensor *bitfit_linear(void *ctx, struct exec *x, const struct t5_site *site,
+                                    struct tensor *in, struct tensor *w) {
     const struct bitfit_state *s = ((struct method_instance *)ctx)->state;
     struct tensor *b = NULL;
-    if (site->proj == T5_LM_HEAD) b = s->head;
+    if (site->proj == T5_LM_HEAD)
+        b = s->head;
     else if (site->layer >= 0 && site->sublayer <= T5_FFN)
         b = s->lin[lin_index(s, site->stack, site->layer, site->sublayer, site->proj)];
     struct tensor *y = op_linear(x, in, w);
     return b ? op_add_bias(x, y, b) : y;
 }
 
-static struct tensor *bitfit_norm_out(void *ctx, struct exec *x, const struct t5_site *site, struct tensor *y) {
+static struct tensor *bitfit_norm_out(void *ctx, struct exec *x, const struct t5_site *site,
+                                      struct tensor *y) {
     const struct bitfit_state *s = ((struct method_instance *)ctx)->state;
     if (site->layer < 0 || site->sublayer > T5_FFN) return y; /* final norms: no bias */
-    return op_add_bias(x, y, s->norm[lin_index(s, site->stack, site->layer, site->sublayer, 0) / NPROJ]);
+    return op_add_bias(x, y,
+                       s->norm[lin_index(s, site->stack, site->layer, site->sublayer, 0) / NPROJ]);
 }
 
 static struct tensor *declare(struct method_instance *mi, const char *name, int64_t n) {
@@ -65,25 +68,33 @@ static int bitfit_init(struct method_instance *mi) {
         for (int l = 0; l < nl; l++) {
             for (int sub = 0; sub < 3; sub++) {
                 if (st == 0 && sub == T5_CROSS_ATTN) continue;
-                int li = st == 0 && sub == T5_FFN ? 1 : sub; /* index of the layer inside the block */
+                int li =
+                    st == 0 && sub == T5_FFN ? 1 : sub; /* index of the layer inside the block */
                 snprintf(name, sizeof name, "%s.block.%d.layer.%d.layer_norm.bias", stack, l, li);
-                if (!(s->norm[lin_index(s, st, l, sub, 0) / NPROJ] = declare(mi, name, c->d_model))) return -1;
+                if (!(s->norm[lin_index(s, st, l, sub, 0) / NPROJ] = declare(mi, name, c->d_model)))
+                    return -1;
                 if (sub != T5_FFN) {
                     const char *mod = sub == T5_SELF_ATTN ? "SelfAttention" : "EncDecAttention";
                     for (int p = T5_Q; p <= T5_O; p++) {
-                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.%s.%s.bias", stack, l, li, mod, attn_proj[p]);
-                        if (!(s->lin[lin_index(s, st, l, sub, p)] = declare(mi, name, p == T5_O ? c->d_model : inner)))
+                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.%s.%s.bias", stack, l, li,
+                                 mod, attn_proj[p]);
+                        if (!(s->lin[lin_index(s, st, l, sub, p)] =
+                                  declare(mi, name, p == T5_O ? c->d_model : inner)))
                             return -1;
                     }
                 } else {
                     const char *wi[2] = {c->gated ? "wi_0" : "wi", "wi_1"};
                     for (int k = 0; k < 1 + c->gated; k++) {
-                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.DenseReluDense.%s.bias", stack, l, li, wi[k]);
-                        if (!(s->lin[lin_index(s, st, l, sub, k ? T5_WI_1 : T5_WI)] = declare(mi, name, c->d_ff)))
+                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.DenseReluDense.%s.bias",
+                                 stack, l, li, wi[k]);
+                        if (!(s->lin[lin_index(s, st, l, sub, k ? T5_WI_1 : T5_WI)] =
+                                  declare(mi, name, c->d_ff)))
                             return -1;
                     }
-                    snprintf(name, sizeof name, "%s.block.%d.layer.%d.DenseReluDense.wo.bias", stack, l, li);
-                    if (!(s->lin[lin_index(s, st, l, sub, T5_WO)] = declare(mi, name, c->d_model))) return -1;
+                    snprintf(name, sizeof name, "%s.block.%d.layer.%d.DenseReluDense.wo.bias",
+                             stack, l, li);
+                    if (!(s->lin[lin_index(s, st, l, sub, T5_WO)] = declare(mi, name, c->d_model)))
+                        return -1;
                 }
             }
         }
@@ -108,7 +119,8 @@ static void bitfit_free(struct method_instance *mi) {
 
 const struct method method_bitfit = {
     .name = "bitfit",
-    .summary = "BitFit: zero-initialised biases added to every projection, block layer norm and the lm_head",
+    .summary = "BitFit: zero-initialised biases added to every projection, block layer norm and "
+               "the lm_head",
     .task_prefix = 1,
     .options = (const struct method_option[]){{0}},
     .init = bitfit_init,

@@ -37,8 +37,8 @@ static struct tensor *scale_cols(struct exec *x, struct tensor *t, struct tensor
     return op_view(x, y, t->ndim, t->shape);
 }
 
-static struct tensor *ia3_linear(void *ctx, struct exec *x, const struct t5_site *site, struct tensor *in,
-                                 struct tensor *w) {
+static struct tensor *ia3_linear(void *ctx, struct exec *x, const struct t5_site *site,
+                                 struct tensor *in, struct tensor *w) {
     const struct ia3_state *s = ((struct method_instance *)ctx)->state;
     struct tensor *l = NULL;
     if (site->layer >= 0 && site->sublayer <= T5_FFN && site->proj < T5_LM_HEAD)
@@ -56,9 +56,13 @@ static int ia3_init(struct method_instance *mi) {
     while (*p) {
         size_t n = strcspn(p, ",");
         int k = 0;
-        while (k < 7 && (strlen(names[k]) != n || strncmp(p, names[k], n))) k++;
-        if (k == 7) return error_set("targets: unknown projection '%.*s' (use q,k,v,o,wi,wi_1,wo)", (int)n, p);
-        if (k == T5_WI_1 && !c->gated) return error_set("targets: wi_1 exists only in gated models");
+        while (k < 7 && (strlen(names[k]) != n || strncmp(p, names[k], n)))
+            k++;
+        if (k == 7)
+            return error_set("targets: unknown projection '%.*s' (use q,k,v,o,wi,wi_1,wo)", (int)n,
+                             p);
+        if (k == T5_WI_1 && !c->gated)
+            return error_set("targets: wi_1 exists only in gated models");
         mask |= 1u << k; /* names[] is in enum t5_proj order */
         p += n;
         if (*p == ',') p++;
@@ -80,13 +84,21 @@ static int ia3_init(struct method_instance *mi) {
                 const char *stack = st ? "decoder" : "encoder";
                 for (int pj = T5_Q; pj <= T5_WO; pj++) {
                     if (!(mask >> pj & 1) || (sub == T5_FFN) != (pj >= T5_WI)) continue;
-                    int64_t n = pj == T5_O ? c->d_model : pj < T5_O ? inner : pj == T5_WO ? c->d_ff : c->d_ff;
+                    int64_t n = pj == T5_O    ? c->d_model
+                                : pj < T5_O   ? inner
+                                : pj == T5_WO ? c->d_ff
+                                              : c->d_ff;
                     if (sub == T5_FFN) {
-                        const char *fn = pj == T5_WO ? "wo" : pj == T5_WI_1 ? "wi_1" : c->gated ? "wi_0" : "wi";
-                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.DenseReluDense.%s.ia3_l", stack, l, li, fn);
+                        const char *fn = pj == T5_WO     ? "wo"
+                                         : pj == T5_WI_1 ? "wi_1"
+                                         : c->gated      ? "wi_0"
+                                                         : "wi";
+                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.DenseReluDense.%s.ia3_l",
+                                 stack, l, li, fn);
                     } else {
-                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.%s.%s.ia3_l", stack, l, li,
-                                 sub == T5_SELF_ATTN ? "SelfAttention" : "EncDecAttention", names[pj]);
+                        snprintf(name, sizeof name, "%s.block.%d.layer.%d.%s.%s.ia3_l", stack, l,
+                                 li, sub == T5_SELF_ATTN ? "SelfAttention" : "EncDecAttention",
+                                 names[pj]);
                     }
                     struct tensor *t = method_param(mi, name, 1, (int64_t[]){n});
                     if (!t) return -1;
@@ -111,11 +123,13 @@ static void ia3_free(struct method_instance *mi) {
 
 const struct method method_ia3 = {
     .name = "ia3",
-    .summary = "(IA)^3: trained rescaling of keys, values and the FFN hidden activation (init ones)",
+    .summary =
+        "(IA)^3: trained rescaling of keys, values and the FFN hidden activation (init ones)",
     .task_prefix = 0,
     .options =
         (const struct method_option[]){
-            {"targets", "k,v,wo", "projections rescaled: q,k,v,o,wi,wi_1 scale their output, wo its input"},
+            {"targets", "k,v,wo",
+             "projections rescaled: q,k,v,o,wi,wi_1 scale their output, wo its input"},
             {0},
         },
     .init = ia3_init,

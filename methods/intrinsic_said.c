@@ -66,8 +66,12 @@ static uint64_t mix(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-static uint64_t key(uint64_t seed, int j, int kind) { return mix(seed + GOLD * (uint64_t)(3 * j + kind + 1)); }
-static uint64_t draw(uint64_t k, uint64_t i) { return mix(k + GOLD * (i + 1)); }
+static uint64_t key(uint64_t seed, int j, int kind) {
+    return mix(seed + GOLD * (uint64_t)(3 * j + kind + 1));
+}
+static uint64_t draw(uint64_t k, uint64_t i) {
+    return mix(k + GOLD * (i + 1));
+}
 
 static int build_ff(struct method_instance *mi, struct said_state *s) {
     const struct backend *be = mi->model->be;
@@ -84,7 +88,8 @@ static int build_ff(struct method_instance *mi, struct said_state *s) {
                 hb[i] = draw(kb, (uint64_t)i) >> 63 ? 1.0f : -1.0f;
                 hp[i] = (int32_t)i;
                 double u1 = ((double)(draw(kg, 2 * (uint64_t)i) >> 11) + 0.5) / 9007199254740992.0;
-                double u2 = ((double)(draw(kg, 2 * (uint64_t)i + 1) >> 11) + 0.5) / 9007199254740992.0;
+                double u2 =
+                    ((double)(draw(kg, 2 * (uint64_t)i + 1) >> 11) + 0.5) / 9007199254740992.0;
                 hg[i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
                 sum += (double)hg[i] * hg[i];
             }
@@ -122,15 +127,20 @@ static struct tensor *reparam(struct exec *x, struct said_state *s, int j, struc
     const struct ff *f = &s->ff[j];
     int64_t L = f->L, D = f->D;
     float bs = s->reference ? (float)(1.0 / sqrt((double)L)) : 1.0f;
-    struct tensor *v = op_resize_cols(x, op_view(x, s->theta_d, 2, (int64_t[]){1, s->theta_d->shape[0]}), L);
-    v = op_fwht(x, op_mul(x, v, (struct tensor *)&f->B), bs);     /* H B x */
-    v = op_embedding(x, op_view(x, v, 2, (int64_t[]){L, 1}), (struct tensor *)&f->Pi); /* Pi: [1, L, 1] */
+    struct tensor *v =
+        op_resize_cols(x, op_view(x, s->theta_d, 2, (int64_t[]){1, s->theta_d->shape[0]}), L);
+    v = op_fwht(x, op_mul(x, v, (struct tensor *)&f->B), bs); /* H B x */
+    v = op_embedding(x, op_view(x, v, 2, (int64_t[]){L, 1}),
+                     (struct tensor *)&f->Pi); /* Pi: [1, L, 1] */
     v = op_mul(x, op_view(x, v, 2, (int64_t[]){1, L}), (struct tensor *)&f->G);
-    v = op_scale(x, op_resize_cols(x, op_fwht(x, v, bs), D), f->inv_div); /* first D of H G Pi H B x / div */
+    v = op_scale(x, op_resize_cols(x, op_fwht(x, v, bs), D),
+                 f->inv_div); /* first D of H G Pi H B x / div */
     int32_t jj = j;
     struct tensor *ids = exec_upload(x, DTYPE_I32, 1, (int64_t[]){1}, &jj);
-    struct tensor *lam = op_embedding(x, op_view(x, s->lambda, 2, (int64_t[]){s->lambda->shape[0], 1}), ids);
-    struct tensor *u = op_bmm(x, op_view(x, v, 2, (int64_t[]){D, 1}), op_view(x, lam, 2, (int64_t[]){1, 1}));
+    struct tensor *lam =
+        op_embedding(x, op_view(x, s->lambda, 2, (int64_t[]){s->lambda->shape[0], 1}), ids);
+    struct tensor *u =
+        op_bmm(x, op_view(x, v, 2, (int64_t[]){D, 1}), op_view(x, lam, 2, (int64_t[]){1, 1}));
     struct tensor *t = op_add(x, op_view(x, p, 2, (int64_t[]){D, 1}), u);
     return op_view(x, t, p->ndim, p->shape);
 }
@@ -157,7 +167,8 @@ static int said_init(struct method_instance *mi) {
     int d;
     if (method_opt_int(mi, "intrinsic_dim", &d)) return -1;
     const char *g = method_opt(mi, "said_gradient");
-    if (strcmp(g, "reference") && strcmp(g, "true")) return error_set("said_gradient=%s: use reference or true", g);
+    if (strcmp(g, "reference") && strcmp(g, "true"))
+        return error_set("said_gradient=%s: use reference or true", g);
     struct said_state *s = calloc(1, sizeof *s);
     if (!s) return error_set("out of memory");
     mi->state = s;
@@ -165,13 +176,16 @@ static int said_init(struct method_instance *mi) {
     s->reference = !strcmp(g, "reference");
     int64_t dd = (int64_t)d - (s->n + 1);
     if (dd < 1)
-        return error_set("intrinsic_dim %d leaves no theta_d: it must exceed the %d tensors + 1 lambdas", d, s->n);
+        return error_set(
+            "intrinsic_dim %d leaves no theta_d: it must exceed the %d tensors + 1 lambdas", d,
+            s->n);
     s->ff = calloc((size_t)s->n, sizeof *s->ff);
     s->theta = calloc((size_t)s->n, sizeof *s->theta);
     if (!s->ff || !s->theta) return error_set("out of memory");
     for (int j = 0; j < s->n; j++) {
         int64_t D = tensor_numel(&m->params[j]), L = 1;
-        while (L < D) L *= 2;
+        while (L < D)
+            L *= 2;
         s->ff[j].D = D;
         s->ff[j].L = L;
     }
@@ -202,13 +216,16 @@ static void said_free(struct method_instance *mi) {
 
 const struct method method_intrinsic_said = {
     .name = "intrinsic-said",
-    .summary = "Intrinsic-SAID: every T5 tensor re-parameterised through per-tensor Fastfood projections of d",
+    .summary = "Intrinsic-SAID: every T5 tensor re-parameterised through per-tensor Fastfood "
+               "projections of d",
     .task_prefix = 1,
     .options =
         (const struct method_option[]){
-            {"intrinsic_dim", "20000", "d: theta_d (d - tensors - 1) plus one lambda per tensor plus one"},
+            {"intrinsic_dim", "20000",
+             "d: theta_d (d - tensors - 1) plus one lambda per tensor plus one"},
             {"said_gradient", "reference",
-             "reference: theta_d's gradient scaled by 1/L per tensor as the reference's FWHT backward; true: exact"},
+             "reference: theta_d's gradient scaled by 1/L per tensor as the reference's FWHT "
+             "backward; true: exact"},
             {0},
         },
     .init = said_init,

@@ -31,8 +31,8 @@ static int idx(const struct lora_state *s, int stack, int layer, int sub, int pr
     return ((stack * s->max_layers + layer) * 3 + sub) * NPROJ + proj;
 }
 
-static struct tensor *lora_linear(void *ctx, struct exec *x, const struct t5_site *site, struct tensor *in,
-                                  struct tensor *w) {
+static struct tensor *lora_linear(void *ctx, struct exec *x, const struct t5_site *site,
+                                  struct tensor *in, struct tensor *w) {
     const struct lora_state *s = ((struct method_instance *)ctx)->state;
     struct tensor *y = op_linear(x, in, w);
     if (site->layer < 0 || site->sublayer > T5_FFN || site->proj >= T5_LM_HEAD) return y;
@@ -57,8 +57,11 @@ static int parse_targets(const char *spec, int gated, unsigned *mask) {
                 found = 1;
             }
         if (n == 4 && !strncmp(p, "wi_0", 4)) *mask |= 1u << T5_WI, found = 1;
-        if (!found) return error_set("targets: unknown projection '%.*s' (use q,k,v,o,wi,wi_1,wo)", (int)n, p);
-        if ((*mask >> T5_WI_1 & 1) && !gated) return error_set("targets: wi_1 exists only in gated models");
+        if (!found)
+            return error_set("targets: unknown projection '%.*s' (use q,k,v,o,wi,wi_1,wo)", (int)n,
+                             p);
+        if ((*mask >> T5_WI_1 & 1) && !gated)
+            return error_set("targets: wi_1 exists only in gated models");
         p += n;
         if (*p == ',') p++;
     }
@@ -66,8 +69,8 @@ static int parse_targets(const char *spec, int gated, unsigned *mask) {
 }
 
 /* The base weight at a site and its module name. */
-static struct tensor *site_weight(const struct t5_model *m, int st, int l, int sub, int proj, char *name,
-                                  size_t cap) {
+static struct tensor *site_weight(const struct t5_model *m, int st, int l, int sub, int proj,
+                                  char *name, size_t cap) {
     const struct t5_block *b = st ? &m->dec[l] : &m->enc[l];
     const char *stack = st ? "decoder" : "encoder";
     int li = st == 0 && sub == T5_FFN ? 1 : sub;
@@ -92,7 +95,8 @@ static int lora_init(struct method_instance *mi) {
     double alpha, dropout;
     unsigned mask;
     if (method_opt_int(mi, "rank", &rank) || method_opt_float(mi, "alpha", &alpha) ||
-        method_opt_float(mi, "dropout", &dropout) || parse_targets(method_opt(mi, "targets"), c->gated, &mask))
+        method_opt_float(mi, "dropout", &dropout) ||
+        parse_targets(method_opt(mi, "targets"), c->gated, &mask))
         return -1;
     if (rank < 1) return error_set("rank must be >= 1");
     if (dropout < 0 || dropout >= 1) return error_set("dropout must be in [0, 1)");
@@ -129,7 +133,8 @@ static int lora_init(struct method_instance *mi) {
     for (size_t i = 0; i < n; i++) {
         if (!s->a[i]) continue;
         double bound = 1.0 / sqrt((double)s->a[i]->shape[1]);
-        if (init_uniform(mi, s->a[i], -bound, bound) || method_train(mi, s->a[i]) || method_train(mi, s->b[i]))
+        if (init_uniform(mi, s->a[i], -bound, bound) || method_train(mi, s->a[i]) ||
+            method_train(mi, s->b[i]))
             return -1; /* B stays zero (method_alloc) */
     }
     mi->hooks.linear = lora_linear;
@@ -149,8 +154,8 @@ int lora_merge(struct method_instance *mi) {
     for (size_t i = 0; i < n; i++) {
         if (!s->a[i]) continue;
         int out = (int)s->w[i]->shape[0], in = (int)s->w[i]->shape[1], r = (int)s->a[i]->shape[0];
-        if (be->gemm(0, 0, out, in, r, s->scale, s->b[i]->data, r, 0, s->a[i]->data, in, 0, 1.0f, s->w[i]->data, in, 0,
-                     1))
+        if (be->gemm(0, 0, out, in, r, s->scale, s->b[i]->data, r, 0, s->a[i]->data, in, 0, 1.0f,
+                     s->w[i]->data, in, 0, 1))
             return error_wrap("lora_merge %s: ", s->w[i]->name ? s->w[i]->name : "?");
     }
     s->merged = 1;
@@ -175,7 +180,8 @@ const struct method method_lora = {
     .task_prefix = 0,
     .options =
         (const struct method_option[]){
-            {"targets", "q,v", "projections to adapt, comma-separated: q,k,v,o,wi,wi_1,wo (self and cross)"},
+            {"targets", "q,v",
+             "projections to adapt, comma-separated: q,k,v,o,wi,wi_1,wo (self and cross)"},
             {"rank", "8", "rank r of the update"},
             {"alpha", "16", "scaling numerator: the update is multiplied by alpha/r"},
             {"dropout", "0.0", "dropout on the LoRA branch's input (training only)"},

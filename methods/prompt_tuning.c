@@ -22,7 +22,8 @@ struct prompt_state {
     struct tensor *prompt;
 };
 
-static struct tensor *prompt_input_embeds(void *ctx, struct exec *x, struct tensor *h, int *n_prefix) {
+static struct tensor *prompt_input_embeds(void *ctx, struct exec *x, struct tensor *h,
+                                          int *n_prefix) {
     struct method_instance *mi = ctx;
     struct prompt_state *s = mi->state;
     *n_prefix = (int)s->prompt->shape[0];
@@ -51,14 +52,17 @@ static int prompt_common(struct method_instance *mi, int from_vocab) {
 
     const char *rows = method_opt(mi, "prompt_init_rows");
     int sampled = !strcmp(rows, "sampled");
-    if (!sampled && strcmp(rows, "first")) return error_set("prompt_init_rows=%s: use first or sampled", rows);
+    if (!sampled && strcmp(rows, "first"))
+        return error_set("prompt_init_rows=%s: use first or sampled", rows);
     if (P > c->vocab_size)
-        return error_set("prompt_length %d exceeds the vocabulary (%d rows) to copy from", P, c->vocab_size);
+        return error_set("prompt_length %d exceeds the vocabulary (%d rows) to copy from", P,
+                         c->vocab_size);
     const struct backend *be = mi->model->be;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)c->vocab_size);
     float *row = malloc(sizeof(float) * (size_t)c->d_model);
     int rc = (!ids || !row) ? error_set("out of memory") : 0;
-    for (int i = 0; !rc && i < c->vocab_size; i++) ids[i] = i;
+    for (int i = 0; !rc && i < c->vocab_size; i++)
+        ids[i] = i;
     if (!rc && sampled) { /* first P positions of a Fisher-Yates shuffle */
         uint64_t st = mi->seed;
         for (int i = 0; i < P; i++) {
@@ -71,16 +75,23 @@ static int prompt_common(struct method_instance *mi, int from_vocab) {
     const float *table = mi->model->shared->data;
     float *dst = s->prompt->data;
     for (int i = 0; !rc && i < P; i++) {
-        rc = be->download(row, table + (size_t)ids[i] * (size_t)c->d_model, sizeof(float) * (size_t)c->d_model);
-        if (!rc) rc = be->upload(dst + (size_t)i * (size_t)c->d_model, row, sizeof(float) * (size_t)c->d_model);
+        rc = be->download(row, table + (size_t)ids[i] * (size_t)c->d_model,
+                          sizeof(float) * (size_t)c->d_model);
+        if (!rc)
+            rc = be->upload(dst + (size_t)i * (size_t)c->d_model, row,
+                            sizeof(float) * (size_t)c->d_model);
     }
     free(ids);
     free(row);
     return rc;
 }
 
-static int prompt_r_init(struct method_instance *mi) { return prompt_common(mi, 0); }
-static int prompt_t_init(struct method_instance *mi) { return prompt_common(mi, 1); }
+static int prompt_r_init(struct method_instance *mi) {
+    return prompt_common(mi, 0);
+}
+static int prompt_t_init(struct method_instance *mi) {
+    return prompt_common(mi, 1);
+}
 
 static void prompt_free(struct method_instance *mi) {
     free(mi->state);
@@ -102,13 +113,15 @@ const struct method method_prompt_tuning_r = {
 
 const struct method method_prompt_tuning_t = {
     .name = "prompt-tuning-t",
-    .summary = "prompt tuning: P trained vectors before the encoder input, initialised from vocabulary rows",
+    .summary = "prompt tuning: P trained vectors before the encoder input, initialised from "
+               "vocabulary rows",
     .task_prefix = 1,
     .options =
         (const struct method_option[]){
             {"prompt_length", "100", "number of prompt vectors prepended to the encoder input"},
-            {"prompt_init_rows", "first", "first: embedding rows of token ids 0..P-1 (reference); sampled: P "
-                                          "distinct random vocabulary rows"},
+            {"prompt_init_rows", "first",
+             "first: embedding rows of token ids 0..P-1 (reference); sampled: P "
+             "distinct random vocabulary rows"},
             {0},
         },
     .init = prompt_t_init,

@@ -46,8 +46,8 @@ struct setup {
     int32_t dec[256];
 };
 
-static int open_case(struct setup *s, const char *fam, const char *method, const char **kv, int n_kv,
-                     const char *weights) {
+static int open_case(struct setup *s, const char *fam, const char *method, const char **kv,
+                     int n_kv, const char *weights) {
     char path[256];
     memset(s, 0, sizeof *s);
     snprintf(path, sizeof path, FIX "/%s-reference.safetensors", fam);
@@ -64,7 +64,8 @@ static int open_case(struct setup *s, const char *fam, const char *method, const
     }
     const int32_t *labels = ref(&s->rf, "labels", NULL);
     t5_shift_right(&s->m.cfg, labels, B, T, s->dec);
-    s->b = (struct t5_batch){B, S, T, ref(&s->rf, "enc_ids", NULL), ref(&s->rf, "enc_mask", NULL), s->dec, labels};
+    s->b = (struct t5_batch){
+        B, S, T, ref(&s->rf, "enc_ids", NULL), ref(&s->rf, "enc_mask", NULL), s->dec, labels};
     return 0;
 }
 
@@ -81,7 +82,9 @@ static int is_trained(const struct method_instance *mi, const struct tensor *t) 
     return 0;
 }
 
-static int64_t n_all(const struct setup *s) { return s->m.n_params + s->mi.n_params; }
+static int64_t n_all(const struct setup *s) {
+    return s->m.n_params + s->mi.n_params;
+}
 static struct tensor *tensor_at(struct setup *s, int64_t i) {
     return i < s->m.n_params ? &s->m.params[i] : s->mi.params[i - s->m.n_params];
 }
@@ -100,7 +103,8 @@ static void parity(const char *fam, const char *cs, const char *method, const ch
         return;
     }
     struct trainable tr;
-    if (open_case(&s, fam, method, kv, n_kv, cs) || trainable_init(&tr, &backend_cpu, s.mi.train, s.mi.n_train, NULL)) {
+    if (open_case(&s, fam, method, kv, n_kv, cs) ||
+        trainable_init(&tr, &backend_cpu, s.mi.train, s.mi.n_train, NULL)) {
         CHECK(0, "%s %s: %s", fam, method, error_message());
         st_close(&gf);
         return;
@@ -115,7 +119,8 @@ static void parity(const char *fam, const char *cs, const char *method, const ch
     const float *want = ref(&gf, "logits", &n);
     snprintf(what, sizeof what, "%s %s logits", fam, method);
     CHECK(want && n == tensor_numel(o.logits), "%s: logits", what);
-    if (want) check_close_f32(what, o.logits->data, want, (size_t)n, 1e-5, 1e-4); /* as test_t5_forward */
+    if (want)
+        check_close_f32(what, o.logits->data, want, (size_t)n, 1e-5, 1e-4); /* as test_t5_forward */
     snprintf(what, sizeof what, "%s %s loss", fam, method);
     check_close_f32(what, o.loss->data, ref(&gf, "loss", NULL), 1, 1e-6, 1e-5);
     int n_ok = 0;
@@ -129,7 +134,8 @@ static void parity(const char *fam, const char *cs, const char *method, const ch
         CHECK(want && n == tensor_numel(t), "%s %s: no reference %s", fam, method, name);
         if (!want) continue;
         double scale = 0;
-        for (int64_t j = 0; j < n; j++) scale = fmax(scale, fabs(want[j]));
+        for (int64_t j = 0; j < n; j++)
+            scale = fmax(scale, fabs(want[j]));
         int bad = 0;
         for (int64_t j = 0; j < n; j++) {
             double d = fabs((double)t->grad[j] - want[j]);
@@ -142,9 +148,11 @@ static void parity(const char *fam, const char *cs, const char *method, const ch
         n_ok += bad == 0;
         n_el += n;
     }
-    printf("  ok %s %s: %d/%d trained gradients (%s): max |a-b| %.3g, max |a-b|/max|b| %.2g; %lld/%lld elements "
+    printf("  ok %s %s: %d/%d trained gradients (%s): max |a-b| %.3g, max |a-b|/max|b| %.2g; "
+           "%lld/%lld elements "
            "beyond 1e-6 + 1e-4|b|\n",
-           fam, method, n_ok, s.mi.n_train, grad_prefix, worst, worst_rel, (long long)n_strict, (long long)n_el);
+           fam, method, n_ok, s.mi.n_train, grad_prefix, worst, worst_rel, (long long)n_strict,
+           (long long)n_el);
     /* nothing else has (or needs) a gradient */
     int stray = 0;
     for (int64_t i = 0; i < n_all(&s); i++) {
@@ -175,13 +183,15 @@ static void parity(const char *fam, const char *cs, const char *method, const ch
             int changed = memcmp(before[i], t->data, tensor_bytes(t)) != 0;
             if (changed != is_trained(&s.mi, t)) {
                 wrong++;
-                fprintf(stderr, "  %s: %s after a step\n", t->name, changed ? "changed" : "did not change");
+                fprintf(stderr, "  %s: %s after a step\n", t->name,
+                        changed ? "changed" : "did not change");
             }
         }
         CHECK(wrong == 0, "%s %s: %d tensors wrong after one step", fam, method, wrong);
         optimizer_free(&opt);
     }
-    for (int64_t i = 0; i < n_all(&s); i++) free(before[i]);
+    for (int64_t i = 0; i < n_all(&s); i++)
+        free(before[i]);
     free(before);
 out:
     trainable_free(&tr);
@@ -199,7 +209,8 @@ static void identity_at_init(const char *fam, const char *method) {
     } else {
         char what[128];
         snprintf(what, sizeof what, "%s %s at init = base", fam, method);
-        check_close_f32(what, o.logits->data, ref(&s.rf, "logits", NULL), (size_t)tensor_numel(o.logits), 1e-5, 1e-4);
+        check_close_f32(what, o.logits->data, ref(&s.rf, "logits", NULL),
+                        (size_t)tensor_numel(o.logits), 1e-5, 1e-4);
     }
     close_case(&s);
 }
@@ -221,14 +232,20 @@ static void prompt_greedy(const char *fam) {
         const int32_t *want = ref(&gf, "generated", NULL);
         int B = s.b.batch, W = (int)gt->shape[1], len = 0;
         int32_t out[64 * 12];
-        if (t5_generate_greedy(&s.x, &s.m, B, s.b.src_len, s.b.enc_ids, s.b.enc_mask, 12, out, &len)) {
+        if (t5_generate_greedy(&s.x, &s.m, B, s.b.src_len, s.b.enc_ids, s.b.enc_mask, 12, out,
+                               &len)) {
             CHECK(0, "%s greedy: %s", fam, error_message());
         } else {
             int same = len == W;
             for (int b = 0; same && b < B; b++)
-                for (int t = 0; t < W; t++) same &= out[b * 12 + t] == want[b * W + t];
-            CHECK(same, "%s greedy with a prompt differs from the reference (%d vs %d columns)", fam, len, W);
-            if (same) printf("  ok %s greedy decoding with a 5-vector prompt: %d x %d tokens as the reference\n", fam, B, W);
+                for (int t = 0; t < W; t++)
+                    same &= out[b * 12 + t] == want[b * W + t];
+            CHECK(same, "%s greedy with a prompt differs from the reference (%d vs %d columns)",
+                  fam, len, W);
+            if (same)
+                printf("  ok %s greedy decoding with a 5-vector prompt: %d x %d tokens as the "
+                       "reference\n",
+                       fam, B, W);
         }
     }
     close_case(&s);
@@ -237,7 +254,8 @@ static void prompt_greedy(const char *fam) {
 
 static void prompt_inits(const char *fam) {
     struct setup s;
-    const char *first[] = {"prompt_length=7"}, *sampled[] = {"prompt_length=7", "prompt_init_rows=sampled"};
+    const char *first[] = {"prompt_length=7"},
+               *sampled[] = {"prompt_length=7", "prompt_init_rows=sampled"};
     for (int k = 0; k < 2; k++) {
         if (open_case(&s, fam, "prompt-tuning-t", k ? sampled : first, k ? 2 : 1, NULL)) {
             CHECK(0, "%s: %s", fam, error_message());
@@ -251,14 +269,17 @@ static void prompt_inits(const char *fam) {
             int row = -1;
             for (int v = 0; v < V && row < 0; v++)
                 if (!memcmp(p + i * d, e + v * d, sizeof(float) * (size_t)d)) row = v;
-            if (k == 0) ok &= row == i;
-            else ok &= row >= 0 && !used[row]++;
+            if (k == 0)
+                ok &= row == i;
+            else
+                ok &= row >= 0 && !used[row]++;
             n_first += row == i;
         }
         CHECK(ok, "%s prompt-tuning-t %s: prompt rows are not the expected vocabulary rows", fam,
               k ? "sampled" : "first");
         if (k) CHECK(n_first < 7, "%s sampled prompt rows are just the first ones", fam);
-        CHECK(s.mi.n_train == 1 && s.mi.train[0] == s.mi.params[0], "%s prompt-tuning-t trains only the prompt", fam);
+        CHECK(s.mi.n_train == 1 && s.mi.train[0] == s.mi.params[0],
+              "%s prompt-tuning-t trains only the prompt", fam);
         close_case(&s);
     }
     const char *r[] = {"prompt_length=100"};
@@ -276,7 +297,8 @@ static void prompt_inits(const char *fam) {
         }
         double mean = sum / (double)n, sd = sqrt(sq / (double)n - mean * mean);
         CHECK(lo >= -0.5 && hi <= 0.5 && fabs(mean) < 0.02 && fabs(sd - 0.2887) < 0.02,
-              "%s prompt-tuning-r init not U(-0.5, 0.5): range [%g, %g] mean %g sd %g", fam, lo, hi, mean, sd);
+              "%s prompt-tuning-r init not U(-0.5, 0.5): range [%g, %g] mean %g sd %g", fam, lo, hi,
+              mean, sd);
     }
     close_case(&s);
 }
@@ -287,7 +309,8 @@ static void lora_merge_check(const char *fam) {
     const char *kv11[] = {"targets=q,k,v,o,wi,wo,wi_1", "rank=3", "alpha=5.0"};
     int v11 = !strcmp(fam, "v11");
     struct t5_outputs o;
-    if (open_case(&s, fam, "lora", v11 ? kv11 : kv, 3, "lora") || t5_forward(&s.x, &s.m, &s.b, &o)) {
+    if (open_case(&s, fam, "lora", v11 ? kv11 : kv, 3, "lora") ||
+        t5_forward(&s.x, &s.m, &s.b, &o)) {
         CHECK(0, "%s lora: %s", fam, error_message());
         close_case(&s);
         return;
@@ -305,7 +328,8 @@ static void lora_merge_check(const char *fam) {
         check_close_f32(what, o.logits->data, hooked, (size_t)n, 1e-5, 1e-4);
         exec_reset(&s.x);
         method_detach(&s.mi); /* the merged weights stay in the model */
-        if (t5_forward(&s.x, &s.m, &s.b, &o)) CHECK(0, "%s: %s", fam, error_message());
+        if (t5_forward(&s.x, &s.m, &s.b, &o))
+            CHECK(0, "%s: %s", fam, error_message());
         else {
             snprintf(what, sizeof what, "%s lora merged, detached = hooked", fam);
             check_close_f32(what, o.logits->data, hooked, (size_t)n, 1e-5, 1e-4);
@@ -325,12 +349,14 @@ static const char *prog(void) {
 
 static long long params_of(const char *args) {
     char cmd[1024], out[512];
-    snprintf(cmd, sizeof cmd, "%s params --config tests/fixtures/configs/t5-base.json %s 2>&1", prog(), args);
+    snprintf(cmd, sizeof cmd, "%s params --config tests/fixtures/configs/t5-base.json %s 2>&1",
+             prog(), args);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
     long long t = -1;
-    if (pclose(p) || sscanf(out, "trainable %lld", &t) != 1) fprintf(stderr, "  %s: %s\n", cmd, out);
+    if (pclose(p) || sscanf(out, "trainable %lld", &t) != 1)
+        fprintf(stderr, "  %s: %s\n", cmd, out);
     return t;
 }
 
@@ -361,13 +387,15 @@ static void params_t5_base(void) {
     (void)V;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         long long got = params_of(cases[i].args);
-        CHECK(got == cases[i].want, "t5-base %s: trainable %lld, want %lld", cases[i].args, got, cases[i].want);
+        CHECK(got == cases[i].want, "t5-base %s: trainable %lld, want %lld", cases[i].args, got,
+              cases[i].want);
         if (got == cases[i].want) printf("  ok t5-base %-70s trainable %lld\n", cases[i].args, got);
     }
 }
 
 int main(void) {
-    const char *said10[] = {"intrinsic_dim=3000"}, *said10t[] = {"intrinsic_dim=3000", "said_gradient=true"};
+    const char *said10[] = {"intrinsic_dim=3000"},
+               *said10t[] = {"intrinsic_dim=3000", "said_gradient=true"};
     const char *said11t[] = {"said_gradient=true"};
     const char *lora10[] = {"targets=q,k,v,o,wi,wo", "rank=3", "alpha=5.0"};
     const char *lora11[] = {"targets=q,k,v,o,wi,wo,wi_1", "rank=3", "alpha=5.0"};
