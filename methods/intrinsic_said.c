@@ -31,8 +31,9 @@
  *   G[i]  = sqrt(-2 ln u1) cos(2 pi u2), u = ((draw(j, 2, 2i (+1)) >> 11) + 0.5) / 2^53,
  *           in double, stored as float; sum G^2 over the float values, in double.
  * They are generated and uploaded on the first forward pass (so `compacter params` stays
- * cheap); theta is rebuilt on every forward in the activation arena (about 14 floats per
- * padded element with the backward: ~20 GB on t5-base, where sum L = 386M).
+ * cheap); theta is rebuilt on every forward in the activation arena: about 6 floats per
+ * padded element plus 4 per element (~13 GB on t5-base, where sum L = 386M and the model
+ * has 223M elements), and about as much again for the backward's gradients.
  * Options: intrinsic_dim (20000), said_gradient (reference|true). */
 #include <math.h>
 #include <stdio.h>
