@@ -12,6 +12,12 @@ extern const struct method method_adapter_lowrank;
 extern const struct method method_phm_adapter;
 extern const struct method method_compacter;
 extern const struct method method_compacter_pp;
+extern const struct method method_prompt_tuning_r;
+extern const struct method method_prompt_tuning_t;
+extern const struct method method_bitfit;
+extern const struct method method_intrinsic_said;
+extern const struct method method_lora;
+extern const struct method method_ia3;
 
 static const struct method *const methods[] = {
     &method_full,
@@ -22,6 +28,12 @@ static const struct method *const methods[] = {
     &method_phm_adapter,
     &method_compacter,
     &method_compacter_pp,
+    &method_prompt_tuning_r,
+    &method_prompt_tuning_t,
+    &method_bitfit,
+    &method_intrinsic_said,
+    &method_lora,
+    &method_ia3,
 };
 
 int method_count(void) { return (int)(sizeof methods / sizeof methods[0]); }
