@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "datasets/hub.h"
 
 int parse_id_lists(const char *flag, const char *text, int32_t pad, int32_t **ids, int32_t **mask,
                    int *n_seq, int *max_len, int **lens) {
@@ -74,6 +75,9 @@ int open_model(struct t5_model *m, const char *dir, const char *device, const ch
     const struct backend *be = backend_by_name(device);
     if (!be) return -1;
     if (be->set_precision(precision ? precision : "fp32")) return error_wrap("--precision: ");
-    if (!dir) return error_set("--model DIR is required (a Hugging Face folder with config.json and model.safetensors)");
-    return t5_model_load(m, dir, be);
+    if (!dir) return error_set("--model is required (a folder with config.json and model.safetensors, or a hub id)");
+    /* a folder is used as it is; anything else is a hub id, found in the cache or fetched */
+    char resolved[4096];
+    if (ensure_model(dir, resolved, sizeof resolved)) return -1;
+    return t5_model_load(m, resolved, be);
 }

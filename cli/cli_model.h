@@ -11,7 +11,8 @@
 int parse_id_lists(const char *flag, const char *text, int32_t pad, int32_t **ids, int32_t **mask,
                    int *n_seq, int *max_len, int **lens);
 
-/* Resolve --device (cpu, cuda, auto) and --precision (fp32, tf32; NULL = fp32), load --model. */
+/* Resolve --device (cpu, cuda, auto) and --precision (fp32, tf32; NULL = fp32) and load --model:
+ * a model folder, or a Hugging Face id found in the cache or downloaded on first use. */
 int open_model(struct t5_model *m, const char *dir, const char *device, const char *precision);
 
 #endif
