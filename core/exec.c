@@ -60,11 +60,13 @@ int exec_download(struct exec *x, const struct tensor *t, void *host) {
 }
 
 struct exec_mark exec_mark(const struct exec *x) {
-    struct exec_mark m = {arena_mark(&x->data), arena_mark(&x->meta)};
+    struct exec_mark m = {arena_mark(&x->data), arena_mark(&x->meta), x->tape, x->tape_len};
     return m;
 }
 
 void exec_release(struct exec *x, struct exec_mark m) {
     arena_release(&x->data, m.data);
     arena_release(&x->meta, m.meta);
+    x->tape = m.tape; /* nodes recorded after the mark lived in the released memory */
+    x->tape_len = m.tape_len;
 }

@@ -25,6 +25,8 @@ void exec_reset(struct exec *x);
 void exec_free(struct exec *x);
 struct exec_mark {
     struct arena_mark data, meta;
+    struct tape_node *tape;
+    int tape_len;
 };
 struct exec_mark exec_mark(const struct exec *x);
 void exec_release(struct exec *x, struct exec_mark m);

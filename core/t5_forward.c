@@ -6,73 +6,10 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/t5_layers.h"
 #include "core/t5_position.h"
 
-#define MASK_VALUE (-1e9f)
-
-/* The effective tensor for a base parameter (a method may re-parameterise it). */
-static struct tensor *P(struct exec *x, const struct t5_model *m, struct tensor *p) {
-    const struct t5_hooks *h = m->hooks;
-    return h && h->param ? h->param(h->ctx, x, p) : p;
-}
-
-static struct tensor *linear(struct exec *x, const struct t5_model *m, struct t5_site s, enum t5_proj proj,
-                             struct tensor *in, struct tensor *w) {
-    const struct t5_hooks *h = m->hooks;
-    s.proj = proj;
-    w = P(x, m, w);
-    return h && h->linear ? h->linear(h->ctx, x, &s, in, w) : op_linear(x, in, w);
-}
-
-static struct tensor *norm(struct exec *x, const struct t5_model *m, struct t5_site s, struct tensor *in,
-                           struct tensor *w) {
-    const struct t5_hooks *h = m->hooks;
-    struct tensor *y = op_rmsnorm(x, in, P(x, m, w), m->cfg.layer_norm_eps);
-    return h && h->norm_out ? h->norm_out(h->ctx, x, &s, y) : y;
-}
-
-static struct tensor *sublayer_out(struct exec *x, const struct t5_model *m, struct t5_site s, struct tensor *y) {
-    const struct t5_hooks *h = m->hooks;
-    return h && h->sublayer_out && y ? h->sublayer_out(h->ctx, x, &s, y) : y;
-}
-
-static struct tensor *attention(struct exec *x, const struct t5_model *m, struct t5_site s, const struct t5_attn *w,
-                                struct tensor *hq, struct tensor *hkv, struct tensor *bias,
-                                struct tensor *mask, int causal) {
-    const struct t5_config *c = &m->cfg;
-    struct tensor *q = linear(x, m, s, T5_Q, hq, w->q);
-    struct tensor *k = linear(x, m, s, T5_K, hkv, w->k);
-    struct tensor *v = linear(x, m, s, T5_V, hkv, w->v);
-    struct tensor *p = op_attn_softmax(x, op_attn_scores(x, q, k, c->num_heads), bias, mask, causal);
-    p = op_dropout(x, p, c->dropout_rate);
-    return linear(x, m, s, T5_O, op_attn_context(x, p, v), w->o);
-}
-
-static struct tensor *ffn(struct exec *x, const struct t5_model *m, struct t5_site s, const struct t5_ffn *w,
-                          struct tensor *h) {
-    const struct t5_config *c = &m->cfg;
-    struct tensor *a = linear(x, m, s, T5_WI, h, w->wi);
-    switch (c->ffn) {
-    case T5_FFN_RELU: a = op_relu(x, a); break;
-    case T5_FFN_GELU: a = op_gelu_new(x, a); break;
-    case T5_FFN_GATED_GELU: a = op_mul(x, op_gelu_new(x, a), linear(x, m, s, T5_WI_1, h, w->wi_1)); break;
-    case T5_FFN_GATED_RELU: a = op_mul(x, op_relu(x, a), linear(x, m, s, T5_WI_1, h, w->wi_1)); break;
-    }
-    return linear(x, m, s, T5_WO, op_dropout(x, a, c->dropout_rate), w->wo);
-}
-
-static struct tensor *bias_for(struct exec *x, const struct t5_model *m, struct tensor *table,
-                               int Q, int K, int bidirectional) {
-    int32_t *b = malloc(sizeof(int32_t) * (size_t)Q * (size_t)K);
-    if (!b) {
-        error_set("out of memory");
-        return NULL;
-    }
-    t5_position_buckets(b, Q, K, bidirectional, m->cfg.num_buckets, m->cfg.max_distance);
-    struct tensor *buckets = exec_upload(x, DTYPE_I32, 2, (int64_t[]){Q, K}, b);
-    free(b);
-    return op_position_bias(x, P(x, m, table), buckets);
-}
+#define MASK_VALUE T5_MASK_VALUE
 
 static int check_ids(const struct t5_config *c, const int32_t *ids, int64_t n, const char *what) {
     for (int64_t i = 0; i < n; i++)
@@ -91,7 +28,7 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
     if (check_ids(c, enc_ids, (int64_t)batch * src_len, "encoder input")) return NULL;
     const float p = c->dropout_rate;
     struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, src_len}, enc_ids);
-    struct tensor *h = op_embedding(x, P(x, m, m->shared), ids);
+    struct tensor *h = op_embedding(x, t5_param(x, m, m->shared), ids);
     int prefix = 0;
     if (hk && hk->input_embeds && h) h = hk->input_embeds(hk->ctx, x, h, &prefix);
     int S = src_len + prefix;
@@ -107,18 +44,18 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
     struct tensor *madd = exec_upload(x, DTYPE_F32, 2, (int64_t[]){batch, S}, mask);
     free(mask);
     h = op_dropout(x, h, p);
-    struct tensor *bias = bias_for(x, m, m->enc_bias_table, S, S, 1);
+    struct tensor *bias = t5_bias_for(x, m, m->enc_bias_table, S, S, 1);
     for (int l = 0; l < c->num_layers; l++) {
         const struct t5_block *b = &m->enc[l];
         struct t5_site sa = {T5_ENCODER, l, T5_SELF_ATTN, T5_NO_PROJ}, ff = {T5_ENCODER, l, T5_FFN, T5_NO_PROJ};
-        struct tensor *n = norm(x, m, sa, h, b->ln_self);
-        h = op_add(x, h, op_dropout(x, sublayer_out(x, m, sa, attention(x, m, sa, &b->self, n, n, bias, madd, 0)), p));
-        n = norm(x, m, ff, h, b->ln_ff);
-        h = op_add(x, h, op_dropout(x, sublayer_out(x, m, ff, ffn(x, m, ff, &b->ff, n)), p));
+        struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
+        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, madd, 0)), p));
+        n = t5_norm(x, m, ff, h, b->ln_ff);
+        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p));
     }
     *enc_mask_add = madd;
     struct t5_site fin = {T5_ENCODER, -1, T5_FINAL, T5_NO_PROJ};
-    return op_dropout(x, norm(x, m, fin, h, m->enc_final_ln), p);
+    return op_dropout(x, t5_norm(x, m, fin, h, m->enc_final_ln), p);
 }
 
 struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor *enc_out,
@@ -130,20 +67,20 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
     if (check_ids(c, dec_ids, (int64_t)batch * tgt_len, "decoder input")) return NULL;
     struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, tgt_len}, dec_ids);
     const float p = c->dropout_rate;
-    struct tensor *h = op_dropout(x, op_embedding(x, P(x, m, m->shared), ids), p);
-    struct tensor *bias = bias_for(x, m, m->dec_bias_table, tgt_len, tgt_len, 0);
+    struct tensor *h = op_dropout(x, op_embedding(x, t5_param(x, m, m->shared), ids), p);
+    struct tensor *bias = t5_bias_for(x, m, m->dec_bias_table, tgt_len, tgt_len, 0);
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const struct t5_block *b = &m->dec[l];
         struct t5_site sa = {T5_DECODER, l, T5_SELF_ATTN, T5_NO_PROJ}, ca = {T5_DECODER, l, T5_CROSS_ATTN, T5_NO_PROJ},
                        ff = {T5_DECODER, l, T5_FFN, T5_NO_PROJ};
-        struct tensor *n = norm(x, m, sa, h, b->ln_self);
-        h = op_add(x, h, op_dropout(x, sublayer_out(x, m, sa, attention(x, m, sa, &b->self, n, n, bias, NULL, 1)), p));
-        n = norm(x, m, ca, h, b->ln_cross);
+        struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
+        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, NULL, 1)), p));
+        n = t5_norm(x, m, ca, h, b->ln_cross);
         h = op_add(x, h,
-                   op_dropout(x, sublayer_out(x, m, ca, attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0)),
+                   op_dropout(x, t5_sublayer_out(x, m, ca, t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0)),
                               p));
-        n = norm(x, m, ff, h, b->ln_ff);
-        h = op_add(x, h, op_dropout(x, sublayer_out(x, m, ff, ffn(x, m, ff, &b->ff, n)), p));
+        n = t5_norm(x, m, ff, h, b->ln_ff);
+        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p));
     }
     if (last_only && h) { /* gather row tgt_len-1 of each sequence */
         int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch);
@@ -158,11 +95,11 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
         h = op_embedding(x, &flat, idx);
     }
     struct t5_site fin = {T5_DECODER, -1, T5_FINAL, T5_NO_PROJ}, head = {T5_DECODER, -1, T5_HEAD, T5_LM_HEAD};
-    h = op_dropout(x, norm(x, m, fin, h, m->dec_final_ln), p);
+    h = op_dropout(x, t5_norm(x, m, fin, h, m->dec_final_ln), p);
     if (c->tied) h = op_scale(x, h, 1.0f / sqrtf((float)c->d_model));
     /* a tied head stays the original embedding even under re-parameterisation: the
      * reference's Intrinsic-SAID keeps lm_head pointing at the frozen original */
-    struct tensor *w = c->tied ? m->lm_head : P(x, m, m->lm_head);
+    struct tensor *w = c->tied ? m->lm_head : t5_param(x, m, m->lm_head);
     const struct t5_hooks *hk = m->hooks;
     return hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w);
 }
@@ -195,42 +132,4 @@ int t5_forward(struct exec *x, const struct t5_model *m, const struct t5_batch *
         if (!out->loss) return -1;
     }
     return 0;
-}
-
-int t5_generate_greedy(struct exec *x, const struct t5_model *m, int batch, int src_len,
-                       const int32_t *enc_ids, const int32_t *enc_mask, int max_length,
-                       int32_t *out, int *out_len) {
-    const struct t5_config *c = &m->cfg;
-    struct tensor *madd;
-    if (m->hooks && m->hooks->before_forward && m->hooks->before_forward(m->hooks->ctx, x)) return -1;
-    struct tensor *enc = t5_encode(x, m, batch, src_len, enc_ids, enc_mask, &madd);
-    if (!enc) return -1;
-    int32_t *cur = malloc(sizeof(int32_t) * (size_t)batch * (size_t)max_length);
-    int32_t *next = malloc(sizeof(int32_t) * (size_t)batch);
-    char *done = calloc((size_t)batch, 1);
-    int rc = (!cur || !next || !done) ? error_set("out of memory") : 0;
-    int len = 1;
-    for (int b = 0; b < batch && !rc; b++) out[b * max_length] = c->decoder_start_id;
-    while (!rc && len < max_length) {
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < len; t++) cur[b * len + t] = out[b * max_length + t];
-        struct exec_mark mk = exec_mark(x);
-        struct tensor *ids = op_argmax(x, t5_decode(x, m, enc, madd, len, cur, 1));
-        rc = ids ? exec_download(x, ids, next) : -1;
-        exec_release(x, mk);
-        if (rc) break;
-        int all_done = 1;
-        for (int b = 0; b < batch; b++) {
-            out[b * max_length + len] = done[b] ? c->pad_id : next[b];
-            if (!done[b] && next[b] == c->eos_id) done[b] = 1;
-            all_done &= done[b];
-        }
-        len++;
-        if (all_done) break;
-    }
-    *out_len = len;
-    free(cur);
-    free(next);
-    free(done);
-    return rc;
 }
