@@ -221,6 +221,9 @@ int main(int argc, char **argv) {
 #ifndef HAVE_CUDA
     fprintf(stderr, "bench_gpu: this build has no CUDA backend (build with nvcc present, CUDA=1)\n");
     (void)in_list;
+    (void)methods;
+    (void)precs;
+    (void)phases;
     (void)forward_flops;
     (void)find_peak;
     (void)now;
