@@ -122,7 +122,10 @@ int prof_summarize(const struct prof_record *r, size_t n, const struct prof_boun
                 out->records_invalid++;
                 continue;
             }
-            if (!x->device_memory) continue; /* pinned host, managed...: not device memory */
+            /* allocations of pinned host, managed... memory are not device memory; frees are
+             * matched by address whatever their kind says (an unmatched non-device free is
+             * ignored) */
+            if (!x->device_memory && x->kind == PROF_REC_ALLOC) continue;
             ev[m].t = x->start;
             ev[m].seq = i;
             ev[m].r = x;
@@ -179,11 +182,14 @@ int prof_summarize(const struct prof_record *r, size_t n, const struct prof_boun
                 live += x->bytes;
                 if (live > out->mem_peak_live) out->mem_peak_live = live;
             } else {
-                out->mem_frees++;
-                if (s < 0) {
-                    out->mem_unmatched_frees++; /* allocated before recording began */
+                if (s < 0) { /* allocated before recording began (or not device memory) */
+                    if (x->device_memory) {
+                        out->mem_frees++;
+                        out->mem_unmatched_frees++;
+                    }
                     continue;
                 }
+                out->mem_frees++;
                 live -= lm.bytes[s];
                 lm.state[s] = 2;
             }

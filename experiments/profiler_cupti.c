@@ -149,9 +149,10 @@ int prof_cupti_begin(void) {
     g_warn[0] = 0;
     g_active = 1;
     pthread_mutex_unlock(&g_lock);
-    size_t stale = 0; /* reset the dropped counter: it counts since the last call */
-    CUptiResult r = cuptiActivityGetNumDroppedRecords(NULL, 0, &stale);
-    if (r == CUPTI_SUCCESS) r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    CUptiResult r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    /* reset the dropped counter (it counts since the last call); its result is not needed */
+    size_t stale = 0;
+    if (r == CUPTI_SUCCESS) (void)cuptiActivityGetNumDroppedRecords(NULL, 0, &stale);
     if (r != CUPTI_SUCCESS) {
         pthread_mutex_lock(&g_lock);
         g_active = 0;
