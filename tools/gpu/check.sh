@@ -3,7 +3,10 @@
 #   1. build with CUDA=1 (`make -j`), unless --prebuilt (then the tree in $BUILD is used
 #      as it is; make still rebuilds whatever is out of date);
 #   2. `make test` (every test; the SKIPs are listed);
-#   3. build/tests/test_cuda_ops alone, which must PASS (not SKIP);
+#   3. build/tests/test_cuda_ops alone, which must PASS (not SKIP); then
+#      build/tests/test_profiler alone, which must PASS too (CUPTI kernel sums vs CUDA
+#      events, profiler overhead < 5%, MEMORY2 peak); with --bench also bench/gpu/run.sh
+#      (our GPU training step vs PyTorch; needs torch + transformers, see that script);
 #   4. test_cuda_ops under compute-sanitizer: memcheck (with leak check), racecheck,
 #      synccheck.
 # Prints one line per step and a summary; exits non-zero when any step fails. Logs go
@@ -16,20 +19,22 @@
 # it works in the repository that holds it. Time: the sanitizers slow the test by
 # 10-100x (a few minutes in all).
 #
-# Usage: tools/gpu/check.sh [--prebuilt]
+# Usage: tools/gpu/check.sh [--prebuilt] [--bench]
 #        tools/gpu/check.sh --cpu-selftest   (no GPU needed: builds test_cuda_ops with
 #          -DCUDA_OPS_SELFTEST_ON_CPU in build-selftest/ and runs its training part with
 #          the CPU backend on both sides: a check of the test's own code, not of CUDA)
 #   env: BUILD (default build), CUDA_HOME, JOBS (default nproc), LEAK_CHECK=0 to drop
 #        memcheck's leak check.
 set -u
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 prebuilt=0
+bench=0
 selftest=0
 for arg in "$@"; do
   case $arg in
     --prebuilt) prebuilt=1 ;;
     --cpu-selftest) selftest=1 ;;
+    --bench) bench=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "check.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -100,6 +105,17 @@ fi
 run_must_pass() { "$t"; }
 step "test_cuda_ops (no SKIP)" "$logs/test_cuda_ops.log" run_must_pass
 grep -E '^(SKIP|FAIL)' "$logs/test_cuda_ops.log" | head -5 | sed 's/^/    /'
+
+# test_profiler must run its GPU part here, not SKIP
+tp="$BUILD/tests/test_profiler"
+run_profiler_must_pass() { "$tp"; }
+step "test_profiler (no SKIP)" "$logs/test_profiler.log" run_profiler_must_pass
+grep -E '^(SKIP|FAIL)|  ok |overhead|profile \(' "$logs/test_profiler.log" | head -12 | sed 's/^/    /'
+if [ $bench -eq 1 ]; then
+  step "make bench" "$logs/make-bench.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" bench
+  step "bench/gpu/run.sh" "$logs/bench-gpu.log" env BUILD="$BUILD" bench/gpu/run.sh
+  grep -E '^(compacter gpu step|pytorch gpu step|ratio|bf16|method .* skipped)' "$logs/bench-gpu.log" | sed 's/^/    /'
+fi
 
 # --- compute-sanitizer ---
 if [ -z "$sanitizer" ]; then

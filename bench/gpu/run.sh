@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# GPU training step (forward, backward, AdamW) on a t5-base-shaped random model, batch 100,
+# source 128, target 3: this program (bench_gpu.c: full FT, adapter, compacter++, bitfit,
+# prompt-tuning-r, intrinsic-said; fp32, tf32; bf16 says "not implemented") against PyTorch +
+# transformers eager (bench_torch.py: full FT, Houlsby adapters, Compacter++), one after the
+# other on the same GPU; prints both and the ratios (tokens/s and peak memory, ours/theirs).
+#
+# Needs: an NVIDIA GPU (sm_80 or newer) with a CUDA 13 driver; `make bench` built with
+# CUDA=1 (run.sh builds it when build/bench/gpu is missing); a python with torch (CUDA
+# build) and transformers: PYTHON=..., default the first of python3 and ~/.venvs/ref/bin/python
+# that imports torch and transformers. Takes a few minutes (t5-base, 2 precisions, 6 + 3 runs).
+#
+# env: BUILD (default build), ARGS (default: --batch 100 --src 128 --tgt 3 --iters 5),
+#      METHODS, PRECISIONS (comma lists), TORCH=0 to skip the PyTorch side.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+ARGS=${ARGS:---batch 100 --src 128 --tgt 3 --iters 5}
+METHODS=${METHODS:-full,adapter,compacter++,bitfit,prompt-tuning-r,intrinsic-said}
+PRECISIONS=${PRECISIONS:-fp32,tf32,bf16}
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "bench/gpu/run.sh: no NVIDIA GPU visible (nvidia-smi -L failed or is missing): this bench needs one" >&2
+  exit 2
+fi
+nvidia-smi -L | sed 's/^/gpu: /'
+if [ ! -x "$BUILD/bench/gpu" ]; then
+  make -j"$(nproc)" CUDA=1 BUILD="$BUILD" bench >/dev/null
+fi
+
+ours=$("$BUILD/bench/gpu" $ARGS --methods "$METHODS" --precisions "$PRECISIONS")
+echo "$ours"
+
+if [ "${TORCH:-1}" = 0 ]; then exit 0; fi
+if [ -z "${PYTHON:-}" ]; then
+  for p in python3 "$HOME/.venvs/ref/bin/python"; do
+    if "$p" -c 'import torch, transformers' >/dev/null 2>&1; then PYTHON=$p; break; fi
+  done
+fi
+if [ -z "${PYTHON:-}" ]; then
+  echo "bench/gpu/run.sh: no python with torch and transformers (set PYTHON=...); PyTorch side skipped" >&2
+  exit 2
+fi
+if ! "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  echo "bench/gpu/run.sh: $PYTHON's torch sees no CUDA device (a CPU-only build?); PyTorch side skipped" >&2
+  exit 2
+fi
+theirs=$("$PYTHON" bench/gpu/bench_torch.py $ARGS --methods "$METHODS" --precisions "$PRECISIONS" 2>/dev/null)
+echo "$theirs"
+
+# ratios per (method, precision) present on both sides
+{ echo "$ours"; echo "@@"; echo "$theirs"; } | awk '
+  function after(key,   i) { for (i = 1; i < NF; i++) if ($i == key) return $(i + 1); return "" }
+  function before(key,  i) { for (i = 2; i <= NF; i++) if ($i == key) return $(i - 1); return "" }
+  $0 == "@@" { side = 2; next }
+  /^compacter gpu step:/ || /^pytorch gpu step:/ {
+    k = after("method") " " after("prec")
+    tok = before("tokens/s,"); if (tok == "") tok = before("tokens/s")
+    if (side == 2) { their_tok[k] = tok; their_mem[k] = after("peak"); next }
+    mem = after("cupti-peak"); if (mem + 0 < 0) mem = after("accounted")
+    our_tok[k] = tok; our_mem[k] = mem; order[++n] = k
+  }
+  END {
+    for (i = 1; i <= n; i++) {
+      k = order[i]
+      if (!(k in their_tok)) continue
+      printf "ratio compacter/pytorch %-24s tokens/s %.2f  peak memory %.2f (%s vs %s MiB)\n", k,
+             our_tok[k] / their_tok[k], our_mem[k] / their_mem[k], our_mem[k], their_mem[k]
+    }
+  }'
