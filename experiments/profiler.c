@@ -1,6 +1,9 @@
 /* profiler.c: phases, modes (cupti, cuda-events, cpu-timer), the record bookkeeping
  * (prof_summarize) and the memory accounting. See experiments/profiler.h for the design. */
 #include "experiments/profiler.h"
+#ifdef HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -467,7 +470,7 @@ int prof_memory_account(struct prof_memory *out, const struct backend *be, const
     if (x) out->arena_high_water = x->data.high_water;
 #ifdef HAVE_CUDA
     if (is_cuda_backend(be)) {
-        out->workspace = PROF_CUBLAS_WORKSPACE_BYTES;
+        out->workspace = cuda_workspace_bytes();
         if (cudaprof_scratch_bytes(&out->scratch)) return -1;
         if (prof_device_memory(&out->device_used, &out->device_total)) return -1;
     }

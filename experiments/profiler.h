@@ -157,7 +157,6 @@ void profiler_report_print(const struct profiler_report *r, void *f);
 
 /* Size of the cuBLAS workspace the CUDA backend allocates once (kernels/cuda/cuda_backend.cu,
  * CUBLAS_WORKSPACE_BYTES; keep in step). */
-#define PROF_CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
 struct t5_model;
 struct trainable;

@@ -126,6 +126,8 @@ extern "C" int cuda_set_precision(const char *mode) {
     return g_ready ? apply_math_mode() : 0;
 }
 
+extern "C" size_t cuda_workspace_bytes(void) { return CUBLAS_WORKSPACE_BYTES; }
+
 extern "C" const char *cuda_precision(void) {
     return g_tf32 ? "tf32" : "fp32";
 }

@@ -3,6 +3,8 @@
 #ifndef COMPACTER_CUDA_BACKEND_H
 #define COMPACTER_CUDA_BACKEND_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -13,6 +15,9 @@ extern "C" {
  * (bf16) come later. May be called before or after the first op. 0 or -1 + error. */
 int cuda_set_precision(const char *mode);
 const char *cuda_precision(void);
+
+/* Bytes of the cuBLAS workspace the backend allocates once (part of the memory figure). */
+size_t cuda_workspace_bytes(void);
 
 /* Release the cuBLAS handle and its workspace (they are created on first use). The
  * backend may be used again afterwards (they are created anew). */
