@@ -4,6 +4,7 @@
  * finished run (experiments/runner.h). Interrupt it at any time: the next invocation
  * resumes each unfinished run from its last evaluation point. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ int cmd_run(int argc, char **argv) {
         {"results", 1, "results folder (default results): DIR/<experiment>.jsonl and DIR/runs/<run id>/"},
         {"device", 1, "cpu, cuda or auto (default: the preset's device)"},
         {"data-dir", 1, "a folder holding GLUE/SuperGLUE task folders (default: the cache, downloading)"},
+        {"threads", 1, "CPU threads (default: the preset's \"threads\", else all cores)"},
         {"dry-run", 0, "check the grid and list the runs still to do; train nothing"},
         {"no-progress-bar", 0, "plain log lines even on a terminal"},
     };
@@ -50,6 +52,7 @@ int cmd_run(int argc, char **argv) {
         .data_dir = args_str(a, n, "data-dir", NULL),
         .tty = isatty(2) && !args_has(a, n, "no-progress-bar"),
         .dry_run = args_has(a, n, "dry-run"),
+        .threads = atoi(args_str(a, n, "threads", "0")),
     };
     struct runner_summary s;
     if (runner_run(&o, &s)) return cli_fail("run");

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct runner {
     int syn_ready;
     char git_rev[64];
     char results_path[4096];
+    int threads; /* the preset's "threads" (0: OpenMP's default) */
 };
 
 static double now(void) {
@@ -76,10 +78,14 @@ static int load_extensions(struct runner *R, const char *path, const char *prese
     json_t *root = json_load_file(path, 0, &je);
     if (!root) return error_set("%s:%d:%d: %s", path, je.line, je.column, je.text);
     json_t *p = json_object_get(json_object_get(root, "presets"), preset);
-    json_t *tm = json_object_get(p, "tiny_model"), *sy = json_object_get(p, "synthetic");
+    json_t *tm = json_object_get(p, "tiny_model"), *sy = json_object_get(p, "synthetic"),
+           *th = json_object_get(p, "threads");
     char where[512];
     int rc = 0;
-    if (tm) {
+    if (th && !(json_is_integer(th) && json_integer_value(th) >= 0 && json_integer_value(th) <= 1024))
+        rc = error_set("%s: presets.%s.threads: expected an integer >= 0 (0: all cores)", path, preset);
+    else if (th) R->threads = (int)json_integer_value(th);
+    if (!rc && tm) {
         snprintf(where, sizeof where, "%s: presets.%s.tiny_model", path, preset);
         rc = tiny_model_spec_from_json(&R->tiny, tm, where);
     }
@@ -169,8 +175,24 @@ static int data_root(struct runner *R, const struct task *t, char *dir, size_t c
             char sub[256];
             snprintf(sub, sizeof sub, "data/synthetic/train%ld-dev%ld-seed%llu-noise%g", R->syn.n_train,
                      R->syn.n_dev, (unsigned long long)R->syn.seed, R->syn.label_noise);
-            if (cache_path(sub, R->syn_dir, sizeof R->syn_dir) || synthetic_ensure(R->syn_dir, &R->syn) < 0)
-                return error_wrap("synthetic data: ");
+            if (cache_path(sub, R->syn_dir, sizeof R->syn_dir)) return -1;
+            if (!path_is_dir(R->syn_dir)) { /* written aside and renamed: a kill leaves no half folder */
+                char parent[4096], tmp[4200];
+                snprintf(parent, sizeof parent, "%s", R->syn_dir);
+                *strrchr(parent, '/') = 0;
+                if (temp_dir_in(parent, "synthetic", tmp, sizeof tmp)) return -1;
+                if (synthetic_write(tmp, &R->syn) < 0) {
+                    remove_tree(tmp);
+                    return error_wrap("synthetic data: ");
+                }
+                if (rename(tmp, R->syn_dir) != 0) {
+                    remove_tree(tmp);
+                    if (errno != EEXIST && errno != ENOTEMPTY)
+                        return error_set("cannot rename %s to %s: %s", tmp, R->syn_dir, strerror(errno));
+                }
+                dir_sync(parent);
+            }
+            if (synthetic_ensure(R->syn_dir, &R->syn) < 0) return error_wrap("synthetic data: ");
             R->syn_ready = 1;
         }
         snprintf(dir, cap, "%s", R->syn_dir);
@@ -525,6 +547,8 @@ int runner_run(const struct runner_options *o, struct runner_summary *s) {
     if (!rc) rc = load_extensions(&R, o->experiment_path, o->preset);
     if (!rc) rc = path_fmt(R.results_path, sizeof R.results_path, "%s/%s.jsonl", o->results_dir, g.experiment);
     if (!rc && o->data_dir) task_data_set_user_dir(o->data_dir);
+    int threads = o->threads > 0 ? o->threads : R.threads;
+    if (!rc && threads > 0) omp_set_num_threads(threads);
     struct results_index ix = {0};
     if (!rc) rc = results_index_load(&ix, R.results_path);
     if (!rc) {

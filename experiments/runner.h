@@ -16,7 +16,9 @@
  *
  * Preset extensions read here (ignored by experiment.c): "tiny_model": {...}
  * (tiny_model_spec_from_json) and "synthetic": {"train": N, "dev": N, "seed": S,
- * "label_noise": P} (synthetic task sizes). */
+ * "label_noise": P} (synthetic task sizes), "threads": N (CPU threads; the tiny model's
+ * matrices are too small for a second thread to pay, and on a shared machine OpenMP's
+ * spinning second thread costs several times more than it gains). */
 #ifndef COMPACTER_EXPERIMENTS_RUNNER_H
 #define COMPACTER_EXPERIMENTS_RUNNER_H
 
@@ -29,6 +31,7 @@ struct runner_options {
     const char *data_dir;        /* NULL: the cache (real tasks: a folder the user has) */
     int tty;                     /* progress bar (else plain log lines) */
     int dry_run;                 /* validate and list the runs, train nothing */
+    int threads;                 /* CPU threads; 0: the preset's "threads", else OpenMP's default */
 };
 
 struct runner_summary {

@@ -22,7 +22,7 @@
 #include "experiments/trainer.h"
 
 struct tiny_model_spec tiny_model_spec_default(void) {
-    struct tiny_model_spec s = {128, 32, 256, 4, 2, 2, 300, 32, 64, 30, 3e-3, 1};
+    struct tiny_model_spec s = {64, 16, 256, 4, 2, 2, 400, 32, 64, 30, 3e-3, 1};
     return s;
 }
 

@@ -27,8 +27,9 @@ struct tiny_model_spec {
     uint64_t seed;
 };
 
-/* {d_model 128, d_kv 32, d_ff 256, heads 4, layers 2+2, 300 steps of batch 32, 64-token
- * inputs, warmup 30, lr 3e-3, seed 1} (measured: about a minute on 2 CPU cores). */
+/* {d_model 64, d_kv 16, d_ff 256, heads 4, layers 2+2, 400 steps of batch 32, 64-token
+ * inputs, warmup 30, lr 3e-3, seed 1}: 270k parameters, pre-trained in about 35 s on one
+ * CPU core (span-corruption loss from 6.5 to about 2.3). */
 struct tiny_model_spec tiny_model_spec_default(void);
 
 /* Override fields of s from a JSON object {"d_model": 64, "pretrain_steps": 0, ...};
