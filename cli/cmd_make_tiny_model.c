@@ -32,22 +32,26 @@ int cmd_make_tiny_model(int argc, char **argv) {
         {"device", 1, "cpu, cuda or auto (default cpu)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
-    int r = args_parse(argc, argv, a, n, "compacter make-tiny-model [--out DIR] [--d-model N] [--steps N] ...",
-                       NULL, 0, NULL);
+    int r = args_parse(argc, argv, a, n,
+                       "compacter make-tiny-model [--out DIR] [--d-model N] [--steps N] ...", NULL,
+                       0, NULL);
     if (r) return r == 1 ? 0 : r;
     struct tiny_model_spec s = tiny_model_spec_default();
     struct {
         const char *flag;
         int *dst;
-    } ints[] = {{"d-model", &s.d_model}, {"d-kv", &s.d_kv}, {"d-ff", &s.d_ff}, {"heads", &s.num_heads},
-                {"layers", &s.num_layers}, {"steps", &s.pretrain_steps}, {"batch", &s.pretrain_batch}};
+    } ints[] = {{"d-model", &s.d_model},     {"d-kv", &s.d_kv},
+                {"d-ff", &s.d_ff},           {"heads", &s.num_heads},
+                {"layers", &s.num_layers},   {"steps", &s.pretrain_steps},
+                {"batch", &s.pretrain_batch}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         const char *v = args_str(a, n, ints[i].flag, NULL);
         if (!v) continue;
         char *end;
         long x = strtol(v, &end, 10);
         if (*end || end == v || x < (strcmp(ints[i].flag, "steps") ? 1 : 0) || x > 100000) {
-            fprintf(stderr, "compacter make-tiny-model: --%s %s: expected a positive integer\n", ints[i].flag, v);
+            fprintf(stderr, "compacter make-tiny-model: --%s %s: expected a positive integer\n",
+                    ints[i].flag, v);
             return 2;
         }
         *ints[i].dst = (int)x;
@@ -67,7 +71,8 @@ int cmd_make_tiny_model(int argc, char **argv) {
         if (tiny_model_make(&s, tok, dev, out, log_line, NULL)) return cli_fail("make-tiny-model");
         printf("%s\n", out);
     } else {
-        if (tiny_model_ensure(&s, tok, dev, dir, sizeof dir, log_line, NULL)) return cli_fail("make-tiny-model");
+        if (tiny_model_ensure(&s, tok, dev, dir, sizeof dir, log_line, NULL))
+            return cli_fail("make-tiny-model");
         printf("%s\n", dir);
     }
     return 0;

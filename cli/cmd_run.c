@@ -16,11 +16,15 @@
 int cmd_run(int argc, char **argv) {
     struct arg a[] = {
         {"preset", 1, "preset of the experiment file (default tiny)"},
-        {"only", 1, "keep runs matching key=value[,key=value] (method, label, task, seed, lr, rf, train_size)"},
+        {"only", 1,
+         "keep runs matching key=value[,key=value] (method, label, task, seed, lr, rf, "
+         "train_size)"},
         {"shard", 1, "k/N: run every N-th run of the grid starting at the k-th (several machines)"},
-        {"results", 1, "results folder (default results): DIR/<experiment>.jsonl and DIR/runs/<run id>/"},
+        {"results", 1,
+         "results folder (default results): DIR/<experiment>.jsonl and DIR/runs/<run id>/"},
         {"device", 1, "cpu, cuda or auto (default: the preset's device)"},
-        {"data-dir", 1, "a folder holding GLUE/SuperGLUE task folders (default: the cache, downloading)"},
+        {"data-dir", 1,
+         "a folder holding GLUE/SuperGLUE task folders (default: the cache, downloading)"},
         {"threads", 1, "CPU threads (default: the preset's \"threads\", else all cores)"},
         {"dry-run", 0, "check the grid and list the runs still to do; train nothing"},
         {"no-progress-bar", 0, "plain log lines even on a terminal"},
@@ -28,10 +32,11 @@ int cmd_run(int argc, char **argv) {
     int n = (int)(sizeof a / sizeof a[0]);
     const char *pos[1];
     int n_pos = 0;
-    int r = args_parse(argc, argv, a, n,
-                       "compacter run EXPERIMENT.json [--preset P] [--only k=v,...] [--shard k/N] [--results DIR] "
-                       "[--device D]",
-                       pos, 1, &n_pos);
+    int r = args_parse(
+        argc, argv, a, n,
+        "compacter run EXPERIMENT.json [--preset P] [--only k=v,...] [--shard k/N] [--results DIR] "
+        "[--device D]",
+        pos, 1, &n_pos);
     if (r) return r == 1 ? 0 : r;
     if (n_pos != 1) {
         fprintf(stderr, "compacter run: expected one experiment file (see --help)\n");
@@ -57,7 +62,8 @@ int cmd_run(int argc, char **argv) {
     struct runner_summary s;
     if (runner_run(&o, &s)) return cli_fail("run");
     if (!o.dry_run)
-        fprintf(stderr, "%d runs finished now, %d were already done%s%s; results: %s\n", s.n_done_now,
-                s.n_done_before, s.n_busy ? ", busy elsewhere: " : "", s.n_busy ? "some" : "", s.results_path);
+        fprintf(stderr, "%d runs finished now, %d were already done%s%s; results: %s\n",
+                s.n_done_now, s.n_done_before, s.n_busy ? ", busy elsewhere: " : "",
+                s.n_busy ? "some" : "", s.results_path);
     return 0;
 }

@@ -7,10 +7,11 @@
 #include "core/error.h"
 #include "core/tokenizer.h"
 
-int task_split_load(struct task_split *s, const struct task *t, const char *data_dir, const char *split,
-                    const struct task_options *o, const struct tokenizer *tok) {
+int task_split_load(struct task_split *s, const struct task *t, const char *data_dir,
+                    const char *split, const struct task_options *o, const struct tokenizer *tok) {
     memset(s, 0, sizeof *s);
-    if (task_get(t, data_dir, split, o, &s->ex)) return error_wrap("task %s, split %s: ", t->name, split);
+    if (task_get(t, data_dir, split, o, &s->ex))
+        return error_wrap("task %s, split %s: ", t->name, split);
     for (size_t i = 0; i < s->ex.n; i++) {
         const struct example *e = &s->ex.ex[i];
         int32_t *src = NULL, *tgt = NULL;
@@ -37,8 +38,9 @@ void task_split_free(struct task_split *s) {
     seq2seq_free(&s->ids);
 }
 
-int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokenizer *tok, const struct task_split *s,
-                   int batch, int max_source_len, struct task_result *out) {
+int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokenizer *tok,
+                   const struct task_split *s, int batch, int max_source_len,
+                   struct task_result *out) {
     int n = s->ids.n;
     char **preds = calloc((size_t)n, sizeof *preds);
     int *idx = malloc(sizeof(int) * (size_t)batch);
@@ -49,24 +51,28 @@ int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokeni
     x->record = 0;
     for (int start = 0; start < n && !rc; start += batch) {
         int nb = n - start < batch ? n - start : batch;
-        for (int i = 0; i < nb; i++) idx[i] = start + i;
+        for (int i = 0; i < nb; i++)
+            idx[i] = start + i;
         struct seq2seq_batch b;
         if ((rc = seq2seq_make_batch(&b, &s->ids, idx, nb, max_source_len, 1, &m->cfg))) break;
         int len = 0;
-        rc = t5_generate_greedy(x, m, nb, b.b.src_len, b.enc_ids, b.enc_mask, EVAL_MAX_LENGTH, gen, &len);
+        rc = t5_generate_greedy(x, m, nb, b.b.src_len, b.enc_ids, b.enc_mask, EVAL_MAX_LENGTH, gen,
+                                &len);
         seq2seq_batch_free(&b);
         exec_reset(x);
         for (int i = 0; i < nb && !rc; i++) {
             /* skip the decoder start token; decode drops </s>, <pad> and other special tokens */
-            preds[start + i] = tokenizer_decode(tok, gen + (size_t)i * EVAL_MAX_LENGTH + 1, (size_t)(len - 1),
-                                                TOKENIZER_DECODE_SKIP_SPECIAL | TOKENIZER_DECODE_CLEANUP);
+            preds[start + i] =
+                tokenizer_decode(tok, gen + (size_t)i * EVAL_MAX_LENGTH + 1, (size_t)(len - 1),
+                                 TOKENIZER_DECODE_SKIP_SPECIAL | TOKENIZER_DECODE_CLEANUP);
             if (!preds[start + i]) rc = -1;
         }
     }
     x->training = was_training;
     x->record = was_recording;
     if (!rc) rc = task_score(&s->ex, (const char *const *)preds, (size_t)n, out);
-    for (int i = 0; preds && i < n; i++) free(preds[i]);
+    for (int i = 0; preds && i < n; i++)
+        free(preds[i]);
     free(preds);
     free(idx);
     free(gen);

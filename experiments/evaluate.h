@@ -14,20 +14,21 @@
 struct tokenizer;
 
 struct task_split {
-    struct example_set ex;  /* formatted source/target strings (and what the metrics need) */
+    struct example_set ex;   /* formatted source/target strings (and what the metrics need) */
     struct seq2seq_data ids; /* the same examples tokenized (source and target end with </s>) */
 };
 
 /* task_get(t, data_dir, split, o) then tokenize every source and target with tok. */
-int task_split_load(struct task_split *s, const struct task *t, const char *data_dir, const char *split,
-                    const struct task_options *o, const struct tokenizer *tok);
+int task_split_load(struct task_split *s, const struct task *t, const char *data_dir,
+                    const char *split, const struct task_options *o, const struct tokenizer *tok);
 void task_split_free(struct task_split *s);
 
 #define EVAL_MAX_LENGTH 20 /* the reference's generation max_length */
 
 /* Greedy-decode every example (batches of `batch`, sources truncated to max_source_len),
  * decode, score. Dropout and the tape are off; the exec's arena is reset after each batch. */
-int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokenizer *tok, const struct task_split *s,
-                   int batch, int max_source_len, struct task_result *out);
+int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokenizer *tok,
+                   const struct task_split *s, int batch, int max_source_len,
+                   struct task_result *out);
 
 #endif

@@ -14,13 +14,16 @@ static double now(void) {
 
 void progress_format_seconds(double s, char *buf, int cap) {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, (size_t)cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, (size_t)cap, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, (size_t)cap, "%lds", t);
+    if (t >= 3600)
+        snprintf(buf, (size_t)cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, (size_t)cap, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, (size_t)cap, "%lds", t);
 }
 
-void progress_begin(struct progress *p, int tty, int run_index, int n_runs, const char *run_id, int64_t step,
-                    int64_t total_steps) {
+void progress_begin(struct progress *p, int tty, int run_index, int n_runs, const char *run_id,
+                    int64_t step, int64_t total_steps) {
     memset(p, 0, sizeof *p);
     p->tty = tty;
     p->run_index = run_index;
@@ -45,9 +48,9 @@ static void draw(struct progress *p) {
     char e[32];
     eta(p, e, sizeof e);
     int w = 20, fill = p->total_steps ? (int)(w * p->step / p->total_steps) : w;
-    fprintf(stderr, "\r\033[K[%d/%d] %s [%.*s%*s] step %lld/%lld loss %.4f eta %s", p->run_index, p->n_runs,
-            p->run_id, fill, "####################", w - fill, "", (long long)p->step, (long long)p->total_steps,
-            p->loss, e);
+    fprintf(stderr, "\r\033[K[%d/%d] %s [%.*s%*s] step %lld/%lld loss %.4f eta %s", p->run_index,
+            p->n_runs, p->run_id, fill, "####################", w - fill, "", (long long)p->step,
+            (long long)p->total_steps, p->loss, e);
     fflush(stderr);
     p->drawn = 1;
     p->last_draw = now();
@@ -64,8 +67,8 @@ void progress_step(struct progress *p, int64_t step, double loss) {
     if (step % every == 0 || step == p->total_steps) {
         char e[32];
         eta(p, e, sizeof e);
-        fprintf(stderr, "[%d/%d] %s: step %lld/%lld loss %.4f eta %s\n", p->run_index, p->n_runs, p->run_id,
-                (long long)step, (long long)p->total_steps, loss, e);
+        fprintf(stderr, "[%d/%d] %s: step %lld/%lld loss %.4f eta %s\n", p->run_index, p->n_runs,
+                p->run_id, (long long)step, (long long)p->total_steps, loss, e);
     }
 }
 

@@ -16,8 +16,8 @@ struct progress {
     int drawn; /* a partial line is on the terminal */
 };
 
-void progress_begin(struct progress *p, int tty, int run_index, int n_runs, const char *run_id, int64_t step,
-                    int64_t total_steps);
+void progress_begin(struct progress *p, int tty, int run_index, int n_runs, const char *run_id,
+                    int64_t step, int64_t total_steps);
 void progress_step(struct progress *p, int64_t step, double loss);
 /* A full line (the partial bar line is cleared first and redrawn later). */
 void progress_log(struct progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -49,7 +49,8 @@ int results_index_load(struct results_index *ix, const char *path) {
         if (!json_is_object(o))
             rc = error_set("%s:%d: not a JSON object (%s); fix or remove the line", path, lineno,
                            o ? "wrong type" : je.text);
-        else if (json_is_string(id)) rc = add_id(ix, json_string_value(id));
+        else if (json_is_string(id))
+            rc = add_id(ix, json_string_value(id));
         json_decref(o);
     }
     free(line);
@@ -65,7 +66,8 @@ int results_index_has(const struct results_index *ix, const char *run_id) {
 }
 
 void results_index_free(struct results_index *ix) {
-    for (size_t i = 0; i < ix->n; i++) free(ix->ids[i]);
+    for (size_t i = 0; i < ix->n; i++)
+        free(ix->ids[i]);
     free(ix->ids);
     memset(ix, 0, sizeof *ix);
 }
@@ -94,8 +96,10 @@ int results_append(const char *path, const char *line, long *cut_bytes) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     if (mkdir_p(dir)) return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
     if (fd < 0) return error_set("%s: cannot open for appending: %s", path, strerror(errno));
@@ -105,12 +109,14 @@ int results_append(const char *path, const char *line, long *cut_bytes) {
     if (!rc && fstat(fd, &st)) rc = error_set("%s: %s", path, strerror(errno));
     if (!rc && st.st_size > 0) {
         char last;
-        if (pread(fd, &last, 1, st.st_size - 1) != 1) rc = error_set("%s: cannot read: %s", path, strerror(errno));
+        if (pread(fd, &last, 1, st.st_size - 1) != 1)
+            rc = error_set("%s: cannot read: %s", path, strerror(errno));
         else if (last != '\n') { /* a truncated line of a killed writer: cut it */
             off_t keep;
             if (last_newline_end(fd, st.st_size, &keep) || ftruncate(fd, keep))
                 rc = error_set("%s: cannot cut the truncated last line: %s", path, strerror(errno));
-            else if (cut_bytes) *cut_bytes = (long)(st.st_size - keep);
+            else if (cut_bytes)
+                *cut_bytes = (long)(st.st_size - keep);
         }
     }
     size_t n = strlen(line);
@@ -123,8 +129,10 @@ int results_append(const char *path, const char *line, long *cut_bytes) {
         while (done < n + 1 && !rc) {
             ssize_t w = write(fd, buf + done, n + 1 - done);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) rc = error_set("%s: write failed: %s", path, strerror(errno));
-            else done += (size_t)w;
+            if (w <= 0)
+                rc = error_set("%s: write failed: %s", path, strerror(errno));
+            else
+                done += (size_t)w;
         }
         if (!rc && fsync(fd)) rc = error_set("%s: fsync: %s", path, strerror(errno));
     }

@@ -41,14 +41,17 @@ int run_state_load(struct run_state *s, const char *path) {
     memset(s, 0, sizeof *s);
     s->best = -1;
     struct stat st;
-    if (stat(path, &st) != 0) return errno == ENOENT ? 0 : error_set("%s: %s", path, strerror(errno));
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : error_set("%s: %s", path, strerror(errno));
     json_error_t je;
     json_t *o = json_load_file(path, 0, &je);
-    if (!o) return error_set("%s: %s (delete the run directory to start the run over)", path, je.text);
+    if (!o)
+        return error_set("%s: %s (delete the run directory to start the run over)", path, je.text);
     int bad = !json_is_object(o);
     json_t *cfg = bad ? NULL : json_object_get(o, "config");
     json_t *ev = bad ? NULL : json_object_get(o, "evals");
-    bad = bad || !json_is_string(cfg) || !json_is_array(ev) || str_field(o, "ckpt", s->ckpt, sizeof s->ckpt) ||
+    bad = bad || !json_is_string(cfg) || !json_is_array(ev) ||
+          str_field(o, "ckpt", s->ckpt, sizeof s->ckpt) ||
           str_field(o, "best_file", s->best_file, sizeof s->best_file);
     if (!bad) {
         s->config = strdup(json_string_value(cfg));
@@ -72,7 +75,8 @@ int run_state_load(struct run_state *s, const char *path) {
                 break;
             }
             for (int k = 0; k < r.n_metrics; k++) {
-                snprintf(r.names[k], sizeof r.names[k], "%s", json_string_value(json_array_get(names, k)));
+                snprintf(r.names[k], sizeof r.names[k], "%s",
+                         json_string_value(json_array_get(names, k)));
                 r.values[k] = json_number_value(json_array_get(values, k));
             }
             if (run_state_push(s, &r)) bad = 1;
@@ -82,7 +86,8 @@ int run_state_load(struct run_state *s, const char *path) {
     json_decref(o);
     if (bad || !s->config) {
         run_state_free(s);
-        return error_set("%s: malformed run state (delete the run directory to start the run over)", path);
+        return error_set("%s: malformed run state (delete the run directory to start the run over)",
+                         path);
     }
     return 0;
 }
@@ -96,14 +101,16 @@ int run_state_save(const struct run_state *s, const char *path) {
             json_array_append_new(names, json_string(r->names[k]));
             json_array_append_new(values, json_real(r->values[k]));
         }
-        json_array_append_new(ev, json_pack("{s:i, s:I, s:f, s:o, s:o, s:f}", "epoch", r->epoch, "step",
-                                            (json_int_t)r->step, "train_loss", r->train_loss, "names", names,
-                                            "values", values, "score", r->score));
+        json_array_append_new(ev,
+                              json_pack("{s:i, s:I, s:f, s:o, s:o, s:f}", "epoch", r->epoch, "step",
+                                        (json_int_t)r->step, "train_loss", r->train_loss, "names",
+                                        names, "values", values, "score", r->score));
     }
-    json_t *o = json_pack("{s:s, s:o, s:i, s:s, s:s, s:f, s:f, s:I, s:i}", "config", s->config ? s->config : "",
-                          "evals", ev, "best", s->best, "ckpt", s->ckpt, "best_file", s->best_file, "train_time_s",
-                          s->train_time_s, "eval_time_s", s->eval_time_s, "peak_bytes", (json_int_t)s->peak_bytes,
-                          "attempts", s->attempts);
+    json_t *o =
+        json_pack("{s:s, s:o, s:i, s:s, s:s, s:f, s:f, s:I, s:i}", "config",
+                  s->config ? s->config : "", "evals", ev, "best", s->best, "ckpt", s->ckpt,
+                  "best_file", s->best_file, "train_time_s", s->train_time_s, "eval_time_s",
+                  s->eval_time_s, "peak_bytes", (json_int_t)s->peak_bytes, "attempts", s->attempts);
     if (!o) return error_set("%s: cannot build the run state", path);
     char tmp[4200];
     if (path_fmt(tmp, sizeof tmp, "%s.tmp", path)) {

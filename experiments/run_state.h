@@ -24,8 +24,8 @@ struct run_state {
     char *config; /* the effective configuration (JSON text) */
     struct run_eval *evals;
     int n, cap;
-    int best;          /* index into evals; -1: none yet */
-    char ckpt[128];    /* file in the run dir: the checkpoint after the last evaluation */
+    int best;            /* index into evals; -1: none yet */
+    char ckpt[128];      /* file in the run dir: the checkpoint after the last evaluation */
     char best_file[128]; /* file in the run dir: method-only weights of evals[best] */
     double train_time_s, eval_time_s;
     int64_t peak_bytes;

@@ -33,11 +33,12 @@ struct field {
     size_t off;
     double lo;
 };
-#define F(n, d, lo) {#n, d, offsetof(struct tiny_model_spec, n), lo}
+#define F(n, d, lo)                                                                                \
+    { #n, d, offsetof(struct tiny_model_spec, n), lo }
 static const struct field fields[] = {
-    F(d_model, 0, 1),        F(d_kv, 0, 1),           F(d_ff, 0, 1),
-    F(num_heads, 0, 1),      F(num_layers, 0, 1),     F(num_decoder_layers, 0, 1),
-    F(pretrain_steps, 0, 0), F(pretrain_batch, 0, 1), F(pretrain_max_tokens, 0, 8),
+    F(d_model, 0, 1),         F(d_kv, 0, 1),           F(d_ff, 0, 1),
+    F(num_heads, 0, 1),       F(num_layers, 0, 1),     F(num_decoder_layers, 0, 1),
+    F(pretrain_steps, 0, 0),  F(pretrain_batch, 0, 1), F(pretrain_max_tokens, 0, 8),
     F(pretrain_warmup, 0, 0), F(pretrain_lr, 1, 0),
 };
 #undef F
@@ -59,15 +60,18 @@ int tiny_model_spec_from_json(struct tiny_model_spec *s, const json_t *obj, cons
         if (!f) {
             char names[512] = "seed";
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-                snprintf(names + strlen(names), sizeof names - strlen(names), ", %s", fields[i].name);
+                snprintf(names + strlen(names), sizeof names - strlen(names), ", %s",
+                         fields[i].name);
             return error_set("%s.%s: unknown field (known: %s)", where, k, names);
         }
         if (f->is_double) {
-            if (!json_is_number(v) || !(json_number_value(v) > f->lo) || !isfinite(json_number_value(v)))
+            if (!json_is_number(v) || !(json_number_value(v) > f->lo) ||
+                !isfinite(json_number_value(v)))
                 return error_set("%s.%s: expected a positive number", where, k);
             *(double *)((char *)s + f->off) = json_number_value(v);
         } else {
-            if (!json_is_integer(v) || json_integer_value(v) < (long long)f->lo || json_integer_value(v) > 1000000)
+            if (!json_is_integer(v) || json_integer_value(v) < (long long)f->lo ||
+                json_integer_value(v) > 1000000)
                 return error_set("%s.%s: expected an integer >= %g", where, k, f->lo);
             *(int *)((char *)s + f->off) = (int)json_integer_value(v);
         }
@@ -77,18 +81,21 @@ int tiny_model_spec_from_json(struct tiny_model_spec *s, const json_t *obj, cons
 
 void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap) {
     snprintf(buf, cap,
-             "d_model %d d_kv %d d_ff %d num_heads %d num_layers %d num_decoder_layers %d pretrain_steps %d "
-             "pretrain_batch %d pretrain_max_tokens %d pretrain_warmup %d pretrain_lr %.17g seed %llu format 1",
-             s->d_model, s->d_kv, s->d_ff, s->num_heads, s->num_layers, s->num_decoder_layers, s->pretrain_steps,
-             s->pretrain_batch, s->pretrain_max_tokens, s->pretrain_warmup, s->pretrain_lr,
-             (unsigned long long)s->seed);
+             "d_model %d d_kv %d d_ff %d num_heads %d num_layers %d num_decoder_layers %d "
+             "pretrain_steps %d "
+             "pretrain_batch %d pretrain_max_tokens %d pretrain_warmup %d pretrain_lr %.17g seed "
+             "%llu format 1",
+             s->d_model, s->d_kv, s->d_ff, s->num_heads, s->num_layers, s->num_decoder_layers,
+             s->pretrain_steps, s->pretrain_batch, s->pretrain_max_tokens, s->pretrain_warmup,
+             s->pretrain_lr, (unsigned long long)s->seed);
 }
 
 void tiny_model_cache_name(const struct tiny_model_spec *s, char *buf, size_t cap) {
     char text[512];
     tiny_model_spec_text(s, text, sizeof text);
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
     snprintf(buf, cap, "tiny-d%d-l%d-%016llx", s->d_model, s->num_layers, (unsigned long long)h);
 }
 
@@ -146,18 +153,18 @@ int tiny_model_init_weights(struct t5_model *m, uint64_t seed) {
 }
 
 static int write_config(const struct t5_config *c, const char *path) {
-    json_t *o = json_pack("{s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:i, "
-                          "s:s, s:b, s:s}",
-                          "architectures", "T5ForConditionalGeneration", "vocab_size", c->vocab_size, "d_model",
-                          c->d_model, "d_kv", c->d_kv, "d_ff", c->d_ff, "num_heads", c->num_heads, "num_layers",
-                          c->num_layers, "num_decoder_layers", c->num_decoder_layers,
-                          "relative_attention_num_buckets", c->num_buckets, "relative_attention_max_distance",
-                          c->max_distance, "feed_forward_proj", "relu", "layer_norm_epsilon", 1e-6,
-                          "dropout_rate", 0.1, "pad_token_id", c->pad_id, "eos_token_id", c->eos_id,
-                          "decoder_start_token_id", c->decoder_start_id, "model_type", "t5",
-                          "tie_word_embeddings", 1, "comment",
-                          "the compacter tiny preset's T5 (experiments/tiny_model.c), pre-trained with span "
-                          "corruption on the synthetic corpus");
+    json_t *o = json_pack(
+        "{s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:i, "
+        "s:s, s:b, s:s}",
+        "architectures", "T5ForConditionalGeneration", "vocab_size", c->vocab_size, "d_model",
+        c->d_model, "d_kv", c->d_kv, "d_ff", c->d_ff, "num_heads", c->num_heads, "num_layers",
+        c->num_layers, "num_decoder_layers", c->num_decoder_layers,
+        "relative_attention_num_buckets", c->num_buckets, "relative_attention_max_distance",
+        c->max_distance, "feed_forward_proj", "relu", "layer_norm_epsilon", 1e-6, "dropout_rate",
+        0.1, "pad_token_id", c->pad_id, "eos_token_id", c->eos_id, "decoder_start_token_id",
+        c->decoder_start_id, "model_type", "t5", "tie_word_embeddings", 1, "comment",
+        "the compacter tiny preset's T5 (experiments/tiny_model.c), pre-trained with span "
+        "corruption on the synthetic corpus");
     if (!o) return error_set("%s: cannot build config", path);
     int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(o);
@@ -179,7 +186,8 @@ static int copy_file(const char *src, const char *dst) {
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    int rc = (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) ? error_set("cannot read %s", src) : 0;
+    int rc =
+        (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) ? error_set("cannot read %s", src) : 0;
     fclose(f);
     if (!rc) rc = write_text(dst, buf, (size_t)n);
     free(buf);
@@ -204,7 +212,8 @@ static int save_weights(const struct t5_model *m, const char *path) {
         outs[i].name = t->name;
         outs[i].dtype = ST_F32;
         outs[i].ndim = t->ndim;
-        for (int d = 0; d < t->ndim; d++) outs[i].shape[d] = t->shape[d];
+        for (int d = 0; d < t->ndim; d++)
+            outs[i].shape[d] = t->shape[d];
         outs[i].data = host + ((float *)t->data - m->storage);
     }
     if (!rc) rc = st_write(path, outs, m->n_params, "{\"format\":\"pt\"}");
@@ -213,7 +222,8 @@ static int save_weights(const struct t5_model *m, const char *path) {
     return rc;
 }
 
-static void say(tiny_model_log log, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(tiny_model_log log, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void say(tiny_model_log log, void *ctx, const char *fmt, ...) {
     if (!log) return;
     char line[512];
@@ -244,15 +254,16 @@ static void on_step(void *ctx, const struct step_info *s) {
 }
 
 /* Pre-train every parameter with span corruption (noise density 0.15, mean span 3). */
-static int pretrain(const struct tiny_model_spec *s, struct t5_model *m, const struct tokenizer *tok,
-                    tiny_model_log log, void *ctx) {
+static int pretrain(const struct tiny_model_spec *s, struct t5_model *m,
+                    const struct tokenizer *tok, tiny_model_log log, void *ctx) {
     if (s->pretrain_steps == 0) return 0;
     struct seq2seq_data d = {0};
     int rc = 0;
     int n_ex = s->pretrain_steps * s->pretrain_batch;
     for (int i = 0; i < n_ex && !rc; i++) {
         struct span_example e;
-        rc = synthetic_pretrain_example(tok, s->seed, (uint64_t)i, (size_t)s->pretrain_max_tokens, 0.15, 3.0, &e);
+        rc = synthetic_pretrain_example(tok, s->seed, (uint64_t)i, (size_t)s->pretrain_max_tokens,
+                                        0.15, 3.0, &e);
         if (!rc) rc = seq2seq_add(&d, e.source, (int)e.n_source, e.target, (int)e.n_target);
         if (!rc) span_example_free(&e);
     }
@@ -261,7 +272,8 @@ static int pretrain(const struct tiny_model_spec *s, struct t5_model *m, const s
     int have_x = 0;
     struct tensor **all = malloc(sizeof *all * (size_t)m->n_params);
     if (!rc && !all) rc = error_set("out of memory");
-    for (int i = 0; !rc && i < m->n_params; i++) all[i] = &m->params[i];
+    for (int i = 0; !rc && i < m->n_params; i++)
+        all[i] = &m->params[i];
     if (!rc) rc = trainable_init(&tr, m->be, all, m->n_params, no_decay_bias);
     if (!rc && !(rc = exec_init(&x, m->be))) have_x = 1;
     if (!rc) {
@@ -276,8 +288,8 @@ static int pretrain(const struct tiny_model_spec *s, struct t5_model *m, const s
         };
         c.optim = optim_defaults(s->pretrain_lr, s->pretrain_warmup, 0);
         struct pretrain_log p = {log, ctx, 0, 0};
-        say(log, ctx, "tiny model: pre-training %lld parameters for %d steps (batch %d)", (long long)tr.numel,
-            s->pretrain_steps, s->pretrain_batch);
+        say(log, ctx, "tiny model: pre-training %lld parameters for %d steps (batch %d)",
+            (long long)tr.numel, s->pretrain_steps, s->pretrain_batch);
         rc = trainer_run(&x, m, &tr, &d, &c, NULL, on_step, &p);
     }
     if (have_x) exec_free(&x);
@@ -315,16 +327,21 @@ int tiny_model_make(const struct tiny_model_spec *s, const char *tokenizer_path,
     char parent[4096], tmp[4096], path[4200], text[512];
     snprintf(parent, sizeof parent, "%s", out_dir);
     char *slash = strrchr(parent, '/');
-    if (slash) *slash = 0;
-    else snprintf(parent, sizeof parent, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(parent, sizeof parent, ".");
     int rc = t5_model_create(&m, &c, be);
     int have_model = !rc, have_tmp = 0;
     if (!rc) rc = tiny_model_init_weights(&m, s->seed);
     if (!rc) rc = pretrain(s, &m, tok, log, ctx);
     if (!rc && !(rc = temp_dir_in(parent, "tiny-model", tmp, sizeof tmp))) have_tmp = 1;
-    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/config.json", tmp))) rc = write_config(&c, path);
-    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/model.safetensors", tmp))) rc = save_weights(&m, path);
-    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/tokenizer.json", tmp))) rc = copy_file(tokenizer_path, path);
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/config.json", tmp)))
+        rc = write_config(&c, path);
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/model.safetensors", tmp)))
+        rc = save_weights(&m, path);
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/tokenizer.json", tmp)))
+        rc = copy_file(tokenizer_path, path);
     if (!rc && !(rc = path_fmt(path, sizeof path, "%s/TINY_MODEL", tmp))) {
         tiny_model_spec_text(s, text, sizeof text);
         strcat(text, "\n");
@@ -337,7 +354,8 @@ int tiny_model_make(const struct tiny_model_spec *s, const char *tokenizer_path,
     }
     if (!rc) rc = dir_sync(tmp);
     if (!rc && rename(tmp, out_dir) != 0) {
-        if (errno == EEXIST || errno == ENOTEMPTY) { /* made by someone else meanwhile: keep theirs */
+        if (errno == EEXIST ||
+            errno == ENOTEMPTY) { /* made by someone else meanwhile: keep theirs */
             remove_tree(tmp);
         } else {
             rc = error_set("cannot rename %s to %s: %s", tmp, out_dir, strerror(errno));
@@ -352,8 +370,9 @@ int tiny_model_make(const struct tiny_model_spec *s, const char *tokenizer_path,
     return rc;
 }
 
-int tiny_model_ensure(const struct tiny_model_spec *s, const char *tokenizer_path, const char *device,
-                      char *dir_out, size_t cap, tiny_model_log log, void *ctx) {
+int tiny_model_ensure(const struct tiny_model_spec *s, const char *tokenizer_path,
+                      const char *device, char *dir_out, size_t cap, tiny_model_log log,
+                      void *ctx) {
     char name[128], sub[200];
     tiny_model_cache_name(s, name, sizeof name);
     snprintf(sub, sizeof sub, "models/%s", name);
@@ -361,7 +380,8 @@ int tiny_model_ensure(const struct tiny_model_spec *s, const char *tokenizer_pat
     char stamp[4200];
     if (path_fmt(stamp, sizeof stamp, "%s/TINY_MODEL", dir_out)) return -1;
     if (path_is_file(stamp)) return 0;
-    if (path_is_dir(dir_out)) remove_tree(dir_out); /* a folder without its stamp is not ours to trust */
+    if (path_is_dir(dir_out))
+        remove_tree(dir_out); /* a folder without its stamp is not ours to trust */
     char models[4096];
     if (cache_path("models", models, sizeof models) || mkdir_p(models)) return -1;
     say(log, ctx, "tiny model: making %s (done once, then cached)", dir_out);

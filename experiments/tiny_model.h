@@ -34,7 +34,8 @@ struct tiny_model_spec tiny_model_spec_default(void);
 
 /* Override fields of s from a JSON object {"d_model": 64, "pretrain_steps": 0, ...};
  * unknown keys or bad values are errors naming `where` (e.g. "file: presets.tiny.tiny_model"). */
-int tiny_model_spec_from_json(struct tiny_model_spec *s, const struct json_t *obj, const char *where);
+int tiny_model_spec_from_json(struct tiny_model_spec *s, const struct json_t *obj,
+                              const char *where);
 
 /* The spec as one line of "key value" pairs (the cache stamp) and its cache folder name. */
 void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap);
@@ -52,7 +53,7 @@ int tiny_model_make(const struct tiny_model_spec *s, const char *tokenizer_path,
 
 /* The cached folder for the spec, made on first use (another process making it at the same
  * time is fine: the first rename wins). */
-int tiny_model_ensure(const struct tiny_model_spec *s, const char *tokenizer_path, const char *device,
-                      char *dir_out, size_t cap, tiny_model_log log, void *ctx);
+int tiny_model_ensure(const struct tiny_model_spec *s, const char *tokenizer_path,
+                      const char *device, char *dir_out, size_t cap, tiny_model_log log, void *ctx);
 
 #endif

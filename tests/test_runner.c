@@ -37,9 +37,11 @@ static int sh(const char *c) {
 
 static const char *GRID_FMT =
     "{\"experiment\": \"rtest\", \"presets\": {\"tiny\": {\n"
-    "  \"model\": \"tiny\", \"seeds\": [42], \"batch\": 8, \"warmup\": 2, \"max_source_length\": 48, "
+    "  \"model\": \"tiny\", \"seeds\": [42], \"batch\": 8, \"warmup\": 2, \"max_source_length\": "
+    "48, "
     "\"threads\": 1,\n"
-    "  \"tiny_model\": {\"d_model\": 16, \"d_kv\": 4, \"d_ff\": 32, \"num_heads\": 2, \"num_layers\": 1,\n"
+    "  \"tiny_model\": {\"d_model\": 16, \"d_kv\": 4, \"d_ff\": 32, \"num_heads\": 2, "
+    "\"num_layers\": 1,\n"
     "                 \"num_decoder_layers\": 1, \"pretrain_steps\": 5, \"pretrain_batch\": 4},\n"
     "  \"synthetic\": {\"train\": 120, \"dev\": 40},\n"
     "  \"tasks\": [{\"name\": \"syn-rte\", \"epochs\": 4}, {\"name\": \"%s\", \"epochs\": 4}],\n"
@@ -66,8 +68,10 @@ static int count_lines(const char *path, int counts[4], int *complete, int *part
     static char line[1 << 16];
     while (fgets(line, sizeof line, f)) {
         size_t n = strlen(line);
-        if (n && line[n - 1] == '\n') (*complete)++;
-        else (*partial)++;
+        if (n && line[n - 1] == '\n')
+            (*complete)++;
+        else
+            (*partial)++;
         for (int i = 0; i < 4; i++) {
             char key[300];
             snprintf(key, sizeof key, "\"run_id\":\"%s\"", ids[i]);
@@ -80,7 +84,8 @@ static int count_lines(const char *path, int counts[4], int *complete, int *part
 
 /* The table rows ("|" lines) of the Markdown report of a results file. */
 static int report_rows(const char *results, const char *outdir, char *rows, size_t cap) {
-    snprintf(cmd, sizeof cmd, "%s report %s --out %s --format md --no-figures 2>&1", prog(), results, outdir);
+    snprintf(cmd, sizeof cmd, "%s report %s --out %s --format md --no-figures 2>&1", prog(),
+             results, outdir);
     if (sh(cmd) != 0) return -1;
     char md[600];
     snprintf(md, sizeof md, "%s/rtest.md", outdir);
@@ -126,8 +131,8 @@ int main(void) {
     if (access(prog(), X_OK)) SKIP("%s not built", prog());
     snprintf(dir, sizeof dir, "/tmp/compacter-runner-%d", (int)getpid());
     mkdir(dir, 0755);
-    char cache[300], grid[300], resA[300], resB[300], resC[300], fileA[400], fileB[400], fileC[400], outA[300],
-        outB[300], outC[300];
+    char cache[300], grid[300], resA[300], resB[300], resC[300], fileA[400], fileB[400], fileC[400],
+        outA[300], outB[300], outC[300];
     snprintf(cache, sizeof cache, "%s/cache", dir);
     setenv("COMPACTER_CACHE", cache, 1);
     snprintf(grid, sizeof grid, "%s/grid.json", dir);
@@ -150,13 +155,18 @@ int main(void) {
     double dur = now() - t0;
     CHECK(rc == 0, "uninterrupted run failed: %s", out);
     count_lines(fileA, counts, &complete, &partial);
-    CHECK(complete == 4 && partial == 0, "expected 4 complete lines, got %d (+%d partial)", complete, partial);
-    for (int i = 0; i < 4; i++) CHECK(counts[i] == 1, "run %s appears %d times", ids[i], counts[i]);
-    snprintf(cmd, sizeof cmd, "grep -c '\"best_epoch\":[1-4],.*\"validation\":{\"score\":.*\"test\":{\"score\":' %s",
+    CHECK(complete == 4 && partial == 0, "expected 4 complete lines, got %d (+%d partial)",
+          complete, partial);
+    for (int i = 0; i < 4; i++)
+        CHECK(counts[i] == 1, "run %s appears %d times", ids[i], counts[i]);
+    snprintf(cmd, sizeof cmd,
+             "grep -c '\"best_epoch\":[1-4],.*\"validation\":{\"score\":.*\"test\":{\"score\":' %s",
              fileA);
     CHECK(sh(cmd) == 0 && atoi(out) == 4, "lines lack best_epoch/validation/test: %s", out);
     snprintf(cmd, sizeof cmd,
-             "grep -c '\"base_params\":[1-9].*\"trainable_params\":[1-9].*\"epochs\":\\[{\"epoch\":1,.*{\"epoch\":2,"
+             "grep -c "
+             "'\"base_params\":[1-9].*\"trainable_params\":[1-9].*\"epochs\":\\[{\"epoch\":1,.*{"
+             "\"epoch\":2,"
              ".*\"peak_memory_bytes\":[1-9].*\"precision\":\"fp32\".*\"git_rev\":\"' %s",
              fileA);
     CHECK(sh(cmd) == 0 && atoi(out) == 4, "lines lack params/epochs/memory/git_rev: %s", out);
@@ -167,7 +177,8 @@ int main(void) {
 
     /* a second invocation does nothing */
     snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resA);
-    CHECK(sh(cmd) == 0 && strstr(out, "4 already in") && strstr(out, "0 runs finished now"), "rerun: %s", out);
+    CHECK(sh(cmd) == 0 && strstr(out, "4 already in") && strstr(out, "0 runs finished now"),
+          "rerun: %s", out);
     count_lines(fileA, counts, &complete, &partial);
     CHECK(complete == 4, "rerun added lines: %d", complete);
 
@@ -178,31 +189,43 @@ int main(void) {
     for (int k = 0; k < 5; k++) {
         double delay = 0.05 + (dur * 0.7) * (double)rand() / RAND_MAX;
         int killed = run_and_kill(grid, resB, delay);
-        printf("  kill %d after %.2fs (seed %u): %s\n", k + 1, delay, seed, killed ? "killed" : "had finished");
+        printf("  kill %d after %.2fs (seed %u): %s\n", k + 1, delay, seed,
+               killed ? "killed" : "had finished");
         kills += killed;
         count_lines(fileB, counts, &complete, &partial);
-        for (int i = 0; i < 4; i++) CHECK(counts[i] <= 1, "after kill %d run %s appears %d times", k + 1, ids[i], counts[i]);
+        for (int i = 0; i < 4; i++)
+            CHECK(counts[i] <= 1, "after kill %d run %s appears %d times", k + 1, ids[i],
+                  counts[i]);
     }
     snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resB);
     CHECK(sh(cmd) == 0, "completing run failed: %s", out);
     count_lines(fileB, counts, &complete, &partial);
-    CHECK(complete == 4 && partial == 0, "after kills: %d complete lines, %d partial", complete, partial);
-    for (int i = 0; i < 4; i++) CHECK(counts[i] == 1, "after kills run %s appears %d times", ids[i], counts[i]);
+    CHECK(complete == 4 && partial == 0, "after kills: %d complete lines, %d partial", complete,
+          partial);
+    for (int i = 0; i < 4; i++)
+        CHECK(counts[i] == 1, "after kills run %s appears %d times", ids[i], counts[i]);
     CHECK(report_rows(fileB, outB, rowsB, sizeof rowsB) == 0, "report B failed: %s", out);
-    CHECK(!strcmp(rowsA, rowsB), "killed+resumed table differs:\n%s\nvs uninterrupted\n%s", rowsB, rowsA);
+    CHECK(!strcmp(rowsA, rowsB), "killed+resumed table differs:\n%s\nvs uninterrupted\n%s", rowsB,
+          rowsA);
     printf("  ok %d kills, resumed: every run once, identical table\n", kills);
 
     /* 3. a truncated last line: cut it, redo that run, do not duplicate */
-    snprintf(cmd, sizeof cmd, "cp -r %s %s && f=%s && sz=$(stat -c %%s $f) && last=$(tail -n 1 $f | wc -c) && "
-             "truncate -s $((sz - last / 2)) $f", resA, resC, fileC);
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s %s && f=%s && sz=$(stat -c %%s $f) && last=$(tail -n 1 $f | wc -c) && "
+             "truncate -s $((sz - last / 2)) $f",
+             resA, resC, fileC);
     CHECK(system(cmd) == 0, "making the truncated file");
     count_lines(fileC, counts, &complete, &partial);
-    CHECK(complete == 3 && partial == 1, "truncation setup: %d complete, %d partial", complete, partial);
+    CHECK(complete == 3 && partial == 1, "truncation setup: %d complete, %d partial", complete,
+          partial);
     snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resC);
-    CHECK(sh(cmd) == 0 && strstr(out, "1 runs finished now") && strstr(out, "truncated"), "truncated: %s", out);
+    CHECK(sh(cmd) == 0 && strstr(out, "1 runs finished now") && strstr(out, "truncated"),
+          "truncated: %s", out);
     count_lines(fileC, counts, &complete, &partial);
-    CHECK(complete == 4 && partial == 0, "after truncation: %d complete, %d partial", complete, partial);
-    for (int i = 0; i < 4; i++) CHECK(counts[i] == 1, "after truncation run %s appears %d times", ids[i], counts[i]);
+    CHECK(complete == 4 && partial == 0, "after truncation: %d complete, %d partial", complete,
+          partial);
+    for (int i = 0; i < 4; i++)
+        CHECK(counts[i] == 1, "after truncation run %s appears %d times", ids[i], counts[i]);
     CHECK(report_rows(fileC, outC, rowsC, sizeof rowsC) == 0 && !strcmp(rowsA, rowsC),
           "table after the redo differs:\n%s", rowsC);
     printf("  ok truncated last line: cut, the run redone once\n");
@@ -213,11 +236,13 @@ int main(void) {
     snprintf(resD, sizeof resD, "%s/D", dir);
     write_grid(bad, "syn-mrpc", "adapterx");
     snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), bad, resD);
-    CHECK(sh(cmd) != 0 && strstr(out, "unknown method 'adapterx'") && strstr(out, "nothing was trained"),
+    CHECK(sh(cmd) != 0 && strstr(out, "unknown method 'adapterx'") &&
+              strstr(out, "nothing was trained"),
           "unknown method: %s", out);
     CHECK(access(resD, F_OK) != 0, "unknown method: %s was created", resD);
     write_grid(bad, "syn-nope", "full");
-    CHECK(sh(cmd) != 0 && strstr(out, "syn-nope") && strstr(out, "unknown"), "unknown task: %s", out);
+    CHECK(sh(cmd) != 0 && strstr(out, "syn-nope") && strstr(out, "unknown"), "unknown task: %s",
+          out);
     CHECK(access(resD, F_OK) != 0, "unknown task: %s was created", resD);
     printf("  ok unknown method / task refused before training\n");
 
