@@ -1,0 +1,636 @@
+/* runner.c: run an experiment grid, resumably, into a results file. */
+#include "experiments/runner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/tokenizer.h"
+#include "datasets/cache.h"
+#include "datasets/download_tasks.h"
+#include "datasets/hub.h"
+#include "datasets/synthetic.h"
+#include "experiments/evaluate.h"
+#include "experiments/experiment.h"
+#include "experiments/progress.h"
+#include "experiments/results_file.h"
+#include "experiments/run_state.h"
+#include "experiments/tiny_model.h"
+#include "experiments/trainer.h"
+#include "methods/method.h"
+#include "methods/method_io.h"
+
+#define TINY_TOKENIZER "assets/tiny/tokenizer.json"
+#define MAX_TARGET_LENGTH 128
+
+struct runner {
+    const struct runner_options *o;
+    struct tiny_model_spec tiny;
+    struct synthetic_options syn;
+    char tiny_dir[4096], tiny_name[128];
+    int tiny_ready;
+    char syn_dir[4096];
+    int syn_ready;
+    char git_rev[64];
+    char results_path[4096];
+    int threads; /* the preset's "threads" (0: OpenMP's default) */
+};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void utc_now(char *buf, size_t cap) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void git_revision(char *buf, size_t cap) {
+    snprintf(buf, cap, "unknown");
+    FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
+    if (!p) return;
+    char line[128] = "";
+    if (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (strlen(line) == 40) snprintf(buf, cap, "%s", line);
+    }
+    pclose(p);
+}
+
+/* The preset's "tiny_model" and "synthetic" objects (experiment.c ignores them). */
+static int load_extensions(struct runner *R, const char *path, const char *preset) {
+    R->tiny = tiny_model_spec_default();
+    R->syn = synthetic_options_default();
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) return error_set("%s:%d:%d: %s", path, je.line, je.column, je.text);
+    json_t *p = json_object_get(json_object_get(root, "presets"), preset);
+    json_t *tm = json_object_get(p, "tiny_model"), *sy = json_object_get(p, "synthetic"),
+           *th = json_object_get(p, "threads");
+    char where[512];
+    int rc = 0;
+    if (th &&
+        !(json_is_integer(th) && json_integer_value(th) >= 0 && json_integer_value(th) <= 1024))
+        rc = error_set("%s: presets.%s.threads: expected an integer >= 0 (0: all cores)", path,
+                       preset);
+    else if (th)
+        R->threads = (int)json_integer_value(th);
+    if (!rc && tm) {
+        snprintf(where, sizeof where, "%s: presets.%s.tiny_model", path, preset);
+        rc = tiny_model_spec_from_json(&R->tiny, tm, where);
+    }
+    if (!rc && sy) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(sy))
+            rc = error_set("%s: presets.%s.synthetic: expected an object", path, preset);
+        if (!rc) json_object_foreach(sy, k, v) {
+                int is_int = json_is_integer(v) && json_integer_value(v) >= 1;
+                if (!strcmp(k, "train") && is_int)
+                    R->syn.n_train = (long)json_integer_value(v);
+                else if (!strcmp(k, "dev") && is_int)
+                    R->syn.n_dev = (long)json_integer_value(v);
+                else if (!strcmp(k, "seed") && json_is_integer(v) && json_integer_value(v) >= 0)
+                    R->syn.seed = (uint64_t)json_integer_value(v);
+                else if (!strcmp(k, "label_noise") && json_is_number(v) &&
+                         json_number_value(v) >= 0 && json_number_value(v) <= 1)
+                    R->syn.label_noise = json_number_value(v);
+                else {
+                    rc = error_set(
+                        "%s: presets.%s.synthetic.%s: unknown field or bad value (train, dev: "
+                        "integers >= 1; seed: integer >= 0; label_noise: number in [0, 1])",
+                        path, preset, k);
+                    break;
+                }
+            }
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Every method, option and task of the grid exists: checked before anything trains. */
+static int validate_grid(const char *path, const struct experiment_grid *g) {
+    for (size_t i = 0; i < g->n; i++) {
+        const struct run_spec *r = &g->runs[i];
+        const struct method *me = method_find(r->method);
+        if (!me) {
+            char list[1024] = "";
+            for (int k = 0; k < method_count(); k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                         method_at(k)->name);
+            return error_set(
+                "%s: preset %s: unknown method '%s' (this build has: %s); nothing was trained",
+                path, g->preset, r->method, list);
+        }
+        for (int k = 0; k <= r->n_options; k++) {
+            const char *key = k < r->n_options
+                                  ? r->options[k].key
+                                  : (r->reduction_factor > 0 ? "reduction_factor" : NULL);
+            if (!key) continue;
+            int found = 0;
+            for (const struct method_option *op = me->options; op && op->name; op++)
+                found |= !strcmp(op->name, key);
+            if (!found)
+                return error_set(
+                    "%s: preset %s: method %s has no option '%s' (run %s); nothing was trained",
+                    path, g->preset, r->method, key, r->run_id);
+        }
+        if (!task_find(r->task))
+            return error_wrap("%s: preset %s: run %s: ", path, g->preset, r->run_id);
+        if (r->batch < 1)
+            return error_set(
+                "%s: preset %s: run %s: batch %d: the runner needs a fixed batch size (the "
+                "largest-batch search of the efficiency grid is not implemented)",
+                path, g->preset, r->run_id, r->batch);
+    }
+    return 0;
+}
+
+static void log_line(void *ctx, const char *line) {
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+/* The model folder of a run (the tiny model is made once per invocation, then cached). */
+static int model_dir(struct runner *R, const struct run_spec *r, const char *device, char *dir,
+                     size_t cap, char *name, size_t name_cap) {
+    if (!strcmp(r->model, "tiny")) {
+        if (!R->tiny_ready) {
+            if (tiny_model_ensure(&R->tiny, TINY_TOKENIZER, device, R->tiny_dir, sizeof R->tiny_dir,
+                                  log_line, NULL))
+                return error_wrap("the tiny model: ");
+            tiny_model_cache_name(&R->tiny, R->tiny_name, sizeof R->tiny_name);
+            R->tiny_ready = 1;
+        }
+        snprintf(dir, cap, "%s", R->tiny_dir);
+        snprintf(name, name_cap, "%s", R->tiny_name);
+        return 0;
+    }
+    snprintf(name, name_cap, "%s", r->model);
+    return ensure_model(r->model, dir, cap);
+}
+
+/* The data root for task t (task_get's data_dir). */
+static int data_root(struct runner *R, const struct task *t, char *dir, size_t cap) {
+    if (synthetic_is_task(t)) {
+        if (!R->syn_ready) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "data/synthetic/train%ld-dev%ld-seed%llu-noise%g",
+                     R->syn.n_train, R->syn.n_dev, (unsigned long long)R->syn.seed,
+                     R->syn.label_noise);
+            if (cache_path(sub, R->syn_dir, sizeof R->syn_dir)) return -1;
+            if (!path_is_dir(
+                    R->syn_dir)) { /* written aside and renamed: a kill leaves no half folder */
+                char parent[4096], tmp[4200];
+                snprintf(parent, sizeof parent, "%s", R->syn_dir);
+                *strrchr(parent, '/') = 0;
+                if (temp_dir_in(parent, "synthetic", tmp, sizeof tmp)) return -1;
+                if (synthetic_write(tmp, &R->syn) < 0) {
+                    remove_tree(tmp);
+                    return error_wrap("synthetic data: ");
+                }
+                if (rename(tmp, R->syn_dir) != 0) {
+                    remove_tree(tmp);
+                    if (errno != EEXIST && errno != ENOTEMPTY)
+                        return error_set("cannot rename %s to %s: %s", tmp, R->syn_dir,
+                                         strerror(errno));
+                }
+                dir_sync(parent);
+            }
+            if (synthetic_ensure(R->syn_dir, &R->syn) < 0) return error_wrap("synthetic data: ");
+            R->syn_ready = 1;
+        }
+        snprintf(dir, cap, "%s", R->syn_dir);
+        return 0;
+    }
+    char name[128], folder[4096];
+    snprintf(name, sizeof name, "%s/%s", t->source == TASK_GLUE_TSV ? "glue" : "superglue", t->dir);
+    if (ensure_task_data(name, folder, sizeof folder)) return -1;
+    char *slash = strrchr(folder, '/'); /* the loader looks in <root>/<Task>/ */
+    if (slash) *slash = 0;
+    snprintf(dir, cap, "%s", folder);
+    return 0;
+}
+
+/* Remove files of the run dir other than the lock, progress.json and the two named. */
+static void clean_run_dir(const char *dir, const char *keep1, const char *keep2) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "lock") ||
+            !strcmp(n, "progress.json"))
+            continue;
+        if ((keep1 && !strcmp(n, keep1)) || (keep2 && !strcmp(n, keep2))) continue;
+        if (strncmp(n, "ckpt-", 5) && strncmp(n, "best-", 5) && !strstr(n, ".tmp")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, n);
+        unlink(p);
+    }
+    closedir(d);
+}
+
+struct step_ctx {
+    struct progress *p;
+    double loss_sum;
+    int n;
+};
+
+static void on_step(void *ctx, const struct step_info *s) {
+    struct step_ctx *c = ctx;
+    c->loss_sum += s->loss;
+    c->n++;
+    progress_step(c->p, s->step, s->loss);
+}
+
+static json_t *metrics_json(int n, const char names[][32], const double *values, double score) {
+    json_t *m = json_object();
+    for (int k = 0; k < n; k++)
+        json_object_set_new(m, names[k], json_real(values[k]));
+    return json_pack("{s:f, s:o}", "score", score, "metrics", m);
+}
+
+static void eval_from_result(struct run_eval *e, const struct task_result *t) {
+    e->n_metrics = t->n_metrics;
+    for (int k = 0; k < t->n_metrics; k++) {
+        snprintf(e->names[k], sizeof e->names[k], "%s", t->names[k]);
+        e->values[k] = t->values[k];
+    }
+    e->score = t->score;
+}
+
+static json_t *options_json(const struct run_spec *r) {
+    json_t *o = json_object();
+    for (int i = 0; i < r->n_options; i++)
+        json_object_set_new(o, r->options[i].key, json_string(r->options[i].value));
+    return o;
+}
+
+/* Everything that determines the run's numbers (and what the line reports as config). */
+static json_t *effective_config(const struct runner *R, const struct run_spec *r,
+                                const struct method_instance *mi, const char *model_name,
+                                const char *model_path, const char *backend,
+                                const struct train_config *c, int64_t total, int chunk, int n_train,
+                                int n_val, int n_test) {
+    json_t *mo = json_object();
+    for (int i = 0; i < mi->n_options; i++)
+        json_object_set_new(mo, mi->opt_name[i], json_string(mi->opt_value[i]));
+    json_t *cfg = json_pack(
+        "{s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:I, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, "
+        "s:i, s:i, s:i, s:i, "
+        "s:{s:s, s:f, s:f, s:f, s:f, s:f, s:s}, s:f, s:s, s:s, s:s, s:i, s:i, s:i}",
+        "model", model_name, "model_dir", model_path, "tokenizer", "model_dir/tokenizer.json",
+        "method", r->method, "method_options", mo, "task_prefix", mi->method->task_prefix, "task",
+        r->task, "train_size", (json_int_t)r->train_size, "lr", r->lr, "reduction_factor",
+        r->reduction_factor, "seed", r->seed, "epochs", r->epochs, "batch", c->batch, "grad_accum",
+        c->grad_accum, "warmup", c->optim.warmup_steps, "max_source_length", c->max_source_len,
+        "total_steps", (json_int_t)total, "eval_every_steps", chunk, "eval_every", r->eval_every,
+        "max_target_length", c->max_target_len, "eval_max_length", EVAL_MAX_LENGTH, "optimizer",
+        "name", "adamw-hf4.6", "beta1", c->optim.beta1, "beta2", c->optim.beta2, "eps",
+        c->optim.eps, "weight_decay", c->optim.weight_decay, "max_grad_norm",
+        c->optim.max_grad_norm, "schedule", "linear warmup, linear decay to 0", "dropout", 0.1,
+        "decoding", "greedy, skip special tokens, clean-up", "device", backend, "precision",
+        r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
+    if (!cfg) return NULL;
+    if (!strcmp(r->model, "tiny")) {
+        char spec[512];
+        tiny_model_spec_text(&R->tiny, spec, sizeof spec);
+        json_object_set_new(cfg, "tiny_model", json_string(spec));
+    }
+    if (R->syn_ready && strncmp(r->task, "syn-", 4) == 0)
+        json_object_set_new(cfg, "synthetic",
+                            json_pack("{s:I, s:I, s:I, s:f}", "train", (json_int_t)R->syn.n_train,
+                                      "dev", (json_int_t)R->syn.n_dev, "seed",
+                                      (json_int_t)R->syn.seed, "label_noise", R->syn.label_noise));
+    json_object_set_new(
+        cfg, "peak_memory_counts",
+        json_string("activation arena high-water (training and evaluation) + model and method "
+                    "parameters + gradients + AdamW moments"));
+    return cfg;
+}
+
+struct run_resources {
+    struct t5_model m;
+    int have_model;
+    struct tokenizer *tok;
+    struct method_instance mi;
+    struct task_split train, val, test;
+    struct trainable tr;
+    struct exec x;
+    int have_exec;
+    struct run_state st;
+    json_t *cfg;
+    char *cfg_text;
+    int lock_fd;
+};
+
+static void release(struct run_resources *q) {
+    if (q->have_exec) exec_free(&q->x);
+    trainable_free(&q->tr);
+    if (q->mi.method) method_detach(&q->mi);
+    task_split_free(&q->train);
+    task_split_free(&q->val);
+    task_split_free(&q->test);
+    tokenizer_free(q->tok);
+    if (q->have_model) t5_model_free(&q->m);
+    run_state_free(&q->st);
+    json_decref(q->cfg);
+    free(q->cfg_text);
+    if (q->lock_fd >= 0) close(q->lock_fd);
+}
+
+static int run_one(struct runner *R, const struct run_spec *r, int index, int n_runs,
+                   struct runner_summary *sum) {
+    struct run_resources q;
+    memset(&q, 0, sizeof q);
+    q.lock_fd = -1;
+    q.st.best = -1;
+    char run_dir[4096], path[4400], model_path[4096], model_name[128], data[4096];
+    int rc = path_fmt(run_dir, sizeof run_dir, "%s/runs/%s", R->o->results_dir, r->run_id);
+    if (!rc) rc = mkdir_p(run_dir);
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/lock", run_dir))) {
+        q.lock_fd = open(path, O_CREAT | O_RDWR, 0644);
+        if (q.lock_fd < 0)
+            rc = error_set("%s: %s", path, strerror(errno));
+        else if (flock(q.lock_fd, LOCK_EX | LOCK_NB)) {
+            fprintf(stderr, "[%d/%d] %s: another process is running it; skipped\n", index, n_runs,
+                    r->run_id);
+            sum->n_busy++;
+            release(&q);
+            return 0;
+        }
+    }
+    const char *device = R->o->device ? R->o->device : r->device;
+    const struct backend *be = rc ? NULL : backend_by_name(device);
+    if (!rc && !be) rc = -1;
+    if (!rc)
+        rc =
+            model_dir(R, r, be->name, model_path, sizeof model_path, model_name, sizeof model_name);
+    if (!rc && !(rc = t5_model_load(&q.m, model_path, be))) q.have_model = 1;
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/tokenizer.json", model_path)) &&
+        !(q.tok = tokenizer_load(path)))
+        rc = -1;
+    /* the method: its options, then reduction_factor from the grid */
+    const char *kv[RUN_MAX_OPTIONS + 1];
+    char kvbuf[RUN_MAX_OPTIONS + 1][200];
+    int n_kv = 0;
+    for (int i = 0; i < r->n_options; i++) {
+        snprintf(kvbuf[n_kv], sizeof kvbuf[n_kv], "%s=%s", r->options[i].key, r->options[i].value);
+        kv[n_kv] = kvbuf[n_kv];
+        n_kv++;
+    }
+    if (r->reduction_factor > 0) {
+        snprintf(kvbuf[n_kv], sizeof kvbuf[n_kv], "reduction_factor=%d", r->reduction_factor);
+        kv[n_kv] = kvbuf[n_kv];
+        n_kv++;
+    }
+    if (!rc) rc = method_attach(&q.mi, r->method, &q.m, kv, n_kv, (uint64_t)r->seed);
+    const struct task *t = rc ? NULL : task_find(r->task);
+    if (!rc && !t) rc = -1;
+    if (!rc) rc = data_root(R, t, data, sizeof data);
+    struct task_options to = task_options_default();
+    if (!rc) to.add_prefix = q.mi.method->task_prefix;
+    if (!rc) {
+        struct task_options tt = to;
+        tt.n_obs = r->train_size;
+        rc = task_split_load(&q.train, t, data, "train", &tt, q.tok);
+    }
+    if (!rc) rc = task_split_load(&q.val, t, data, "validation", &to, q.tok);
+    if (!rc) rc = task_split_load(&q.test, t, data, "test", &to, q.tok);
+    if (rc) {
+        error_wrap("run %s: ", r->run_id);
+        release(&q);
+        return -1;
+    }
+
+    struct train_config c = {
+        .epochs = r->epochs,
+        .batch = r->batch,
+        .grad_accum = r->grad_accum,
+        .max_source_len = r->max_source_length,
+        .max_target_len = MAX_TARGET_LENGTH,
+        .seed = (uint64_t)r->seed,
+        .dropout = 1,
+    };
+    c.optim = optim_defaults(r->lr, r->warmup, 0);
+    c.optim.variant = ADAMW_HF46;
+    int n_train = q.train.ids.n;
+    int64_t total = trainer_total_steps(&c, n_train);
+    int bpe = (n_train + c.batch - 1) / c.batch, spe = (bpe + c.grad_accum - 1) / c.grad_accum;
+    int chunk = r->eval_every > 0 ? r->eval_every : spe;
+    q.cfg = effective_config(R, r, &q.mi, model_name, model_path, be->name, &c, total, chunk,
+                             n_train, q.val.ids.n, q.test.ids.n);
+    q.cfg_text = q.cfg ? json_dumps(q.cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!q.cfg_text) rc = error_set("out of memory");
+    c.config_json = q.cfg_text;
+
+    /* resume from progress.json when it was made for this configuration */
+    char state_path[4400];
+    if (!rc) rc = path_fmt(state_path, sizeof state_path, "%s/progress.json", run_dir);
+    if (!rc) rc = run_state_load(&q.st, state_path);
+    if (!rc && q.st.config && strcmp(q.st.config, q.cfg_text)) {
+        fprintf(
+            stderr,
+            "[%d/%d] %s: the configuration changed since the last attempt; starting the run over\n",
+            index, n_runs, r->run_id);
+        run_state_free(&q.st);
+        unlink(state_path);
+    }
+    if (!rc && !q.st.config && !(q.st.config = strdup(q.cfg_text))) rc = error_set("out of memory");
+    if (!rc) clean_run_dir(run_dir, q.st.ckpt, q.st.best_file);
+    q.st.attempts++;
+    if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
+    if (!rc && !(rc = exec_init(&q.x, be))) q.have_exec = 1;
+    int64_t static_bytes =
+        (q.m.n_elements + q.mi.n_elements + 3 * q.tr.numel) * (int64_t)sizeof(float);
+
+    struct progress p;
+    int64_t step = q.st.n ? q.st.evals[q.st.n - 1].step : 0;
+    progress_begin(&p, R->o->tty, index, n_runs, r->run_id, step, total);
+    if (!rc)
+        progress_log(&p,
+                     "%s on %s (%d train, %d validation, %d test examples), %lld trainable "
+                     "parameters, %lld steps",
+                     r->method, r->task, n_train, q.val.ids.n, q.test.ids.n, (long long)q.tr.numel,
+                     (long long)total);
+    if (!rc && step)
+        progress_log(&p, "resumed at step %lld/%lld", (long long)step, (long long)total);
+    while (!rc && step < total) {
+        int64_t next = (step / chunk + 1) * chunk;
+        if (next > total) next = total;
+        char ck[128], resume[4400], save[4400];
+        snprintf(ck, sizeof ck, "ckpt-%lld.safetensors", (long long)next);
+        c.stop_after = next - step;
+        if ((rc = path_fmt(save, sizeof save, "%s/%s", run_dir, ck))) break;
+        c.save_path = save;
+        if (q.st.ckpt[0] && (rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt)))
+            break;
+        struct step_ctx sc = {&p, 0, 0};
+        double t0 = now();
+        rc = trainer_run(&q.x, &q.m, &q.tr, &q.train.ids, &c, q.st.ckpt[0] ? resume : NULL, on_step,
+                         &sc);
+        double t1 = now();
+        if (rc) break;
+        struct task_result vr;
+        if ((rc = evaluate_split(&q.x, &q.m, q.tok, &q.val, c.batch, c.max_source_len, &vr))) break;
+        q.st.train_time_s += t1 - t0;
+        q.st.eval_time_s += now() - t1;
+        struct run_eval e = {.epoch = (int)((next + spe - 1) / spe),
+                             .step = next,
+                             .train_loss = sc.n ? sc.loss_sum / sc.n : 0};
+        eval_from_result(&e, &vr);
+        if ((rc = run_state_push(&q.st, &e))) break;
+        /* strictly greater, as transformers' load_best_model_at_end: the first of equal scores
+         * stays */
+        if (q.st.best < 0 || e.score > q.st.evals[q.st.best].score) {
+            char bf[128], bp[4400];
+            snprintf(bf, sizeof bf, "best-%lld.safetensors", (long long)next);
+            if ((rc = path_fmt(bp, sizeof bp, "%s/%s", run_dir, bf))) break;
+            if ((rc = method_weights_save(&q.mi, bp, model_name))) break;
+            q.st.best = q.st.n - 1;
+            snprintf(q.st.best_file, sizeof q.st.best_file, "%s", bf);
+        }
+        snprintf(q.st.ckpt, sizeof q.st.ckpt, "%s", ck);
+        int64_t peak = (int64_t)q.x.data.high_water + static_bytes;
+        if (peak > q.st.peak_bytes) q.st.peak_bytes = peak;
+        if ((rc = run_state_save(&q.st, state_path))) break;
+        clean_run_dir(run_dir, q.st.ckpt, q.st.best_file);
+        const struct run_eval *b = &q.st.evals[q.st.best];
+        progress_log(
+            &p, "epoch %d step %lld/%lld train loss %.4f validation %.2f (best %.2f, epoch %d)",
+            e.epoch, (long long)next, (long long)total, e.train_loss, e.score, b->score, b->epoch);
+        step = next;
+    }
+    /* the best validation state on test */
+    struct task_result tr_test;
+    if (!rc && q.st.best < 0) rc = error_set("no evaluation was made");
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/%s", run_dir, q.st.best_file)))
+        rc = method_weights_load(&q.mi, path);
+    double t2 = now();
+    if (!rc) rc = evaluate_split(&q.x, &q.m, q.tok, &q.test, c.batch, c.max_source_len, &tr_test);
+    if (!rc) {
+        q.st.eval_time_s += now() - t2;
+        int64_t peak = (int64_t)q.x.data.high_water + static_bytes;
+        if (peak > q.st.peak_bytes) q.st.peak_bytes = peak;
+    }
+    progress_end(&p);
+    if (rc) {
+        error_wrap("run %s: ", r->run_id);
+        release(&q);
+        return -1;
+    }
+
+    /* the results line */
+    struct t5_config bc =
+        q.m.cfg; /* base parameters with the vocabulary cut to the tokenizer's, as the reference */
+    int tv = tokenizer_vocab_size(q.tok);
+    if (tv > 0 && tv < bc.vocab_size) bc.vocab_size = tv;
+    json_t *epochs = json_array();
+    for (int i = 0; i < q.st.n; i++) {
+        const struct run_eval *e = &q.st.evals[i];
+        json_array_append_new(
+            epochs, json_pack("{s:i, s:I, s:f, s:o}", "epoch", e->epoch, "step",
+                              (json_int_t)e->step, "train_loss", e->train_loss, "validation",
+                              metrics_json(e->n_metrics, e->names, e->values, e->score)));
+    }
+    const struct run_eval *b = &q.st.evals[q.st.best];
+    struct run_eval te = {0};
+    eval_from_result(&te, &tr_test);
+    char date[64];
+    utc_now(date, sizeof date);
+    json_t *line = json_pack(
+        "{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:f, s:i, s:o, s:O, s:I, s:I, s:o, s:i, s:I, "
+        "s:o, s:o, s:f, s:f, s:I, s:s, s:s, s:s, s:s, s:s}",
+        "experiment", r->experiment, "preset", r->preset, "model", model_name, "base_params",
+        (json_int_t)t5_config_param_count(&bc), "method", r->method, "label", r->label, "task",
+        r->task, "seed", r->seed, "lr", r->lr, "reduction_factor", r->reduction_factor, "options",
+        options_json(r), "config", q.cfg, "trainable_params",
+        (json_int_t)method_trainable_count(&q.mi), "total_params",
+        (json_int_t)method_total_count(&q.mi), "epochs", epochs, "best_epoch", b->epoch,
+        "best_step", (json_int_t)b->step, "validation",
+        metrics_json(b->n_metrics, b->names, b->values, b->score), "test",
+        metrics_json(te.n_metrics, te.names, te.values, te.score), "train_time_s",
+        q.st.train_time_s, "eval_time_s", q.st.eval_time_s, "peak_memory_bytes",
+        (json_int_t)q.st.peak_bytes, "device", be->name, "precision", "fp32", "git_rev", R->git_rev,
+        "date", date, "run_id", r->run_id);
+    if (line && r->train_size >= 0)
+        json_object_set_new(line, "train_size", json_integer(r->train_size));
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(line);
+    long cut = 0;
+    rc = text ? results_append(R->results_path, text, &cut)
+              : error_set("out of memory building the results line");
+    free(text);
+    if (!rc && cut)
+        fprintf(stderr,
+                "warning: %s ended with a truncated line (%ld bytes, a run killed while writing); "
+                "cut it\n",
+                R->results_path, cut);
+    if (!rc) {
+        fprintf(
+            stderr,
+            "[%d/%d] %s: done: validation %.2f (epoch %d), test %.2f; train %.1fs, eval %.1fs\n",
+            index, n_runs, r->run_id, b->score, b->epoch, te.score, q.st.train_time_s,
+            q.st.eval_time_s);
+        clean_run_dir(run_dir, NULL,
+                      q.st.best_file); /* keep the best method-only weights and progress.json */
+        sum->n_done_now++;
+    }
+    release(&q);
+    return rc;
+}
+
+int runner_run(const struct runner_options *o, struct runner_summary *s) {
+    memset(s, 0, sizeof *s);
+    struct runner R;
+    memset(&R, 0, sizeof R);
+    R.o = o;
+    struct experiment_grid g;
+    if (experiment_expand(o->experiment_path, o->preset, o->only, o->shard, &g)) return -1;
+    int rc = validate_grid(o->experiment_path, &g);
+    if (!rc) rc = load_extensions(&R, o->experiment_path, o->preset);
+    if (!rc)
+        rc = path_fmt(R.results_path, sizeof R.results_path, "%s/%s.jsonl", o->results_dir,
+                      g.experiment);
+    if (!rc && o->data_dir) task_data_set_user_dir(o->data_dir);
+    int threads = o->threads > 0 ? o->threads : R.threads;
+    if (!rc && threads > 0) omp_set_num_threads(threads);
+    struct results_index ix = {0};
+    if (!rc) rc = results_index_load(&ix, R.results_path);
+    if (!rc) {
+        snprintf(s->results_path, sizeof s->results_path, "%s", R.results_path);
+        git_revision(R.git_rev, sizeof R.git_rev);
+        s->n_runs = (int)g.n;
+        for (size_t i = 0; i < g.n; i++)
+            s->n_done_before += results_index_has(&ix, g.runs[i].run_id);
+        fprintf(stderr, "%s, preset %s: %zu runs, %d already in %s%s\n", g.experiment, g.preset,
+                g.n, s->n_done_before, R.results_path,
+                ix.truncated_tail ? " (its truncated last line will be redone)" : "");
+    }
+    for (size_t i = 0; !rc && i < g.n; i++) {
+        const struct run_spec *r = &g.runs[i];
+        if (results_index_has(&ix, r->run_id)) continue;
+        if (o->dry_run) {
+            printf("%s\n", r->run_id);
+            continue;
+        }
+        rc = run_one(&R, r, (int)i + 1, (int)g.n, s);
+    }
+    results_index_free(&ix);
+    experiment_grid_free(&g);
+    return rc;
+}
