@@ -95,14 +95,18 @@ $(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 bench: $(BENCH_BIN)
 $(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(wildcard bench/$*/bench_*.c) $(LIB) $(LDLIBS)
+	@echo "CC  $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $(wildcard bench/$*/bench_*.c) $(LIB) $(LDLIBS)
 
 # Paper tables: run an experiment's grid (resumable), then report it.
 #   make table1 [PRESET=paper]   -> results/table1.jsonl, reports/out/table1.{md,tex,csv}
+# OpenMP workers sleep when idle (spinning ones slow small models down several times on a
+# shared machine); an explicit OMP_WAIT_POLICY in the environment wins.
 PRESET ?= tiny
 table1 table2 efficiency lowresource: $(PROG)
-	$(BUILD)/compacter run experiments/$@.json --preset $(PRESET)
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BUILD)/compacter run experiments/$@.json --preset $(PRESET)
 	$(BUILD)/compacter report results/$@.jsonl
+	@echo "tables and figures: reports/out/$@.md (.tex, .csv, .png, .svg); results: results/$@.jsonl"
 
 test: all
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)

@@ -21,6 +21,7 @@
 #include "datasets/synthetic.h"
 #include "experiments/evaluate.h"
 #include "experiments/experiment.h"
+#include "experiments/profiler.h"
 #include "experiments/progress.h"
 #include "experiments/results_file.h"
 #include "experiments/run_state.h"
@@ -150,11 +151,10 @@ static int validate_grid(const char *path, const struct experiment_grid *g) {
         }
         if (!task_find(r->task))
             return error_wrap("%s: preset %s: run %s: ", path, g->preset, r->run_id);
-        if (r->batch < 1)
-            return error_set(
-                "%s: preset %s: run %s: batch %d: the runner needs a fixed batch size (the "
-                "largest-batch search of the efficiency grid is not implemented)",
-                path, g->preset, r->run_id, r->batch);
+        if (r->batch < 1 && r->memory_budget_bytes <= 0)
+            return error_set("%s: preset %s: run %s: batch %d needs memory_budget_bytes (the largest "
+                             "batch that fits it is searched for)",
+                             path, g->preset, r->run_id, r->batch);
     }
     return 0;
 }
@@ -353,36 +353,20 @@ static void release(struct run_resources *q) {
     if (q->lock_fd >= 0) close(q->lock_fd);
 }
 
-static int run_one(struct runner *R, const struct run_spec *r, int index, int n_runs,
-                   struct runner_summary *sum) {
-    struct run_resources q;
-    memset(&q, 0, sizeof q);
-    q.lock_fd = -1;
-    q.st.best = -1;
-    char run_dir[4096], path[4400], model_path[4096], model_name[128], data[4096];
-    int rc = path_fmt(run_dir, sizeof run_dir, "%s/runs/%s", R->o->results_dir, r->run_id);
-    if (!rc) rc = mkdir_p(run_dir);
-    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/lock", run_dir))) {
-        q.lock_fd = open(path, O_CREAT | O_RDWR, 0644);
-        if (q.lock_fd < 0)
-            rc = error_set("%s: %s", path, strerror(errno));
-        else if (flock(q.lock_fd, LOCK_EX | LOCK_NB)) {
-            fprintf(stderr, "[%d/%d] %s: another process is running it; skipped\n", index, n_runs,
-                    r->run_id);
-            sum->n_busy++;
-            release(&q);
-            return 0;
-        }
-    }
+/* Everything a run needs before training: backend (and its precision), model, tokenizer,
+ * method with its options and reduction factor, and the task's splits (validation and
+ * test only when eval_splits). */
+static int run_setup(struct runner *R, const struct run_spec *r, struct run_resources *q, int eval_splits,
+                     const struct backend **be_out, char *model_path, char *model_name) {
+    int rc = 0;
+    char path[4400], data[4096];
     const char *device = R->o->device ? R->o->device : r->device;
-    const struct backend *be = rc ? NULL : backend_by_name(device);
-    if (!rc && !be) rc = -1;
-    if (!rc)
-        rc =
-            model_dir(R, r, be->name, model_path, sizeof model_path, model_name, sizeof model_name);
-    if (!rc && !(rc = t5_model_load(&q.m, model_path, be))) q.have_model = 1;
+    const struct backend *be = backend_by_name(device);
+    if (!be) return -1;
+    rc = model_dir(R, r, be->name, model_path, 4096, model_name, 128);
+    if (!rc && !(rc = t5_model_load(&q->m, model_path, be))) q->have_model = 1;
     if (!rc && !(rc = path_fmt(path, sizeof path, "%s/tokenizer.json", model_path)) &&
-        !(q.tok = tokenizer_load(path)))
+        !(q->tok = tokenizer_load(path)))
         rc = -1;
     /* the method: its options, then reduction_factor from the grid */
     const char *kv[RUN_MAX_OPTIONS + 1];
@@ -398,19 +382,47 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
         kv[n_kv] = kvbuf[n_kv];
         n_kv++;
     }
-    if (!rc) rc = method_attach(&q.mi, r->method, &q.m, kv, n_kv, (uint64_t)r->seed);
+    if (!rc) rc = method_attach(&q->mi, r->method, &q->m, kv, n_kv, (uint64_t)r->seed);
     const struct task *t = rc ? NULL : task_find(r->task);
     if (!rc && !t) rc = -1;
     if (!rc) rc = data_root(R, t, data, sizeof data);
     struct task_options to = task_options_default();
-    if (!rc) to.add_prefix = q.mi.method->task_prefix;
+    if (!rc) to.add_prefix = q->mi.method->task_prefix;
     if (!rc) {
         struct task_options tt = to;
         tt.n_obs = r->train_size;
-        rc = task_split_load(&q.train, t, data, "train", &tt, q.tok);
+        rc = task_split_load(&q->train, t, data, "train", &tt, q->tok);
     }
-    if (!rc) rc = task_split_load(&q.val, t, data, "validation", &to, q.tok);
-    if (!rc) rc = task_split_load(&q.test, t, data, "test", &to, q.tok);
+    if (!rc && eval_splits) rc = task_split_load(&q->val, t, data, "validation", &to, q->tok);
+    if (!rc && eval_splits) rc = task_split_load(&q->test, t, data, "test", &to, q->tok);
+    if (!rc && be->set_precision(r->precision[0] ? r->precision : "fp32")) rc = -1;
+    *be_out = be;
+    return rc;
+}
+
+static int run_one(struct runner *R, const struct run_spec *r, int index, int n_runs,
+                   struct runner_summary *sum) {
+    struct run_resources q;
+    memset(&q, 0, sizeof q);
+    q.lock_fd = -1;
+    q.st.best = -1;
+    char run_dir[4096], path[4400], model_path[4096], model_name[128];
+    int rc = path_fmt(run_dir, sizeof run_dir, "%s/runs/%s", R->o->results_dir, r->run_id);
+    if (!rc) rc = mkdir_p(run_dir);
+    if (!rc && !(rc = path_fmt(path, sizeof path, "%s/lock", run_dir))) {
+        q.lock_fd = open(path, O_CREAT | O_RDWR, 0644);
+        if (q.lock_fd < 0)
+            rc = error_set("%s: %s", path, strerror(errno));
+        else if (flock(q.lock_fd, LOCK_EX | LOCK_NB)) {
+            fprintf(stderr, "[%d/%d] %s: another process is running it; skipped\n", index, n_runs,
+                    r->run_id);
+            sum->n_busy++;
+            release(&q);
+            return 0;
+        }
+    }
+    const struct backend *be = NULL;
+    if (!rc) rc = run_setup(R, r, &q, 1, &be, model_path, model_name);
     if (rc) {
         error_wrap("run %s: ", r->run_id);
         release(&q);
@@ -565,7 +577,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
         metrics_json(b->n_metrics, b->names, b->values, b->score), "test",
         metrics_json(te.n_metrics, te.names, te.values, te.score), "train_time_s",
         q.st.train_time_s, "eval_time_s", q.st.eval_time_s, "peak_memory_bytes",
-        (json_int_t)q.st.peak_bytes, "device", be->name, "precision", "fp32", "git_rev", R->git_rev,
+        (json_int_t)q.st.peak_bytes, "device", be->name, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && r->train_size >= 0)
         json_object_set_new(line, "train_size", json_integer(r->train_size));
@@ -588,6 +600,143 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
             q.st.eval_time_s);
         clean_run_dir(run_dir, NULL,
                       q.st.best_file); /* keep the best method-only weights and progress.json */
+        sum->n_done_now++;
+    }
+    release(&q);
+    return rc;
+}
+
+
+/* ---- Table 3: memory and time of one epoch at the largest batch that fits ---- */
+
+static int by_length_desc(const void *a, const void *b) {
+    const struct seq2seq_example *x = a, *y = b;
+    return (y->src_len + y->tgt_len) - (x->src_len + x->tgt_len);
+}
+
+/* One training step at `batch` on the longest examples (the worst case of the epoch), with
+ * lr 0 so the weights do not move. *peak: the arena's high water + parameters, method
+ * parameters, gradients and the AdamW moments (+ the CUDA backend's workspace and scratch).
+ * A failed allocation is "does not fit", not a crash. */
+static int probe_batch(struct run_resources *q, const struct backend *be, struct train_config c, int batch,
+                       const struct seq2seq_data *longest, int64_t *peak) {
+    struct exec x;
+    if (exec_init(&x, be)) return -1;
+    struct seq2seq_data d = *longest;
+    d.n = batch;
+    c.batch = batch;
+    c.grad_accum = 1;
+    c.epochs = 1;
+    c.max_steps = 0;
+    c.stop_after = 1;
+    c.save_path = NULL;
+    c.optim.lr = 0.0;
+    int rc = trainer_run(&x, &q->m, &q->tr, &d, &c, NULL, NULL, NULL);
+    struct prof_memory pm;
+    if (!rc) rc = prof_memory_account(&pm, be, &q->m, &q->mi, &q->tr, NULL, &x);
+    *peak = rc ? -1 : (int64_t)(pm.accounted + 2 * (size_t)q->tr.numel * sizeof(float));
+    exec_free(&x);
+    return rc;
+}
+
+static int search_batch(struct run_resources *q, const struct backend *be, const struct train_config *c,
+                        int64_t budget, int *best, int64_t *best_peak) {
+    int n = q->train.ids.n, lo = 0, hi = 0;
+    struct seq2seq_data longest = q->train.ids;
+    longest.ex = malloc(sizeof *longest.ex * (size_t)n);
+    if (!longest.ex) return error_set("out of memory");
+    memcpy(longest.ex, q->train.ids.ex, sizeof *longest.ex * (size_t)n);
+    qsort(longest.ex, (size_t)n, sizeof *longest.ex, by_length_desc);
+    int64_t peak = 0;
+    *best_peak = 0;
+    for (int b = 1; b <= n; b *= 2) { /* doubling, then bisection between the last fit and the first miss */
+        if (probe_batch(q, be, *c, b, &longest, &peak) == 0 && peak <= budget) {
+            lo = b;
+            *best_peak = peak;
+        } else {
+            hi = b;
+            break;
+        }
+    }
+    if (!hi) hi = n + 1;
+    while (lo && hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (probe_batch(q, be, *c, mid, &longest, &peak) == 0 && peak <= budget) {
+            lo = mid;
+            *best_peak = peak;
+        } else {
+            hi = mid;
+        }
+    }
+    free(longest.ex);
+    error_clear();
+    if (!lo) return error_set("not even a batch of 1 fits the memory budget of %lld bytes", (long long)budget);
+    *best = lo;
+    return 0;
+}
+
+static int efficiency_one(struct runner *R, const struct run_spec *r, int index, int n_runs,
+                          struct runner_summary *sum) {
+    struct run_resources q;
+    memset(&q, 0, sizeof q);
+    q.lock_fd = -1;
+    char model_path[4096], model_name[128];
+    const struct backend *be = NULL;
+    int rc = run_setup(R, r, &q, 0, &be, model_path, model_name);
+    if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
+    struct train_config c = {.epochs = 1, .batch = r->batch, .grad_accum = 1,
+                             .max_source_len = r->max_source_length, .max_target_len = MAX_TARGET_LENGTH,
+                             .seed = (uint64_t)r->seed, .dropout = 1};
+    c.optim = optim_defaults(r->lr, r->warmup, 0);
+    int64_t peak = 0;
+    if (!rc && c.batch < 1) {
+        fprintf(stderr, "[%d/%d] %s: searching the largest batch within %.2f GB\n", index, n_runs, r->run_id,
+                (double)r->memory_budget_bytes / 1e9);
+        rc = search_batch(&q, be, &c, r->memory_budget_bytes, &c.batch, &peak);
+    }
+    /* one epoch at that batch, timed; the memory figure is that epoch's own */
+    double t0 = now(), t1 = t0;
+    if (!rc && !(rc = exec_init(&q.x, be))) {
+        q.have_exec = 1;
+        rc = trainer_run(&q.x, &q.m, &q.tr, &q.train.ids, &c, NULL, NULL, NULL);
+        if (!rc) rc = be->sync();
+        t1 = now();
+    }
+    struct prof_memory pm;
+    if (!rc) rc = prof_memory_account(&pm, be, &q.m, &q.mi, &q.tr, NULL, &q.x);
+    char device[128] = "cpu";
+    if (!rc && strcmp(be->name, "cpu")) prof_device_name(device, sizeof device);
+    if (rc) {
+        error_wrap("run %s: ", r->run_id);
+        release(&q);
+        return -1;
+    }
+    int64_t epoch_peak = (int64_t)(pm.accounted + 2 * (size_t)q.tr.numel * sizeof(float));
+    struct t5_config bc = q.m.cfg;
+    int tv = tokenizer_vocab_size(q.tok);
+    if (tv > 0 && tv < bc.vocab_size) bc.vocab_size = tv;
+    char date[64];
+    utc_now(date, sizeof date);
+    json_t *line = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:i, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:s, s:s, "
+        "s:s, s:s, s:s}",
+        "experiment", r->experiment, "preset", r->preset, "model", model_name, "method", r->method, "label",
+        r->label, "task", r->task, "seed", r->seed, "lr", r->lr, "reduction_factor", r->reduction_factor,
+        "options", options_json(r), "batch_size", c.batch, "memory_budget_bytes",
+        (json_int_t)r->memory_budget_bytes, "trainable_params", (json_int_t)method_trainable_count(&q.mi),
+        "base_params", (json_int_t)t5_config_param_count(&bc), "peak_memory_bytes", (json_int_t)epoch_peak,
+        "search_peak_bytes", (json_int_t)peak, "epoch_time_s", t1 - t0, "train_examples", q.train.ids.n,
+        "device", device, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
+        "date", date, "run_id", r->run_id);
+    if (line && pm.device_used) json_object_set_new(line, "device_used_bytes", json_integer((json_int_t)pm.device_used));
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(line);
+    long cut = 0;
+    rc = text ? results_append(R->results_path, text, &cut) : error_set("out of memory building the results line");
+    free(text);
+    if (!rc) {
+        fprintf(stderr, "[%d/%d] %s: batch %d, peak %.1f MB, epoch %.1fs\n", index, n_runs, r->run_id, c.batch,
+                (double)epoch_peak / (1 << 20), t1 - t0);
         sum->n_done_now++;
     }
     release(&q);
@@ -628,7 +777,8 @@ int runner_run(const struct runner_options *o, struct runner_summary *s) {
             printf("%s\n", r->run_id);
             continue;
         }
-        rc = run_one(&R, r, (int)i + 1, (int)g.n, s);
+        rc = !strcmp(g.experiment, "efficiency") ? efficiency_one(&R, r, (int)i + 1, (int)g.n, s)
+                                                  : run_one(&R, r, (int)i + 1, (int)g.n, s);
     }
     results_index_free(&ix);
     experiment_grid_free(&g);

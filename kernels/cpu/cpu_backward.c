@@ -134,17 +134,34 @@ int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_
     return 0;
 }
 
+/* The keep decisions of elements [4*blk, 4*blk + 4): one Philox block gives all four, the
+ * same values philox_uniform(seed, offset, i) gives one at a time. */
+static inline void dropout_block(uint64_t seed, uint64_t offset, size_t blk, float p, int keep[4]) {
+    uint64_t ctr = offset + blk;
+    uint32_t c[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), 0u, 0u};
+    philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    for (int j = 0; j < 4; j++) keep[j] = (float)(c[j] >> 8) * (1.0f / 16777216.0f) >= p;
+}
+
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
     float s = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) y[i] = philox_uniform(seed, offset, i) >= p ? x[i] * s : 0.0f;
+    for (size_t blk = 0; blk < (n + 3) / 4; blk++) {
+        int keep[4];
+        dropout_block(seed, offset, blk, p, keep);
+        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) y[i] = keep[i & 3] ? x[i] * s : 0.0f;
+    }
     return 0;
 }
 
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
     float s = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        if (philox_uniform(seed, offset, i) >= p) dx[i] += dy[i] * s;
+    for (size_t blk = 0; blk < (n + 3) / 4; blk++) {
+        int keep[4];
+        dropout_block(seed, offset, blk, p, keep);
+        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++)
+            if (keep[i & 3]) dx[i] += dy[i] * s;
+    }
     return 0;
 }
