@@ -47,29 +47,47 @@ static unsigned row_blocks(int64_t rows) {
 /* ---- dropout: the mask is philox_uniform(seed, offset, i) >= p, the very function the
  * CPU calls (core/philox.h compiles for both), so masks are bit-identical ---- */
 
+/* One thread per block of 4 elements: one Philox call gives the four draws that
+ * philox_uniform(seed, offset, i) gives one at a time (counter offset + i/4, word i%4). */
+static __device__ __forceinline__ void dropout_keep4(uint64_t seed, uint64_t offset, size_t blk, float p,
+                                                     int keep[4]) {
+    uint64_t ctr = offset + blk;
+    uint32_t c[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), 0u, 0u};
+    philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    for (int j = 0; j < 4; j++) keep[j] = (float)(c[j] >> 8) * (1.0f / 16777216.0f) >= p;
+}
+
 static __global__ void dropout_kernel(float *y, const float *x, size_t n, float p, float s,
                                       uint64_t seed, uint64_t offset) {
-    GRID_STRIDE(i, n) y[i] = philox_uniform(seed, offset, (uint64_t)i) >= p ? x[i] * s : 0.0f;
+    size_t blocks = (n + 3) / 4;
+    GRID_STRIDE(blk, blocks) {
+        int keep[4];
+        dropout_keep4(seed, offset, blk, p, keep);
+        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) y[i] = keep[i & 3] ? __fmul_rn(x[i], s) : 0.0f;
+    }
 }
 
 static __global__ void dropout_backward_kernel(float *dx, const float *dy, size_t n, float p,
                                                float s, uint64_t seed, uint64_t offset) {
-    GRID_STRIDE(i, n) {
-        if (philox_uniform(seed, offset, (uint64_t)i) >= p)
-            dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], s));
+    size_t blocks = (n + 3) / 4;
+    GRID_STRIDE(blk, blocks) {
+        int keep[4];
+        dropout_keep4(seed, offset, blk, p, keep);
+        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++)
+            if (keep[i & 3]) dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], s));
     }
 }
 
 extern "C" int cuda_dropout(float *y, const float *x, size_t n, float p, uint64_t seed,
                             uint64_t offset) {
     float s = 1.0f / (1.0f - p); /* on the host, as the CPU */
-    EW_LAUNCH(dropout_kernel, n, y, x, n, p, s, seed, offset);
+    EW_LAUNCH(dropout_kernel, (n + 3) / 4, y, x, n, p, s, seed, offset);
 }
 
 extern "C" int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed,
                                      uint64_t offset) {
     float s = 1.0f / (1.0f - p);
-    EW_LAUNCH(dropout_backward_kernel, n, dx, dy, n, p, s, seed, offset);
+    EW_LAUNCH(dropout_backward_kernel, (n + 3) / 4, dx, dy, n, p, s, seed, offset);
 }
 
 /* ---- elementwise backward ---- */
