@@ -1,0 +1,99 @@
+/* test_efficiency.c: the Table 3 runs of `compacter run` (experiment "efficiency"). On a
+ * minuscule tiny model: with batch 0 the runner searches the largest batch whose measured
+ * peak fits memory_budget_bytes; the chosen batch fits, the next one up (measured the same
+ * way, as a fixed-batch run) does not; a budget below batch 1 fails with a clear message and
+ * no line; every line carries the fields the Table 3 report reads, and the report renders. */
+#include "tests/check.h"
+
+#include <unistd.h>
+
+static char dir[256], cmd[8192], out[65536];
+
+static const char *GRID =
+    "{\"experiment\": \"efficiency\", \"presets\": {\"tiny\": {\n"
+    "  \"model\": \"tiny\", \"seeds\": [42], \"batch\": %d, \"warmup\": 0, \"max_source_length\": 48,\n"
+    "  \"threads\": 1, \"memory_budget_bytes\": %lld,\n"
+    "  \"tiny_model\": {\"d_model\": 16, \"d_kv\": 4, \"d_ff\": 32, \"num_heads\": 2, \"num_layers\": 1,\n"
+    "                 \"num_decoder_layers\": 1, \"pretrain_steps\": 2, \"pretrain_batch\": 4},\n"
+    "  \"synthetic\": {\"train\": 300, \"dev\": 40},\n"
+    "  \"tasks\": [{\"name\": \"syn-rte\", \"epochs\": 1}],\n"
+    "  \"methods\": [{\"name\": \"full\", \"lr\": [0.001]}]\n"
+    "}}}\n";
+
+static void write_grid(const char *path, int batch, long long budget) {
+    FILE *f = fopen(path, "w");
+    fprintf(f, GRID, batch, budget);
+    fclose(f);
+}
+
+static long long field(const char *text, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(text, k);
+    return p ? atoll(p + strlen(k)) : -1;
+}
+
+static int read_file(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return 0;
+}
+
+int main(void) {
+    if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
+    snprintf(dir, sizeof dir, "/tmp/compacter-eff-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/cache", dir);
+    if (system(cmd)) SKIP("cannot make %s", dir);
+    snprintf(cmd, sizeof cmd, "%s/cache", dir);
+    setenv("COMPACTER_CACHE", cmd, 1);
+    char grid[300], res[300], line[8192];
+    snprintf(grid, sizeof grid, "%s/efficiency.json", dir);
+
+    /* 1. search within 40 MB */
+    long long budget = 40LL << 20;
+    write_grid(grid, 0, budget);
+    snprintf(res, sizeof res, "%s/r1", dir);
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s --no-progress-bar 2>&1", compacter_bin(), grid, res);
+    CHECK(run_capture(cmd, out, sizeof out) == 0, "search run failed: %s", out);
+    snprintf(cmd, sizeof cmd, "%s/efficiency.jsonl", res);
+    CHECK(read_file(cmd, line, sizeof line) == 0, "no results file");
+    long long b = field(line, "batch_size"), peak = field(line, "search_peak_bytes"), epeak = field(line, "peak_memory_bytes");
+    CHECK(b >= 1 && b <= 300, "batch %lld", b);
+    CHECK(peak > 0 && peak <= budget, "search peak %lld vs budget %lld", peak, budget);
+    CHECK(epeak > 0 && epeak <= budget, "epoch peak %lld vs budget %lld", epeak, budget);
+    CHECK(field(line, "epoch_time_s") >= 0 && strstr(line, "\"trainable_params\":") && strstr(line, "\"base_params\":"),
+          "fields: %s", line);
+    printf("  ok search: batch %lld, search peak %lld, epoch peak %lld (budget %lld)\n", b, peak, epeak, budget);
+
+    /* 2. the next batch up does not fit: the same measurement, as a fixed-batch run */
+    if (b < 300) {
+        write_grid(grid, (int)b + 1, budget);
+        snprintf(res, sizeof res, "%s/r2", dir);
+        snprintf(cmd, sizeof cmd, "%s run %s --results %s --no-progress-bar 2>&1", compacter_bin(), grid, res);
+        CHECK(run_capture(cmd, out, sizeof out) == 0, "fixed run failed: %s", out);
+        snprintf(cmd, sizeof cmd, "%s/efficiency.jsonl", res);
+        CHECK(read_file(cmd, line, sizeof line) == 0, "no results file");
+        /* the epoch's peak is measured over all its batches; the search used the longest examples */
+        CHECK(field(line, "peak_memory_bytes") > peak, "batch %lld+1 peak %lld not above %lld", b,
+              field(line, "peak_memory_bytes"), peak);
+    }
+
+    /* 3. a budget below batch 1 */
+    write_grid(grid, 0, 1000);
+    snprintf(res, sizeof res, "%s/r3", dir);
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s --no-progress-bar 2>&1", compacter_bin(), grid, res);
+    CHECK(run_capture(cmd, out, sizeof out) != 0 && strstr(out, "not even a batch of 1 fits"), "tiny budget: %s", out);
+
+    /* 4. the report renders Table 3 */
+    snprintf(cmd, sizeof cmd, "%s report %s/r1/efficiency.jsonl --out %s/out --no-figures 2>&1", compacter_bin(), dir, dir);
+    CHECK(run_capture(cmd, out, sizeof out) == 0, "report: %s", out);
+    snprintf(cmd, sizeof cmd, "%s/out/efficiency.md", dir);
+    CHECK(read_file(cmd, line, sizeof line) == 0 && strstr(line, "full"), "table 3: %s", line);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) fprintf(stderr, "cleanup failed\n");
+    CHECK_DONE();
+}
