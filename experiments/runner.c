@@ -66,7 +66,7 @@ static void git_revision(char *buf, size_t cap) {
     char line[128] = "";
     if (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\r\n")] = 0;
-        if (strlen(line) == 40) snprintf(buf, cap, "%s", line);
+        if (strlen(line) == 40 && cap > 40) memcpy(buf, line, 41); /* a full SHA-1 and its NUL */
     }
     pclose(p);
 }
