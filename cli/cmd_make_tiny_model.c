@@ -28,6 +28,8 @@ int cmd_make_tiny_model(int argc, char **argv) {
         {"steps", 1, "span-corruption pre-training steps (default 400; 0: none)"},
         {"batch", 1, "pre-training batch (default 32)"},
         {"lr", 1, "pre-training peak learning rate (default 3e-3)"},
+        {"supervised", 1,
+         "fraction of pre-training examples taken from the synthetic tasks (default 0)"},
         {"seed", 1, "initialisation and corpus seed (default 1)"},
         {"device", 1, "cpu, cuda or auto (default cpu)"},
     };
@@ -59,6 +61,12 @@ int cmd_make_tiny_model(int argc, char **argv) {
     s.num_decoder_layers = s.num_layers;
     if (args_has(a, n, "lr")) s.pretrain_lr = atof(args_str(a, n, "lr", "0"));
     if (args_has(a, n, "seed")) s.seed = strtoull(args_str(a, n, "seed", "1"), NULL, 10);
+    if (args_has(a, n, "supervised"))
+        s.pretrain_supervised = atof(args_str(a, n, "supervised", "0"));
+    if (!(s.pretrain_supervised >= 0 && s.pretrain_supervised <= 1)) {
+        fprintf(stderr, "compacter make-tiny-model: --supervised must be in [0, 1]\n");
+        return 2;
+    }
     if (!(s.pretrain_lr > 0)) {
         fprintf(stderr, "compacter make-tiny-model: --lr must be positive\n");
         return 2;

@@ -125,7 +125,7 @@ int cmd_synthetic(int argc, char **argv) {
                 return cli_fail("synthetic");
             }
             if (synthetic_write_task(t, dir, &o) < 0) return cli_fail("synthetic");
-            printf("wrote %s/glue/%s (%s)\n", dir, t->dir, t->name);
+            printf("wrote %s/%s/%s (%s)\n", dir, t->source == TASK_GLUE_TSV ? "glue" : "superglue", t->dir, t->name);
         }
         return 0;
     }
@@ -138,7 +138,7 @@ int cmd_synthetic(int argc, char **argv) {
     if (synthetic_write(dir, &o) < 0) return cli_fail("synthetic");
     for (size_t i = 0; i < synthetic_task_count(); i++) {
         const struct task *t = task_find(synthetic_task_name(i));
-        printf("wrote %s/glue/%s (%s)\n", dir, t->dir, t->name);
+        printf("wrote %s/%s/%s (%s)\n", dir, t->source == TASK_GLUE_TSV ? "glue" : "superglue", t->dir, t->name);
     }
     return 0;
 }

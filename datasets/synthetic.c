@@ -204,8 +204,8 @@ static void render_event(struct wl *s, const struct event *e, int style, double 
 
 /* ------------------------------------------------------------------ sst2 ---- */
 static int gen_review(struct wl *s, struct rng *r) {
-    int y = coin(r, 0.5), pat = below(r, 11);
-    if (pat >= 8) pat = pat == 9 ? 4 : 0; /* about half the rows state polarity directly */
+    int y = coin(r, 0.5), pat = below(r, 30);
+    if (pat >= 8) pat = pat & 1 ? 4 : 0; /* 80% of the rows state polarity directly */
 #define ADJ(pos) ((pos) ? PICK(r, rpos) : PICK(r, rneg))
     switch (pat) {
     case 0: /* the S is [INT] A . */
@@ -492,10 +492,45 @@ static int gen_mnli(struct wl *a, struct wl *b, struct rng *r, int mismatched) {
     return y;
 }
 
+/* ------------------------------------------------------------------ boolq, cb ---- */
+/* question "is the OBJ COLOR" / "is the OBJ PREP the PLACE" / "is the COLOR OBJ PREP the
+ * PLACE" about one fact of the passage (a premise as syn-rte's); True (1) about 62%. */
+static int gen_boolq(struct wl *q, struct wl *p, struct rng *r) {
+    struct fact f[3];
+    int k = gen_premise(p, f, r, coin(r, 0.3));
+    int y = coin(r, 0.62), kind = below(r, 3);
+    int xi = below(r, (size_t)k);
+    struct fact x = f[xi];
+    if (!y) {
+        int what = kind == 0 ? 0 : kind == 1 ? 1 + below(r, 2) : below(r, 3);
+        if (what == 0) /* another colour: half the time the one of another fact */
+            x.col = coin(r, 0.5) ? f[(xi + 1 + below(r, (size_t)k - 1)) % k].col
+                                 : other(r, x.col, N_OF(colors));
+        if (what == 1) x.place = other(r, x.place, N_OF(places));
+        if (what == 2) x.prep = other(r, x.prep, N_OF(preps));
+    }
+    put(q, "is"), put(q, "the");
+    if (kind == 2) put(q, colors[x.col]);
+    put(q, things[x.thing].sg);
+    if (kind == 0) put(q, colors[x.col]);
+    if (kind >= 1) put(q, preps[x.prep]), put(q, "the"), put(q, places[x.place]);
+    return y;
+}
+/* CB's classes (0 entailment, 1 contradiction, 2 neutral: not MNLI's order), imbalanced as
+ * CB's (about 45 / 45 / 10 %); premises in either frame. */
+static int gen_cb(struct wl *a, struct wl *b, struct rng *r) {
+    struct fact f[3];
+    int k = gen_premise(a, f, r, coin(r, 0.3));
+    double u = unif(r);
+    int y = u < 0.45 ? 0 : u < 0.9 ? 1 : 2;
+    gen_hypothesis(b, f, k, y == 0 ? H_ENT : y == 1 ? H_CON : H_NEU, r);
+    return y;
+}
+
 /* ------------------------------------------------------------------ tasks ---- */
-enum { SYN_SST2, SYN_COLA, SYN_MRPC, SYN_STSB, SYN_RTE, SYN_MNLI, N_SYN };
-static const char *const syn_names[N_SYN] = {"syn-sst2", "syn-cola", "syn-mrpc",
-                                             "syn-stsb", "syn-rte",  "syn-mnli"};
+enum { SYN_SST2, SYN_COLA, SYN_MRPC, SYN_STSB, SYN_RTE, SYN_MNLI, SYN_BOOLQ, SYN_CB, N_SYN };
+static const char *const syn_names[N_SYN] = {"syn-sst2", "syn-cola", "syn-mrpc", "syn-stsb",
+                                             "syn-rte",  "syn-mnli", "syn-boolq", "syn-cb"};
 
 struct synthetic_options synthetic_options_default(void) {
     struct synthetic_options o = {2000, 400, 1, 0.05};
@@ -527,6 +562,39 @@ static int split_code(int ti, const char *raw) {
     return !strcmp(raw, "validation") ? 1 : -1;
 }
 
+/* Row i of split stream sc (0 train, 1 validation, 2 mismatched, 3 pre-training) into e. */
+static int gen_row(const struct task *t, int ti, int sc, uint64_t i,
+                   const struct synthetic_options *o, struct example *e) {
+    struct rng r = stream(o->seed, (uint64_t)ti, (uint64_t)sc, i);
+    struct wl a = {{0}, 0}, b = {{0}, 0};
+    int label = -1;
+    double score = 0;
+    switch (ti) {
+    case SYN_SST2: label = gen_review(&a, &r); break;
+    case SYN_COLA: label = gen_cola(&a, &r); break;
+    case SYN_MRPC: label = gen_mrpc(&a, &b, &r); break;
+    case SYN_STSB: {
+        char buf[32]; /* what the file holds, read back as the loader does */
+        snprintf(buf, sizeof buf, "%.3f", gen_stsb(&a, &b, &r));
+        score = (double)strtof(buf, NULL);
+        break;
+    }
+    case SYN_RTE: label = gen_rte(&a, &b, &r); break;
+    case SYN_BOOLQ: label = gen_boolq(&a, &b, &r); break;
+    case SYN_CB: label = gen_cb(&a, &b, &r); break;
+    default: label = gen_mnli(&a, &b, &r, sc == 2); break;
+    }
+    if (label >= 0 && t->n_classes > 1 && coin(&r, o->label_noise))
+        label = (label + 1 + below(&r, (size_t)t->n_classes - 1)) % t->n_classes;
+    e->label = label;
+    e->score = score;
+    e->text[0] = join(&a);
+    if (t->n_fields > 1) e->text[1] = join(&b);
+    if (!e->text[0] || (t->n_fields > 1 && !e->text[1]))
+        return error_set("synthetic: out of memory");
+    return 0;
+}
+
 int synthetic_generate(const struct task *t, const char *raw_split,
                        const struct synthetic_options *o, struct example_set *out) {
     struct synthetic_options d = synthetic_options_default();
@@ -537,37 +605,14 @@ int synthetic_generate(const struct task *t, const char *raw_split,
     if (sc < 0) return error_set("synthetic: task %s has no raw split %s", t->name, raw_split);
     if (out->task && out->task != t)
         return error_set("synthetic: example set already holds task %s", out->task->name);
-    long n = sc == 0 ? o->n_train : o->n_dev;
+    /* SST-2's split rule carves 1000 train rows off as validation: write them on top */
+    long n = sc == 0 ? o->n_train + (t->split == SPLIT_LARGE ? 1000 : 0) : o->n_dev;
     if (n < 1) return error_set("synthetic: task %s split %s: %ld rows", t->name, raw_split, n);
     out->task = t;
     for (long i = 0; i < n; i++) {
-        struct rng r = stream(o->seed, (uint64_t)ti, (uint64_t)sc, (uint64_t)i);
-        struct wl a = {{0}, 0}, b = {{0}, 0};
-        int label = -1;
-        double score = 0;
-        switch (ti) {
-        case SYN_SST2: label = gen_review(&a, &r); break;
-        case SYN_COLA: label = gen_cola(&a, &r); break;
-        case SYN_MRPC: label = gen_mrpc(&a, &b, &r); break;
-        case SYN_STSB: {
-            char buf[32]; /* what the file holds, read back as the loader does */
-            snprintf(buf, sizeof buf, "%.3f", gen_stsb(&a, &b, &r));
-            score = (double)strtof(buf, NULL);
-            break;
-        }
-        case SYN_RTE: label = gen_rte(&a, &b, &r); break;
-        default: label = gen_mnli(&a, &b, &r, sc == 2); break;
-        }
-        if (label >= 0 && t->n_classes > 1 && coin(&r, o->label_noise))
-            label = (label + 1 + below(&r, (size_t)t->n_classes - 1)) % t->n_classes;
         struct example *e = example_set_push(out);
         if (!e) return error_set("synthetic: out of memory");
-        e->label = label;
-        e->score = score;
-        e->text[0] = join(&a);
-        if (t->n_fields > 1) e->text[1] = join(&b);
-        if (!e->text[0] || (t->n_fields > 1 && !e->text[1]))
-            return error_set("synthetic: out of memory");
+        if (gen_row(t, ti, sc, (uint64_t)i, o, e) < 0) return -1;
     }
     return 0;
 }
@@ -600,6 +645,8 @@ static int write_rows(const struct task *t, int ti, int sc, FILE *f,
               f);
         break;
     case SYN_RTE: fputs("index\tsentence1\tsentence2\tlabel\n", f); break;
+    case SYN_BOOLQ:
+    case SYN_CB: break; /* JSON lines */
     default:
         fputs("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
               "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\t",
@@ -620,6 +667,14 @@ static int write_rows(const struct task *t, int ti, int sc, FILE *f,
                     s2, e->score);
             break;
         case SYN_RTE: fprintf(f, "%zu\t%s\t%s\t%s\n", i, s1, s2, t->classes[e->label]); break;
+        case SYN_BOOLQ: /* SuperGLUE BoolQ: {"question", "passage", "idx", "label": bool} */
+            fprintf(f, "{\"question\": \"%s\", \"passage\": \"%s\", \"idx\": %zu, \"label\": %s}\n",
+                    s1, s2, i, e->label ? "true" : "false");
+            break;
+        case SYN_CB: /* SuperGLUE CB: {"premise", "hypothesis", "label": name, "idx"} */
+            fprintf(f, "{\"premise\": \"%s\", \"hypothesis\": \"%s\", \"label\": \"%s\", \"idx\": %zu}\n",
+                    s1, s2, t->classes[e->label], i);
+            break;
         default: {
             const char *lab = t->classes[e->label];
             const char *genre = sc == 2 ? "rooms" : "objects";
@@ -639,10 +694,12 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
     static const char *const raw_glue[] = {"train", "validation"};
     static const char *const raw_mnli[] = {"train", "validation_matched", "validation_mismatched"};
     static const char *const file_glue[] = {"train.tsv", "dev.tsv"};
+    static const char *const file_sg[] = {"train.jsonl", "val.jsonl"};
+    int sg = t->source == TASK_SUPERGLUE_JSONL;
     static const char *const file_mnli[] = {"train.tsv", "dev_matched.tsv", "dev_mismatched.tsv"};
     int mnli = ti == SYN_MNLI, n_files = mnli ? 3 : 2;
     char folder[4096], path[4200], tmp[4300];
-    snprintf(folder, sizeof folder, "%s/glue/%s", dir, t->dir);
+    snprintf(folder, sizeof folder, "%s/%s/%s", dir, sg ? "superglue" : "glue", t->dir);
     if (mkdirs(folder) < 0) return -1;
     for (int k = 0; k < n_files; k++) {
         const char *raw = mnli ? raw_mnli[k] : raw_glue[k];
@@ -651,7 +708,8 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
             example_set_free(&set);
             return -1;
         }
-        snprintf(path, sizeof path, "%s/%s", folder, mnli ? file_mnli[k] : file_glue[k]);
+        snprintf(path, sizeof path, "%s/%s", folder,
+                 mnli ? file_mnli[k] : sg ? file_sg[k] : file_glue[k]);
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         FILE *f = fopen(tmp, "wb");
         if (!f) {
@@ -673,7 +731,7 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
 
 static void stamp(const struct synthetic_options *o, char *buf, size_t cap) {
     snprintf(buf, cap,
-             "compacter synthetic GLUE-shaped tasks (datasets/synthetic.h), format 1\n"
+             "compacter synthetic GLUE-shaped tasks (datasets/synthetic.h), format 2\n"
              "seed %llu\nn_train %ld\nn_dev %ld\nlabel_noise %.17g\n",
              (unsigned long long)o->seed, o->n_train, o->n_dev, o->label_noise);
 }
@@ -925,4 +983,37 @@ int synthetic_pretrain_example(const struct tokenizer *tok, uint64_t seed, uint6
                                     noise_density, mean_span, out);
     free(all);
     return rc;
+}
+
+int synthetic_pretrain_task_example(const struct tokenizer *tok, uint64_t seed, uint64_t index,
+                                    double label_noise, struct span_example *out) {
+    memset(out, 0, sizeof *out);
+    struct rng r = stream(seed, 3000, 13, index);
+    int ti = below(&r, N_SYN);
+    const struct task *t = task_find(syn_names[ti]);
+    if (!t) return -1;
+    struct synthetic_options o = synthetic_options_default();
+    o.seed = seed;
+    o.label_noise = label_noise;
+    struct example_set set = {0};
+    set.task = t;
+    struct example *e = example_set_push(&set);
+    int rc = e ? 0 : error_set("synthetic: out of memory");
+    if (!rc) rc = gen_row(t, ti, 3, index, &o, e);
+    struct task_options to = task_options_default();
+    to.add_prefix = 1;
+    if (!rc) rc = task_format(&set, &to);
+    int32_t *src = NULL, *tgt = NULL;
+    size_t ns = 0, nt = 0;
+    if (!rc) rc = tokenizer_encode(tok, set.ex[0].source, strlen(set.ex[0].source), &src, &ns);
+    if (!rc) rc = tokenizer_encode(tok, set.ex[0].target, strlen(set.ex[0].target), &tgt, &nt);
+    example_set_free(&set);
+    if (rc) {
+        free(src);
+        free(tgt);
+        return -1;
+    }
+    out->source = src, out->n_source = ns;
+    out->target = tgt, out->n_target = nt;
+    return 0;
 }

@@ -111,6 +111,13 @@ int synthetic_span_corrupt(const struct tokenizer *tok, const int32_t *ids, size
 int synthetic_pretrain_example(const struct tokenizer *tok, uint64_t seed, uint64_t index,
                                size_t max_tokens, double noise_density, double mean_span,
                                struct span_example *out);
+/* Supervised example `index` of the multi-task pre-training stream `seed` (as the original
+ * T5 checkpoints were pre-trained on a mixture of span corruption and the supervised GLUE /
+ * SuperGLUE tasks): a synthetic task picked from (seed, index), its row from a stream of its
+ * own (split code 3: never a train, validation or test row), formatted with the task prefix
+ * ("rte sentence1: ... sentence2: ...") and tokenized with </s>; target = str(label). */
+int synthetic_pretrain_task_example(const struct tokenizer *tok, uint64_t seed, uint64_t index,
+                                    double label_noise, struct span_example *out);
 void span_example_free(struct span_example *s);
 
 #endif

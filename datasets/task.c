@@ -241,6 +241,13 @@ static const struct task tasks[] = {
      {"entailment", "not_entailment"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_SMALL},
     {"syn-mnli", "mnli", "MNLI", TASK_GLUE_TSV, TEMPLATE_PAIRS, 2, {"premise:", "hypothesis"}, 3,
      {"entailment", "neutral", "contradiction"}, 1, {METRIC_ACCURACY}, {"accuracy"}, SPLIT_MNLI},
+    /* SuperGLUE-shaped: JSONL files under <dir>/superglue/<Task>/ (train.jsonl, val.jsonl) */
+    {"syn-boolq", "superglue-boolq", "BoolQ", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 2,
+     {"question:", "passage:"}, 2, {"False", "True"}, 1, {METRIC_ACCURACY}, {"accuracy"},
+     SPLIT_SMALL},
+    {"syn-cb", "superglue-cb", "CB", TASK_SUPERGLUE_JSONL, TEMPLATE_PAIRS, 2,
+     {"premise:", "hypothesis:"}, 3, {"entailment", "contradiction", "neutral"}, 2,
+     {METRIC_MACRO_F1, METRIC_ACCURACY}, {"f1_multiclass", "accuracy"}, SPLIT_SMALL},
     /* ---- end of the synthetic tasks */
 };
 #undef BIN

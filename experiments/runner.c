@@ -169,9 +169,13 @@ static int model_dir(struct runner *R, const struct run_spec *r, const char *dev
                      size_t cap, char *name, size_t name_cap) {
     if (!strcmp(r->model, "tiny")) {
         if (!R->tiny_ready) {
-            if (tiny_model_ensure(&R->tiny, TINY_TOKENIZER, device, R->tiny_dir, sizeof R->tiny_dir,
-                                  log_line, NULL))
-                return error_wrap("the tiny model: ");
+            /* pre-training's 32x64-token batches use every core (a run's small ones do not) */
+            int threads = omp_get_max_threads();
+            omp_set_num_threads(omp_get_num_procs());
+            int rc = tiny_model_ensure(&R->tiny, TINY_TOKENIZER, device, R->tiny_dir,
+                                       sizeof R->tiny_dir, log_line, NULL);
+            omp_set_num_threads(threads);
+            if (rc) return error_wrap("the tiny model: ");
             tiny_model_cache_name(&R->tiny, R->tiny_name, sizeof R->tiny_name);
             R->tiny_ready = 1;
         }

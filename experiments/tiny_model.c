@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@
 #include "experiments/trainer.h"
 
 struct tiny_model_spec tiny_model_spec_default(void) {
-    struct tiny_model_spec s = {64, 16, 256, 4, 2, 2, 400, 32, 64, 30, 3e-3, 1};
+    struct tiny_model_spec s = {64, 16, 256, 4, 2, 2, 400, 32, 64, 30, 3e-3, 0, 1};
     return s;
 }
 
@@ -39,7 +40,7 @@ static const struct field fields[] = {
     F(d_model, 0, 1),         F(d_kv, 0, 1),           F(d_ff, 0, 1),
     F(num_heads, 0, 1),       F(num_layers, 0, 1),     F(num_decoder_layers, 0, 1),
     F(pretrain_steps, 0, 0),  F(pretrain_batch, 0, 1), F(pretrain_max_tokens, 0, 8),
-    F(pretrain_warmup, 0, 0), F(pretrain_lr, 1, 0),
+    F(pretrain_warmup, 0, 0), F(pretrain_lr, 1, 0),    F(pretrain_supervised, 1, -1),
 };
 #undef F
 
@@ -66,8 +67,10 @@ int tiny_model_spec_from_json(struct tiny_model_spec *s, const json_t *obj, cons
         }
         if (f->is_double) {
             if (!json_is_number(v) || !(json_number_value(v) > f->lo) ||
-                !isfinite(json_number_value(v)))
-                return error_set("%s.%s: expected a positive number", where, k);
+                !isfinite(json_number_value(v)) ||
+                (f->lo < 0 && (json_number_value(v) < 0 || json_number_value(v) > 1))) /* a fraction */
+                return error_set("%s.%s: expected a %s", where, k,
+                                 f->lo < 0 ? "number in [0, 1]" : "positive number");
             *(double *)((char *)s + f->off) = json_number_value(v);
         } else {
             if (!json_is_integer(v) || json_integer_value(v) < (long long)f->lo ||
@@ -80,7 +83,7 @@ int tiny_model_spec_from_json(struct tiny_model_spec *s, const json_t *obj, cons
 }
 
 void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap) {
-    snprintf(buf, cap,
+    int n = snprintf(buf, cap,
              "d_model %d d_kv %d d_ff %d num_heads %d num_layers %d num_decoder_layers %d "
              "pretrain_steps %d "
              "pretrain_batch %d pretrain_max_tokens %d pretrain_warmup %d pretrain_lr %.17g seed "
@@ -88,6 +91,8 @@ void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap
              s->d_model, s->d_kv, s->d_ff, s->num_heads, s->num_layers, s->num_decoder_layers,
              s->pretrain_steps, s->pretrain_batch, s->pretrain_max_tokens, s->pretrain_warmup,
              s->pretrain_lr, (unsigned long long)s->seed);
+    if (s->pretrain_supervised > 0 && n > 0 && (size_t)n < cap) /* absent when 0: old hashes hold */
+        snprintf(buf + n, cap - (size_t)n, " pretrain_supervised %.17g", s->pretrain_supervised);
 }
 
 void tiny_model_cache_name(const struct tiny_model_spec *s, char *buf, size_t cap) {
@@ -260,10 +265,18 @@ static int pretrain(const struct tiny_model_spec *s, struct t5_model *m,
     struct seq2seq_data d = {0};
     int rc = 0;
     int n_ex = s->pretrain_steps * s->pretrain_batch;
+    int n_sup = 0;
     for (int i = 0; i < n_ex && !rc; i++) {
         struct span_example e;
-        rc = synthetic_pretrain_example(tok, s->seed, (uint64_t)i, (size_t)s->pretrain_max_tokens,
-                                        0.15, 3.0, &e);
+        /* supervised with probability pretrain_supervised, decided per example index */
+        uint64_t h = s->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)i * 0xD1B54A32D192ED03ull;
+        int sup = (double)(splitmix(&h) >> 11) * 0x1.0p-53 < s->pretrain_supervised;
+        n_sup += sup;
+        if (sup)
+            rc = synthetic_pretrain_task_example(tok, s->seed, (uint64_t)i, 0.05, &e);
+        else
+            rc = synthetic_pretrain_example(tok, s->seed, (uint64_t)i,
+                                            (size_t)s->pretrain_max_tokens, 0.15, 3.0, &e);
         if (!rc) rc = seq2seq_add(&d, e.source, (int)e.n_source, e.target, (int)e.n_target);
         if (!rc) span_example_free(&e);
     }
@@ -288,8 +301,10 @@ static int pretrain(const struct tiny_model_spec *s, struct t5_model *m,
         };
         c.optim = optim_defaults(s->pretrain_lr, s->pretrain_warmup, 0);
         struct pretrain_log p = {log, ctx, 0, 0};
-        say(log, ctx, "tiny model: pre-training %lld parameters for %d steps (batch %d)",
-            (long long)tr.numel, s->pretrain_steps, s->pretrain_batch);
+        say(log, ctx,
+            "tiny model: pre-training %lld parameters for %d steps (batch %d, %d of %d examples "
+            "supervised synthetic-task ones)",
+            (long long)tr.numel, s->pretrain_steps, s->pretrain_batch, n_sup, n_ex);
         rc = trainer_run(&x, m, &tr, &d, &c, NULL, on_step, &p);
     }
     if (have_x) exec_free(&x);
@@ -382,8 +397,22 @@ int tiny_model_ensure(const struct tiny_model_spec *s, const char *tokenizer_pat
     if (path_is_file(stamp)) return 0;
     if (path_is_dir(dir_out))
         remove_tree(dir_out); /* a folder without its stamp is not ours to trust */
-    char models[4096];
+    char models[4096], lock[4400];
     if (cache_path("models", models, sizeof models) || mkdir_p(models)) return -1;
-    say(log, ctx, "tiny model: making %s (done once, then cached)", dir_out);
-    return tiny_model_make(s, tokenizer_path, device, dir_out, log, ctx);
+    /* one maker at a time (parallel shards of a grid): the others wait, then find it made */
+    if (path_fmt(lock, sizeof lock, "%s.lock", dir_out)) return -1;
+    int fd = open(lock, O_CREAT | O_RDWR, 0644);
+    if (fd < 0) return error_set("cannot open %s: %s", lock, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        say(log, ctx, "tiny model: another process is making %s; waiting", dir_out);
+        flock(fd, LOCK_EX);
+    }
+    int rc = 0;
+    if (!path_is_file(stamp)) {
+        if (path_is_dir(dir_out)) remove_tree(dir_out);
+        say(log, ctx, "tiny model: making %s (done once, then cached)", dir_out);
+        rc = tiny_model_make(s, tokenizer_path, device, dir_out, log, ctx);
+    }
+    close(fd); /* releases the lock */
+    return rc;
 }

@@ -24,6 +24,8 @@ struct tiny_model_spec {
     int d_model, d_kv, d_ff, num_heads, num_layers, num_decoder_layers;
     int pretrain_steps, pretrain_batch, pretrain_max_tokens, pretrain_warmup;
     double pretrain_lr;
+    double pretrain_supervised; /* fraction of pre-training examples that are supervised
+                                   synthetic-task examples (0: span corruption only) */
     uint64_t seed;
 };
 

@@ -41,7 +41,8 @@ static const char *const files[] = {
     "glue/CoLA/dev.tsv",    "glue/MRPC/train.tsv",    "glue/MRPC/dev.tsv",
     "glue/STS-B/train.tsv", "glue/STS-B/dev.tsv",     "glue/RTE/train.tsv",
     "glue/RTE/dev.tsv",     "glue/MNLI/train.tsv",    "glue/MNLI/dev_matched.tsv",
-    "glue/MNLI/dev_mismatched.tsv"};
+    "glue/MNLI/dev_mismatched.tsv", "superglue/BoolQ/train.jsonl", "superglue/BoolQ/val.jsonl",
+    "superglue/CB/train.jsonl",    "superglue/CB/val.jsonl"};
 #define N_FILES (sizeof files / sizeof files[0])
 
 /* 1 when every file of a and b is byte-identical; counts differing files in *n_diff. */
@@ -86,7 +87,8 @@ static void check_determinism(const char *root) {
         s.n_train = 60;
         CHECK(synthetic_generate(t, "train", &o, &big) == 0, "%s", error_message());
         CHECK(synthetic_generate(t, "train", &s, &small) == 0, "%s", error_message());
-        int same = small.n == 60 && big.n == 300;
+        size_t extra = t->split == SPLIT_LARGE ? 1000 : 0; /* SST-2's carved-off rows */
+        int same = small.n == 60 + extra && big.n == 300 + extra;
         for (size_t k = 0; same && k < small.n; k++)
             same = !strcmp(big.ex[k].text[0], small.ex[k].text[0]) &&
                    big.ex[k].label == small.ex[k].label;
@@ -113,9 +115,10 @@ static void check_loading(const char *dir, const struct synthetic_options *o) {
     static const struct {
         const char *name;
         long train, val, test; /* expected with n_train 2000, n_dev 400 */
-    } want[] = {{"syn-sst2", 1000, 1000, 400}, {"syn-cola", 2000, 200, 200},
+    } want[] = {{"syn-sst2", 2000, 1000, 400}, {"syn-cola", 2000, 200, 200},
                 {"syn-mrpc", 2000, 200, 200},  {"syn-stsb", 2000, 200, 200},
-                {"syn-rte", 2000, 200, 200},   {"syn-mnli", 2000, 400, 400}};
+                {"syn-rte", 2000, 200, 200},   {"syn-mnli", 2000, 400, 400},
+                {"syn-boolq", 2000, 200, 200}, {"syn-cb", 2000, 200, 200}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct task *t = task_find(want[i].name);
         CHECK(t != NULL, "task %s registered", want[i].name);
@@ -158,7 +161,9 @@ static void check_balance(const struct synthetic_options *o) {
                 {"syn-cola", {0.28, 0.57}, {0.43, 0.72}},
                 {"syn-mrpc", {0.28, 0.57}, {0.43, 0.72}},
                 {"syn-rte", {0.44, 0.44}, {0.56, 0.56}},
-                {"syn-mnli", {0.28, 0.28, 0.28}, {0.39, 0.39, 0.39}}};
+                {"syn-mnli", {0.28, 0.28, 0.28}, {0.39, 0.39, 0.39}},
+                {"syn-boolq", {0.33, 0.55}, {0.45, 0.67}},
+                {"syn-cb", {0.38, 0.38, 0.07}, {0.50, 0.50, 0.17}}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct task *t = task_find(want[i].name);
         struct example_set set = {0};
@@ -200,13 +205,14 @@ static void check_examples(const char *dir) {
         const char *source, *target;
     } ex[] = {
         /* "never" + negative -> positive */
-        {"syn-sst2", "test", 0, "sentence: the music is never weak .", "1"},
-        /* "A and B" with both negative -> negative */
-        {"syn-sst2", "test", 5, "sentence: the acting is silly and predictable .", "0"},
+        {"syn-sst2", "test", 19, "sentence: this humor is never boring .", "1"},
+        /* "A and B" with both positive -> positive */
+        {"syn-sst2", "test", 2, "sentence: the music is good and funny .", "1"},
         /* "although X , Y": Y's polarity */
-        {"syn-sst2", "test", 8, "sentence: although this music is moving , this film is weak .", "0"},
-        /* "not" + positive -> negative */
-        {"syn-sst2", "test", 11, "sentence: this ending is not great .", "0"},
+        {"syn-sst2", "test", 11,
+         "sentence: although this ending is beautiful , the music is so weak .", "0"},
+        /* "did not" + positive verb -> negative */
+        {"syn-sst2", "test", 14, "sentence: i did not admire the story .", "0"},
         {"syn-cola", "train", 0, "sentence: the white doctor is big .", "1"},
         /* agreement error */
         {"syn-cola", "train", 1, "sentence: the women is happy .", "0"},
@@ -278,7 +284,7 @@ static void check_examples(const char *dir) {
     to.add_prefix = 1;
     struct example_set set = {0};
     CHECK(task_get(task_find("syn-sst2"), dir, "test", &to, &set) == 0, "%s", error_message());
-    CHECK(set.n && !strcmp(set.ex[0].source, "sst2 sentence: the music is never weak ."),
+    CHECK(set.n && !strcmp(set.ex[0].source, "sst2 sentence: the music is rather brilliant ."),
           "prefixed source %s", set.n ? set.ex[0].source : "");
     example_set_free(&set);
 }
