@@ -7,16 +7,18 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "datasets/cache.h"
+#include "datasets/download_tasks.h"
+#include "datasets/synthetic.h"
 #include "datasets/task.h"
 
-static const char *default_data_dir(char *buf, size_t cap) {
-    const char *c = getenv("COMPACTER_CACHE");
-    if (c && *c) {
-        snprintf(buf, cap, "%s/data", c);
-        return buf;
-    }
-    const char *h = getenv("HOME");
-    snprintf(buf, cap, "%s/.cache/compacter/data", h && *h ? h : ".");
+/* The cache's data folder, after making sure the task is there: a real task is fetched on
+ * first use (datasets/download_tasks.h); synthetic tasks need --data-dir (compacter
+ * synthetic --out DIR writes them). */
+static const char *default_data_dir(const struct task *t, char *buf, size_t cap) {
+    char task_dir[4096];
+    if (!synthetic_is_task(t) && ensure_task_data(t->name, task_dir, sizeof task_dir)) return NULL;
+    if (cache_path("data", buf, cap)) return NULL;
     return buf;
 }
 
@@ -42,7 +44,7 @@ int cmd_data(int argc, char **argv) {
         {.name = "data-dir",
          .takes_value = 1,
          .help = "folder with glue/<Task>/*.tsv and superglue/<Task>/*.jsonl "
-                 "(default $COMPACTER_CACHE/data or ~/.cache/compacter/data)"},
+                 "(default: the cache, $COMPACTER_CACHE/data, downloading the task on first use)"},
         {.name = "prefix",
          .takes_value = 0,
          .help = "prepend the task name (methods without task adapters)"},
@@ -76,7 +78,7 @@ int cmd_data(int argc, char **argv) {
     if (!t) return cli_fail("data");
     char dbuf[4096];
     const char *dir = args_str(args, na, "data-dir", NULL);
-    if (!dir) dir = default_data_dir(dbuf, sizeof dbuf);
+    if (!dir && !(dir = default_data_dir(t, dbuf, sizeof dbuf))) return cli_fail("data");
     const char *split = args_str(args, na, "split", "validation");
     char *e;
     long limit = strtol(args_str(args, na, "limit", "3"), &e, 10);
