@@ -9,6 +9,8 @@ PYTHON=${PYTHON:-$HOME/.venvs/ref/bin/python}
 THREADS=${THREADS:-$(nproc)}
 ARGS=${ARGS:---batch 8 --src 128 --tgt 16 --iters 5}
 BUILD=${BUILD:-build}
+# idle OpenMP workers sleep: spinning ones distort timings on a shared machine
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 ours=$(OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench/train_cpu" $ARGS)
 theirs=$(OMP_NUM_THREADS=$THREADS "$PYTHON" bench/train_cpu/bench_torch.py $ARGS --threads "$THREADS" 2>/dev/null)
 echo "$ours"
