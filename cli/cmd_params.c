@@ -15,7 +15,8 @@
 int cmd_params(int argc, char **argv) {
     struct arg a[] = {
         {"config", 1, "a T5 config.json (or a model folder holding one)"},
-        {"method", 1, "method name (compacter list-methods shows them; default full)"},
+        {"method", 1, "method name (--list shows them; default full)"},
+        {"list", 0, "list every method with its options and defaults"},
         {"option", 1, "method option key=value (repeatable)"},
         {"vocab", 1, "vocabulary rows (default 32100, the T5 tokenizer's size, as the reference)"},
         {"verbose", 0, "list every trained tensor"},
@@ -24,6 +25,15 @@ int cmd_params(int argc, char **argv) {
     int r = args_parse(argc, argv, a, n, "compacter params --config FILE --method NAME [--option k=v ...]", NULL, 0,
                        NULL);
     if (r) return r == 1 ? 0 : r;
+    if (args_has(a, n, "list")) {
+        for (int i = 0; i < method_count(); i++) {
+            const struct method *me = method_at(i);
+            printf("%-16s %s\n", me->name, me->summary);
+            for (const struct method_option *o = me->options; o && o->name; o++)
+                printf("    %s=%s  %s\n", o->name, o->def, o->help ? o->help : "");
+        }
+        return 0;
+    }
     const char *cfg_path = args_str(a, n, "config", NULL);
     if (!cfg_path) {
         fprintf(stderr, "compacter params: --config is required\n");
