@@ -566,8 +566,12 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     const struct run_eval *b = &q.st.evals[q.st.best];
     struct run_eval te = {0};
     eval_from_result(&te, &tr_test);
-    char date[64];
+    char date[64], device_label[128] = "cpu";
     utc_now(date, sizeof date);
+    if (strcmp(be->name, "cpu") && prof_device_name(device_label, sizeof device_label)) {
+        snprintf(device_label, sizeof device_label, "%s", be->name);
+        error_clear();
+    }
     json_t *line = json_pack(
         "{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:f, s:i, s:o, s:O, s:I, s:I, s:o, s:i, s:I, "
         "s:o, s:o, s:f, s:f, s:I, s:s, s:s, s:s, s:s, s:s}",
@@ -581,7 +585,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
         metrics_json(b->n_metrics, b->names, b->values, b->score), "test",
         metrics_json(te.n_metrics, te.names, te.values, te.score), "train_time_s",
         q.st.train_time_s, "eval_time_s", q.st.eval_time_s, "peak_memory_bytes",
-        (json_int_t)q.st.peak_bytes, "device", be->name, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
+        (json_int_t)q.st.peak_bytes, "device", device_label, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && r->train_size >= 0)
         json_object_set_new(line, "train_size", json_integer(r->train_size));
