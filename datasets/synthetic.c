@@ -358,8 +358,40 @@ static int gen_cola(struct wl *s, struct rng *r) {
 }
 
 /* ------------------------------------------------------------------ mrpc, stsb ---- */
+/* The share of pair-task rows (syn-mrpc, syn-stsb, syn-rte, syn-boolq, syn-cb) whose words
+ * give the label away directly (lexical overlap, a fixed contradiction word, an unseen
+ * object with a size), as syn-sst2's direct rows: a d_model-64 model learns them within a
+ * few epochs of 2000 rows; the other rows keep the harder grammar. */
+#define DIRECT_PAIRS 0.8
+/* e2 with every slot (and the preposition) different from e1's. */
+static struct event disjoint_event(const struct event *e1, struct rng *r) {
+    struct event e2 = random_event(r);
+    for (int k = 0; k < N_SLOTS; k++)
+        if (e2.slot[k] == e1->slot[k]) change_slot(&e2, k, r);
+    if (e2.prep == e1->prep) e2.prep = (e2.prep + 1 + below(r, N_OF(preps) - 1)) % (int)N_OF(preps);
+    if (e1->adv >= 0 && e2.adv == e1->adv) e2.adv = -1;
+    return e2;
+}
 static int gen_mrpc(struct wl *a, struct wl *b, struct rng *r) {
     int y = coin(r, 0.65);
+    if (coin(r, DIRECT_PAIRS)) {
+        /* equivalent: the same event in the same rendering, a few synonyms swapped (most
+         * words shared); not_equivalent: an event sharing no slot, rendered otherwise */
+        struct event e1 = random_event(r), e2 = y ? e1 : disjoint_event(&e1, r);
+        int st = below(r, 3);
+        render_event(a, &e1, st, 0.0, r);
+        render_event(b, &e2, y ? st : (st + 1 + below(r, 2)) % 3, y ? 0.3 : 0.0, r);
+        if (y && same_words(a, b)) { /* a paraphrase must differ in form */
+            b->n = 0;
+            render_event(b, &e2, st, 1.0, r);
+        }
+        if (y && same_words(a, b)) { /* nothing to swap: the adverb goes or comes */
+            e2.adv = e2.adv >= 0 ? -1 : below(r, N_OF(advs));
+            b->n = 0;
+            render_event(b, &e2, st, 0.0, r);
+        }
+        return y;
+    }
     struct event e1 = random_event(r), e2 = e1;
     int st1 = below(r, 3), st2 = below(r, 3);
     if (y) {
@@ -380,6 +412,16 @@ static int gen_mrpc(struct wl *a, struct wl *b, struct rng *r) {
     return y;
 }
 static double gen_stsb(struct wl *a, struct wl *b, struct rng *r) {
+    if (coin(r, DIRECT_PAIRS)) {
+        /* all 6 slots kept (score 5) or none (score 0), 50/50, in the same rendering with
+         * a few synonyms: as syn-mrpc's direct rows, the shared words give the score */
+        struct event e1 = random_event(r);
+        int same = coin(r, 0.5), st = below(r, 3);
+        struct event e2 = same ? e1 : disjoint_event(&e1, r);
+        render_event(a, &e1, st, 0.0, r);
+        render_event(b, &e2, st, 0.3, r);
+        return same ? 5.0 : 0.0;
+    }
     static const double weight[N_SLOTS] = {1.5, 0.5, 1.5, 1.5, 0.5, 0.5};
     struct event e1 = random_event(r), e2 = e1;
     double q = coin(r, 0.1) ? 1.0 : unif(r), kept = 0;
@@ -477,11 +519,48 @@ static void gen_hypothesis(struct wl *s, const struct fact *f, int k, int h, str
     }
     put(s, ".");
 }
+/* A direct hypothesis of class h (DIRECT_PAIRS): entailment repeats a premise fact
+ * verbatim (in the premise's frame); contradiction is that fact with "never" after "is";
+ * neutral is an unmentioned object with a size, "the SIZE OBJ is PREP the PLACE ." */
+static void put_unseen(struct wl *s, const struct fact *f, int k, struct rng *r) {
+    int t, seen;
+    do {
+        t = below(r, N_OF(things));
+        seen = 0;
+        for (int j = 0; j < k; j++)
+            seen |= f[j].thing == t;
+    } while (seen);
+    put(s, "the"), put(s, PICK(r, sizes)), put(s, things[t].sg);
+}
+static void gen_direct_hypothesis(struct wl *s, const struct fact *f, int k, int h, int mismatched,
+                                  struct rng *r) {
+    const struct fact *x = &f[below(r, (size_t)k)];
+    if (h == H_NEU) {
+        put_unseen(s, f, k, r);
+        put(s, "is"), put(s, PICK(r, preps)), put(s, "the"), put(s, PICK(r, places));
+    } else {
+        int at = s->n;
+        put_fact(s, x, mismatched);
+        if (h == H_CON) { /* "never" right after "is" */
+            int is = at;
+            while (strcmp(s->w[is], "is")) is++;
+            put(s, s->w[s->n - 1]);
+            for (int i = s->n - 2; i > is + 1; i--)
+                s->w[i] = s->w[i - 1];
+            s->w[is + 1] = "never";
+        }
+    }
+    put(s, ".");
+}
 static int gen_rte(struct wl *a, struct wl *b, struct rng *r) {
     struct fact f[3];
     int k = gen_premise(a, f, r, 0);
     int y = coin(r, 0.5); /* 1: not_entailment */
-    gen_hypothesis(b, f, k, y ? (coin(r, 0.6) ? H_CON : H_NEU) : H_ENT, r);
+    int h = y ? (coin(r, 0.6) ? H_CON : H_NEU) : H_ENT;
+    if (coin(r, DIRECT_PAIRS))
+        gen_direct_hypothesis(b, f, k, h, 0, r);
+    else
+        gen_hypothesis(b, f, k, h, r);
     return y;
 }
 static int gen_mnli(struct wl *a, struct wl *b, struct rng *r, int mismatched) {
@@ -499,6 +578,20 @@ static int gen_boolq(struct wl *q, struct wl *p, struct rng *r) {
     struct fact f[3];
     int k = gen_premise(p, f, r, coin(r, 0.3));
     int y = coin(r, 0.62), kind = below(r, 3);
+    if (coin(r, DIRECT_PAIRS)) {
+        /* True: a fact's words verbatim, "is the COLOR OBJ PREP the PLACE"; False: an
+         * unmentioned object with a size, "is the SIZE OBJ PREP the PLACE" */
+        put(q, "is");
+        if (y) {
+            const struct fact *x = &f[below(r, (size_t)k)];
+            put(q, "the"), put(q, colors[x->col]), put(q, things[x->thing].sg);
+            put(q, preps[x->prep]), put(q, "the"), put(q, places[x->place]);
+        } else {
+            put_unseen(q, f, k, r);
+            put(q, PICK(r, preps)), put(q, "the"), put(q, PICK(r, places));
+        }
+        return y;
+    }
     int xi = below(r, (size_t)k);
     struct fact x = f[xi];
     if (!y) {
@@ -520,10 +613,14 @@ static int gen_boolq(struct wl *q, struct wl *p, struct rng *r) {
  * CB's (about 45 / 45 / 10 %); premises in either frame. */
 static int gen_cb(struct wl *a, struct wl *b, struct rng *r) {
     struct fact f[3];
-    int k = gen_premise(a, f, r, coin(r, 0.3));
+    int mismatched = coin(r, 0.3);
+    int k = gen_premise(a, f, r, mismatched);
     double u = unif(r);
-    int y = u < 0.45 ? 0 : u < 0.9 ? 1 : 2;
-    gen_hypothesis(b, f, k, y == 0 ? H_ENT : y == 1 ? H_CON : H_NEU, r);
+    int y = u < 0.45 ? 0 : u < 0.9 ? 1 : 2, h = y == 0 ? H_ENT : y == 1 ? H_CON : H_NEU;
+    if (coin(r, DIRECT_PAIRS))
+        gen_direct_hypothesis(b, f, k, h, mismatched, r);
+    else
+        gen_hypothesis(b, f, k, h, r);
     return y;
 }
 
@@ -731,7 +828,7 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
 
 static void stamp(const struct synthetic_options *o, char *buf, size_t cap) {
     snprintf(buf, cap,
-             "compacter synthetic GLUE-shaped tasks (datasets/synthetic.h), format 2\n"
+             "compacter synthetic GLUE-shaped tasks (datasets/synthetic.h), format 3\n"
              "seed %llu\nn_train %ld\nn_dev %ld\nlabel_noise %.17g\n",
              (unsigned long long)o->seed, o->n_train, o->n_dev, o->label_noise);
 }

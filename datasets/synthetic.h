@@ -26,19 +26,38 @@
  *   syn-cola  grammatical sentences (agreement, is/are, transitive, locative) labelled 1
  *             (about 65%), or a corrupted copy labelled 0 (mark "*"): agreement error,
  *             two adjacent words swapped, words shuffled, or a required word dropped.
- *   syn-mrpc  event pairs: equivalent (1, about 65%) = the same event in another rendering
- *             and/or with synonyms; not_equivalent (0) = one slot changed (or an unrelated
- *             event), rendered independently.
- *   syn-stsb  event pairs with each slot kept or replaced; score = 5 * kept weight / 6
- *             (subject, verb, object 1.5; subject adjective, object colour, place 0.5)
- *             plus uniform jitter in [-0.2, 0.2], clamped to [0, 5], written "%.3f".
+ *   Pair tasks: about 80% of the rows (DIRECT_PAIRS in synthetic.c) are "direct": their
+ *   words give the label away (lexical overlap, a fixed contradiction word, an unseen
+ *   object with a size), as syn-sst2's direct rows, so a tiny model learns them within a
+ *   few epochs; the other rows use the harder grammar below.
+ *   syn-mrpc  event pairs; equivalent (1, about 65%). Direct: the same event in the same
+ *             rendering with synonyms swapped (most content words shared) vs. an event
+ *             sharing no slot, rendered in another style. Otherwise: equivalent = the same
+ *             event in another rendering and/or with synonyms; not_equivalent (0) = one
+ *             slot changed (or an unrelated event), rendered independently.
+ *   syn-stsb  event pairs. Direct: the same event in the same rendering with synonyms
+ *             (score 5) or an event sharing no slot (score 0), 50/50 (a 7-level "slots
+ *             kept" score was not learned by the tiny model in 5 epochs). Otherwise: each
+ *             slot kept or replaced, score = 5 * kept weight / 6 (subject, verb, object 1.5;
+ *             subject adjective, object colour, place 0.5) plus uniform jitter in
+ *             [-0.2, 0.2], clamped to [0, 5]. Written "%.3f".
  *   syn-rte   premise: 2-3 facts "the COLOR OBJ is PREP the PLACE" joined by ", and";
- *             hypothesis about one fact: entailment (stated colour, location, "is not" a
- *             wrong colour) or not_entailment (wrong or swapped colour, other place,
- *             negated truth, an unmentioned object or the unstated size). 50/50.
- *   syn-mnli  the same with 3 classes: entailment / neutral (unmentioned object or size) /
- *             contradiction; train and dev_matched use the frame above, dev_mismatched the
- *             frame "the OBJ PREP the PLACE is COLOR" (an unseen "genre").
+ *             hypothesis about one fact, 50/50. Direct: entailment = a fact verbatim,
+ *             not_entailment = a fact with "never" after "is" (60%) or an unmentioned
+ *             object with a size, "the SIZE OBJ is PREP the PLACE ." Otherwise: entailment
+ *             (stated colour, location, "is not" a wrong colour) or not_entailment (wrong or
+ *             swapped colour, other place, negated truth, an unmentioned object or the
+ *             unstated size).
+ *   syn-mnli  (no direct rows) syn-rte's harder grammar with 3 classes: entailment /
+ *             neutral (unmentioned object or size) / contradiction; train and dev_matched
+ *             use the frame above, dev_mismatched the frame "the OBJ PREP the PLACE is
+ *             COLOR" (an unseen "genre").
+ *   syn-boolq question "is the ..." about a passage (a premise, 30% in the other frame),
+ *             True about 62%. Direct: True = a fact's words "is the COLOR OBJ PREP the
+ *             PLACE", False = an unmentioned object with a size. Otherwise: one fact asked
+ *             about, False with its colour, place or preposition changed.
+ *   syn-cb    entailment / contradiction / neutral (about 45 / 45 / 10 %), hypotheses as
+ *             syn-rte's (direct ones in the premise's frame) or syn-mnli's.
  * Classification labels are then flipped to another class with probability label_noise
  * (default 0.05), so scores stay below 100. */
 #ifndef COMPACTER_DATASETS_SYNTHETIC_H
