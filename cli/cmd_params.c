@@ -57,7 +57,9 @@ int cmd_params(int argc, char **argv) {
     /* parameters are laid out but never touched: the allocation stays virtual */
     if (t5_model_create(&m, &c, &backend_cpu)) return cli_fail("params");
     const char *name = args_str(a, n, "method", "full");
-    struct arg *opt = &a[2];
+    struct arg *opt = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(a[i].name, "option")) opt = &a[i];
     if (method_attach(&mi, name, &m, opt->values, opt->n_values, 42)) {
         t5_model_free(&m);
         return cli_fail("params");

@@ -828,9 +828,9 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
 
 static void stamp(const struct synthetic_options *o, char *buf, size_t cap) {
     snprintf(buf, cap,
-             "compacter synthetic GLUE-shaped tasks (datasets/synthetic.h), format 3\n"
+             "compacter synthetic GLUE-shaped tasks (datasets/synthetic.h), format %d\n"
              "seed %llu\nn_train %ld\nn_dev %ld\nlabel_noise %.17g\n",
-             (unsigned long long)o->seed, o->n_train, o->n_dev, o->label_noise);
+             SYNTHETIC_FORMAT, (unsigned long long)o->seed, o->n_train, o->n_dev, o->label_noise);
 }
 
 int synthetic_write(const char *dir, const struct synthetic_options *o) {

@@ -68,6 +68,10 @@
 
 #include "datasets/task.h"
 
+/* Version of the generated data: bump it when the generators change, so cached data (the
+ * SYNTHETIC stamp) and the tiny model pre-trained on it (its cache key) are remade. */
+#define SYNTHETIC_FORMAT 3
+
 struct tokenizer;
 
 struct synthetic_options {

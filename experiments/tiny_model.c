@@ -91,7 +91,9 @@ void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap
              s->d_model, s->d_kv, s->d_ff, s->num_heads, s->num_layers, s->num_decoder_layers,
              s->pretrain_steps, s->pretrain_batch, s->pretrain_max_tokens, s->pretrain_warmup,
              s->pretrain_lr, (unsigned long long)s->seed);
-    if (s->pretrain_supervised > 0 && n > 0 && (size_t)n < cap) /* absent when 0: old hashes hold */
+    /* the pre-training text comes from the synthetic grammar: a new data format is a new model */
+    if (n > 0 && (size_t)n < cap) n += snprintf(buf + n, cap - (size_t)n, " data_format %d", SYNTHETIC_FORMAT);
+    if (s->pretrain_supervised > 0 && n > 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n, " pretrain_supervised %.17g", s->pretrain_supervised);
 }
 
