@@ -395,7 +395,7 @@ static int report_tables(const struct results *R, const struct report_options *o
         char base_name[128], body[4096];
         snprintf(base_name, sizeof base_name, "figure2_%s", m.experiment);
         snprintf(body, sizeof body,
-                 "set title \"Figure 2 (%s, preset %s, model %s): average score vs trained "
+                 "set title \"Figure 2 (%s, preset %s, model %s)\\naverage score vs trained "
                  "parameters; point size = peak memory\"\n"
                  "set logscale x\n"
                  "set xlabel \"trained parameters per task (%%, log scale)\"\n"
