@@ -76,7 +76,7 @@ $(PROG): $(CLI_OBJ) $(LIB)
 	$(Q)$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 	@ln -sf $(BUILD)/compacter compacter 2>/dev/null || true
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(LIB) $(FLAGS_STAMP)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "CC  $@"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)

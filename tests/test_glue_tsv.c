@@ -7,25 +7,9 @@
 #include "datasets/glue_tsv.h"
 #include "datasets/task.h"
 #include "tests/check.h"
+#include "tests/task_test_util.h"
 
 #define DIR "tests/fixtures/tasks/data"
-
-static int load(const char *task, const char *path, struct example_set *s, int prefix) {
-    struct task_options o = task_options_default();
-    o.add_prefix = prefix;
-    memset(s, 0, sizeof *s);
-    if (task_load_file(task_find(task), path, s) < 0) return -1;
-    return task_format(s, &o);
-}
-
-static void expect(const struct example_set *s, size_t i, const char *src, const char *tgt) {
-    CHECK(i < s->n, "example %zu of %zu", i, s->n);
-    if (i >= s->n) return;
-    CHECK(!strcmp(s->ex[i].source, src), "%s[%zu] source\n  got:  %s\n  want: %s", s->task->name, i,
-          s->ex[i].source, src);
-    CHECK(!strcmp(s->ex[i].target, tgt), "%s[%zu] target got %s want %s", s->task->name, i,
-          s->ex[i].target, tgt);
-}
 
 static void check_fixtures(void) {
     struct example_set s;
