@@ -50,6 +50,7 @@ int cmd_train(int argc, char **argv) {
         {"max-source-length", 1, "truncate sources (default 128)"},
         {"max-target-length", 1, "truncate targets (default 128)"},
         {"weight-decay", 1, "AdamW weight decay (default 0)"},
+        {"no-decay", 1, "tensors exempt from weight decay: bias (the reference's rule, default), bias+norms, none"},
         {"adamw", 1, "hf (transformers 4.6, the reference's; default) or torch"},
         {"clip", 1, "max gradient norm (default 1.0; 0 disables)"},
         {"seed", 1, "data order and dropout seed (default 42)"},
@@ -119,7 +120,13 @@ int cmd_train(int argc, char **argv) {
     rc = method_attach(&mi, args_str(a, n, "method", "full"), &m, opt->values, opt->n_values, c.seed);
     if (tok_path && !(tok = tokenizer_load(tok_path))) rc = -1;
     if (!rc) rc = seq2seq_load_jsonl(&d, train, tok);
-    if (!rc) rc = trainable_init(&tr, m.be, mi.train, mi.n_train, no_decay_bias);
+    const char *nd = args_str(a, n, "no-decay", "bias");
+    int (*no_decay)(const char *) = !strcmp(nd, "bias") ? no_decay_bias
+                                    : !strcmp(nd, "bias+norms") ? no_decay_bias_and_norms
+                                    : NULL;
+    if (!rc && strcmp(nd, "bias") && strcmp(nd, "bias+norms") && strcmp(nd, "none"))
+        rc = error_set("--no-decay: '%s' is not bias, bias+norms or none", nd);
+    if (!rc) rc = trainable_init(&tr, m.be, mi.train, mi.n_train, no_decay);
     if (!rc && !(rc = exec_init(&x, m.be))) have_exec = 1;
     if (!rc) {
         struct progress p = {isatty(2)};
