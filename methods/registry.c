@@ -1,5 +1,5 @@
 /* registry.c: every method the program knows, by command-line name. Adding a method is one
- * file in methods/ and one line in each list below. */
+ * file in methods/ and one line in each of the two lists below. */
 #include <string.h>
 
 #include "methods/method.h"
