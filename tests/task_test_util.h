@@ -3,6 +3,7 @@
 #ifndef COMPACTER_TASK_TEST_UTIL_H
 #define COMPACTER_TASK_TEST_UTIL_H
 
+#include "core/error.h"
 #include "datasets/task.h"
 #include "tests/check.h"
 
@@ -21,6 +22,28 @@ static void expect(const struct example_set *s, size_t i, const char *src, const
           s->ex[i].source, src);
     CHECK(!strcmp(s->ex[i].target, tgt), "%s[%zu] target got %s want %s", s->task->name, i,
           s->ex[i].target, tgt);
+}
+
+/* A bad input file and three fragments its error message must contain. */
+struct bad_input {
+    const char *file, *task, *want[3];
+};
+
+/* Each file of tests/fixtures/tasks/bad must fail to load as its task with one message
+ * naming the file, the line and the field. */
+static void check_bad_inputs(const struct bad_input *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/tasks/bad/%s", cases[i].file);
+        struct example_set s = {0};
+        error_clear();
+        int rc = task_load_file(task_find(cases[i].task), path, &s);
+        int all = 1;
+        for (int k = 0; k < 3; k++) all &= strstr(error_message(), cases[i].want[k]) != NULL;
+        CHECK(rc < 0 && all, "%s as %s: rc %d, message '%s'", cases[i].file, cases[i].task, rc, error_message());
+        printf("  ok bad input %-20s -> %s\n", cases[i].file, error_message());
+        example_set_free(&s);
+    }
 }
 
 #endif

@@ -340,17 +340,10 @@ static void lora_merge_check(const char *fam) {
 }
 
 /* ---- compacter params on t5-base ---- */
-static const char *prog(void) {
-    static char p[512];
-    const char *b = getenv("BUILD");
-    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
-    return p;
-}
-
 static long long params_of(const char *args) {
     char cmd[1024], out[512];
     snprintf(cmd, sizeof cmd, "%s params --config tests/fixtures/configs/t5-base.json %s 2>&1",
-             prog(), args);
+             compacter_bin(), args);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
@@ -361,8 +354,8 @@ static long long params_of(const char *args) {
 }
 
 static void params_t5_base(void) {
-    if (access(prog(), X_OK)) {
-        printf("  (skipped compacter params: %s not built)\n", prog());
+    if (access(compacter_bin(), X_OK)) {
+        printf("  (skipped compacter params: %s not built)\n", compacter_bin());
         return;
     }
     /* t5-base: d = 768, d_ff = 3072, inner = 12 x 64 = 768, 12 + 12 blocks, vocab 32,100 */

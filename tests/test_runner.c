@@ -20,21 +20,6 @@
 
 static char dir[256], cmd[8192], out[65536];
 
-static const char *prog(void) {
-    static char p[512];
-    const char *b = getenv("BUILD");
-    snprintf(p, sizeof p, "%s/compacter", b && *b ? b : "build");
-    return p;
-}
-
-static int sh(const char *c) {
-    FILE *p = popen(c, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    return pclose(p);
-}
-
 static const char *GRID_FMT =
     "{\"experiment\": \"rtest\", \"presets\": {\"tiny\": {\n"
     "  \"model\": \"tiny\", \"seeds\": [42], \"batch\": 8, \"warmup\": 2, \"max_source_length\": "
@@ -84,9 +69,9 @@ static int count_lines(const char *path, int counts[4], int *complete, int *part
 
 /* The table rows ("|" lines) of the Markdown report of a results file. */
 static int report_rows(const char *results, const char *outdir, char *rows, size_t cap) {
-    snprintf(cmd, sizeof cmd, "%s report %s --out %s --format md --no-figures 2>&1", prog(),
+    snprintf(cmd, sizeof cmd, "%s report %s --out %s --format md --no-figures 2>&1", compacter_bin(),
              results, outdir);
-    if (sh(cmd) != 0) return -1;
+    if (run_capture(cmd, out, sizeof out) != 0) return -1;
     char md[600];
     snprintf(md, sizeof md, "%s/rtest.md", outdir);
     FILE *f = fopen(md, "r");
@@ -113,7 +98,7 @@ static int run_and_kill(const char *grid, const char *res, double delay) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execl(prog(), prog(), "run", grid, "--results", res, (char *)NULL);
+        execl(compacter_bin(), compacter_bin(), "run", grid, "--results", res, (char *)NULL);
         _exit(127);
     }
     double t0 = now();
@@ -128,7 +113,7 @@ static int run_and_kill(const char *grid, const char *res, double delay) {
 }
 
 int main(void) {
-    if (access(prog(), X_OK)) SKIP("%s not built", prog());
+    if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
     snprintf(dir, sizeof dir, "/tmp/compacter-runner-%d", (int)getpid());
     mkdir(dir, 0755);
     char cache[300], grid[300], resA[300], resB[300], resC[300], fileA[400], fileB[400], fileC[400],
@@ -149,9 +134,9 @@ int main(void) {
     int counts[4], complete, partial;
 
     /* 1. uninterrupted (the cache is made here: tiny model, synthetic data) */
-    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resA);
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", compacter_bin(), grid, resA);
     double t0 = now();
-    int rc = sh(cmd);
+    int rc = run_capture(cmd, out, sizeof out);
     double dur = now() - t0;
     CHECK(rc == 0, "uninterrupted run failed: %s", out);
     count_lines(fileA, counts, &complete, &partial);
@@ -162,22 +147,22 @@ int main(void) {
     snprintf(cmd, sizeof cmd,
              "grep -c '\"best_epoch\":[1-4],.*\"validation\":{\"score\":.*\"test\":{\"score\":' %s",
              fileA);
-    CHECK(sh(cmd) == 0 && atoi(out) == 4, "lines lack best_epoch/validation/test: %s", out);
+    CHECK(run_capture(cmd, out, sizeof out) == 0 && atoi(out) == 4, "lines lack best_epoch/validation/test: %s", out);
     snprintf(cmd, sizeof cmd,
              "grep -c "
              "'\"base_params\":[1-9].*\"trainable_params\":[1-9].*\"epochs\":\\[{\"epoch\":1,.*{"
              "\"epoch\":2,"
              ".*\"peak_memory_bytes\":[1-9].*\"precision\":\"fp32\".*\"git_rev\":\"' %s",
              fileA);
-    CHECK(sh(cmd) == 0 && atoi(out) == 4, "lines lack params/epochs/memory/git_rev: %s", out);
+    CHECK(run_capture(cmd, out, sizeof out) == 0 && atoi(out) == 4, "lines lack params/epochs/memory/git_rev: %s", out);
     static char rowsA[16384], rowsB[16384], rowsC[16384];
     CHECK(report_rows(fileA, outA, rowsA, sizeof rowsA) == 0, "report A failed: %s", out);
     CHECK(strstr(rowsA, "| RTE |"), "report A has no rte column:\n%s", rowsA);
     printf("  ok uninterrupted: 4 runs in %.1fs\n%s", dur, rowsA);
 
     /* a second invocation does nothing */
-    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resA);
-    CHECK(sh(cmd) == 0 && strstr(out, "4 already in") && strstr(out, "0 runs finished now"),
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", compacter_bin(), grid, resA);
+    CHECK(run_capture(cmd, out, sizeof out) == 0 && strstr(out, "4 already in") && strstr(out, "0 runs finished now"),
           "rerun: %s", out);
     count_lines(fileA, counts, &complete, &partial);
     CHECK(complete == 4, "rerun added lines: %d", complete);
@@ -197,8 +182,8 @@ int main(void) {
             CHECK(counts[i] <= 1, "after kill %d run %s appears %d times", k + 1, ids[i],
                   counts[i]);
     }
-    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resB);
-    CHECK(sh(cmd) == 0, "completing run failed: %s", out);
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", compacter_bin(), grid, resB);
+    CHECK(run_capture(cmd, out, sizeof out) == 0, "completing run failed: %s", out);
     count_lines(fileB, counts, &complete, &partial);
     CHECK(complete == 4 && partial == 0, "after kills: %d complete lines, %d partial", complete,
           partial);
@@ -218,8 +203,8 @@ int main(void) {
     count_lines(fileC, counts, &complete, &partial);
     CHECK(complete == 3 && partial == 1, "truncation setup: %d complete, %d partial", complete,
           partial);
-    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), grid, resC);
-    CHECK(sh(cmd) == 0 && strstr(out, "1 runs finished now") && strstr(out, "truncated"),
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", compacter_bin(), grid, resC);
+    CHECK(run_capture(cmd, out, sizeof out) == 0 && strstr(out, "1 runs finished now") && strstr(out, "truncated"),
           "truncated: %s", out);
     count_lines(fileC, counts, &complete, &partial);
     CHECK(complete == 4 && partial == 0, "after truncation: %d complete, %d partial", complete,
@@ -235,13 +220,13 @@ int main(void) {
     snprintf(bad, sizeof bad, "%s/bad.json", dir);
     snprintf(resD, sizeof resD, "%s/D", dir);
     write_grid(bad, "syn-mrpc", "adapterx");
-    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", prog(), bad, resD);
-    CHECK(sh(cmd) != 0 && strstr(out, "unknown method 'adapterx'") &&
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s 2>&1", compacter_bin(), bad, resD);
+    CHECK(run_capture(cmd, out, sizeof out) != 0 && strstr(out, "unknown method 'adapterx'") &&
               strstr(out, "nothing was trained"),
           "unknown method: %s", out);
     CHECK(access(resD, F_OK) != 0, "unknown method: %s was created", resD);
     write_grid(bad, "syn-nope", "full");
-    CHECK(sh(cmd) != 0 && strstr(out, "syn-nope") && strstr(out, "unknown"), "unknown task: %s",
+    CHECK(run_capture(cmd, out, sizeof out) != 0 && strstr(out, "syn-nope") && strstr(out, "unknown"), "unknown task: %s",
           out);
     CHECK(access(resD, F_OK) != 0, "unknown task: %s was created", resD);
     printf("  ok unknown method / task refused before training\n");

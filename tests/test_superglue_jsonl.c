@@ -101,9 +101,7 @@ static void check_fixtures(void) {
 }
 
 static void check_bad(void) {
-    static const struct {
-        const char *file, *task, *want[3];
-    } cases[] = {
+    static const struct bad_input cases[] = {
         {"not_json.jsonl", "cb", {"not_json.jsonl", "line 2", "not a JSON object"}},
         {"unknown_label.jsonl",
          "cb",
@@ -119,20 +117,7 @@ static void check_bad(void) {
          "boolq",
          {"unknown_label.jsonl", "line 1", "field question: missing"}},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char path[256];
-        snprintf(path, sizeof path, "tests/fixtures/tasks/bad/%s", cases[i].file);
-        struct example_set s = {0};
-        error_clear();
-        int rc = task_load_file(task_find(cases[i].task), path, &s);
-        int all = 1;
-        for (int k = 0; k < 3; k++)
-            all &= strstr(error_message(), cases[i].want[k]) != NULL;
-        CHECK(rc < 0 && all, "%s as %s: rc %d, message '%s'", cases[i].file, cases[i].task, rc,
-              error_message());
-        printf("  ok bad input %-20s -> %s\n", cases[i].file, error_message());
-        example_set_free(&s);
-    }
+    check_bad_inputs(cases, sizeof cases / sizeof cases[0]);
 }
 
 static void check_real(void) {
