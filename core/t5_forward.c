@@ -33,7 +33,7 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
     if (hk && hk->input_embeds && h) h = hk->input_embeds(hk->ctx, x, h, &prefix);
     int S = src_len + prefix;
     /* additive mask over the (possibly extended) sequence: prefix positions are visible */
-    float *mask = malloc(sizeof(float) * (size_t)batch * (size_t)S);
+    float *mask = arena_alloc(&x->meta, sizeof(float) * (size_t)batch * (size_t)S); /* freed with the step */
     if (!mask) {
         error_set("out of memory");
         return NULL;
@@ -42,7 +42,6 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
         for (int t = 0; t < S; t++)
             mask[b * S + t] = (t < prefix || !enc_mask || enc_mask[b * src_len + t - prefix]) ? 0.0f : MASK_VALUE;
     struct tensor *madd = exec_upload(x, DTYPE_F32, 2, (int64_t[]){batch, S}, mask);
-    free(mask);
     h = op_dropout(x, h, p);
     struct tensor *bias = t5_bias_for(x, m, m->enc_bias_table, S, S, 1);
     for (int l = 0; l < c->num_layers; l++) {
@@ -83,11 +82,10 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
         h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p));
     }
     if (last_only && h) { /* gather row tgt_len-1 of each sequence */
-        int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch);
+        int32_t *rows = arena_alloc(&x->meta, sizeof(int32_t) * (size_t)batch);
         if (!rows) return NULL;
         for (int b = 0; b < batch; b++) rows[b] = b * tgt_len + tgt_len - 1;
         struct tensor *idx = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, 1}, rows);
-        free(rows);
         struct tensor flat = *h;
         flat.ndim = 2;
         flat.shape[0] = (int64_t)batch * tgt_len;

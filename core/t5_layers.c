@@ -62,14 +62,13 @@ struct tensor *t5_ffn(struct exec *x, const struct t5_model *m, struct t5_site s
 
 struct tensor *t5_bias_for(struct exec *x, const struct t5_model *m, struct tensor *table,
                                int Q, int K, int bidirectional) {
-    int32_t *b = malloc(sizeof(int32_t) * (size_t)Q * (size_t)K);
+    int32_t *b = arena_alloc(&x->meta, sizeof(int32_t) * (size_t)Q * (size_t)K); /* freed with the step */
     if (!b) {
         error_set("out of memory");
         return NULL;
     }
     t5_position_buckets(b, Q, K, bidirectional, m->cfg.num_buckets, m->cfg.max_distance);
     struct tensor *buckets = exec_upload(x, DTYPE_I32, 2, (int64_t[]){Q, K}, b);
-    free(b);
     return op_position_bias(x, t5_param(x, m, table), buckets);
 }
 

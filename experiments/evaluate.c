@@ -49,16 +49,15 @@ int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokeni
     int was_training = x->training, was_recording = x->record;
     x->training = 0;
     x->record = 0;
+    struct seq2seq_batch b = {0}; /* reused by every batch */
     for (int start = 0; start < n && !rc; start += batch) {
         int nb = n - start < batch ? n - start : batch;
         for (int i = 0; i < nb; i++)
             idx[i] = start + i;
-        struct seq2seq_batch b;
         if ((rc = seq2seq_make_batch(&b, &s->ids, idx, nb, max_source_len, 1, &m->cfg))) break;
         int len = 0;
         rc = t5_generate_greedy(x, m, nb, b.b.src_len, b.enc_ids, b.enc_mask, EVAL_MAX_LENGTH, gen,
                                 &len);
-        seq2seq_batch_free(&b);
         exec_reset(x);
         for (int i = 0; i < nb && !rc; i++) {
             /* skip the decoder start token; decode drops </s>, <pad> and other special tokens */
@@ -74,6 +73,7 @@ int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokeni
     for (int i = 0; preds && i < n; i++)
         free(preds[i]);
     free(preds);
+    seq2seq_batch_free(&b);
     free(idx);
     free(gen);
     return rc;

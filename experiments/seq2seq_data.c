@@ -108,7 +108,6 @@ int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct to
 
 int seq2seq_make_batch(struct seq2seq_batch *out, const struct seq2seq_data *d, const int *idx, int n,
                        int max_source_len, int max_target_len, const struct t5_config *c) {
-    memset(out, 0, sizeof *out);
     int S = 1, T = 1;
     for (int i = 0; i < n; i++) {
         const struct seq2seq_example *e = &d->ex[idx[i]];
@@ -118,14 +117,21 @@ int seq2seq_make_batch(struct seq2seq_batch *out, const struct seq2seq_data *d, 
         T = t > T ? t : T;
     }
     size_t ns = (size_t)n * (size_t)S, nt = (size_t)n * (size_t)T;
-    out->enc_ids = malloc(sizeof(int32_t) * ns);
-    out->enc_mask = malloc(sizeof(int32_t) * ns);
-    out->dec_ids = malloc(sizeof(int32_t) * nt);
-    out->labels = malloc(sizeof(int32_t) * nt);
-    if (!out->enc_ids || !out->enc_mask || !out->dec_ids || !out->labels) {
-        seq2seq_batch_free(out);
-        return error_set("out of memory");
+    if (ns > out->cap_src) {
+        int32_t *a = realloc(out->enc_ids, sizeof(int32_t) * ns), *b = a ? realloc(out->enc_mask, sizeof(int32_t) * ns) : NULL;
+        if (a) out->enc_ids = a;
+        if (b) out->enc_mask = b;
+        if (!a || !b) return error_set("out of memory");
+        out->cap_src = ns;
     }
+    if (nt > out->cap_tgt) {
+        int32_t *a = realloc(out->dec_ids, sizeof(int32_t) * nt), *b = a ? realloc(out->labels, sizeof(int32_t) * nt) : NULL;
+        if (a) out->dec_ids = a;
+        if (b) out->labels = b;
+        if (!a || !b) return error_set("out of memory");
+        out->cap_tgt = nt;
+    }
+    out->n_tokens = 0;
     for (int i = 0; i < n; i++) {
         const struct seq2seq_example *e = &d->ex[idx[i]];
         int s = e->src_len < max_source_len ? e->src_len : max_source_len;

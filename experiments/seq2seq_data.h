@@ -28,10 +28,13 @@ int seq2seq_add(struct seq2seq_data *d, const int32_t *src, int src_len, const i
 int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct tokenizer *tok);
 void seq2seq_free(struct seq2seq_data *d);
 
-/* A padded batch built from examples idx[0..n): host arrays owned by the batch. */
+/* A padded batch built from examples idx[0..n): host arrays owned by the batch, kept and
+ * reused by the next seq2seq_make_batch (they only grow), so a training loop allocates
+ * nothing per step once the largest batch has been seen. Zero-initialise before first use. */
 struct seq2seq_batch {
     struct t5_batch b; /* points into the arrays below */
     int32_t *enc_ids, *enc_mask, *dec_ids, *labels;
+    size_t cap_src, cap_tgt; /* capacity of the arrays, in ids */
     int n_tokens;      /* target tokens that count in the loss */
 };
 

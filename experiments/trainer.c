@@ -66,6 +66,7 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
     int *idx = malloc(sizeof(int) * (size_t)c.batch);
     int rc = (!perm || !idx) ? error_set("out of memory") : 0;
     int perm_epoch = -1;
+    struct seq2seq_batch b = {0}; /* host arrays reused by every micro-batch */
     int64_t stop = c.stop_after > 0 && step + c.stop_after < total ? step + c.stop_after : total;
     x->training = c.dropout;
     x->record = 1;
@@ -82,7 +83,6 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
         for (int mb = 0; mb < n_micro && !rc; mb++) {
             int start = (first_batch + mb) * c.batch, n = d->n - start < c.batch ? d->n - start : c.batch;
             for (int i = 0; i < n; i++) idx[i] = (int)perm[start + i];
-            struct seq2seq_batch b;
             if ((rc = seq2seq_make_batch(&b, d, idx, n, c.max_source_len, c.max_target_len, &m->cfg))) break;
             struct t5_outputs out;
             rc = t5_forward(x, m, &b.b, &out);
@@ -93,7 +93,6 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
                                c.save_path ? "; the last good checkpoint is " : "", c.save_path ? c.save_path : "");
             if (!rc) rc = backward(x, n_micro > 1 ? op_scale(x, out.loss, 1.0f / (float)n_micro) : out.loss);
             loss_sum += loss;
-            seq2seq_batch_free(&b);
             exec_reset(x);
         }
         if (rc) break;
@@ -108,6 +107,7 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
     x->record = 0;
     x->training = 0;
     if (!rc) rc = save(&c, tr, &o, x, step);
+    seq2seq_batch_free(&b);
     free(perm);
     free(idx);
     optimizer_free(&o);
