@@ -93,7 +93,7 @@ $(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 
 # bench/<name>/bench_<name>.c -> $(BUILD)/bench/<name>; each folder has a run.sh
 bench: $(BENCH_BIN)
-$(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c)
+$(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	@echo "CC  $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $(wildcard bench/$*/bench_*.c) $(LIB) $(LDLIBS)

@@ -8,27 +8,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/cpu_bench_common.h"
 #include "core/error.h"
 #include "core/t5_forward.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int main(int argc, char **argv) {
-    int B = 8, S = 128, T = 16, iters = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--src")) S = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--tgt")) T = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
-        else { fprintf(stderr, "usage: %s [--batch B] [--src S] [--tgt T] [--iters N]\n", argv[0]); return 2; }
-    }
-    struct t5_config c = {.vocab_size = 32128, .d_model = 512, .d_kv = 64, .d_ff = 2048, .num_heads = 8,
-                          .num_layers = 6, .num_decoder_layers = 6, .num_buckets = 32, .max_distance = 128,
-                          .layer_norm_eps = 1e-6f, .ffn = T5_FFN_RELU, .tied = 1, .decoder_start_id = 0, .eos_id = 1};
+    struct bench_args ba;
+    if (bench_parse(argc, argv, &ba)) return 2;
+    int B = ba.batch, S = ba.src, T = ba.tgt, iters = ba.iters;
+    struct t5_config c = bench_t5_small();
     struct t5_model m;
     struct exec x;
     if (t5_model_create(&m, &c, &backend_cpu) || t5_model_randomize(&m, 1, 0.05f) || exec_init(&x, &backend_cpu)) {
@@ -43,12 +31,12 @@ int main(int argc, char **argv) {
     struct t5_outputs o;
     double best = 1e30;
     for (int it = 0; it < iters + 1; it++) { /* first is warm-up */
-        double t0 = now();
+        double t0 = bench_now();
         if (t5_forward(&x, &m, &b, &o)) {
             fprintf(stderr, "bench: %s\n", error_message());
             return 1;
         }
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (it > 0 && dt < best) best = dt;
         exec_reset(&x);
     }

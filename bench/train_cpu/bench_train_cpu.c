@@ -9,28 +9,16 @@
 #include <time.h>
 
 #include "core/autograd.h"
+#include "bench/cpu_bench_common.h"
 #include "core/error.h"
 #include "core/optimizer.h"
 #include "core/t5_forward.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int main(int argc, char **argv) {
-    int B = 8, S = 128, T = 16, iters = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--src")) S = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--tgt")) T = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
-        else { fprintf(stderr, "usage: %s [--batch B] [--src S] [--tgt T] [--iters N]\n", argv[0]); return 2; }
-    }
-    struct t5_config c = {.vocab_size = 32128, .d_model = 512, .d_kv = 64, .d_ff = 2048, .num_heads = 8,
-                          .num_layers = 6, .num_decoder_layers = 6, .num_buckets = 32, .max_distance = 128,
-                          .layer_norm_eps = 1e-6f, .dropout_rate = 0.1f, .ffn = T5_FFN_RELU, .tied = 1};
+    struct bench_args ba;
+    if (bench_parse(argc, argv, &ba)) return 2;
+    int B = ba.batch, S = ba.src, T = ba.tgt, iters = ba.iters;
+    struct t5_config c = bench_t5_small();
     struct t5_model m;
     struct exec x;
     struct trainable tr;
@@ -58,13 +46,13 @@ int main(int argc, char **argv) {
     x.training = 1;
     double best = 1e30;
     for (int it = 0; it < iters + 1; it++) { /* first is warm-up */
-        double t0 = now();
+        double t0 = bench_now();
         if (trainable_zero_grad(&tr) || t5_forward(&x, &m, &b, &out) || backward(&x, out.loss) || optimizer_step(&o)) {
             fprintf(stderr, "bench: %s\n", error_message());
             return 1;
         }
         exec_reset(&x);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (it > 0 && dt < best) best = dt;
     }
     printf("compacter train step: batch %d src %d tgt %d threads %d: %.1f ms/step, %.0f tokens/s\n", B, S, T,
