@@ -23,26 +23,9 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_reduce.h"
 
-#define GRID_STRIDE(i, n)                                                                          \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
-         i += (size_t)blockDim.x * gridDim.x)
-
-#define GRID_STRIDE64(i, n)                                                                        \
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
-         i += (int64_t)blockDim.x * gridDim.x)
-
 static unsigned row_blocks(int64_t rows) {
     return (unsigned)(rows < CUDA_MAX_BLOCKS ? rows : CUDA_MAX_BLOCKS);
 }
-
-/* launch `kernel` over n elements (nothing for n == 0: a 0-block launch is an error) */
-#define EW_LAUNCH(kernel, n, ...)                                                                  \
-    do {                                                                                           \
-        if ((n) == 0) return 0;                                                                    \
-        kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(__VA_ARGS__);             \
-        CUDA_CHECK_LAUNCH(#kernel);                                                                \
-        return 0;                                                                                  \
-    } while (0)
 
 /* ---- dropout: the mask is philox_uniform(seed, offset, i) >= p, the very function the
  * CPU calls (core/philox.h compiles for both), so masks are bit-identical ---- */

@@ -122,4 +122,26 @@ int cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, const str
 #ifdef __cplusplus
 }
 #endif
+
+/* Loops and launches shared by the kernel files (device code: only in .cu files). */
+#ifdef __CUDACC__
+#define GRID_STRIDE(i, n)                                                                          \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
+         i += (size_t)blockDim.x * gridDim.x)
+
+#define GRID_STRIDE64(i, n)                                                                        \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
+         i += (int64_t)blockDim.x * gridDim.x)
+
+/* launch `kernel` over n elements (nothing for n == 0: a 0-block launch is an error) and
+ * return from the calling op */
+#define EW_LAUNCH(kernel, n, ...)                                                                  \
+    do {                                                                                           \
+        if ((n) == 0) return 0;                                                                    \
+        kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(__VA_ARGS__);             \
+        CUDA_CHECK_LAUNCH(#kernel);                                                                \
+        return 0;                                                                                  \
+    } while (0)
+#endif
+
 #endif

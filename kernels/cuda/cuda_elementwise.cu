@@ -6,10 +6,6 @@
 
 #include "kernels/cuda/cuda_check.h"
 
-#define GRID_STRIDE(i, n)                                                                          \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
-         i += (size_t)blockDim.x * gridDim.x)
-
 static __global__ void fill_kernel(float *x, float v, size_t n) {
     GRID_STRIDE(i, n) x[i] = v;
 }
@@ -42,15 +38,6 @@ static __global__ void add_kernel(float *y, const float *a, const float *b, size
 static __global__ void scale_kernel(float *y, const float *x, float s, size_t n) {
     GRID_STRIDE(i, n) y[i] = x[i] * s;
 }
-
-/* launch `kernel` over n elements (nothing for n == 0: a 0-block launch is an error) */
-#define EW_LAUNCH(kernel, n, ...)                                                                  \
-    do {                                                                                           \
-        if ((n) == 0) return 0;                                                                    \
-        kernel<<<cuda_ew_blocks(n), CUDA_EW_THREADS, 0, cuda_stream()>>>(__VA_ARGS__);             \
-        CUDA_CHECK_LAUNCH(#kernel);                                                                \
-        return 0;                                                                                  \
-    } while (0)
 
 extern "C" int cuda_fill(float *x, float value, size_t n) {
     EW_LAUNCH(fill_kernel, n, x, value, n);

@@ -48,10 +48,6 @@ static unsigned row_blocks(int64_t rows) {
     return (unsigned)(rows < CUDA_MAX_BLOCKS ? rows : CUDA_MAX_BLOCKS);
 }
 
-#define GRID_STRIDE64(i, n)                                                                        \
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
-         i += (int64_t)blockDim.x * gridDim.x)
-
 /* ---- embedding: out[i, :] = table[ids[i], :] ---- */
 
 static __global__ void embedding_kernel(float *out, const float *table, const int32_t *ids,

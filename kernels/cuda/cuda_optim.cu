@@ -11,10 +11,6 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_reduce.h"
 
-#define GRID_STRIDE(i, n)                                                                          \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
-         i += (size_t)blockDim.x * gridDim.x)
-
 /* most partial sums of sumsq's first pass (doubles in the scratch) */
 #define SUMSQ_BLOCKS 512
 
