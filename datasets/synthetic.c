@@ -476,6 +476,18 @@ static int gen_premise(struct wl *s, struct fact *f, struct rng *r, int mismatch
     return k;
 }
 /* Hypothesis of class h about the premise facts f[0..k). */
+/* An object not among the premise's k facts (drawn until one is found). */
+static int unseen_thing(const struct fact *f, int k, struct rng *r) {
+    int t, seen;
+    do {
+        t = below(r, N_OF(things));
+        seen = 0;
+        for (int j = 0; j < k; j++)
+            seen |= f[j].thing == t;
+    } while (seen);
+    return t;
+}
+
 static void gen_hypothesis(struct wl *s, const struct fact *f, int k, int h, struct rng *r) {
     const struct fact *x = &f[below(r, (size_t)k)];
     const char *obj = things[x->thing].sg;
@@ -503,13 +515,7 @@ static void gen_hypothesis(struct wl *s, const struct fact *f, int k, int h, str
         if (kind == 1) {
             put(s, obj), put(s, "is"), put(s, PICK(r, sizes));
         } else {
-            int t, seen;
-            do {
-                t = below(r, N_OF(things));
-                seen = 0;
-                for (int j = 0; j < k; j++)
-                    seen |= f[j].thing == t;
-            } while (seen);
+            int t = unseen_thing(f, k, r);
             put(s, things[t].sg), put(s, "is");
             if (kind == 0)
                 put(s, PICK(r, colors));
@@ -523,13 +529,7 @@ static void gen_hypothesis(struct wl *s, const struct fact *f, int k, int h, str
  * verbatim (in the premise's frame); contradiction is that fact with "never" after "is";
  * neutral is an unmentioned object with a size, "the SIZE OBJ is PREP the PLACE ." */
 static void put_unseen(struct wl *s, const struct fact *f, int k, struct rng *r) {
-    int t, seen;
-    do {
-        t = below(r, N_OF(things));
-        seen = 0;
-        for (int j = 0; j < k; j++)
-            seen |= f[j].thing == t;
-    } while (seen);
+    int t = unseen_thing(f, k, r);
     put(s, "the"), put(s, PICK(r, sizes)), put(s, things[t].sg);
 }
 static void gen_direct_hypothesis(struct wl *s, const struct fact *f, int k, int h, int mismatched,
