@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "core/splitmix.h"
 
 #define NAME_CAP 96
 
@@ -135,13 +136,6 @@ struct tensor *t5_model_param(const struct t5_model *m, const char *name) {
 }
 
 /* ---- random init ---- */
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 int t5_model_randomize(struct t5_model *m, uint64_t seed, float std) {
     float *host = malloc((size_t)m->n_elements * sizeof(float));

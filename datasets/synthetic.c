@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "core/tokenizer.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -19,13 +20,8 @@
 struct rng {
     uint64_t s;
 };
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 static uint64_t next64(struct rng *r) { /* splitmix64 */
-    return mix64(r->s += 0x9E3779B97F4A7C15ull);
+    return splitmix64(&r->s);
 }
 static double unif(struct rng *r) {
     return (double)(next64(r) >> 11) * 0x1.0p-53;
@@ -38,10 +34,10 @@ static int coin(struct rng *r, double p) {
 }
 /* The stream of one row: independent of every other row and of the sizes. */
 static struct rng stream(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
-    uint64_t s = mix64(seed + 0x632BE59BD9B4E019ull);
-    s = mix64(s ^ (a + 1) * 0x9E3779B97F4A7C15ull);
-    s = mix64(s ^ (b + 1) * 0xC2B2AE3D27D4EB4Full);
-    s = mix64(s ^ (c + 1) * 0x165667B19E3779F9ull);
+    uint64_t s = splitmix64_mix(seed + 0x632BE59BD9B4E019ull);
+    s = splitmix64_mix(s ^ (a + 1) * 0x9E3779B97F4A7C15ull);
+    s = splitmix64_mix(s ^ (b + 1) * 0xC2B2AE3D27D4EB4Full);
+    s = splitmix64_mix(s ^ (c + 1) * 0x165667B19E3779F9ull);
     struct rng r = {s};
     return r;
 }
@@ -1076,7 +1072,7 @@ int synthetic_pretrain_example(const struct tokenizer *tok, uint64_t seed, uint6
         n += k;
         free(ids);
     }
-    int rc = synthetic_span_corrupt(tok, all, n, mix64(seed ^ index * 0x9E3779B97F4A7C15ull),
+    int rc = synthetic_span_corrupt(tok, all, n, splitmix64_mix(seed ^ index * 0x9E3779B97F4A7C15ull),
                                     noise_density, mean_span, out);
     free(all);
     return rc;

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "core/splitmix.h"
 #include "core/tokenizer.h"
 #include "core/trainable.h"
 #include "datasets/cache.h"
@@ -106,13 +107,6 @@ void tiny_model_cache_name(const struct tiny_model_spec *s, char *buf, size_t ca
     snprintf(buf, cap, "tiny-d%d-l%d-%016llx", s->d_model, s->num_layers, (unsigned long long)h);
 }
 
-static uint64_t splitmix(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
@@ -147,8 +141,8 @@ int tiny_model_init_weights(struct t5_model *m, uint64_t seed) {
                 if (j + 1 < n) p[j + 1] = 1.0f;
                 continue;
             }
-            double u1 = ((double)(splitmix(&s) >> 11) + 1.0) / 9007199254740993.0;
-            double u2 = (double)(splitmix(&s) >> 11) / 9007199254740992.0;
+            double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) / 9007199254740993.0;
+            double u2 = (double)(splitmix64(&s) >> 11) / 9007199254740992.0;
             double r = sqrt(-2 * log(u1));
             p[j] = (float)(std * r * cos(2 * M_PI * u2));
             if (j + 1 < n) p[j + 1] = (float)(std * r * sin(2 * M_PI * u2));
@@ -272,7 +266,7 @@ static int pretrain(const struct tiny_model_spec *s, struct t5_model *m,
         struct span_example e;
         /* supervised with probability pretrain_supervised, decided per example index */
         uint64_t h = s->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)i * 0xD1B54A32D192ED03ull;
-        int sup = (double)(splitmix(&h) >> 11) * 0x1.0p-53 < s->pretrain_supervised;
+        int sup = (double)(splitmix64(&h) >> 11) * 0x1.0p-53 < s->pretrain_supervised;
         n_sup += sup;
         if (sup)
             rc = synthetic_pretrain_task_example(tok, s->seed, (uint64_t)i, 0.05, &e);

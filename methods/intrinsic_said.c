@@ -22,10 +22,10 @@
  * 4.6 GB on t5-base, which is also what the reference keeps on the GPU); they are rebuilt
  * from the method seed by this counter-based generator, re-implemented in
  * tools/make_method2_fixtures.py:
- *   mix(z)          = the splitmix64 finaliser (z ^= z>>30; z *= 0xBF58476D1CE4E5B9;
+ *   splitmix64_mix(z)          = the splitmix64 finaliser (z ^= z>>30; z *= 0xBF58476D1CE4E5B9;
  *                     z ^= z>>27; z *= 0x94D049BB133111EB; z ^= z>>31), uint64 arithmetic
- *   key(j, kind)    = mix(seed + GOLD * (3j + kind + 1)), GOLD = 0x9E3779B97F4A7C15
- *   draw(j, kind, k)= mix(key(j, kind) + GOLD * (k + 1))
+ *   key(j, kind)    = splitmix64_mix(seed + GOLD * (3j + kind + 1)), GOLD = 0x9E3779B97F4A7C15
+ *   draw(j, kind, k)= splitmix64_mix(key(j, kind) + GOLD * (k + 1))
  *   B[i]  = +1 if draw(j, 0, i) >> 63 else -1
  *   Pi    = identity, then for i = L-1 down to 1: swap Pi[i], Pi[draw(j, 1, L-1-i) % (i+1)]
  *   G[i]  = sqrt(-2 ln u1) cos(2 pi u2), u = ((draw(j, 2, 2i (+1)) >> 11) + 0.5) / 2^53,
@@ -42,6 +42,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/splitmix.h"
 #include "methods/method.h"
 
 #define GOLD 0x9E3779B97F4A7C15ull
@@ -61,17 +62,11 @@ struct said_state {
     struct tensor **theta; /* [n] this forward's re-parameterised tensors */
 };
 
-static uint64_t mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t key(uint64_t seed, int j, int kind) {
-    return mix(seed + GOLD * (uint64_t)(3 * j + kind + 1));
+    return splitmix64_mix(seed + GOLD * (uint64_t)(3 * j + kind + 1));
 }
 static uint64_t draw(uint64_t k, uint64_t i) {
-    return mix(k + GOLD * (i + 1));
+    return splitmix64_mix(k + GOLD * (i + 1));
 }
 
 static int build_ff(struct method_instance *mi, struct said_state *s) {

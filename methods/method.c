@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 /* ---- options ---- */
 
@@ -183,13 +184,6 @@ int64_t method_total_count(const struct method_instance *mi) {
 
 /* ---- initialisers ---- */
 
-static uint64_t mix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* A stream per (seed, parameter name): adding a parameter does not shift the others. */
 static uint64_t stream(const struct method_instance *mi, const struct tensor *t) {
     uint64_t h = 1469598103934665603ull ^ mi->seed;
@@ -197,7 +191,7 @@ static uint64_t stream(const struct method_instance *mi, const struct tensor *t)
     return h;
 }
 
-static double uniform01(uint64_t *s) { return ((mix(s) >> 11) + 0.5) / 9007199254740992.0; }
+static double uniform01(uint64_t *s) { return ((splitmix64(s) >> 11) + 0.5) / 9007199254740992.0; }
 
 static double gaussian(uint64_t *s) {
     return sqrt(-2.0 * log(uniform01(s))) * cos(6.283185307179586 * uniform01(s));

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/splitmix.h"
 #include "methods/method.h"
 
 struct prompt_state {
@@ -28,13 +29,6 @@ static struct tensor *prompt_input_embeds(void *ctx, struct exec *x, struct tens
     struct prompt_state *s = mi->state;
     *n_prefix = (int)s->prompt->shape[0];
     return op_prepend(x, s->prompt, h);
-}
-
-static uint64_t splitmix64(uint64_t *st) {
-    uint64_t z = (*st += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 static int prompt_common(struct method_instance *mi, int from_vocab) {
