@@ -36,7 +36,8 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
     }
     tr->grad = be->alloc((size_t)(tr->numel ? tr->numel : 1) * sizeof(float));
     tr->norms = be->alloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
-    if (!tr->grad || !tr->norms) {
+    tr->norms_host = malloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
+    if (!tr->grad || !tr->norms || !tr->norms_host) {
         trainable_free(tr);
         return error_wrap("gradients of %lld trained parameters: ", (long long)tr->numel);
     }
@@ -54,15 +55,13 @@ int trainable_zero_grad(struct trainable *tr) { return tr->be->fill(tr->grad, 0.
 int trainable_grad_sumsq(struct trainable *tr, double *out) {
     /* one norm per tensor, then the norm of norms, as torch.nn.utils.clip_grad_norm_;
      * one download for all of them */
-    float host[256], *h = tr->n <= 256 ? host : malloc(sizeof(float) * (size_t)tr->n);
-    if (!h) return error_set("out of memory");
+    float *h = tr->norms_host;
     int rc = tr->be->fill(tr->norms, 0.0f, (size_t)tr->n);
     for (int i = 0; i < tr->n && !rc; i++)
         rc = tr->be->sumsq(tr->norms + i, tr->t[i]->grad, (size_t)tensor_numel(tr->t[i]));
     if (!rc) rc = tr->be->download(h, tr->norms, sizeof(float) * (size_t)tr->n);
     double total = 0;
     for (int i = 0; i < tr->n && !rc; i++) total += (double)h[i];
-    if (h != host) free(h);
     *out = total;
     return rc ? -1 : 0;
 }
@@ -74,6 +73,7 @@ void trainable_free(struct trainable *tr) {
     }
     if (tr->grad) tr->be->free(tr->grad);
     if (tr->norms) tr->be->free(tr->norms);
+    free(tr->norms_host);
     free(tr->t);
     free(tr->decay);
     memset(tr, 0, sizeof *tr);

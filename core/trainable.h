@@ -15,6 +15,7 @@ struct trainable {
     int64_t numel;
     float *grad; /* backend memory, numel floats; t[i]->grad points inside */
     float *norms; /* backend memory, n floats: per-tensor squared norms (clipping) */
+    float *norms_host; /* their host copy */
 };
 
 /* Take tensors ts[0..n) (duplicates are kept once), mark them requires_grad and give
