@@ -43,11 +43,6 @@ struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int
     return t->data ? t : NULL;
 }
 
-struct tensor *exec_tensor2(struct exec *x, enum dtype dtype, int64_t d0, int64_t d1) {
-    int64_t s[2] = {d0, d1};
-    return exec_tensor(x, dtype, 2, s);
-}
-
 struct tensor *exec_upload(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape,
                            const void *host) {
     struct tensor *t = exec_tensor(x, dtype, ndim, shape);

@@ -33,8 +33,6 @@ void exec_release(struct exec *x, struct exec_mark m);
 
 /* A new activation tensor of the given shape (uninitialised), or NULL + error. */
 struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape);
-/* Convenience: 1-4 dims. */
-struct tensor *exec_tensor2(struct exec *x, enum dtype dtype, int64_t d0, int64_t d1);
 /* A tensor filled from host memory. */
 struct tensor *exec_upload(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape,
                            const void *host);

@@ -49,7 +49,6 @@ void tensor_init(struct tensor *t, enum dtype dtype, int ndim, const int64_t *sh
 /* Float conversions for on-disk half formats. */
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
-uint16_t f32_to_bf16(float f); /* round to nearest even */
 
 #ifdef __cplusplus
 }

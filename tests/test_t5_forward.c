@@ -12,10 +12,6 @@
 
 #define FIX "tests/fixtures/t5"
 
-struct ref {
-    struct st_file f;
-};
-
 static const void *ref_data(struct st_file *f, const char *name, int64_t *numel) {
     const struct st_tensor *t = st_find(f, name);
     if (!t) {

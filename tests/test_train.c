@@ -89,7 +89,9 @@ static void run(const char *fam, enum adamw_variant variant) {
     t5_model_free(&m);
     trainable_free(&tr);
     if (setup(fam, &m, &tr) || optimizer_init(&opt, &tr, &c)) { CHECK(0, "%s", error_message()); return; }
+    size_t allocs_after_2 = 0;
     for (int k = 1; k <= 5; k++) {
+        if (k == 3) allocs_after_2 = x.data.n_system_allocs + x.meta.n_system_allocs;
         trainable_zero_grad(&tr);
         if (t5_forward(&x, &m, &b, &o) || backward(&x, o.loss) || optimizer_step(&opt)) {
             CHECK(0, "%s step %d: %s", fam, k, error_message());
@@ -102,6 +104,10 @@ static void run(const char *fam, enum adamw_variant variant) {
         check_close_f32(what, o.loss->data, want, 1, 0, 1e-5);
         exec_reset(&x);
     }
+    /* the arena settles after the first steps: later steps of the same shape allocate nothing */
+    CHECK(x.data.n_system_allocs + x.meta.n_system_allocs == allocs_after_2,
+          "%s: steps 3-5 made %zu new arena allocations", fam,
+          x.data.n_system_allocs + x.meta.n_system_allocs - allocs_after_2);
     int n_ok = 0;
     double worst = 0;
     for (int i = 0; i < m.n_params; i++) {
