@@ -19,20 +19,28 @@
 # it works in the repository that holds it. Time: the sanitizers slow the test by
 # 10-100x (a few minutes in all).
 #
-# Usage: tools/gpu/check.sh [--prebuilt] [--bench]
+# Usage: tools/gpu/check.sh [--prebuilt | --carried] [--bench] [--no-sanitize]
+#        --carried: unpack .gpu-carry/ made by tools/gpu/pack.sh on another machine (the
+#          binaries and their host libraries) and run those; nothing is compiled here, so
+#          the GPU machine needs neither the host libraries' headers nor make's rebuilds
 #        tools/gpu/check.sh --cpu-selftest   (no GPU needed: builds test_cuda_ops with
 #          -DCUDA_OPS_SELFTEST_ON_CPU in build-selftest/ and runs its training part with
 #          the CPU backend on both sides: a check of the test's own code, not of CUDA)
 #   env: BUILD (default build), CUDA_HOME, JOBS (default nproc), LEAK_CHECK=0 to drop
-#        memcheck's leak check.
+#        memcheck's leak check, STEP_TIMEOUT (seconds per step; default none), LOGS (log
+#        folder, default $BUILD/gpu-check).
 set -u
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 prebuilt=0
+carried=0
 bench=0
+sanitize=1
 selftest=0
 for arg in "$@"; do
   case $arg in
     --prebuilt) prebuilt=1 ;;
+    --carried) prebuilt=1; carried=1 ;;
+    --no-sanitize) sanitize=0 ;;
     --cpu-selftest) selftest=1 ;;
     --bench) bench=1 ;;
     -h|--help) usage; exit 0 ;;
@@ -45,14 +53,16 @@ BUILD=${BUILD:-build}
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 JOBS=${JOBS:-$(nproc)}
 export PATH="$CUDA_HOME/bin:$PATH"
-logs="$BUILD/gpu-check"
+logs=${LOGS:-$BUILD/gpu-check}
 mkdir -p "$logs"
+to=()
+[ -n "${STEP_TIMEOUT:-}" ] && to=(timeout -k 10 "$STEP_TIMEOUT")
 
 failed=()
 step() { # step NAME LOGFILE COMMAND...: run, print PASS/FAIL with the log's tail
   local name=$1 log=$2; shift 2
   local t0=$SECONDS
-  if "$@" >"$log" 2>&1; then
+  if "${to[@]}" "$@" >"$log" 2>&1; then
     printf 'PASS %-28s %5ss\n' "$name" $((SECONDS - t0))
     return 0
   fi
@@ -89,36 +99,52 @@ sanitizer=$(command -v compute-sanitizer || true)
 [ -z "$sanitizer" ] && [ -x "$CUDA_HOME/compute-sanitizer/compute-sanitizer" ] && sanitizer="$CUDA_HOME/compute-sanitizer/compute-sanitizer"
 
 # --- build and tests ---
+if [ $carried -eq 1 ]; then
+  [ -f .gpu-carry/build.tar.xz ] && [ -f .gpu-carry/libs.tar.xz ] ||
+    { echo "FAIL .gpu-carry/{build,libs}.tar.xz missing (make them with tools/gpu/pack.sh)"; failed+=("carry"); summary; }
+  mkdir -p .gpu-carry/lib
+  tar -xJf .gpu-carry/build.tar.xz && tar -C .gpu-carry/lib -xJf .gpu-carry/libs.tar.xz ||
+    { echo "FAIL unpacking .gpu-carry"; failed+=("carry"); summary; }
+  export LD_LIBRARY_PATH="$PWD/.gpu-carry/lib:$CUDA_HOME/lib64:$CUDA_HOME/extras/CUPTI/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if ldd "$BUILD/tests/test_cuda_ops" | grep -q 'not found'; then
+    echo "FAIL libraries not found:"; ldd "$BUILD/tests/test_cuda_ops" | grep 'not found' | sed 's/^/    /'
+    failed+=("libraries"); summary
+  fi
+fi
 if [ $prebuilt -eq 0 ]; then
   step "build (make -j CUDA=1)" "$logs/build.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" || summary
 fi
 t="$BUILD/tests/test_cuda_ops"
 [ -x "$t" ] || { echo "FAIL $t is missing (build with CUDA=1 first)"; failed+=("test_cuda_ops missing"); summary; }
 
-step "make test" "$logs/make-test.log" make test CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD"
+if [ $prebuilt -eq 1 ]; then # the binaries as they are: make would rebuild what looks out of date
+  step "all tests" "$logs/make-test.log" env BUILD="$BUILD" bash tests/run_tests.sh $(ls "$BUILD"/tests/test_* | grep -v '\.d$')
+else
+  step "make test" "$logs/make-test.log" make test CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD"
+fi
 if grep -q '^SKIP' "$logs/make-test.log"; then
   grep '^SKIP' "$logs/make-test.log" | sed 's/^/    /'
   echo "     (tests that SKIP on a GPU machine are listed above; test_cuda_ops must not)"
 fi
 
 # test_cuda_ops must run here, not SKIP (exit 77 would count as a pass in make test)
-run_must_pass() { "$t"; }
-step "test_cuda_ops (no SKIP)" "$logs/test_cuda_ops.log" run_must_pass
+step "test_cuda_ops (no SKIP)" "$logs/test_cuda_ops.log" "$t"
 grep -E '^(SKIP|FAIL)' "$logs/test_cuda_ops.log" | head -5 | sed 's/^/    /'
 
 # test_profiler must run its GPU part here, not SKIP
 tp="$BUILD/tests/test_profiler"
-run_profiler_must_pass() { "$tp"; }
-step "test_profiler (no SKIP)" "$logs/test_profiler.log" run_profiler_must_pass
+step "test_profiler (no SKIP)" "$logs/test_profiler.log" "$tp"
 grep -E '^(SKIP|FAIL)|  ok |overhead|profile \(' "$logs/test_profiler.log" | head -12 | sed 's/^/    /'
 if [ $bench -eq 1 ]; then
-  step "make bench" "$logs/make-bench.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" bench
+  [ $prebuilt -eq 0 ] && step "make bench" "$logs/make-bench.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" bench
   step "bench/gpu/run.sh" "$logs/bench-gpu.log" env BUILD="$BUILD" bench/gpu/run.sh
   grep -E '^(compacter gpu step|pytorch gpu step|ratio|bf16|method .* skipped)' "$logs/bench-gpu.log" | sed 's/^/    /'
 fi
 
 # --- compute-sanitizer ---
-if [ -z "$sanitizer" ]; then
+if [ $sanitize -eq 0 ]; then
+  echo "---- compute-sanitizer skipped (--no-sanitize)"
+elif [ -z "$sanitizer" ]; then
   echo "FAIL compute-sanitizer not found (looked on PATH and in $CUDA_HOME/compute-sanitizer)"
   failed+=("compute-sanitizer missing")
 else
