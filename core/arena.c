@@ -30,7 +30,12 @@ int arena_init(struct arena *a, void *(*mem_alloc)(size_t), void (*mem_free)(voi
 void *arena_alloc(struct arena *a, size_t bytes) {
     size_t n = round_up(bytes ? bytes : 1);
     if (a->n_chunks == 0 || a->chunk_used + n > a->chunk_cap[a->n_chunks - 1]) {
-        size_t cap = n > ((size_t)64 << 20) ? n : ((size_t)64 << 20);
+        /* each new chunk at least as large as all before it (64 MiB first): the first
+         * step of a large model needs O(log) chunks, and reset coalesces them into one */
+        size_t cap = (size_t)64 << 20, total = 0;
+        for (int i = 0; i < a->n_chunks; i++) total += a->chunk_cap[i];
+        if (cap < total) cap = total;
+        if (cap < n) cap = n;
         if (a->n_chunks) { /* wasted tail of the old chunk counts as used */
             a->used += a->chunk_cap[a->n_chunks - 1] - a->chunk_used;
         }

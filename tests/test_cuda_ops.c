@@ -1110,7 +1110,12 @@ static void test_training(const char *fam, enum adamw_variant variant) {
                   (long long)n);
             const float *g = gg.grads + gg.off[i];
             if (want && nref == n) {
-                int64_t bad = count_off(g, want, n, 1e-6, 1e-4, &worst_ref);
+                /* as test_train: + 1e-5 max|b| for fp32 cancellation in near-zero elements
+                 * (one element of v11's shared.weight gradient, on both backends, on some CPUs) */
+                double maxb = 0;
+                for (int64_t j = 0; j < n; j++)
+                    if (fabs(want[j]) > maxb) maxb = fabs(want[j]);
+                int64_t bad = count_off(g, want, n, 1e-6 + 1e-5 * maxb, 1e-4, &worst_ref);
                 CHECK(bad == 0, "%s cuda %s vs PyTorch: %lld of %lld elements off", fam, what,
                       (long long)bad, (long long)n);
                 ok_ref += bad == 0;
@@ -1120,7 +1125,7 @@ static void test_training(const char *fam, enum adamw_variant variant) {
                   (long long)bad, (long long)n);
             ok_cpu += bad == 0;
         }
-        printf("  ok %s cuda gradients: %d/%d within 1e-6 + 1e-4|b| of PyTorch (max |a-b| %.3g), "
+        printf("  ok %s cuda gradients: %d/%d within 1e-6 + 1e-4|b| + 1e-5 max|b| of PyTorch (max |a-b| %.3g), "
                "%d/%d of the cpu backend (max %.3g)\n",
                fam, ok_ref, gg.n, worst_ref, ok_cpu, gg.n, worst_cpu);
         snprintf(what, sizeof what, "%s loss with dropout off, cuda vs cpu", fam);

@@ -28,7 +28,7 @@
 #          the CPU backend on both sides: a check of the test's own code, not of CUDA)
 #   env: BUILD (default build), CUDA_HOME, JOBS (default nproc), LEAK_CHECK=0 to drop
 #        memcheck's leak check, STEP_TIMEOUT (seconds per step; default none), LOGS (log
-#        folder, default $BUILD/gpu-check).
+#        folder, default $BUILD/gpu-check), SANITIZERS (default "memcheck racecheck synccheck").
 set -u
 usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 prebuilt=0
@@ -150,7 +150,7 @@ elif [ -z "$sanitizer" ]; then
 else
   leak=(--leak-check full)
   [ "${LEAK_CHECK:-1}" = 0 ] && leak=()
-  for tool in memcheck racecheck synccheck; do
+  for tool in ${SANITIZERS:-memcheck racecheck synccheck}; do
     extra=()
     [ $tool = memcheck ] && extra=("${leak[@]}")
     step "compute-sanitizer $tool" "$logs/sanitizer-$tool.log" \
