@@ -91,6 +91,41 @@ static void live_insert(struct live_map *m, uint64_t addr, uint64_t bytes) {
     m->bytes[i] = bytes;
 }
 
+struct named_ms {
+    const char *name;
+    double ms;
+};
+
+static int by_name(const void *a, const void *b) {
+    const char *x = ((const struct named_ms *)a)->name, *y = ((const struct named_ms *)b)->name;
+    if (!x || !y) return (x != NULL) - (y != NULL);
+    return strcmp(x, y);
+}
+
+static int by_ms_desc(const void *a, const void *b) {
+    double x = ((const struct prof_kernel_stat *)a)->ms, y = ((const struct prof_kernel_stat *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+/* the per-name totals of the kernels attributed to a phase (k of them in km) */
+static int top_kernels(struct named_ms *km, size_t k, struct prof_summary *out) {
+    qsort(km, k, sizeof *km, by_name);
+    struct prof_kernel_stat *all = malloc((k ? k : 1) * sizeof *all);
+    if (!all) return error_set("prof_summarize: out of memory (%zu kernels)", k);
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!n || by_name(&km[i], &km[i - 1])) all[n++] = (struct prof_kernel_stat){km[i].name, 0, 0};
+        all[n - 1].ms += km[i].ms;
+        all[n - 1].count++;
+    }
+    qsort(all, n, sizeof *all, by_ms_desc);
+    out->distinct_kernels = (int64_t)n;
+    out->n_top = n < PROF_TOP_KERNELS ? (int)n : PROF_TOP_KERNELS;
+    memcpy(out->top, all, (size_t)out->n_top * sizeof *all);
+    free(all);
+    return 0;
+}
+
 int prof_summarize(const struct prof_record *r, size_t n, const struct prof_boundary *b, size_t nb,
                    int device_filter, uint64_t dropped, struct prof_summary *out) {
     if (!out || !b || nb == 0 || (n && !r))
@@ -109,6 +144,12 @@ int prof_summarize(const struct prof_record *r, size_t n, const struct prof_boun
         if (r[i].kind == PROF_REC_ALLOC || r[i].kind == PROF_REC_FREE) n_mem++;
     struct mem_ev *ev = n_mem ? malloc(n_mem * sizeof *ev) : NULL;
     if (n_mem && !ev) return error_set("prof_summarize: out of memory (%zu records)", n_mem);
+    struct named_ms *km = malloc((n - n_mem + 1) * sizeof *km);
+    size_t n_km = 0;
+    if (!km) {
+        free(ev);
+        return error_set("prof_summarize: out of memory (%zu records)", n);
+    }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const struct prof_record *x = &r[i];
@@ -151,7 +192,14 @@ int prof_summarize(const struct prof_record *r, size_t n, const struct prof_boun
         out->phase_kernels[b[k].phase]++;
         out->gpu_ms += ms;
         out->kernels++;
+        km[n_km++] = (struct named_ms){x->name, ms};
         if ((size_t)k + 1 < nb && x->end > b[k + 1].t) out->kernels_straddling++;
+    }
+    int trc = top_kernels(km, n_km, out);
+    free(km);
+    if (trc) {
+        free(ev);
+        return -1;
     }
 
     /* device memory: replay allocs and frees in timestamp order */
@@ -433,7 +481,36 @@ void profiler_report_print(const struct profiler_report *r, void *fp) {
         fprintf(f, "  device memory (CUPTI MEMORY2): peak live %.1f MiB over %lld allocs, %lld frees\n",
                 (double)r->cupti.mem_peak_live / (1 << 20), (long long)r->cupti.mem_allocs,
                 (long long)r->cupti.mem_frees);
+    if (!strcmp(r->source, "cupti") && r->cupti.n_top) {
+        fprintf(f, "  kernels by time (%lld distinct):\n", (long long)r->cupti.distinct_kernels);
+        for (int i = 0; i < r->cupti.n_top; i++) {
+            const struct prof_kernel_stat *k = &r->cupti.top[i];
+            char nm[72];
+            prof_kernel_short_name(k->name, nm, sizeof nm);
+            fprintf(f, "    %5.1f%% %10.3f ms %8lld x  %s\n", r->total_ms > 0 ? 100 * k->ms / r->total_ms : 0.0, k->ms,
+                    (long long)k->count, nm);
+        }
+    }
     if (r->warning[0]) fprintf(f, "  warning: %s\n", r->warning);
+}
+
+void prof_kernel_short_name(const char *mangled, char *buf, size_t cap) {
+    if (!cap) return;
+    const char *s = mangled ? mangled : "(unnamed)";
+    size_t len = strlen(s);
+    if (s[0] == '_' && s[1] == 'Z') { /* Itanium: _Z<len><identifier>...: keep the identifier */
+        const char *p = s + 2;
+        if (*p == 'N') p++; /* nested name: the first component is enough here */
+        size_t k = 0;
+        while (*p >= '0' && *p <= '9') k = 10 * k + (size_t)(*p++ - '0');
+        if (k && k <= strlen(p)) {
+            s = p;
+            len = k;
+        }
+    }
+    if (len >= cap) len = cap - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
 }
 
 /* ---------------------------------------------------------------- memory */

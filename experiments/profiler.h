@@ -75,6 +75,16 @@ struct prof_record {
     uint64_t address;   /* alloc/free */
     uint64_t bytes;     /* alloc/free (a free's own size is not trusted: the matching alloc's is used) */
     int device_memory;  /* alloc/free: 1 for device memory, 0 for pinned/managed/other (not counted) */
+    const char *name;   /* kernel: its (mangled) name, owned by CUPTI and shared by every record of
+                         * that kernel; NULL when unknown */
+};
+
+/* Time per kernel name, the largest first (cupti only). */
+#define PROF_TOP_KERNELS 15
+struct prof_kernel_stat {
+    const char *name; /* as in the records (NULL: unnamed) */
+    double ms;
+    int64_t count;
 };
 
 /* A phase boundary: from `t` on, phase `phase` runs (PHASE_NONE: nothing is profiled). */
@@ -98,6 +108,10 @@ struct prof_summary {
     uint64_t mem_live_end;            /* still live after the last record */
     int64_t mem_allocs, mem_frees;
     int64_t mem_unmatched_frees;      /* frees of addresses allocated before recording began */
+    /* kernels attributed to a phase, summed per name; the PROF_TOP_KERNELS largest */
+    struct prof_kernel_stat top[PROF_TOP_KERNELS];
+    int n_top;
+    int64_t distinct_kernels;         /* distinct names among them */
 };
 
 /* Summarise n records against nb boundaries (sorted by t; nb >= 1). Records may come in any
@@ -152,6 +166,9 @@ void profiler_free(struct profiler *p);
 const char *profiler_source(const struct profiler *p);
 /* One line per phase to f (FILE *), for logs and benches. */
 void profiler_report_print(const struct profiler_report *r, void *f);
+/* A kernel name for people: the identifier of an Itanium-mangled name (_Z12rmsnorm_fwdPKf...
+ * gives rmsnorm_fwd), other names as they are; cut to cap - 1 characters. */
+void prof_kernel_short_name(const char *mangled, char *buf, size_t cap);
 
 /* ---- memory accounting ---- */
 

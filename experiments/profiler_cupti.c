@@ -73,6 +73,7 @@ static void take(const CUpti_Activity *a) { /* g_lock held */
         r.stream = k->streamId;
         r.start = k->start; /* 0 when CUPTI could not time it (prof_summarize counts it invalid) */
         r.end = k->end;
+        r.name = k->name;
     } else if (a->kind == CUPTI_ACTIVITY_KIND_MEMORY2) {
         const CUpti_ActivityMemory4 *m = (const CUpti_ActivityMemory4 *)a;
         if (m->memoryOperationType == CUPTI_ACTIVITY_MEMORY_OPERATION_TYPE_ALLOCATION)

@@ -211,6 +211,50 @@ static void test_random_stream(void) {
         ok &= s.phase_kernels[p] == want_k[p] && fabs(s.phase_gpu_ms[p] - want_ms[p]) <= 1e-9 * (1 + want_ms[p]);
     CHECK(ok, "random stream: summary differs from the linear scan");
     if (ok) printf("  ok random stream: %d kernels over %d boundaries match a linear scan\n", NK, NB);
+
+    /* time per kernel name: the records get one of 20 names (equal strings at different
+     * addresses must merge), totals against a direct sum over the attributed kernels */
+    static char names[40][32];
+    double name_ms[20] = {0};
+    int64_t name_n[20] = {0};
+    for (int j = 0; j < 40; j++) snprintf(names[j], sizeof names[j], "_Z9kernel_%02dPKfPfi", j % 20);
+    for (int i = 0; i < NK; i++) {
+        int j = (int)(rnd() % 40);
+        r[i].name = names[j];
+        uint64_t st = r[i].start;
+        if (st == 0) continue;
+        int k = -1;
+        for (int q = 0; q < NB; q++)
+            if (b[q].t <= st) k = q;
+        if (k < 0 || b[k].phase == PHASE_NONE) continue;
+        name_ms[j % 20] += (double)(r[i].end - r[i].start) * 1e-6;
+        name_n[j % 20]++;
+    }
+    CHECK(prof_summarize(r, NK, b, NB, 0, 0, &s) == 0, "%s", error_message());
+    int distinct = 0;
+    for (int j = 0; j < 20; j++) distinct += name_n[j] > 0;
+    ok = s.distinct_kernels == distinct && s.n_top == PROF_TOP_KERNELS;
+    for (int i = 0; ok && i < s.n_top; i++) {
+        int j = atoi(s.top[i].name + strlen("_Z9kernel_"));
+        ok = s.top[i].count == name_n[j] && fabs(s.top[i].ms - name_ms[j]) <= 1e-9 * (1 + name_ms[j]) &&
+             (i == 0 || s.top[i].ms <= s.top[i - 1].ms);
+        for (int q = 0; ok && q < 20; q++) /* nothing left out is larger than the last one kept */
+            if (i == s.n_top - 1 && name_ms[q] > s.top[i].ms) {
+                int kept = 0;
+                for (int t2 = 0; t2 < s.n_top; t2++) kept |= atoi(s.top[t2].name + strlen("_Z9kernel_")) == q;
+                ok = kept;
+            }
+    }
+    CHECK(ok, "per-name kernel totals differ from a direct sum");
+    char nm[64];
+    prof_kernel_short_name("_Z9kernel_07PKfPfi", nm, sizeof nm);
+    CHECK(!strcmp(nm, "kernel_07"), "short name %s", nm);
+    prof_kernel_short_name("sm90_xmma_gemm_f32f32_tf32f32_f32_nt_n_tilesize128x128x32", nm, 16);
+    CHECK(!strcmp(nm, "sm90_xmma_gemm_"), "short name %s", nm);
+    prof_kernel_short_name(NULL, nm, sizeof nm);
+    CHECK(!strcmp(nm, "(unnamed)"), "short name %s", nm);
+    if (ok) printf("  ok per-name totals: %d names (equal strings at different addresses merged), top %d sorted\n",
+                   distinct, s.n_top);
 }
 
 /* ---- training steps ---- */

@@ -28,8 +28,10 @@ if [ ! -x "$BUILD/bench/gpu" ]; then
   make -j"$(nproc)" CUDA=1 BUILD="$BUILD" bench >/dev/null
 fi
 
-ours=$("$BUILD/bench/gpu" $ARGS --methods "$METHODS" --precisions "$PRECISIONS")
-echo "$ours"
+# each side's lines appear as they come (a run cut off by a time limit still shows what it did)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+"$BUILD/bench/gpu" $ARGS --methods "$METHODS" --precisions "$PRECISIONS" | tee "$tmp/ours" || true
+ours=$(cat "$tmp/ours")
 
 if [ "${TORCH:-1}" = 0 ]; then exit 0; fi
 if [ -z "${PYTHON:-}" ]; then
@@ -45,8 +47,9 @@ if ! "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() el
   echo "bench/gpu/run.sh: $PYTHON's torch sees no CUDA device (a CPU-only build?); PyTorch side skipped" >&2
   exit 2
 fi
-theirs=$("$PYTHON" bench/gpu/bench_torch.py $ARGS --methods "$METHODS" --precisions "$PRECISIONS" 2>/dev/null)
-echo "$theirs"
+PYTHONUNBUFFERED=1 "$PYTHON" bench/gpu/bench_torch.py $ARGS --methods "$METHODS" --precisions "$PRECISIONS" \
+  2>"$tmp/torch.err" | tee "$tmp/theirs" || { echo "bench_torch.py failed:"; tail -n 20 "$tmp/torch.err"; }
+theirs=$(cat "$tmp/theirs")
 
 # ratios per (method, precision) present on both sides
 { echo "$ours"; echo "@@"; echo "$theirs"; } | awk '
