@@ -110,7 +110,21 @@ struct backend {
     /* Numeric mode: "fp32" (strict, every backend), "tf32" (CUDA GEMMs on tensor cores);
      * an unsupported mode is an error naming the backend. */
     int (*set_precision)(const char *mode);
+
+    /* gemm over a two-level batch (attention over batch x heads in one call): for o < outer
+     * and i < inner, X[o][i] = x + o * outer_stride_x + i * stride_x, then as gemm. May be
+     * NULL: backend_gemm_2level() then loops over gemm. */
+    int (*gemm_2level)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                       int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb, int64_t stride_b,
+                       int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,
+                       int64_t outer_stride_c, int inner, int outer);
 };
+
+/* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */
+int backend_gemm_2level(const struct backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                        const float *a, int lda, int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb,
+                        int64_t stride_b, int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,
+                        int64_t outer_stride_c, int inner, int outer);
 
 extern const struct backend backend_cpu;
 #ifdef HAVE_CUDA

@@ -131,11 +131,11 @@ struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k
     if (!s) return NULL;
     const float *qd = q->data, *kd = k->data;
     float *sd = s->data;
-    for (int64_t b = 0; b < B; b++)
-        if (backend_failed(BE->gemm(0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, qd + b * Tq * inner, (int)inner, dk,
-                                    kd + b * Tk * inner, (int)inner, dk, 0.0f, sd + b * heads * Tq * Tk,
-                                    (int)Tk, Tq * Tk, heads), "attention scores"))
-            return NULL;
+    if (backend_failed(backend_gemm_2level(BE, 0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, qd, (int)inner, dk, Tq * inner,
+                                           kd, (int)inner, dk, Tk * inner, 0.0f, sd, (int)Tk, Tq * Tk,
+                                           heads * Tq * Tk, heads, (int)B),
+                       "attention scores"))
+        return NULL;
     struct tape_node *n = REC("attention scores", attn_scores_backward, s, q, k, NULL, NULL);
     if (n) n->i[0] = heads;
     return s;
@@ -175,11 +175,11 @@ struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tens
     if (!c) return NULL;
     const float *pd = probs->data, *vd = v->data;
     float *cd = c->data;
-    for (int64_t b = 0; b < B; b++)
-        if (backend_failed(BE->gemm(0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, pd + b * H * Tq * Tk, (int)Tk, Tq * Tk,
-                                    vd + b * Tk * inner, (int)inner, dk, 0.0f, cd + b * Tq * inner, (int)inner,
-                                    dk, (int)H), "attention context"))
-            return NULL;
+    if (backend_failed(backend_gemm_2level(BE, 0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, pd, (int)Tk, Tq * Tk,
+                                           H * Tq * Tk, vd, (int)inner, dk, Tk * inner, 0.0f, cd, (int)inner, dk,
+                                           Tq * inner, (int)H, (int)B),
+                       "attention context"))
+        return NULL;
     REC("attention context", attn_context_backward, c, probs, v, NULL, NULL);
     return c;
 }

@@ -90,15 +90,13 @@ int attn_scores_backward(struct exec *x, struct tape_node *n) {
     float *dq = NEEDS(q) ? G(q) : NULL, *dkk = NEEDS(k) ? G(k) : NULL;
     if ((NEEDS(q) && !dq) || (NEEDS(k) && !dkk)) return -1;
     const float *qd = q->data, *kd = k->data;
-    for (int64_t b = 0; b < B; b++) {
-        const float *dsb = ds + b * H * Tq * Tk;
-        if (dq)
-            CHECKED(BE->gemm(0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, dsb, (int)Tk, Tq * Tk, kd + b * Tk * inner,
-                             (int)inner, dk, 1.0f, dq + b * Tq * inner, (int)inner, dk, (int)H));
-        if (dkk)
-            CHECKED(BE->gemm(1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, dsb, (int)Tk, Tq * Tk, qd + b * Tq * inner,
-                             (int)inner, dk, 1.0f, dkk + b * Tk * inner, (int)inner, dk, (int)H));
-    }
+    /* one call each over (batch, heads) */
+    if (dq)
+        CHECKED(backend_gemm_2level(BE, 0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, kd,
+                                    (int)inner, dk, Tk * inner, 1.0f, dq, (int)inner, dk, Tq * inner, (int)H, (int)B));
+    if (dkk)
+        CHECKED(backend_gemm_2level(BE, 1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, qd,
+                                    (int)inner, dk, Tq * inner, 1.0f, dkk, (int)inner, dk, Tk * inner, (int)H, (int)B));
     return 0;
 }
 
@@ -120,15 +118,12 @@ int attn_context_backward(struct exec *x, struct tape_node *n) {
     float *dp = NEEDS(p) ? G(p) : NULL, *dv = NEEDS(v) ? G(v) : NULL;
     if ((NEEDS(p) && !dp) || (NEEDS(v) && !dv)) return -1;
     const float *pd = p->data, *vd = v->data;
-    for (int64_t b = 0; b < B; b++) {
-        const float *dcb = dc + b * Tq * inner;
-        if (dp)
-            CHECKED(BE->gemm(0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, dcb, (int)inner, dk, vd + b * Tk * inner,
-                             (int)inner, dk, 1.0f, dp + b * H * Tq * Tk, (int)Tk, Tq * Tk, (int)H));
-        if (dv)
-            CHECKED(BE->gemm(1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, pd + b * H * Tq * Tk, (int)Tk, Tq * Tk, dcb,
-                             (int)inner, dk, 1.0f, dv + b * Tk * inner, (int)inner, dk, (int)H));
-    }
+    if (dp)
+        CHECKED(backend_gemm_2level(BE, 0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, dc, (int)inner, dk, Tq * inner, vd,
+                                    (int)inner, dk, Tk * inner, 1.0f, dp, (int)Tk, Tq * Tk, H * Tq * Tk, (int)H, (int)B));
+    if (dv)
+        CHECKED(backend_gemm_2level(BE, 1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, pd, (int)Tk, Tq * Tk, H * Tq * Tk, dc,
+                                    (int)inner, dk, Tq * inner, 1.0f, dv, (int)inner, dk, Tk * inner, (int)H, (int)B));
     return 0;
 }
 

@@ -276,6 +276,52 @@ static void test_gemm(void) {
     run_gemm_case("linear (x W^T)", linear);
 }
 
+/* gemm_2level over (batch, heads) in the four attention layouts of core/ops.c and
+ * core/ops_backward.c (scores, context, and the transposed backward products with beta 1),
+ * against the CPU backend's loop of gemm */
+static void test_gemm_2level(void) {
+    const int B = 5, H = 3, Tq = 7, Tk = 9, dk = 12, inner = H * dk;
+    struct {
+        const char *what;
+        int ta, tb, m, n, k, lda, ldb, ldc;
+        int64_t sa, osa, sb, osb, sc, osc;
+        size_t na, nb, nc;
+        float beta;
+    } cs[] = {
+        {"scores q k^T", 0, 1, Tq, Tk, dk, inner, inner, Tk, dk, (int64_t)Tq * inner, dk, (int64_t)Tk * inner,
+         (int64_t)Tq * Tk, (int64_t)H * Tq * Tk, (size_t)B * Tq * inner, (size_t)B * Tk * inner,
+         (size_t)B * H * Tq * Tk, 0.0f},
+        {"context p v", 0, 0, Tq, dk, Tk, Tk, inner, inner, (int64_t)Tq * Tk, (int64_t)H * Tq * Tk, dk,
+         (int64_t)Tk * inner, dk, (int64_t)Tq * inner, (size_t)B * H * Tq * Tk, (size_t)B * Tk * inner,
+         (size_t)B * Tq * inner, 0.0f},
+        {"dk = ds^T q (beta 1)", 1, 0, Tk, dk, Tq, Tk, inner, inner, (int64_t)Tq * Tk, (int64_t)H * Tq * Tk, dk,
+         (int64_t)Tq * inner, dk, (int64_t)Tk * inner, (size_t)B * H * Tq * Tk, (size_t)B * Tq * inner,
+         (size_t)B * Tk * inner, 1.0f},
+        {"dp = dc v^T (beta 1)", 0, 1, Tq, Tk, dk, inner, inner, Tk, dk, (int64_t)Tq * inner, dk,
+         (int64_t)Tk * inner, (int64_t)Tq * Tk, (int64_t)H * Tq * Tk, (size_t)B * Tq * inner,
+         (size_t)B * Tk * inner, (size_t)B * H * Tq * Tk, 1.0f},
+    };
+    for (size_t t = 0; t < sizeof cs / sizeof cs[0]; t++) {
+        float *a = hrand(cs[t].na, -1, 1), *b = hrand(cs[t].nb, -1, 1), *c = hrand(cs[t].nc, -1, 1);
+        float *got = hnan(cs[t].nc);
+        float *da = dup_dev(a, cs[t].na * 4), *db = dup_dev(b, cs[t].nb * 4), *dc = dup_dev(c, cs[t].nc * 4);
+        check_op("cpu gemm_2level (loop)",
+                 backend_gemm_2level(CPU, cs[t].ta, cs[t].tb, cs[t].m, cs[t].n, cs[t].k, 0.5f, a, cs[t].lda, cs[t].sa,
+                                     cs[t].osa, b, cs[t].ldb, cs[t].sb, cs[t].osb, cs[t].beta, c, cs[t].ldc, cs[t].sc,
+                                     cs[t].osc, H, B));
+        check_op("cuda gemm_2level",
+                 backend_gemm_2level(GPU, cs[t].ta, cs[t].tb, cs[t].m, cs[t].n, cs[t].k, 0.5f, da, cs[t].lda,
+                                     cs[t].sa, cs[t].osa, db, cs[t].ldb, cs[t].sb, cs[t].osb, cs[t].beta, dc,
+                                     cs[t].ldc, cs[t].sc, cs[t].osc, H, B));
+        to_host(got, dc, cs[t].nc * 4);
+        char what[96];
+        snprintf(what, sizeof what, "gemm_2level %s (%d x %d)", cs[t].what, B, H);
+        check_rel(what, got, c, cs[t].nc, TOL);
+        GPU->free(da), GPU->free(db), GPU->free(dc);
+        free(a), free(b), free(c), free(got);
+    }
+}
+
 static void test_precision_switch(void) {
     CHECK(cuda_set_precision("bogus") == -1, "an unknown precision is refused");
     CHECK(cuda_set_precision("tf32") == 0, "tf32: %s", error_message());
@@ -1223,6 +1269,7 @@ static void run_backward_tests(void) {
     }
     test_rmsnorm_backward(70001, 8, 3);            /* more rows than blocks */
     test_rmsnorm_backward((1 << 22) + 1001, 2, 3); /* more rows than the scratch: chunks */
+    test_rmsnorm_backward(12800, 768, 3);          /* t5-base at batch 100: 200 row chunks of 64 */
 
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         test_softmax_backward(2, 3, 5, 7, with_bias);
@@ -1267,6 +1314,7 @@ int main(void) {
 
     test_memory_fill();
     test_gemm();
+    test_gemm_2level();
     test_precision_switch();
 
     test_embedding(96, 37, 40);

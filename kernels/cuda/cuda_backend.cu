@@ -217,6 +217,50 @@ static int cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     return 0;
 }
 
+/* the pointer arrays of a two-level batch: entry o * inner + i */
+static __global__ void gemm_2level_ptrs_kernel(const float **pa, const float **pb, float **pc, const float *a,
+                                               const float *b, float *c, int64_t sa, int64_t osa, int64_t sb,
+                                               int64_t osb, int64_t sc, int64_t osc, int inner, int total) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= total) return;
+    int64_t o = t / inner, i = t % inner;
+    pa[t] = a + o * osa + i * sa;
+    pb[t] = b + o * osb + i * sb;
+    pc[t] = c + o * osc + i * sc;
+}
+
+static int cuda_gemm_2level(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                            int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb, int64_t stride_b,
+                            int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,
+                            int64_t outer_stride_c, int inner, int outer) {
+    if (inner < 0 || outer < 0) return error_set("gemm_2level: negative batch %d x %d", outer, inner);
+    if (outer <= 1)
+        return cuda_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta, c, ldc, stride_c,
+                         outer == 1 ? inner : 0);
+    if (m == 0 || n == 0 || inner == 0) return 0;
+    if (m < 0 || n < 0 || k < 0) return error_set("gemm_2level: negative size m=%d n=%d k=%d", m, n, k);
+    if (cuda_backend_init()) return -1;
+    int64_t total = (int64_t)inner * outer;
+    if (total > INT32_MAX) return error_set("gemm_2level: batch %d x %d is too large", outer, inner);
+    size_t cap = 0;
+    void *scratch = cuda_scratch(&cap);
+    if (!scratch) return -1;
+    if ((size_t)total * 3 * sizeof(void *) > cap)
+        return error_set("gemm_2level (cuda): batch %lld needs %zu bytes of pointers, scratch has %zu",
+                         (long long)total, (size_t)total * 3 * sizeof(void *), cap);
+    const float **pa = (const float **)scratch, **pb = pa + total;
+    float **pc = (float **)(pb + total);
+    gemm_2level_ptrs_kernel<<<(unsigned)((total + 255) / 256), 256, 0, cuda_stream()>>>(
+        pa, pb, pc, a, b, c, stride_a, outer_stride_a, stride_b, outer_stride_b, stride_c, outer_stride_c, inner,
+        (int)total);
+    CUDA_CHECK_LAUNCH("gemm_2level pointers");
+    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    /* row-major C = A B is column-major C^T = B^T A^T, as in cuda_gemm */
+    CUBLAS_CHECK(cublasSgemmBatched(g_cublas, tb, ta, n, m, k, &alpha, pb, ldb, pa, lda, &beta, pc, ldc, (int)total));
+    return 0;
+}
+
 extern "C" const struct backend backend_cuda = {
     /* .name = */ "cuda",
     /* .alloc = */ cuda_alloc,
@@ -254,4 +298,5 @@ extern "C" const struct backend backend_cuda = {
     /* .sumsq = */ cuda_sumsq,
     /* .adamw = */ cuda_adamw,
     /* .set_precision = */ cuda_set_precision,
+    /* .gemm_2level = */ cuda_gemm_2level,
 };

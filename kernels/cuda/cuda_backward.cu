@@ -191,10 +191,11 @@ extern "C" int cuda_position_bias_backward(float *dtable, const float *dbias,
 /* ---- RMSNorm backward ----
  * y_j = w_j x_j r, r = (mean x^2 + eps)^-1/2
  * dx_j += r w_j dy_j - x_j c, c = r^3 / d sum_k w_k dy_k x_k   (one block per row)
- * dw_j += sum_rows dy_j x_j r                                  (one thread per column)
+ * dw_j += sum_rows dy_j x_j r                                  (two passes, below)
  * The row kernel writes r of each row to the scratch when dw is wanted; dw's column sums
- * are double accumulators in the scratch, so rows can go in chunks that fit it and the
- * sum is still the CPU's serial double sum in row order. */
+ * are double accumulators in the scratch, so rows can go in chunks that fit it. The sum is
+ * in double in a fixed order (not the CPU's serial order: equal to it after rounding to
+ * float except in rare ties). */
 
 static __global__ void rmsnorm_backward_rows_kernel(float *dx, float *rinv, const float *dy,
                                                     const float *x, const float *w, int64_t r0,
@@ -224,16 +225,42 @@ static __global__ void rmsnorm_backward_rows_kernel(float *dx, float *rinv, cons
     }
 }
 
-/* acc[j] += sum over rows [r0, r0 + rows) of dy x rinv, serially in row order */
-static __global__ void rmsnorm_backward_dw_kernel(double *acc, const float *rinv, const float *dy,
-                                                  const float *x, int64_t r0, int64_t rows,
-                                                  int64_t d) {
-    GRID_STRIDE64(j, d) {
-        double a = acc[j];
-        for (int64_t rr = 0; rr < rows; rr++) {
+/* dw's column sums in two deterministic passes (a fixed order whatever the launch):
+ * 1. block (column tile of 32, chunk c of rpc rows): thread (tx, ty) sums rows ty, ty + 8, ...
+ *    of the chunk in double, then ty = 0 adds the 8 partial sums in order into part[c][j]
+ *    (a warp reads 32 consecutive floats of a row: coalesced);
+ * 2. one thread per column adds part[0..chunks)[j] in order into acc[j].
+ * (One thread per column looping over every row, the first version, took 1.2 ms per call
+ * for t5-base at batch 100: 20% of a training step on an H100.) */
+#define DW_TILE 32
+#define DW_LANES 8
+#define DW_MAX_CHUNKS 256
+
+static __global__ void rmsnorm_backward_dw_part_kernel(double *part, const float *rinv, const float *dy,
+                                                       const float *x, int64_t r0, int64_t rows, int64_t rpc,
+                                                       int64_t d) {
+    __shared__ double sh[DW_LANES][DW_TILE + 1];
+    int64_t j = (int64_t)blockIdx.x * DW_TILE + threadIdx.x;
+    int64_t c = blockIdx.y, lo = c * rpc, hi = lo + rpc < rows ? lo + rpc : rows;
+    double a = 0;
+    if (j < d)
+        for (int64_t rr = lo + threadIdx.y; rr < hi; rr += DW_LANES) {
             int64_t e = (r0 + rr) * d + j;
             a = __dadd_rn(a, __dmul_rn(__dmul_rn((double)dy[e], (double)x[e]), (double)rinv[rr]));
         }
+    sh[threadIdx.y][threadIdx.x] = a;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < d) {
+        double t = 0;
+        for (int l = 0; l < DW_LANES; l++) t = __dadd_rn(t, sh[l][threadIdx.x]);
+        part[c * d + j] = t;
+    }
+}
+
+static __global__ void rmsnorm_backward_dw_sum_kernel(double *acc, const double *part, int64_t chunks, int64_t d) {
+    GRID_STRIDE64(j, d) {
+        double a = acc[j];
+        for (int64_t c = 0; c < chunks; c++) a = __dadd_rn(a, part[c * d + j]);
         acc[j] = a;
     }
 }
@@ -258,12 +285,17 @@ extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, cons
     char *scratch = (char *)cuda_scratch(&cap);
     if (!scratch) return -1;
     size_t acc_bytes = ((size_t)d * sizeof(double) + 255) / 256 * 256;
-    if (acc_bytes + 256 * sizeof(float) > cap)
+    /* partial sums: up to DW_MAX_CHUNKS rows of d doubles, within half the scratch */
+    int64_t max_chunks = acc_bytes < cap / 2 ? (int64_t)((cap / 2 - acc_bytes) / ((size_t)d * sizeof(double))) : 0;
+    if (max_chunks > DW_MAX_CHUNKS) max_chunks = DW_MAX_CHUNKS;
+    size_t part_bytes = ((size_t)max_chunks * (size_t)d * sizeof(double) + 255) / 256 * 256;
+    if (max_chunks < 1 || acc_bytes + part_bytes + 256 * sizeof(float) > cap)
         return error_set("rmsnorm backward (cuda): d=%lld is too wide for the %zu-byte scratch",
                          (long long)d, cap);
     double *acc = (double *)scratch;
-    float *rinv = (float *)(scratch + acc_bytes);
-    int64_t chunk = (int64_t)((cap - acc_bytes) / sizeof(float));
+    double *part = (double *)(scratch + acc_bytes);
+    float *rinv = (float *)(scratch + acc_bytes + part_bytes);
+    int64_t chunk = (int64_t)((cap - acc_bytes - part_bytes) / sizeof(float));
     CUDA_CHECK(cudaMemsetAsync(acc, 0, (size_t)d * sizeof(double), cuda_stream()));
     unsigned col_blocks = cuda_ew_blocks((size_t)d);
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
@@ -271,9 +303,14 @@ extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, cons
         rmsnorm_backward_rows_kernel<<<row_blocks(cr), CUDA_ROW_THREADS, 0, cuda_stream()>>>(
             dx, rinv, dy, x, w, r0, cr, d, eps);
         CUDA_CHECK_LAUNCH("rmsnorm_backward rows");
-        rmsnorm_backward_dw_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(acc, rinv, dy,
-                                                                                      x, r0, cr, d);
-        CUDA_CHECK_LAUNCH("rmsnorm_backward dw");
+        int64_t rpc = (cr + max_chunks - 1) / max_chunks;
+        if (rpc < 64) rpc = 64;
+        int64_t chunks = (cr + rpc - 1) / rpc;
+        dim3 grid((unsigned)((d + DW_TILE - 1) / DW_TILE), (unsigned)chunks), block(DW_TILE, DW_LANES);
+        rmsnorm_backward_dw_part_kernel<<<grid, block, 0, cuda_stream()>>>(part, rinv, dy, x, r0, cr, rpc, d);
+        CUDA_CHECK_LAUNCH("rmsnorm_backward dw partial sums");
+        rmsnorm_backward_dw_sum_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(acc, part, chunks, d);
+        CUDA_CHECK_LAUNCH("rmsnorm_backward dw sum");
     }
     rmsnorm_backward_dw_finish_kernel<<<col_blocks, CUDA_EW_THREADS, 0, cuda_stream()>>>(dw, acc,
                                                                                          d);
