@@ -68,7 +68,8 @@ struct tensor *t5_bias_for(struct exec *x, const struct t5_model *m, struct tens
         return NULL;
     }
     t5_position_buckets(b, Q, K, bidirectional, m->cfg.num_buckets, m->cfg.max_distance);
+    struct exec_scope sc = exec_scope_begin(x); /* the buckets stay only if backward needs them */
     struct tensor *buckets = exec_upload(x, DTYPE_I32, 2, (int64_t[]){Q, K}, b);
-    return op_position_bias(x, t5_param(x, m, table), buckets);
+    return exec_scope_end(x, sc, op_position_bias(x, t5_param(x, m, table), buckets));
 }
 

@@ -467,7 +467,9 @@ int prof_memory_account(struct prof_memory *out, const struct backend *be, const
     if (mi && mi->allocated) out->method_params = (size_t)mi->n_elements * sizeof(float);
     if (tr && tr->grad) out->grads = (size_t)tr->numel * sizeof(float) + (size_t)tr->n * sizeof(float);
     if (o && o->m && o->tr) out->optimizer = 2 * (size_t)o->tr->numel * sizeof(float);
-    if (x) out->arena_high_water = x->data.high_water;
+    /* the pool's extent, not its live bytes: the extent is what the device holds (the block
+     * once steps repeat); live_peak would leave out the fragmentation */
+    if (x) out->activations = exec_peak_bytes(x);
 #ifdef HAVE_CUDA
     if (is_cuda_backend(be)) {
         out->workspace = cuda_workspace_bytes();
@@ -475,7 +477,7 @@ int prof_memory_account(struct prof_memory *out, const struct backend *be, const
         if (prof_device_memory(&out->device_used, &out->device_total)) return -1;
     }
 #endif
-    out->accounted = out->params + out->method_params + out->grads + out->optimizer + out->arena_high_water +
+    out->accounted = out->params + out->method_params + out->grads + out->optimizer + out->activations +
                      out->workspace + out->scratch;
     return 0;
 }

@@ -38,10 +38,10 @@ static int measure(const char *only, struct figures *f) {
     struct t5_outputs o;
     x.record = 1;
     int rc = t5_forward(&x, &m, &b, &o);
-    f->after_forward = x.data.used;
+    f->after_forward = x.data.live;
     f->tape = x.tape_len;
     if (!rc) rc = backward(&x, o.loss);
-    f->high_water = x.data.high_water;
+    f->high_water = exec_peak_bytes(&x);
     if (only && !rc) {
         int others = 0;
         for (int i = 0; i < m.n_params; i++) others += strcmp(m.params[i].name, only) && m.params[i].grad != NULL;
