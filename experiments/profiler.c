@@ -469,7 +469,10 @@ int prof_memory_account(struct prof_memory *out, const struct backend *be, const
     if (o && o->m && o->tr) out->optimizer = 2 * (size_t)o->tr->numel * sizeof(float);
     /* the pool's extent, not its live bytes: the extent is what the device holds (the block
      * once steps repeat); live_peak would leave out the fragmentation */
-    if (x) out->activations = exec_peak_bytes(x);
+    if (x) {
+        out->activations = exec_peak_bytes(x);
+        out->activations_live = x->data.live_peak;
+    }
 #ifdef HAVE_CUDA
     if (is_cuda_backend(be)) {
         out->workspace = cuda_workspace_bytes();

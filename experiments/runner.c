@@ -737,6 +737,12 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
         "device", device, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && pm.device_used) json_object_set_new(line, "device_used_bytes", json_integer((json_int_t)pm.device_used));
+    /* the epoch's activation memory alone: the pool's extent (in peak_memory_bytes) and the
+     * most bytes live at once (the difference is fragmentation) */
+    if (line)
+        json_object_set_new(line, "activation_bytes", json_integer((json_int_t)pm.activations));
+    if (line)
+        json_object_set_new(line, "activation_live_bytes", json_integer((json_int_t)pm.activations_live));
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
     long cut = 0;
