@@ -38,7 +38,9 @@ void exec_free(struct exec *x) {
     arena_free(&x->meta);
 }
 
-size_t exec_peak_bytes(const struct exec *x) { return x->data.extent_peak; }
+size_t exec_peak_bytes(const struct exec *x) { return x->data.live_peak; }
+
+size_t exec_extent_bytes(const struct exec *x) { return x->data.extent_peak; }
 
 struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape) {
     if (ndim < 1 || ndim > TENSOR_MAX_DIMS) {

@@ -34,11 +34,13 @@ int exec_init(struct exec *x, const struct backend *be);
  * new block; the next step then allocates on demand). */
 int exec_reset(struct exec *x);
 void exec_free(struct exec *x);
-/* The activation memory the steps so far needed: the high-water mark of the pool's extent,
- * which is also the size of its block once steps repeat (what the device holds, less the
- * rounding to POOL_BLOCK_ROUND). x->data.live_peak is the most bytes live at once (the
- * extent minus fragmentation). */
+/* The activation memory the steps so far needed: the most bytes live at once (as
+ * torch.cuda.max_memory_allocated; what the methods need, whatever the allocator). */
 size_t exec_peak_bytes(const struct exec *x);
+/* The high-water mark of the pool's extent: the size its block gets once steps repeat
+ * (what the device holds, less the rounding to POOL_BLOCK_ROUND); the difference to
+ * exec_peak_bytes is fragmentation. */
+size_t exec_extent_bytes(const struct exec *x);
 
 /* Scoped use inside a step (one decoding step): everything allocated after the mark,
  * held or pinned, is freed by exec_release, and nodes recorded after it are dropped. */

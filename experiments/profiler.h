@@ -170,9 +170,9 @@ struct prof_memory {
     size_t method_params; /* the method's own parameters */
     size_t grads;         /* trainable gradient buffer + per-tensor norms */
     size_t optimizer;     /* AdamW m and v */
-    size_t activations;   /* activations: the pool's extent high-water mark (exec_peak_bytes) */
-    size_t activations_live; /* the most activation bytes live at once (not in accounted:
-                              * activations - activations_live is the fragmentation) */
+    size_t activations;   /* activations: the most bytes live at once (exec_peak_bytes) */
+    size_t activations_extent; /* the pool's extent high water (not in accounted: the block
+                                * the device holds; minus activations = fragmentation) */
     size_t workspace;     /* cuBLAS workspace (CUDA backend only) */
     size_t scratch;       /* the ops' scratch buffer (CUDA backend only) */
     size_t accounted;     /* the sum of the above */

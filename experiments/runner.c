@@ -322,7 +322,7 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
                                       (json_int_t)R->syn.seed, "label_noise", R->syn.label_noise));
     json_object_set_new(
         cfg, "peak_memory_counts",
-        json_string("activation pool extent high-water (training and evaluation) + model and method "
+        json_string("activation bytes live high-water (training and evaluation) + model and method "
                     "parameters + gradients + AdamW moments"));
     return cfg;
 }
@@ -623,7 +623,7 @@ static int by_length_desc(const void *a, const void *b) {
 }
 
 /* One training step at `batch` on the longest examples (the worst case of the epoch), with
- * lr 0 so the weights do not move. *peak: the activation pool's extent high water + parameters, method
+ * lr 0 so the weights do not move. *peak: the activations' live-bytes high water + parameters, method
  * parameters, gradients and the AdamW moments (+ the CUDA backend's workspace and scratch).
  * A failed allocation is "does not fit", not a crash. */
 static int probe_batch(struct run_resources *q, const struct backend *be, struct train_config c, int batch,
@@ -737,12 +737,12 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
         "device", device, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && pm.device_used) json_object_set_new(line, "device_used_bytes", json_integer((json_int_t)pm.device_used));
-    /* the epoch's activation memory alone: the pool's extent (in peak_memory_bytes) and the
-     * most bytes live at once (the difference is fragmentation) */
+    /* the epoch's activation memory alone: the most bytes live at once (in peak_memory_bytes)
+     * and the pool's extent (the difference is the allocator's fragmentation) */
     if (line)
         json_object_set_new(line, "activation_bytes", json_integer((json_int_t)pm.activations));
     if (line)
-        json_object_set_new(line, "activation_live_bytes", json_integer((json_int_t)pm.activations_live));
+        json_object_set_new(line, "activation_extent_bytes", json_integer((json_int_t)pm.activations_extent));
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
     long cut = 0;

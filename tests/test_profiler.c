@@ -345,7 +345,7 @@ static void test_gpu(void) {
     /* memory accounting after the first steps */
     struct prof_memory pm;
     CHECK(prof_memory_account(&pm, be, &g.m, NULL, &g.tr, &g.o, &g.x) == 0, "%s", error_message());
-    printf("  memory: accounted %.1f MiB (params %.1f grads %.1f adam %.1f arena %.1f ws %.1f scratch %.1f), "
+    printf("  memory: accounted %.1f MiB (params %.1f grads %.1f adam %.1f activations %.1f ws %.1f scratch %.1f), "
            "cudaMemGetInfo used %.1f MiB of %.1f\n",
            pm.accounted / 1048576.0, pm.params / 1048576.0, pm.grads / 1048576.0, pm.optimizer / 1048576.0,
            pm.activations / 1048576.0, pm.workspace / 1048576.0, pm.scratch / 1048576.0,
