@@ -67,7 +67,8 @@ static int backend_can_backward(const struct backend *be) {
 int backward(struct exec *x, struct tensor *loss) {
     if (!loss) return -1;
     if (backend_can_backward(x->be)) return -1;
-    if (!loss->requires_grad || !x->tape) return error_set("backward: the loss does not depend on any trainable tensor");
+    if (!loss->requires_grad || !x->tape)
+        return error_set("backward: the loss does not depend on any trainable tensor");
     float *g = grad_of(x, loss);
     if (!g || x->be->fill(g, 1.0f, 1)) return -1;
     for (struct tape_node *n = x->tape; n; n = n->prev) {

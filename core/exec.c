@@ -88,7 +88,8 @@ struct exec_scope exec_scope_begin(const struct exec *x) {
     return s;
 }
 
-void exec_scope_end_keep(struct exec *x, struct exec_scope s, struct tensor *const *keep, int n_keep) {
+void exec_scope_end_keep(struct exec *x, struct exec_scope s, struct tensor *const *keep,
+                         int n_keep) {
     const void *ptr[EXEC_MAX_KEEP];
     int n = 0;
     for (int i = 0; i < n_keep && n < EXEC_MAX_KEEP; i++)

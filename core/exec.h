@@ -62,7 +62,8 @@ struct exec_scope exec_scope_begin(const struct exec *x);
 struct tensor *exec_scope_end(struct exec *x, struct exec_scope s, struct tensor *keep);
 /* The same with several tensors kept (at most EXEC_MAX_KEEP; NULL entries allowed). */
 #define EXEC_MAX_KEEP 8
-void exec_scope_end_keep(struct exec *x, struct exec_scope s, struct tensor *const *keep, int n_keep);
+void exec_scope_end_keep(struct exec *x, struct exec_scope s, struct tensor *const *keep,
+                         int n_keep);
 /* The caller is done with t: its memory is freed unless the tape pinned it. Views share
  * their base's memory, so dropping one ends the hold on both. NULL and tensors that are not
  * activations (parameters) are ignored. */

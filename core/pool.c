@@ -155,8 +155,9 @@ static void absorb(struct pool *p, int lo, int hi) {
     desc_release(p, hi);
 }
 
+/* A debugging aid (off unless asked for): NaN for floats; for i32 tensors 0x7fc00000, an id
+ * outside any vocabulary. A failed fill leaves the memory as it was and is not an error. */
 static void poison(struct pool *p, char *ptr, size_t bytes) {
-    /* NaN for floats; for i32 tensors 0x7fc00000, an id outside any vocabulary */
     if (p->poison && p->mem_fill) (void)p->mem_fill((float *)ptr, NAN, bytes / sizeof(float));
 }
 
@@ -233,7 +234,8 @@ void *pool_alloc(struct pool *p, size_t bytes) {
                 return NULL;
             }
             struct pool_seg *b = &p->seg[best];
-            p->seg[r] = (struct pool_seg){.off = b->off + n, .size = b->size - n, .below = best, .above = b->above};
+            p->seg[r] = (struct pool_seg){
+                .off = b->off + n, .size = b->size - n, .below = best, .above = b->above};
             p->seg[b->above].below = r; /* a hole always has a segment above it */
             b->above = r;
             b->size = n;

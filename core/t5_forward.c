@@ -59,11 +59,12 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
         struct t5_site sa = {T5_ENCODER, l, T5_SELF_ATTN, T5_NO_PROJ}, ff = {T5_ENCODER, l, T5_FFN, T5_NO_PROJ};
         sc = exec_scope_begin(x);
         struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
-        h = sublayer_end(x, sc, h,
-                         op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, madd, 0)), p)));
+        struct tensor *y = t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, madd, 0));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p)));
+        y = t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
     }
     exec_drop(x, bias);
     *enc_mask_add = madd;
@@ -90,17 +91,16 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
                        ff = {T5_DECODER, l, T5_FFN, T5_NO_PROJ};
         sc = exec_scope_begin(x);
         struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
-        h = sublayer_end(x, sc, h,
-                         op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, NULL, 1)), p)));
+        struct tensor *y = t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, NULL, 1));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ca, h, b->ln_cross);
-        h = sublayer_end(x, sc, h,
-                         op_add(x, h,
-                                op_dropout(x, t5_sublayer_out(x, m, ca, t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0)),
-                                           p)));
+        y = t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0);
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ca, y), p)));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p)));
+        y = t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
     }
     exec_drop(x, bias);
     if (last_only && h) { /* gather row tgt_len-1 of each sequence */
