@@ -28,6 +28,7 @@
 struct pool_seg {
     size_t off, size; /* the virtual range */
     char *ptr;        /* physical address of a used segment (in the block or its own) */
+    void *raw;        /* an own allocation as the backend returned it (ptr is aligned) */
     uint64_t seq;     /* allocation number */
     int below, above; /* neighbours in address order, -1 at the ends */
     int prev, next;   /* used: the live list; free: the hole list; unused: the spare list */
@@ -36,6 +37,15 @@ struct pool_seg {
 };
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/* Backend memory aligned to POOL_ALIGN whatever the backend's own alignment (the CPU's is
+ * 64 bytes, cudaMalloc's 256): POOL_ALIGN more bytes, the start rounded up. */
+static char *backend_alloc(struct pool *p, size_t bytes, void **raw) {
+    *raw = p->mem_alloc(bytes + POOL_ALIGN);
+    if (!*raw) return NULL;
+    p->n_system_allocs++;
+    return (char *)*raw + (POOL_ALIGN - (uintptr_t)*raw % POOL_ALIGN) % POOL_ALIGN;
+}
 
 /* ---- descriptors ---- */
 
@@ -193,10 +203,11 @@ static void free_seg(struct pool *p, int s) {
     p->n_live--;
     p->live -= g->size;
     poison(p, g->ptr, g->size);
-    if (g->overflow) p->mem_free(g->ptr);
+    if (g->overflow) p->mem_free(g->raw);
     else ASAN_POISON(p, g->ptr, g->size);
     g->used = g->held = g->overflow = 0;
     g->ptr = NULL;
+    g->raw = NULL;
     release_range(p, s);
 }
 
@@ -258,15 +269,18 @@ void *pool_alloc(struct pool *p, size_t bytes) {
         g->overflow = 0;
         ASAN_UNPOISON(p, g->ptr, n);
     } else { /* beyond the block: its own backend allocation, until the next reset */
-        g->ptr = p->mem_alloc(n);
-        g->overflow = 1;
-        if (!g->ptr) {
+        void *raw;
+        char *ptr = backend_alloc(p, n, &raw);
+        g = &p->seg[s];
+        if (!ptr) {
             error_wrap("activation pool: ");
-            g->used = g->held = g->overflow = 0;
+            g->used = g->held = 0;
             release_range(p, s);
             return NULL;
         }
-        p->n_system_allocs++;
+        g->ptr = ptr;
+        g->raw = raw;
+        g->overflow = 1;
         p->n_overflow++;
     }
     live_push(p, s);
@@ -326,7 +340,7 @@ void pool_free_since(struct pool *p, uint64_t mark) {
 
 int pool_reset(struct pool *p) {
     for (int s = p->live_tail; s >= 0; s = p->seg[s].prev)
-        if (p->seg[s].overflow) p->mem_free(p->seg[s].ptr);
+        if (p->seg[s].overflow) p->mem_free(p->seg[s].raw);
     p->n_seg = 0;
     p->spare = p->top_seg = p->holes = p->live_tail = -1;
     if (p->hash) memset(p->hash, 0, sizeof *p->hash * p->hash_cap);
@@ -335,11 +349,10 @@ int pool_reset(struct pool *p) {
         size_t cap = round_up(p->extent_peak, POOL_BLOCK_ROUND);
         if (p->block) {
             ASAN_UNPOISON(p, p->block, p->cap);
-            p->mem_free(p->block);
+            p->mem_free(p->block_raw);
         }
         p->cap = 0;
-        if (!(p->block = p->mem_alloc(cap))) return error_wrap("activation pool: ");
-        p->n_system_allocs++;
+        if (!(p->block = backend_alloc(p, cap, &p->block_raw))) return error_wrap("activation pool: ");
         p->cap = cap;
     }
     if (p->block) {
@@ -352,10 +365,10 @@ int pool_reset(struct pool *p) {
 
 void pool_destroy(struct pool *p) {
     for (int s = p->live_tail; s >= 0; s = p->seg[s].prev)
-        if (p->seg[s].overflow) p->mem_free(p->seg[s].ptr);
+        if (p->seg[s].overflow) p->mem_free(p->seg[s].raw);
     if (p->block) {
         ASAN_UNPOISON(p, p->block, p->cap);
-        p->mem_free(p->block);
+        p->mem_free(p->block_raw);
     }
     free(p->seg);
     free(p->hash);

@@ -31,7 +31,8 @@ struct pool {
     int (*mem_fill)(float *p, float v, size_t n); /* for poisoning freed memory */
     int host;   /* the memory is host memory (AddressSanitizer poisoning applies) */
     int poison; /* fill freed memory with NaN (debugging: reads of freed memory show) */
-    char *block;
+    char *block; /* aligned to POOL_ALIGN within block_raw (as the backend returned it) */
+    void *block_raw;
     size_t cap;
     /* descriptors (host memory, grown as needed, reused) */
     struct pool_seg *seg;
@@ -52,7 +53,8 @@ struct pool {
 /* fill may be NULL (no poisoning possible); host: the backend's memory is host memory. */
 int pool_init(struct pool *p, void *(*mem_alloc)(size_t), void (*mem_free)(void *),
               int (*mem_fill)(float *, float, size_t), int host);
-/* bytes (0 allowed) rounded up to POOL_ALIGN; held by the caller; NULL + error. */
+/* bytes (0 allowed) rounded up to POOL_ALIGN, at an address aligned to POOL_ALIGN; held by
+ * the caller; NULL + error. */
 void *pool_alloc(struct pool *p, size_t bytes);
 /* 1 if ptr is the start of a live allocation of this pool, else 0. */
 int pool_owns(const struct pool *p, const void *ptr);
