@@ -2,7 +2,8 @@
 #   make            library + program + tests (CUDA too when nvcc is found)
 #   make CUDA=0     without the CUDA backend
 #   make test       build, then run every test (GPU tests SKIP without a GPU)
-#   make asan       the loader/tokenizer tests under AddressSanitizer
+#   make asan       the loader/tokenizer and training tests under AddressSanitizer (freed
+#                   activation memory is poisoned for it: core/pool.c)
 #   BUILD=dir       put objects somewhere else (lets several builds share a tree)
 
 BUILD    ?= build
@@ -124,10 +125,11 @@ table1 table2 efficiency lowresource: $(PROG)
 test: all
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
 
-# Loader and tokenizer tests again under AddressSanitizer + UBSan.
+# Loader, tokenizer and training tests again under AddressSanitizer + UBSan (the training
+# ones catch activations freed while backward still reads them).
 asan:
 	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
-	@BUILD=build-asan bash tests/run_tests.sh $(filter %safetensors %t5_forward %tokenizer %tsv %jsonl %download %train_resume %cli_model, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
+	@BUILD=build-asan bash tests/run_tests.sh $(filter %safetensors %t5_forward %tokenizer %tsv %jsonl %download %train_resume %cli_model %pool %tape_memory %train %gradcheck %grad_accum %dropout %methods_adapters %methods2, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC)

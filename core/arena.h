@@ -1,4 +1,5 @@
-/* arena.h: the per-step bump allocator for activations, with a high-water mark.
+/* arena.h: the per-step bump allocator for tensor headers and tape nodes (host memory),
+ * with a high-water mark (activations use the pool, core/pool.h).
  * Memory comes from a backend (host or device) in chunks. The first step may add
  * chunks; arena_reset() then coalesces them into one block of the high-water size, so
  * later steps of the same shape allocate nothing. */

@@ -23,9 +23,24 @@ struct tape_node *tape_record(struct exec *x, const char *op,
     return n;
 }
 
+int tape_save(struct exec *x, struct tape_node *n, const struct tensor *t) {
+    if (!t || !pool_owns(&x->data, t->data)) return 0;
+    for (int k = 0; k < n->n_saved; k++)
+        if (n->saved[k] == t->data) return 0; /* one pin per node and memory */
+    if (n->n_saved == TAPE_MAX_SAVED) return error_set("%s: more than %d saved tensors", n->op, TAPE_MAX_SAVED);
+    pool_pin(&x->data, t->data);
+    n->saved[n->n_saved++] = t->data;
+    return 0;
+}
+
+void tape_unpin(struct exec *x, struct tape_node *n) {
+    for (int k = 0; k < n->n_saved; k++) pool_unpin(&x->data, n->saved[k]);
+    n->n_saved = 0;
+}
+
 float *grad_of(struct exec *x, struct tensor *t) {
     if (t->grad) return t->grad;
-    t->grad = arena_alloc(&x->data, (size_t)tensor_numel(t) * sizeof(float));
+    t->grad = pool_alloc(&x->data, (size_t)tensor_numel(t) * sizeof(float));
     if (t->grad && x->be->fill(t->grad, 0.0f, (size_t)tensor_numel(t))) t->grad = NULL;
     return t->grad;
 }
@@ -52,12 +67,16 @@ static int backend_can_backward(const struct backend *be) {
 int backward(struct exec *x, struct tensor *loss) {
     if (!loss) return -1;
     if (backend_can_backward(x->be)) return -1;
-    if (!loss->requires_grad || !x->tape) return error_set("backward: the loss does not depend on any trainable tensor");
+    if (!loss->requires_grad || !x->tape)
+        return error_set("backward: the loss does not depend on any trainable tensor");
     float *g = grad_of(x, loss);
     if (!g || x->be->fill(g, 1.0f, 1)) return -1;
     for (struct tape_node *n = x->tape; n; n = n->prev) {
-        if (!n->out->grad) continue; /* no gradient reached this node */
-        if (n->backward(x, n)) return error_wrap("backward of %s: ", n->op);
+        /* a node without an output gradient: none reached it */
+        if (n->out->grad && n->backward(x, n)) return error_wrap("backward of %s: ", n->op);
+        /* every consumer of n->out is newer and has run: its gradient and what n kept go */
+        if (pool_drop(&x->data, n->out->grad)) n->out->grad = NULL;
+        tape_unpin(x, n);
     }
     return 0;
 }

@@ -1,16 +1,23 @@
 /* autograd.h: the tape. While an execution context records (x->record), every op whose
- * inputs require a gradient appends a node holding what its backward needs; the output
- * then requires a gradient too. Ops whose inputs need none record nothing, so frozen parts
- * of the network cost no backward work. backward() walks the tape newest-first.
+ * inputs require a gradient appends a node; the output then requires a gradient too. Ops
+ * whose inputs need none record nothing, so frozen parts of the network cost no backward
+ * work. backward() walks the tape newest-first.
+ * Memory: a node keeps alive (pins, core/pool.h) only the tensors its backward reads,
+ * decided when it is recorded from which inputs need a gradient (tape_save): a frozen
+ * linear y = x W^T whose x needs a gradient keeps W (a parameter: nothing to pin) but not x.
+ * Everything else is freed as soon as the forward code is done with it (exec scopes).
+ * During backward, once a node has run, its pins are released and its output's gradient is
+ * freed.
  * Gradients accumulate: a parameter's grad points into its owner's persistent gradient
- * buffer (zeroed by the optimizer); an activation's grad is allocated from the arena on
- * first use, zero-filled. */
+ * buffer (zeroed by the optimizer); an activation's grad is allocated from the pool on
+ * first use, zero-filled. Only leaves (tensors without a node) keep theirs after backward. */
 #ifndef COMPACTER_AUTOGRAD_H
 #define COMPACTER_AUTOGRAD_H
 
 #include "core/exec.h"
 
 #define TAPE_MAX_INPUTS 4
+#define TAPE_MAX_SAVED 4
 
 struct tape_node {
     const char *op;                      /* for messages */
@@ -19,20 +26,28 @@ struct tape_node {
     struct tensor *in[TAPE_MAX_INPUTS];
     float f[4];                          /* op scalars (eps, scale, p, ...) */
     int64_t i[4];                        /* op integers (heads, causal, seed, offset) */
+    const void *saved[TAPE_MAX_SAVED];   /* memory pinned for backward */
+    int n_saved;
     struct tape_node *prev;
 };
 
 /* Record a node for out = op(in...) if recording and any input requires a gradient.
- * Returns the node (fill in f/i) or NULL when nothing was recorded. */
+ * Returns the node (fill in f/i, tape_save what backward reads) or NULL when nothing was
+ * recorded. Nothing is pinned by default. */
 struct tape_node *tape_record(struct exec *x, const char *op,
                               int (*backward)(struct exec *, struct tape_node *),
                               struct tensor *out, struct tensor *in0, struct tensor *in1,
                               struct tensor *in2, struct tensor *in3);
+/* Keep t's memory until n's backward has run (no-op for parameters and NULL). 0 or -1. */
+int tape_save(struct exec *x, struct tape_node *n, const struct tensor *t);
+/* Release n's pins (backward does it after running n; exec_release for dropped nodes). */
+void tape_unpin(struct exec *x, struct tape_node *n);
 
-/* The gradient buffer of t (allocated zeroed from the arena if t has none yet). */
+/* The gradient buffer of t (allocated zeroed from the pool if t has none yet). */
 float *grad_of(struct exec *x, struct tensor *t);
 
-/* Backpropagate from a scalar loss [1] (d loss = 1). Returns -1 with the failing op named. */
+/* Backpropagate from a scalar loss [1] (d loss = 1). Returns -1 with the failing op named.
+ * Consumes the tape's pins: call it once per recorded forward. */
 int backward(struct exec *x, struct tensor *loss);
 
 #endif

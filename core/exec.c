@@ -1,9 +1,10 @@
-/* exec.c: execution contexts and activation allocation. */
+/* exec.c: execution contexts, activation allocation and scopes. */
 #include "core/exec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/autograd.h"
 #include "core/error.h"
 
 static void *host_alloc(size_t n) {
@@ -15,21 +16,31 @@ static void *host_alloc(size_t n) {
 int exec_init(struct exec *x, const struct backend *be) {
     memset(x, 0, sizeof *x);
     x->be = be;
-    if (arena_init(&x->data, be->alloc, be->free, 0)) return -1;
-    return arena_init(&x->meta, host_alloc, free, (size_t)1 << 20);
+    if (pool_init(&x->data, be->alloc, be->free, be->fill, !strcmp(be->name, "cpu"))) return -1;
+    const char *poison = getenv("COMPACTER_POISON_FREED");
+    x->data.poison = poison && *poison && strcmp(poison, "0");
+    if (arena_init(&x->meta, host_alloc, free, (size_t)1 << 20)) {
+        pool_destroy(&x->data);
+        return -1;
+    }
+    return 0;
 }
 
-void exec_reset(struct exec *x) {
+int exec_reset(struct exec *x) {
     x->tape = NULL;
     x->tape_len = 0;
-    arena_reset(&x->data);
     arena_reset(&x->meta);
+    return pool_reset(&x->data);
 }
 
 void exec_free(struct exec *x) {
-    arena_free(&x->data);
+    pool_destroy(&x->data);
     arena_free(&x->meta);
 }
+
+size_t exec_peak_bytes(const struct exec *x) { return x->data.live_peak; }
+
+size_t exec_extent_bytes(const struct exec *x) { return x->data.extent_peak; }
 
 struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape) {
     if (ndim < 1 || ndim > TENSOR_MAX_DIMS) {
@@ -39,7 +50,7 @@ struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int
     struct tensor *t = arena_alloc(&x->meta, sizeof *t);
     if (!t) return NULL;
     tensor_init(t, dtype, ndim, shape);
-    t->data = arena_alloc(&x->data, tensor_bytes(t));
+    t->data = pool_alloc(&x->data, tensor_bytes(t));
     return t->data ? t : NULL;
 }
 
@@ -54,14 +65,43 @@ int exec_download(struct exec *x, const struct tensor *t, void *host) {
     return x->be->download(host, t->data, tensor_bytes(t));
 }
 
+void *exec_scratch(struct exec *x, size_t bytes) { return pool_alloc(&x->data, bytes); }
+
+void exec_scratch_done(struct exec *x, void *p) { pool_drop(&x->data, p); }
+
 struct exec_mark exec_mark(const struct exec *x) {
-    struct exec_mark m = {arena_mark(&x->data), arena_mark(&x->meta), x->tape, x->tape_len};
+    struct exec_mark m = {pool_mark(&x->data), arena_mark(&x->meta), x->tape, x->tape_len};
     return m;
 }
 
 void exec_release(struct exec *x, struct exec_mark m) {
-    arena_release(&x->data, m.data);
+    /* nodes recorded after the mark go: their pins first (they may pin older memory) */
+    for (struct tape_node *n = x->tape; n && n != m.tape; n = n->prev) tape_unpin(x, n);
+    pool_free_since(&x->data, m.data);
     arena_release(&x->meta, m.meta);
     x->tape = m.tape; /* nodes recorded after the mark lived in the released memory */
     x->tape_len = m.tape_len;
+}
+
+struct exec_scope exec_scope_begin(const struct exec *x) {
+    struct exec_scope s = {pool_mark(&x->data)};
+    return s;
+}
+
+void exec_scope_end_keep(struct exec *x, struct exec_scope s, struct tensor *const *keep,
+                         int n_keep) {
+    const void *ptr[EXEC_MAX_KEEP];
+    int n = 0;
+    for (int i = 0; i < n_keep && n < EXEC_MAX_KEEP; i++)
+        if (keep[i]) ptr[n++] = keep[i]->data;
+    pool_drop_since(&x->data, s.mark, ptr, n);
+}
+
+struct tensor *exec_scope_end(struct exec *x, struct exec_scope s, struct tensor *keep) {
+    exec_scope_end_keep(x, s, &keep, 1);
+    return keep;
+}
+
+void exec_drop(struct exec *x, struct tensor *t) {
+    if (t) pool_drop(&x->data, t->data);
 }

@@ -1,17 +1,23 @@
-/* exec.h: an execution context: the backend, the per-step activation arena (backend
- * memory) and the arena for tensor headers (host memory). Ops allocate their outputs
- * here; exec_reset() ends a step. */
+/* exec.h: an execution context: the backend, the activation pool (backend memory,
+ * core/pool.h) and the arena for tensor headers and tape nodes (host memory). Ops allocate
+ * their outputs here; exec_reset() ends a step.
+ *
+ * Liveness: a new activation is held by the forward code that made it. Scopes end holds in
+ * bulk: exec_scope_end() frees everything allocated since exec_scope_begin() except the
+ * tensors kept and what the tape pinned for backward (core/autograd.h); exec_drop() ends the
+ * hold of one tensor. Tensor headers stay valid until exec_reset (only their data is freed). */
 #ifndef COMPACTER_EXEC_H
 #define COMPACTER_EXEC_H
 
 #include "core/arena.h"
 #include "core/backend.h"
+#include "core/pool.h"
 #include "core/tensor.h"
 
 struct exec {
     const struct backend *be;
-    struct arena data; /* activations, backend memory */
-    struct arena meta; /* tensor headers, host memory */
+    struct pool data;  /* activations and their gradients, backend memory */
+    struct arena meta; /* tensor headers and tape nodes, host memory */
     int training;      /* dropout on */
     int record;        /* autograd: record the tape (core/autograd.h) */
     struct tape_node *tape; /* newest node; reset with the arena */
@@ -20,16 +26,48 @@ struct exec {
     uint64_t rng_offset;    /* advanced by every dropout op */
 };
 
+/* With the environment variable COMPACTER_POISON_FREED=1, freed activation memory is
+ * filled with NaN (any backend): a read of memory freed too early then shows in the
+ * results. tests/run_tests.sh sets it. */
 int exec_init(struct exec *x, const struct backend *be);
-void exec_reset(struct exec *x);
+/* End of a step: every activation is freed (0, or -1 + error if the pool could not get its
+ * new block; the next step then allocates on demand). */
+int exec_reset(struct exec *x);
 void exec_free(struct exec *x);
+/* The activation memory the steps so far needed: the most bytes live at once (as
+ * torch.cuda.max_memory_allocated; what the methods need, whatever the allocator). */
+size_t exec_peak_bytes(const struct exec *x);
+/* The high-water mark of the pool's extent: the size its block gets once steps repeat
+ * (what the device holds, less the rounding to POOL_BLOCK_ROUND); the difference to
+ * exec_peak_bytes is fragmentation. */
+size_t exec_extent_bytes(const struct exec *x);
+
+/* Scoped use inside a step (one decoding step): everything allocated after the mark,
+ * held or pinned, is freed by exec_release, and nodes recorded after it are dropped. */
 struct exec_mark {
-    struct arena_mark data, meta;
+    uint64_t data;
+    struct arena_mark meta;
     struct tape_node *tape;
     int tape_len;
 };
 struct exec_mark exec_mark(const struct exec *x);
 void exec_release(struct exec *x, struct exec_mark m);
+
+struct exec_scope {
+    uint64_t mark;
+};
+struct exec_scope exec_scope_begin(const struct exec *x);
+/* Ends the hold on every activation allocated since s except keep (may be NULL), which
+ * stays held (by the enclosing code); returns keep. */
+struct tensor *exec_scope_end(struct exec *x, struct exec_scope s, struct tensor *keep);
+/* The same with several tensors kept (at most EXEC_MAX_KEEP; NULL entries allowed). */
+#define EXEC_MAX_KEEP 8
+void exec_scope_end_keep(struct exec *x, struct exec_scope s, struct tensor *const *keep,
+                         int n_keep);
+/* The caller is done with t: its memory is freed unless the tape pinned it. Views share
+ * their base's memory, so dropping one ends the hold on both. NULL and tensors that are not
+ * activations (parameters) are ignored. */
+void exec_drop(struct exec *x, struct tensor *t);
 
 /* A new activation tensor of the given shape (uninitialised), or NULL + error. */
 struct tensor *exec_tensor(struct exec *x, enum dtype dtype, int ndim, const int64_t *shape);
@@ -38,5 +76,8 @@ struct tensor *exec_upload(struct exec *x, enum dtype dtype, int ndim, const int
                            const void *host);
 /* Copy a tensor's data to host memory (tensor_bytes(t) bytes). */
 int exec_download(struct exec *x, const struct tensor *t, void *host);
+/* Scratch memory for a backward function; give it back with exec_scratch_done. */
+void *exec_scratch(struct exec *x, size_t bytes);
+void exec_scratch_done(struct exec *x, void *p);
 
 #endif

@@ -7,6 +7,13 @@
 
 #define BE (x->be)
 #define REC(name, bw, out, a, b, c, d) tape_record(x, name, bw, out, a, b, c, d)
+#define NEEDS(t) ((t) && (t)->requires_grad)
+
+/* Pin t for n's backward when cond holds (what each backward reads: core/ops_backward.c).
+ * Returns nonzero on failure. */
+static int keep_if(struct exec *x, struct tape_node *n, const struct tensor *t, int cond) {
+    return n && cond && tape_save(x, n, t);
+}
 
 static int backend_failed(int rc, const char *op) {
     if (rc) error_wrap("%s: ", op);
@@ -45,7 +52,9 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
     if (backend_failed(BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
                                 (int)k, 0, 0.0f, y->data, (int)n, 0, 1), "linear"))
         return NULL;
-    REC("linear", linear_backward, y, in, w, NULL, NULL);
+    struct tape_node *nd = REC("linear", linear_backward, y, in, w, NULL, NULL);
+    /* dx = dy W needs W, dW = dy^T x needs x */
+    if (keep_if(x, nd, w, NEEDS(in)) || keep_if(x, nd, in, NEEDS(w))) return NULL;
     return y;
 }
 
@@ -58,7 +67,8 @@ struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor 
     if (!y) return NULL;
     if (backend_failed(BE->embedding(y->data, table->data, ids->data, tensor_numel(ids), table->shape[1]), "embedding"))
         return NULL;
-    REC("embedding", embedding_backward, y, table, ids, NULL, NULL);
+    struct tape_node *nd = REC("embedding", embedding_backward, y, table, ids, NULL, NULL);
+    if (keep_if(x, nd, ids, NEEDS(table))) return NULL; /* scatter-add by ids */
     return y;
 }
 
@@ -75,6 +85,8 @@ struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, f
         return NULL;
     struct tape_node *n = REC("rmsnorm", rmsnorm_backward, y, in, w, NULL, NULL);
     if (n) n->f[0] = eps;
+    /* the kernel reads x for both gradients (the rms), w only for dx */
+    if (keep_if(x, n, in, 1) || keep_if(x, n, w, NEEDS(in))) return NULL;
     return y;
 }
 
@@ -82,7 +94,8 @@ struct tensor *op_relu(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->relu(y->data, in->data, (size_t)tensor_numel(in)), "relu")) return NULL;
-    REC("relu", relu_backward, y, in, NULL, NULL, NULL);
+    struct tape_node *nd = REC("relu", relu_backward, y, in, NULL, NULL, NULL);
+    if (keep_if(x, nd, y, 1)) return NULL; /* the mask from the output */
     return y;
 }
 
@@ -90,7 +103,8 @@ struct tensor *op_gelu_new(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->gelu_new(y->data, in->data, (size_t)tensor_numel(in)), "gelu_new")) return NULL;
-    REC("gelu_new", gelu_new_backward, y, in, NULL, NULL, NULL);
+    struct tape_node *nd = REC("gelu_new", gelu_new_backward, y, in, NULL, NULL, NULL);
+    if (keep_if(x, nd, in, 1)) return NULL;
     return y;
 }
 
@@ -98,7 +112,8 @@ struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!a || !b || same_shape(a, b, "mul")) return NULL;
     struct tensor *y = like(x, a);
     if (!y || backend_failed(BE->mul(y->data, a->data, b->data, (size_t)tensor_numel(a)), "mul")) return NULL;
-    REC("mul", mul_backward, y, a, b, NULL, NULL);
+    struct tape_node *nd = REC("mul", mul_backward, y, a, b, NULL, NULL);
+    if (keep_if(x, nd, b, NEEDS(a)) || keep_if(x, nd, a, NEEDS(b))) return NULL;
     return y;
 }
 
@@ -138,6 +153,7 @@ struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k
         return NULL;
     struct tape_node *n = REC("attention scores", attn_scores_backward, s, q, k, NULL, NULL);
     if (n) n->i[0] = heads;
+    if (keep_if(x, n, k, NEEDS(q)) || keep_if(x, n, q, NEEDS(k))) return NULL;
     return s;
 }
 
@@ -159,7 +175,8 @@ struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct ten
     if (backend_failed(BE->attn_softmax(p->data, bias ? bias->data : NULL, mask ? mask->data : NULL,
                                         causal, B, H, Q, K), "attention softmax"))
         return NULL;
-    REC("attention softmax", attn_softmax_backward, p, scores, bias, mask, NULL);
+    struct tape_node *nd = REC("attention softmax", attn_softmax_backward, p, scores, bias, mask, NULL);
+    if (keep_if(x, nd, p, 1)) return NULL; /* the probabilities; not the bias or mask */
     return p;
 }
 
@@ -180,7 +197,8 @@ struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tens
                                            Tq * inner, (int)H, (int)B),
                        "attention context"))
         return NULL;
-    REC("attention context", attn_context_backward, c, probs, v, NULL, NULL);
+    struct tape_node *nd = REC("attention context", attn_context_backward, c, probs, v, NULL, NULL);
+    if (keep_if(x, nd, v, NEEDS(probs)) || keep_if(x, nd, probs, NEEDS(v))) return NULL;
     return c;
 }
 
@@ -191,7 +209,8 @@ struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct ten
     if (!y || backend_failed(BE->position_bias(y->data, table->data, buckets->data, H, tensor_numel(buckets)),
                              "position bias"))
         return NULL;
-    REC("position bias", position_bias_backward, y, table, buckets, NULL, NULL);
+    struct tape_node *nd = REC("position bias", position_bias_backward, y, table, buckets, NULL, NULL);
+    if (keep_if(x, nd, buckets, NEEDS(table))) return NULL;
     return y;
 }
 
@@ -209,7 +228,8 @@ struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct te
         backend_failed(BE->cross_entropy(loss->data, row_loss->data, logits->data, targets->data, rows, V),
                        "cross-entropy"))
         return NULL;
-    REC("cross-entropy", cross_entropy_backward, loss, logits, targets, NULL, NULL);
+    struct tape_node *nd = REC("cross-entropy", cross_entropy_backward, loss, logits, targets, NULL, NULL);
+    if (keep_if(x, nd, logits, 1) || keep_if(x, nd, targets, 1)) return NULL;
     return loss;
 }
 
@@ -263,7 +283,8 @@ struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) 
         backend_failed(BE->gemm(0, 0, (int)rows, (int)n, 1, 1.0f, ones->data, 1, 0, b->data, (int)n, 0, 1.0f, y->data,
                                 (int)n, 0, 1), "add_bias"))
         return NULL;
-    REC("add_bias", add_bias_backward, y, in, b, ones, NULL);
+    struct tape_node *nd = REC("add_bias", add_bias_backward, y, in, b, ones, NULL);
+    if (keep_if(x, nd, ones, NEEDS(b))) return NULL; /* db = ones^T dy */
     return y;
 }
 
@@ -312,7 +333,8 @@ struct tensor *op_bmm(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!y || backend_failed(BE->gemm(0, 0, (int)m, (int)n, (int)k, 1.0f, a->data, (int)k, m * k, b->data, (int)n,
                                       k * n, 0.0f, y->data, (int)n, m * n, (int)bt), "bmm"))
         return NULL;
-    REC("bmm", bmm_backward, y, a, b, NULL, NULL);
+    struct tape_node *nd = REC("bmm", bmm_backward, y, a, b, NULL, NULL);
+    if (keep_if(x, nd, b, NEEDS(a)) || keep_if(x, nd, a, NEEDS(b))) return NULL;
     return y;
 }
 

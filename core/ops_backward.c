@@ -104,11 +104,18 @@ int attn_softmax_backward(struct exec *x, struct tape_node *n) {
     struct tensor *s = n->in[0], *bias = n->in[1];
     float *ds = NEEDS(s) ? G(s) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
     if ((NEEDS(s) && !ds) || (NEEDS(bias) && !db)) return -1;
-    /* the kernel always writes dscores: with only the bias trainable, into arena scratch */
-    if (!ds && db && !(ds = arena_alloc(&x->data, (size_t)tensor_numel(s) * sizeof(float)))) return -1;
+    /* the kernel always writes dscores: with only the bias trainable, into scratch */
+    float *scratch = NULL;
+    if (!ds && db) {
+        if (!(scratch = exec_scratch(x, (size_t)tensor_numel(s) * sizeof(float))) ||
+            BE->fill(scratch, 0.0f, (size_t)tensor_numel(s))) return -1;
+        ds = scratch;
+    }
     if (!ds) return 0;
-    return BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
-                                     s->shape[3]);
+    int rc = BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
+                                       s->shape[3]);
+    exec_scratch_done(x, scratch);
+    return rc;
 }
 
 int attn_context_backward(struct exec *x, struct tape_node *n) {
@@ -216,11 +223,13 @@ int view_backward(struct exec *x, struct tape_node *n) {
 
 int fwht_backward(struct exec *x, struct tape_node *n) {
     int64_t rows = tensor_rows(n->out), L = tensor_cols(n->out);
-    float *tmp = arena_alloc(&x->data, sizeof(float) * (size_t)(rows * L)), *g = G(n->in[0]);
-    if (!tmp || !g) return -1;
-    CHECKED(BE->copy2d(tmp, L, n->out->grad, L, rows, L, 0));
-    CHECKED(BE->fwht(tmp, rows, L)); /* H is symmetric: dx = H dy */
-    return BE->axpy(g, tmp, n->f[0], (size_t)(rows * L));
+    float *g = G(n->in[0]), *tmp = g ? exec_scratch(x, sizeof(float) * (size_t)(rows * L)) : NULL;
+    if (!tmp) return -1;
+    /* H is symmetric: dx = H dy */
+    int rc = BE->copy2d(tmp, L, n->out->grad, L, rows, L, 0) || BE->fwht(tmp, rows, L) ||
+             BE->axpy(g, tmp, n->f[0], (size_t)(rows * L));
+    exec_scratch_done(x, tmp);
+    return rc ? -1 : 0;
 }
 
 int resize_cols_backward(struct exec *x, struct tape_node *n) {

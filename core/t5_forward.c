@@ -11,6 +11,15 @@
 
 #define MASK_VALUE T5_MASK_VALUE
 
+/* Memory: each sublayer runs in a scope. At its end everything it allocated is freed except
+ * the new residual stream and what the tape pinned for backward, and the stream it consumed
+ * is dropped too (pinned if a norm or a trainable projection reads it in backward). */
+static struct tensor *sublayer_end(struct exec *x, struct exec_scope s, struct tensor *in, struct tensor *out) {
+    out = exec_scope_end(x, s, out);
+    exec_drop(x, in);
+    return out;
+}
+
 static int check_ids(const struct t5_config *c, const int32_t *ids, int64_t n, const char *what) {
     for (int64_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
@@ -27,6 +36,7 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
     *enc_mask_add = NULL;
     if (check_ids(c, enc_ids, (int64_t)batch * src_len, "encoder input")) return NULL;
     const float p = c->dropout_rate;
+    struct exec_scope sc = exec_scope_begin(x);
     struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, src_len}, enc_ids);
     struct tensor *h = op_embedding(x, t5_param(x, m, m->shared), ids);
     int prefix = 0;
@@ -41,20 +51,26 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
     for (int b = 0; b < batch; b++)
         for (int t = 0; t < S; t++)
             mask[b * S + t] = (t < prefix || !enc_mask || enc_mask[b * src_len + t - prefix]) ? 0.0f : MASK_VALUE;
+    h = exec_scope_end(x, sc, op_dropout(x, h, p));
     struct tensor *madd = exec_upload(x, DTYPE_F32, 2, (int64_t[]){batch, S}, mask);
-    h = op_dropout(x, h, p);
     struct tensor *bias = t5_bias_for(x, m, m->enc_bias_table, S, S, 1);
     for (int l = 0; l < c->num_layers; l++) {
         const struct t5_block *b = &m->enc[l];
         struct t5_site sa = {T5_ENCODER, l, T5_SELF_ATTN, T5_NO_PROJ}, ff = {T5_ENCODER, l, T5_FFN, T5_NO_PROJ};
+        sc = exec_scope_begin(x);
         struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
-        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, madd, 0)), p));
+        struct tensor *y = t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, madd, 0));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
+        sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
-        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p));
+        y = t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
     }
+    exec_drop(x, bias);
     *enc_mask_add = madd;
     struct t5_site fin = {T5_ENCODER, -1, T5_FINAL, T5_NO_PROJ};
-    return op_dropout(x, t5_norm(x, m, fin, h, m->enc_final_ln), p);
+    sc = exec_scope_begin(x);
+    return sublayer_end(x, sc, h, op_dropout(x, t5_norm(x, m, fin, h, m->enc_final_ln), p));
 }
 
 struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor *enc_out,
@@ -64,42 +80,51 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
     if (!enc_out) return NULL;
     int batch = (int)enc_out->shape[0];
     if (check_ids(c, dec_ids, (int64_t)batch * tgt_len, "decoder input")) return NULL;
-    struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, tgt_len}, dec_ids);
     const float p = c->dropout_rate;
-    struct tensor *h = op_dropout(x, op_embedding(x, t5_param(x, m, m->shared), ids), p);
+    struct exec_scope sc = exec_scope_begin(x);
+    struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, tgt_len}, dec_ids);
+    struct tensor *h = exec_scope_end(x, sc, op_dropout(x, op_embedding(x, t5_param(x, m, m->shared), ids), p));
     struct tensor *bias = t5_bias_for(x, m, m->dec_bias_table, tgt_len, tgt_len, 0);
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const struct t5_block *b = &m->dec[l];
         struct t5_site sa = {T5_DECODER, l, T5_SELF_ATTN, T5_NO_PROJ}, ca = {T5_DECODER, l, T5_CROSS_ATTN, T5_NO_PROJ},
                        ff = {T5_DECODER, l, T5_FFN, T5_NO_PROJ};
+        sc = exec_scope_begin(x);
         struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
-        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, NULL, 1)), p));
+        struct tensor *y = t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, NULL, 1));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
+        sc = exec_scope_begin(x);
         n = t5_norm(x, m, ca, h, b->ln_cross);
-        h = op_add(x, h,
-                   op_dropout(x, t5_sublayer_out(x, m, ca, t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0)),
-                              p));
+        y = t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0);
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ca, y), p)));
+        sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
-        h = op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n)), p));
+        y = t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n));
+        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
     }
+    exec_drop(x, bias);
     if (last_only && h) { /* gather row tgt_len-1 of each sequence */
         int32_t *rows = arena_alloc(&x->meta, sizeof(int32_t) * (size_t)batch);
         if (!rows) return NULL;
         for (int b = 0; b < batch; b++) rows[b] = b * tgt_len + tgt_len - 1;
+        sc = exec_scope_begin(x);
         struct tensor *idx = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, 1}, rows);
         struct tensor flat = *h;
         flat.ndim = 2;
         flat.shape[0] = (int64_t)batch * tgt_len;
         flat.shape[1] = c->d_model;
-        h = op_embedding(x, &flat, idx);
+        h = sublayer_end(x, sc, h, op_embedding(x, &flat, idx));
     }
     struct t5_site fin = {T5_DECODER, -1, T5_FINAL, T5_NO_PROJ}, head = {T5_DECODER, -1, T5_HEAD, T5_LM_HEAD};
+    sc = exec_scope_begin(x);
+    struct tensor *in = h;
     h = op_dropout(x, t5_norm(x, m, fin, h, m->dec_final_ln), p);
     if (c->tied) h = op_scale(x, h, 1.0f / sqrtf((float)c->d_model));
     /* a tied head stays the original embedding even under re-parameterisation: the
      * reference's Intrinsic-SAID keeps lm_head pointing at the frozen original */
     struct tensor *w = c->tied ? m->lm_head : t5_param(x, m, m->lm_head);
     const struct t5_hooks *hk = m->hooks;
-    return hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w);
+    return sublayer_end(x, sc, in, hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w));
 }
 
 void t5_shift_right(const struct t5_config *c, const int32_t *labels, int batch, int tgt_len,
@@ -117,6 +142,9 @@ int t5_forward(struct exec *x, const struct t5_model *m, const struct t5_batch *
                struct t5_outputs *out) {
     struct tensor *madd;
     out->loss = NULL;
+    /* at the end only the outputs stay held (what the method built in before_forward, the
+     * masks and the biases go unless backward needs them) */
+    struct exec_scope sc = exec_scope_begin(x);
     if (m->hooks && m->hooks->before_forward && m->hooks->before_forward(m->hooks->ctx, x)) return -1;
     out->enc_out = t5_encode(x, m, b->batch, b->src_len, b->enc_ids, b->enc_mask, &madd);
     out->logits = t5_decode(x, m, out->enc_out, madd, b->tgt_len, b->dec_ids, 0);
@@ -129,5 +157,6 @@ int t5_forward(struct exec *x, const struct t5_model *m, const struct t5_batch *
         out->loss = op_cross_entropy(x, out->logits, t);
         if (!out->loss) return -1;
     }
+    exec_scope_end_keep(x, sc, (struct tensor *[]){out->enc_out, out->logits, out->loss}, 3);
     return 0;
 }

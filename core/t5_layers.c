@@ -1,5 +1,8 @@
 /* t5_layers.c: the pieces of a T5 block, with the method hooks applied: effective
- * parameters, projections, norms, sublayer outputs, attention, FFN, position bias. */
+ * parameters, projections, norms, sublayer outputs, attention, FFN, position bias.
+ * Attention and FFN drop each intermediate as soon as it is consumed (exec_drop: its memory
+ * goes unless the tape pinned it for backward); the caller's sublayer scope catches the
+ * rest (hooks' temporaries). */
 #include "core/t5_layers.h"
 
 #include <stdlib.h>
@@ -43,21 +46,40 @@ struct tensor *t5_attention(struct exec *x, const struct t5_model *m, struct t5_
     struct tensor *k = t5_linear(x, m, s, T5_K, hkv, w->k);
     struct tensor *v = t5_linear(x, m, s, T5_V, hkv, w->v);
     struct tensor *p = op_attn_softmax(x, op_attn_scores(x, q, k, c->num_heads), bias, mask, causal);
-    p = op_dropout(x, p, c->dropout_rate);
-    return t5_linear(x, m, s, T5_O, op_attn_context(x, p, v), w->o);
+    struct tensor *pd = op_dropout(x, p, c->dropout_rate);
+    struct tensor *ctx = op_attn_context(x, pd, v);
+    /* each intermediate goes once consumed (what backward reads stays pinned) */
+    if (pd != p) exec_drop(x, p);
+    exec_drop(x, pd);
+    exec_drop(x, q);
+    exec_drop(x, k);
+    exec_drop(x, v);
+    struct tensor *out = t5_linear(x, m, s, T5_O, ctx, w->o);
+    exec_drop(x, ctx);
+    return out;
 }
 
 struct tensor *t5_ffn(struct exec *x, const struct t5_model *m, struct t5_site s, const struct t5_ffn *w,
                           struct tensor *h) {
     const struct t5_config *c = &m->cfg;
-    struct tensor *a = t5_linear(x, m, s, T5_WI, h, w->wi);
-    switch (c->ffn) {
-    case T5_FFN_RELU: a = op_relu(x, a); break;
-    case T5_FFN_GELU: a = op_gelu_new(x, a); break;
-    case T5_FFN_GATED_GELU: a = op_mul(x, op_gelu_new(x, a), t5_linear(x, m, s, T5_WI_1, h, w->wi_1)); break;
-    case T5_FFN_GATED_RELU: a = op_mul(x, op_relu(x, a), t5_linear(x, m, s, T5_WI_1, h, w->wi_1)); break;
+    struct tensor *a = t5_linear(x, m, s, T5_WI, h, w->wi), *act = NULL;
+    /* gated: wi_1 before the activation, the order the tape has always had (it sets the
+     * order in which the input's gradient sums its two contributions) */
+    int gated = c->ffn == T5_FFN_GATED_GELU || c->ffn == T5_FFN_GATED_RELU;
+    struct tensor *gate = gated ? t5_linear(x, m, s, T5_WI_1, h, w->wi_1) : NULL;
+    act = c->ffn == T5_FFN_RELU || c->ffn == T5_FFN_GATED_RELU ? op_relu(x, a) : op_gelu_new(x, a);
+    exec_drop(x, a); /* consumed (gelu keeps it for backward, relu its output) */
+    if (gated) {
+        struct tensor *prod = op_mul(x, act, gate);
+        exec_drop(x, act);
+        exec_drop(x, gate);
+        act = prod;
     }
-    return t5_linear(x, m, s, T5_WO, op_dropout(x, a, c->dropout_rate), w->wo);
+    struct tensor *d = op_dropout(x, act, c->dropout_rate);
+    if (d != act) exec_drop(x, act);
+    struct tensor *out = t5_linear(x, m, s, T5_WO, d, w->wo);
+    exec_drop(x, d);
+    return out;
 }
 
 struct tensor *t5_bias_for(struct exec *x, const struct t5_model *m, struct tensor *table,
@@ -68,7 +90,8 @@ struct tensor *t5_bias_for(struct exec *x, const struct t5_model *m, struct tens
         return NULL;
     }
     t5_position_buckets(b, Q, K, bidirectional, m->cfg.num_buckets, m->cfg.max_distance);
+    struct exec_scope sc = exec_scope_begin(x); /* the buckets stay only if backward needs them */
     struct tensor *buckets = exec_upload(x, DTYPE_I32, 2, (int64_t[]){Q, K}, b);
-    return op_position_bias(x, t5_param(x, m, table), buckets);
+    return exec_scope_end(x, sc, op_position_bias(x, t5_param(x, m, table), buckets));
 }
 

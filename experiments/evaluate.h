@@ -26,7 +26,7 @@ void task_split_free(struct task_split *s);
 #define EVAL_MAX_LENGTH 20 /* the reference's generation max_length */
 
 /* Greedy-decode every example (batches of `batch`, sources truncated to max_source_len),
- * decode, score. Dropout and the tape are off; the exec's arena is reset after each batch. */
+ * decode, score. Dropout and the tape are off; the exec's activations are reset after each batch. */
 int evaluate_split(struct exec *x, const struct t5_model *m, const struct tokenizer *tok,
                    const struct task_split *s, int batch, int max_source_len,
                    struct task_result *out);

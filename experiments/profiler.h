@@ -187,7 +187,9 @@ struct prof_memory {
     size_t method_params; /* the method's own parameters */
     size_t grads;         /* trainable gradient buffer + per-tensor norms */
     size_t optimizer;     /* AdamW m and v */
-    size_t arena_high_water; /* activations: the arena's high-water mark */
+    size_t activations;   /* activations: the most bytes live at once (exec_peak_bytes) */
+    size_t activations_extent; /* the pool's extent high water (not in accounted: the block
+                                * the device holds; minus activations = fragmentation) */
     size_t workspace;     /* cuBLAS workspace (CUDA backend only) */
     size_t scratch;       /* the ops' scratch buffer (CUDA backend only) */
     size_t accounted;     /* the sum of the above */
@@ -197,7 +199,7 @@ struct prof_memory {
 };
 
 /* Fill *out from the objects (any may be NULL). The device figures need the CUDA backend;
- * call after the first step so the arena has reached its high water. 0 or -1 + error. */
+ * call after the first step so the activation pool has reached its high water. 0 or -1 + error. */
 int prof_memory_account(struct prof_memory *out, const struct backend *be, const struct t5_model *m,
                         const struct method_instance *mi, const struct trainable *tr,
                         const struct optimizer *o, const struct exec *x);

@@ -322,7 +322,7 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
                                       (json_int_t)R->syn.seed, "label_noise", R->syn.label_noise));
     json_object_set_new(
         cfg, "peak_memory_counts",
-        json_string("activation arena high-water (training and evaluation) + model and method "
+        json_string("activation bytes live high-water (training and evaluation) + model and method "
                     "parameters + gradients + AdamW moments"));
     return cfg;
 }
@@ -521,7 +521,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
             snprintf(q.st.best_file, sizeof q.st.best_file, "%s", bf);
         }
         snprintf(q.st.ckpt, sizeof q.st.ckpt, "%s", ck);
-        int64_t peak = (int64_t)q.x.data.high_water + static_bytes;
+        int64_t peak = (int64_t)exec_peak_bytes(&q.x) + static_bytes;
         if (peak > q.st.peak_bytes) q.st.peak_bytes = peak;
         if ((rc = run_state_save(&q.st, state_path))) break;
         clean_run_dir(run_dir, q.st.ckpt, q.st.best_file);
@@ -540,7 +540,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (!rc) rc = evaluate_split(&q.x, &q.m, q.tok, &q.test, c.batch, c.max_source_len, &tr_test);
     if (!rc) {
         q.st.eval_time_s += now() - t2;
-        int64_t peak = (int64_t)q.x.data.high_water + static_bytes;
+        int64_t peak = (int64_t)exec_peak_bytes(&q.x) + static_bytes;
         if (peak > q.st.peak_bytes) q.st.peak_bytes = peak;
     }
     progress_end(&p);
@@ -623,7 +623,7 @@ static int by_length_desc(const void *a, const void *b) {
 }
 
 /* One training step at `batch` on the longest examples (the worst case of the epoch), with
- * lr 0 so the weights do not move. *peak: the arena's high water + parameters, method
+ * lr 0 so the weights do not move. *peak: the activations' live-bytes high water + parameters, method
  * parameters, gradients and the AdamW moments (+ the CUDA backend's workspace and scratch).
  * A failed allocation is "does not fit", not a crash. */
 static int probe_batch(struct run_resources *q, const struct backend *be, struct train_config c, int batch,
@@ -737,6 +737,12 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
         "device", device, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && pm.device_used) json_object_set_new(line, "device_used_bytes", json_integer((json_int_t)pm.device_used));
+    /* the epoch's activation memory alone: the most bytes live at once (in peak_memory_bytes)
+     * and the pool's extent (the difference is the allocator's fragmentation) */
+    if (line)
+        json_object_set_new(line, "activation_bytes", json_integer((json_int_t)pm.activations));
+    if (line)
+        json_object_set_new(line, "activation_extent_bytes", json_integer((json_int_t)pm.activations_extent));
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
     long cut = 0;

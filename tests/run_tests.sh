@@ -5,6 +5,9 @@ set -u
 # OpenMP workers sleep instead of spinning when idle: on a shared 2-core machine spinning
 # workers slowed small tests 5-10x
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# Freed activation memory is filled with NaN (core/exec.h): a tensor freed while something
+# still reads it turns the parity checks into failures instead of passing by luck
+export COMPACTER_POISON_FREED=${COMPACTER_POISON_FREED:-1}
 pass=0; fail=0; skip=0; failed=()
 start=$(date +%s)
 for t in "$@"; do

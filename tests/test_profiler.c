@@ -355,9 +355,9 @@ static void test_cpu_timer(void) {
     struct prof_memory pm;
     CHECK(prof_memory_account(&pm, &backend_cpu, &g.m, NULL, &g.tr, &g.o, &g.x) == 0, "%s", error_message());
     size_t P = (size_t)g.m.n_elements * 4;
-    CHECK(pm.params == P && pm.grads == P + (size_t)g.tr.n * 4 && pm.optimizer == 2 * P && pm.arena_high_water > 0 &&
+    CHECK(pm.params == P && pm.grads == P + (size_t)g.tr.n * 4 && pm.optimizer == 2 * P && pm.activations > 0 &&
               pm.workspace == 0 && pm.device_used == 0 &&
-              pm.accounted == pm.params + pm.grads + pm.optimizer + pm.arena_high_water,
+              pm.accounted == pm.params + pm.grads + pm.optimizer + pm.activations,
           "memory accounting on the CPU");
     profiler_free(&p);
     rig_free(&g);
@@ -389,10 +389,10 @@ static void test_gpu(void) {
     /* memory accounting after the first steps */
     struct prof_memory pm;
     CHECK(prof_memory_account(&pm, be, &g.m, NULL, &g.tr, &g.o, &g.x) == 0, "%s", error_message());
-    printf("  memory: accounted %.1f MiB (params %.1f grads %.1f adam %.1f arena %.1f ws %.1f scratch %.1f), "
+    printf("  memory: accounted %.1f MiB (params %.1f grads %.1f adam %.1f activations %.1f ws %.1f scratch %.1f), "
            "cudaMemGetInfo used %.1f MiB of %.1f\n",
            pm.accounted / 1048576.0, pm.params / 1048576.0, pm.grads / 1048576.0, pm.optimizer / 1048576.0,
-           pm.arena_high_water / 1048576.0, pm.workspace / 1048576.0, pm.scratch / 1048576.0,
+           pm.activations / 1048576.0, pm.workspace / 1048576.0, pm.scratch / 1048576.0,
            pm.device_used / 1048576.0, pm.device_total / 1048576.0);
     CHECK(pm.accounted > 0 && pm.accounted <= pm.device_used, "accounted %zu > device used %zu", pm.accounted,
           pm.device_used);

@@ -92,8 +92,8 @@ static void run(const char *fam, enum adamw_variant variant) {
     c.weight_decay = 0.01;
     c.variant = variant;
     struct optimizer opt;
+    trainable_free(&tr); /* before the model: it clears the tensors' gradient fields */
     t5_model_free(&m);
-    trainable_free(&tr);
     if (setup(fam, &m, &tr) || optimizer_init(&opt, &tr, &c)) { CHECK(0, "%s", error_message()); return; }
     size_t allocs_after_2 = 0;
     for (int k = 1; k <= 5; k++) {

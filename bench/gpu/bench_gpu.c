@@ -178,7 +178,7 @@ static int bench_one(const char *method, const char *prec, const struct t5_confi
     else
         printf("  MFU n/a: no peak rate known for '%s' (model FLOPs %.3f TFLOP/step)\n", device, train_flops * 1e-12);
     printf("  memory: params %.1f method %.1f grads %.1f adam %.1f activations %.1f cublas-ws %.1f scratch %.1f MiB\n",
-           pm.params / mib, pm.method_params / mib, pm.grads / mib, pm.optimizer / mib, pm.arena_high_water / mib,
+           pm.params / mib, pm.method_params / mib, pm.grads / mib, pm.optimizer / mib, pm.activations / mib,
            pm.workspace / mib, pm.scratch / mib);
     if (rep.warning[0]) printf("  profiler: %s\n", rep.warning);
 
