@@ -311,7 +311,7 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
         r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
     if (!cfg) return NULL;
     if (!strcmp(r->model, "tiny")) {
-        char spec[512];
+        char spec[1024];
         tiny_model_spec_text(&R->tiny, spec, sizeof spec);
         json_object_set_new(cfg, "tiny_model", json_string(spec));
     }
