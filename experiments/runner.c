@@ -483,6 +483,19 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
             return 0;
         }
     }
+    /* processes sharing a grid (make's JOBS) take free runs in turn: one that another
+     * process finished since this one read the results file is not run again (its line is
+     * durable before its lock is released) */
+    struct results_index ix = {0};
+    if (!rc) rc = results_index_load(&ix, R->results_path);
+    int done = !rc && results_index_has(&ix, r->run_id);
+    results_index_free(&ix);
+    if (done) {
+        fprintf(stderr, "[%d/%d] %s: finished by another process; skipped\n", index, n_runs, r->run_id);
+        sum->n_busy++;
+        release(&q);
+        return 0;
+    }
     const struct backend *be = NULL;
     if (!rc) rc = run_setup(R, r, &q, 1, &be, model_path, model_name);
     if (rc) {
