@@ -101,8 +101,9 @@ $(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c) $(wildcard bench/*.h)
 
 # Paper tables: run an experiment's grid (resumable), then report it.
 #   make table1 [PRESET=paper]   -> results/table1.jsonl, reports/out/table1.{md,tex,csv}
-#   JOBS: shards of the grid run side by side (the tiny preset: one per core, single-threaded
-#   runs; the tiny model is made once, by the first, with every core).
+#   JOBS: processes that share the grid side by side, each taking the next run no other
+#   process holds (the run's lock) or has finished (the tiny preset: one per core,
+#   single-threaded runs; the tiny model is made once, by the first, with every core).
 # OpenMP workers sleep when idle (spinning ones slow small models down several times on a
 # shared machine); an explicit OMP_WAIT_POLICY in the environment wins.
 PRESET ?= tiny
@@ -115,7 +116,7 @@ table1 table2 efficiency lowresource: $(PROG)
 	else \
 	  pids=; \
 	  for k in $$(seq 1 $(JOBS)); do \
-	    $(BUILD)/compacter run experiments/$@.json --preset $(PRESET) --shard $$k/$(JOBS) --no-progress-bar & \
+	    $(BUILD)/compacter run experiments/$@.json --preset $(PRESET) --no-progress-bar & \
 	    pids="$$pids $$!"; \
 	  done; rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc; \
 	fi

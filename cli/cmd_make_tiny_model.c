@@ -30,6 +30,8 @@ int cmd_make_tiny_model(int argc, char **argv) {
         {"lr", 1, "pre-training peak learning rate (default 3e-3)"},
         {"supervised", 1,
          "fraction of pre-training examples taken from the synthetic tasks (default 0)"},
+        {"tasks", 1,
+         "synthetic tasks of the supervised examples, comma-separated (default: all)"},
         {"seed", 1, "initialisation and corpus seed (default 1)"},
         {"device", 1, "cpu, cuda or auto (default cpu)"},
     };
@@ -67,6 +69,9 @@ int cmd_make_tiny_model(int argc, char **argv) {
         fprintf(stderr, "compacter make-tiny-model: --supervised must be in [0, 1]\n");
         return 2;
     }
+    if (args_has(a, n, "tasks") &&
+        tiny_model_spec_set_tasks(&s, args_str(a, n, "tasks", ""), "--tasks"))
+        return cli_fail("make-tiny-model");
     if (!(s.pretrain_lr > 0)) {
         fprintf(stderr, "compacter make-tiny-model: --lr must be positive\n");
         return 2;

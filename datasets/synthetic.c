@@ -1079,10 +1079,23 @@ int synthetic_pretrain_example(const struct tokenizer *tok, uint64_t seed, uint6
 }
 
 int synthetic_pretrain_task_example(const struct tokenizer *tok, uint64_t seed, uint64_t index,
-                                    double label_noise, struct span_example *out) {
+                                    double label_noise, uint32_t task_mask, struct span_example *out) {
     memset(out, 0, sizeof *out);
+    const uint32_t all = (1u << N_SYN) - 1;
+    if (task_mask & ~all) return error_set("synthetic: task mask 0x%x names no synthetic task", (unsigned)task_mask);
+    if (task_mask == 0) task_mask = all;
     struct rng r = stream(seed, 3000, 13, index);
-    int ti = below(&r, N_SYN);
+    int ti = 0;
+    if (task_mask == all) {
+        ti = below(&r, N_SYN);
+    } else { /* the k-th task of the mask */
+        int n = 0;
+        for (int i = 0; i < N_SYN; i++)
+            n += (task_mask >> i) & 1;
+        int k = below(&r, (size_t)n);
+        for (ti = 0; ti < N_SYN; ti++)
+            if (((task_mask >> ti) & 1) && k-- == 0) break;
+    }
     const struct task *t = task_find(syn_names[ti]);
     if (!t) return -1;
     struct synthetic_options o = synthetic_options_default();

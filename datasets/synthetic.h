@@ -136,11 +136,13 @@ int synthetic_pretrain_example(const struct tokenizer *tok, uint64_t seed, uint6
                                struct span_example *out);
 /* Supervised example `index` of the multi-task pre-training stream `seed` (as the original
  * T5 checkpoints were pre-trained on a mixture of span corruption and the supervised GLUE /
- * SuperGLUE tasks): a synthetic task picked from (seed, index), its row from a stream of its
- * own (split code 3: never a train, validation or test row), formatted with the task prefix
- * ("rte sentence1: ... sentence2: ...") and tokenized with </s>; target = str(label). */
+ * SuperGLUE tasks): a synthetic task picked from (seed, index) among those of task_mask
+ * (bit i: synthetic_task_name(i); 0 or every bit: all tasks, the same draws as before the
+ * mask existed), its row from a stream of its own (split code 3: never a train, validation
+ * or test row), formatted with the task prefix ("rte sentence1: ... sentence2: ...") and
+ * tokenized with </s>; target = str(label). */
 int synthetic_pretrain_task_example(const struct tokenizer *tok, uint64_t seed, uint64_t index,
-                                    double label_noise, struct span_example *out);
+                                    double label_noise, uint32_t task_mask, struct span_example *out);
 void span_example_free(struct span_example *s);
 
 #endif

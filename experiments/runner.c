@@ -311,7 +311,7 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
         r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
     if (!cfg) return NULL;
     if (!strcmp(r->model, "tiny")) {
-        char spec[512];
+        char spec[1024];
         tiny_model_spec_text(&R->tiny, spec, sizeof spec);
         json_object_set_new(cfg, "tiny_model", json_string(spec));
     }
@@ -404,6 +404,64 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
     return rc;
 }
 
+/* The runner's state at an evaluation point (trainer period callback). */
+struct eval_point_ctx {
+    struct run_resources *q;
+    const char *run_dir, *state_path, *model_name;
+    int64_t static_bytes;
+    int spe;            /* optimizer steps per epoch */
+    struct step_ctx sc; /* the period's step losses and the progress display */
+    double t0;          /* when the period's training began */
+};
+
+/* Checkpoint, evaluate on validation, keep the best method-only weights, then commit
+ * progress.json (naming the checkpoint and the best weights, both already on disk) and
+ * remove what it no longer names. A kill anywhere before the commit resumes from the
+ * previous evaluation point. */
+static int on_eval_point(void *ctx, const struct trainer_point *tp) {
+    struct eval_point_ctx *ec = ctx;
+    struct run_resources *q = ec->q;
+    int64_t next = tp->step;
+    char ck[128], save[4400];
+    snprintf(ck, sizeof ck, "ckpt-%lld.safetensors", (long long)next);
+    if (path_fmt(save, sizeof save, "%s/%s", ec->run_dir, ck) || trainer_checkpoint(tp, save)) return -1;
+    double t1 = now();
+    struct task_result vr;
+    const struct train_config *c = tp->c;
+    if (evaluate_split(&q->x, &q->m, q->tok, &q->val, c->batch, c->max_source_len, &vr)) return -1;
+    q->st.train_time_s += t1 - ec->t0;
+    q->st.eval_time_s += now() - t1;
+    struct run_eval e = {.epoch = (int)((next + ec->spe - 1) / ec->spe),
+                         .step = next,
+                         .train_loss = ec->sc.n ? ec->sc.loss_sum / ec->sc.n : 0};
+    eval_from_result(&e, &vr);
+    if (run_state_push(&q->st, &e)) return -1;
+    /* strictly greater, as transformers' load_best_model_at_end: the first of equal scores
+     * stays */
+    if (q->st.best < 0 || e.score > q->st.evals[q->st.best].score) {
+        char bf[128], bp[4400];
+        snprintf(bf, sizeof bf, "best-%lld.safetensors", (long long)next);
+        if (path_fmt(bp, sizeof bp, "%s/%s", ec->run_dir, bf) ||
+            method_weights_save(&q->mi, bp, ec->model_name))
+            return -1;
+        q->st.best = q->st.n - 1;
+        snprintf(q->st.best_file, sizeof q->st.best_file, "%s", bf);
+    }
+    snprintf(q->st.ckpt, sizeof q->st.ckpt, "%s", ck);
+    int64_t peak = (int64_t)exec_peak_bytes(&q->x) + ec->static_bytes;
+    if (peak > q->st.peak_bytes) q->st.peak_bytes = peak;
+    if (run_state_save(&q->st, ec->state_path)) return -1;
+    clean_run_dir(ec->run_dir, q->st.ckpt, q->st.best_file);
+    const struct run_eval *b = &q->st.evals[q->st.best];
+    progress_log(ec->sc.p, "epoch %d step %lld/%lld train loss %.4f validation %.2f (best %.2f, epoch %d)",
+                 e.epoch, (long long)next, (long long)tp->total_steps, e.train_loss, e.score, b->score,
+                 b->epoch);
+    ec->sc.loss_sum = 0;
+    ec->sc.n = 0;
+    ec->t0 = now();
+    return 0;
+}
+
 static int run_one(struct runner *R, const struct run_spec *r, int index, int n_runs,
                    struct runner_summary *sum) {
     struct run_resources q;
@@ -424,6 +482,19 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
             release(&q);
             return 0;
         }
+    }
+    /* processes sharing a grid (make's JOBS) take free runs in turn: one that another
+     * process finished since this one read the results file is not run again (its line is
+     * durable before its lock is released) */
+    struct results_index ix = {0};
+    if (!rc) rc = results_index_load(&ix, R->results_path);
+    int done = !rc && results_index_has(&ix, r->run_id);
+    results_index_free(&ix);
+    if (done) {
+        fprintf(stderr, "[%d/%d] %s: finished by another process; skipped\n", index, n_runs, r->run_id);
+        sum->n_busy++;
+        release(&q);
+        return 0;
     }
     const struct backend *be = NULL;
     if (!rc) rc = run_setup(R, r, &q, 1, &be, model_path, model_name);
@@ -485,51 +556,21 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
                      (long long)total);
     if (!rc && step)
         progress_log(&p, "resumed at step %lld/%lld", (long long)step, (long long)total);
-    while (!rc && step < total) {
-        int64_t next = (step / chunk + 1) * chunk;
-        if (next > total) next = total;
-        char ck[128], resume[4400], save[4400];
-        snprintf(ck, sizeof ck, "ckpt-%lld.safetensors", (long long)next);
-        c.stop_after = next - step;
-        if ((rc = path_fmt(save, sizeof save, "%s/%s", run_dir, ck))) break;
-        c.save_path = save;
-        if (q.st.ckpt[0] && (rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt)))
-            break;
-        struct step_ctx sc = {&p, 0, 0};
-        double t0 = now();
+    /* one trainer_run for the whole run; at every evaluation point (epoch or eval_every
+     * steps) on_eval_point checkpoints, evaluates, keeps the best weights and commits
+     * progress.json */
+    char resume[4400];
+    if (!rc && q.st.ckpt[0]) rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt);
+    struct eval_point_ctx ec = {.q = &q, .run_dir = run_dir, .state_path = state_path,
+                                .model_name = model_name, .static_bytes = static_bytes,
+                                .spe = spe, .sc = {&p, 0, 0}};
+    c.on_period = on_eval_point;
+    c.period_ctx = &ec;
+    c.period = chunk;
+    if (!rc && step < total) {
+        ec.t0 = now();
         rc = trainer_run(&q.x, &q.m, &q.tr, &q.train.ids, &c, q.st.ckpt[0] ? resume : NULL, on_step,
-                         &sc);
-        double t1 = now();
-        if (rc) break;
-        struct task_result vr;
-        if ((rc = evaluate_split(&q.x, &q.m, q.tok, &q.val, c.batch, c.max_source_len, &vr))) break;
-        q.st.train_time_s += t1 - t0;
-        q.st.eval_time_s += now() - t1;
-        struct run_eval e = {.epoch = (int)((next + spe - 1) / spe),
-                             .step = next,
-                             .train_loss = sc.n ? sc.loss_sum / sc.n : 0};
-        eval_from_result(&e, &vr);
-        if ((rc = run_state_push(&q.st, &e))) break;
-        /* strictly greater, as transformers' load_best_model_at_end: the first of equal scores
-         * stays */
-        if (q.st.best < 0 || e.score > q.st.evals[q.st.best].score) {
-            char bf[128], bp[4400];
-            snprintf(bf, sizeof bf, "best-%lld.safetensors", (long long)next);
-            if ((rc = path_fmt(bp, sizeof bp, "%s/%s", run_dir, bf))) break;
-            if ((rc = method_weights_save(&q.mi, bp, model_name))) break;
-            q.st.best = q.st.n - 1;
-            snprintf(q.st.best_file, sizeof q.st.best_file, "%s", bf);
-        }
-        snprintf(q.st.ckpt, sizeof q.st.ckpt, "%s", ck);
-        int64_t peak = (int64_t)exec_peak_bytes(&q.x) + static_bytes;
-        if (peak > q.st.peak_bytes) q.st.peak_bytes = peak;
-        if ((rc = run_state_save(&q.st, state_path))) break;
-        clean_run_dir(run_dir, q.st.ckpt, q.st.best_file);
-        const struct run_eval *b = &q.st.evals[q.st.best];
-        progress_log(
-            &p, "epoch %d step %lld/%lld train loss %.4f validation %.2f (best %.2f, epoch %d)",
-            e.epoch, (long long)next, (long long)total, e.train_loss, e.score, b->score, b->epoch);
-        step = next;
+                         &ec.sc);
     }
     /* the best validation state on test */
     struct task_result tr_test;

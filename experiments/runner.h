@@ -9,6 +9,10 @@
  * (registry name, options + reduction_factor), the task-name prefix when the method wants
  * it, AdamW (transformers 4.6 variant) with linear warmup/decay, clip 1, dropout on.
  *
+ * Training: one trainer_run per run; its period callback (every epoch, or every eval_every
+ * steps) checkpoints, evaluates on validation, keeps the best method-only weights and
+ * commits progress.json, in that order.
+ *
  * Resumability: state lives in <results_dir>/runs/<run_id>/ (progress.json, the
  * checkpoint of the last evaluation point, the best method-only weights; see
  * run_state.h). A run killed at any point restarts from its last evaluation point; a run

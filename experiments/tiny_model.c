@@ -45,11 +45,64 @@ static const struct field fields[] = {
 };
 #undef F
 
+static int task_bit(const char *name, size_t len) {
+    for (size_t i = 0; i < synthetic_task_count(); i++) {
+        const char *t = synthetic_task_name(i);
+        if (strlen(t) == len && !strncmp(t, name, len)) return (int)i;
+    }
+    return -1;
+}
+
+static void task_names(char *buf, size_t cap) {
+    buf[0] = 0;
+    for (size_t i = 0; i < synthetic_task_count(); i++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? ", " : "", synthetic_task_name(i));
+}
+
+static int add_task(uint32_t *mask, const char *name, size_t len, const char *where) {
+    char known[256];
+    int b = task_bit(name, len);
+    if (b < 0) {
+        task_names(known, sizeof known);
+        return error_set("%s: unknown synthetic task '%.*s' (known: %s)", where, (int)len, name, known);
+    }
+    if (*mask & (1u << b)) return error_set("%s: task '%.*s' named twice", where, (int)len, name);
+    *mask |= 1u << b;
+    return 0;
+}
+
+int tiny_model_spec_set_tasks(struct tiny_model_spec *s, const char *names, const char *where) {
+    uint32_t mask = 0;
+    for (const char *p = names;;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0) return error_set("%s: empty task name in '%s'", where, names);
+        if (add_task(&mask, p, len, where)) return -1;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    s->pretrain_tasks = mask;
+    return 0;
+}
+
 int tiny_model_spec_from_json(struct tiny_model_spec *s, const json_t *obj, const char *where) {
     if (!json_is_object(obj)) return error_set("%s: expected an object", where);
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)obj, k, v) {
+        if (!strcmp(k, "pretrain_tasks")) {
+            char w[600];
+            snprintf(w, sizeof w, "%s.pretrain_tasks", where);
+            if (!json_is_array(v) || json_array_size(v) == 0)
+                return error_set("%s: expected a non-empty array of synthetic task names", w);
+            uint32_t mask = 0;
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *e = json_array_get(v, i);
+                if (!json_is_string(e)) return error_set("%s[%zu]: expected a task name", w, i);
+                if (add_task(&mask, json_string_value(e), strlen(json_string_value(e)), w)) return -1;
+            }
+            s->pretrain_tasks = mask;
+            continue;
+        }
         if (!strcmp(k, "seed")) {
             if (!json_is_integer(v) || json_integer_value(v) < 0)
                 return error_set("%s.seed: expected a non-negative integer", where);
@@ -60,7 +113,7 @@ int tiny_model_spec_from_json(struct tiny_model_spec *s, const json_t *obj, cons
         for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
             if (!strcmp(fields[i].name, k)) f = &fields[i];
         if (!f) {
-            char names[512] = "seed";
+            char names[512] = "seed, pretrain_tasks";
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
                 snprintf(names + strlen(names), sizeof names - strlen(names), ", %s",
                          fields[i].name);
@@ -95,11 +148,22 @@ void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap
     /* the pre-training text comes from the synthetic grammar: a new data format is a new model */
     if (n > 0 && (size_t)n < cap) n += snprintf(buf + n, cap - (size_t)n, " data_format %d", SYNTHETIC_FORMAT);
     if (s->pretrain_supervised > 0 && n > 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, " pretrain_supervised %.17g", s->pretrain_supervised);
+        n += snprintf(buf + n, cap - (size_t)n, " pretrain_supervised %.17g", s->pretrain_supervised);
+    uint32_t all = (1u << synthetic_task_count()) - 1;
+    if (s->pretrain_supervised > 0 && s->pretrain_tasks && s->pretrain_tasks != all && n > 0 &&
+        (size_t)n < cap) {
+        n += snprintf(buf + n, cap - (size_t)n, " pretrain_tasks");
+        const char *sep = " ";
+        for (size_t i = 0; i < synthetic_task_count() && n > 0 && (size_t)n < cap; i++)
+            if (s->pretrain_tasks & (1u << i)) {
+                n += snprintf(buf + n, cap - (size_t)n, "%s%s", sep, synthetic_task_name(i));
+                sep = ",";
+            }
+    }
 }
 
 void tiny_model_cache_name(const struct tiny_model_spec *s, char *buf, size_t cap) {
-    char text[512];
+    char text[1024];
     tiny_model_spec_text(s, text, sizeof text);
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (const char *p = text; *p; p++)
@@ -269,7 +333,7 @@ static int pretrain(const struct tiny_model_spec *s, struct t5_model *m,
         int sup = (double)(splitmix64(&h) >> 11) * 0x1.0p-53 < s->pretrain_supervised;
         n_sup += sup;
         if (sup)
-            rc = synthetic_pretrain_task_example(tok, s->seed, (uint64_t)i, 0.05, &e);
+            rc = synthetic_pretrain_task_example(tok, s->seed, (uint64_t)i, 0.05, s->pretrain_tasks, &e);
         else
             rc = synthetic_pretrain_example(tok, s->seed, (uint64_t)i,
                                             (size_t)s->pretrain_max_tokens, 0.15, 3.0, &e);
@@ -335,7 +399,7 @@ int tiny_model_make(const struct tiny_model_spec *s, const char *tokenizer_path,
     c.decoder_start_id = 0;
     struct t5_model m;
     memset(&m, 0, sizeof m);
-    char parent[4096], tmp[4096], path[4200], text[512];
+    char parent[4096], tmp[4096], path[4200], text[1024];
     snprintf(parent, sizeof parent, "%s", out_dir);
     char *slash = strrchr(parent, '/');
     if (slash)

@@ -27,6 +27,8 @@ struct tiny_model_spec {
     double pretrain_supervised; /* fraction of pre-training examples that are supervised
                                    synthetic-task examples (0: span corruption only) */
     uint64_t seed;
+    uint32_t pretrain_tasks; /* the synthetic tasks of the supervised examples, bit i:
+                                synthetic_task_name(i); 0: all of them */
 };
 
 /* {d_model 64, d_kv 16, d_ff 256, heads 4, layers 2+2, 400 steps of batch 32, 64-token
@@ -34,12 +36,19 @@ struct tiny_model_spec {
  * CPU core (span-corruption loss from 6.5 to about 2.3). */
 struct tiny_model_spec tiny_model_spec_default(void);
 
-/* Override fields of s from a JSON object {"d_model": 64, "pretrain_steps": 0, ...};
- * unknown keys or bad values are errors naming `where` (e.g. "file: presets.tiny.tiny_model"). */
+/* Override fields of s from a JSON object {"d_model": 64, "pretrain_steps": 0,
+ * "pretrain_tasks": ["syn-cola", "syn-mnli"], ...}; unknown keys or bad values are errors
+ * naming `where` (e.g. "file: presets.tiny.tiny_model"). */
 int tiny_model_spec_from_json(struct tiny_model_spec *s, const struct json_t *obj,
                               const char *where);
 
-/* The spec as one line of "key value" pairs (the cache stamp) and its cache folder name. */
+/* "syn-cola,syn-mnli" -> s->pretrain_tasks (names of synthetic tasks, comma-separated);
+ * an unknown or repeated name is an error naming `where`. */
+int tiny_model_spec_set_tasks(struct tiny_model_spec *s, const char *names, const char *where);
+
+/* The spec as one line of "key value" pairs (the cache stamp) and its cache folder name.
+ * pretrain_tasks appears only when it is a strict subset and pretrain_supervised > 0, so
+ * the specs that existed before it keep their names. */
 void tiny_model_spec_text(const struct tiny_model_spec *s, char *buf, size_t cap);
 void tiny_model_cache_name(const struct tiny_model_spec *s, char *buf, size_t cap);
 

@@ -28,11 +28,37 @@ int64_t trainer_total_steps(const struct train_config *c, int n_examples) {
     return c->max_steps > 0 && c->max_steps < t ? c->max_steps : t;
 }
 
+static int save_to(const char *path, const struct train_config *c, const struct trainable *tr,
+                   const struct optimizer *o, const struct exec *x, int64_t step) {
+    struct train_state s = {step, c->seed, x->rng_offset};
+    return checkpoint_save(path, tr, o, &s, c->config_json);
+}
+
 static int save(const struct train_config *c, const struct trainable *tr, const struct optimizer *o,
                 const struct exec *x, int64_t step) {
-    if (!c->save_path) return 0;
-    struct train_state s = {step, c->seed, x->rng_offset};
-    return checkpoint_save(c->save_path, tr, o, &s, c->config_json);
+    return c->save_path ? save_to(c->save_path, c, tr, o, x, step) : 0;
+}
+
+int trainer_checkpoint(const struct trainer_point *p, const char *path) {
+    if (!p || !p->c || !path) return error_set("trainer_checkpoint: no training state or path");
+    return save_to(path, p->c, p->tr, p->o, p->x, p->step);
+}
+
+/* on_period with training switched off, the dropout stream put back after it. */
+static int period_end(struct exec *x, const struct train_config *c, const struct trainable *tr,
+                      const struct optimizer *o, int64_t step, int64_t total, int epoch) {
+    struct trainer_point p = {step, total, epoch, c, tr, o, x};
+    int training = x->training, record = x->record;
+    uint64_t seed = x->seed, offset = x->rng_offset;
+    x->training = 0;
+    x->record = 0;
+    int rc = c->on_period(c->period_ctx, &p);
+    exec_reset(x); /* whatever the callback left in the arenas */
+    x->training = training;
+    x->record = record;
+    x->seed = seed;
+    x->rng_offset = offset;
+    return rc ? -1 : 0;
 }
 
 int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const struct seq2seq_data *d,
@@ -68,6 +94,7 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
     int perm_epoch = -1;
     struct seq2seq_batch b = {0}; /* host arrays reused by every micro-batch */
     int64_t stop = c.stop_after > 0 && step + c.stop_after < total ? step + c.stop_after : total;
+    int64_t period = c.period > 0 ? c.period : spe;
     x->training = c.dropout;
     x->record = 1;
     while (!rc && step < stop) {
@@ -103,6 +130,8 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
         si.seconds = now() - t0;
         if (cb) cb(ctx, &si);
         if (c.save_every > 0 && step % c.save_every == 0 && step < stop) rc = save(&c, tr, &o, x, step);
+        if (!rc && c.on_period && (step % period == 0 || step == total))
+            rc = period_end(x, &c, tr, &o, step, total, epoch + 1);
     }
     x->record = 0;
     x->training = 0;

@@ -9,6 +9,14 @@
 #include "core/t5_model.h"
 #include "experiments/seq2seq_data.h"
 
+struct trainer_point;
+/* Called at the end of every period (see train_config.period) with the training state
+ * consistent: the callback may evaluate the model (dropout and tape recording are off
+ * during the call; the dropout stream's seed and position are restored after it, so what
+ * the callback runs does not change training) and checkpoint it with trainer_checkpoint().
+ * A non-zero return (with the error set) ends trainer_run with -1. */
+typedef int (*period_callback)(void *ctx, const struct trainer_point *p);
+
 struct train_config {
     int epochs;
     int batch;      /* examples per micro-batch */
@@ -22,7 +30,26 @@ struct train_config {
     const char *save_path;     /* checkpoint written here (atomically) */
     int save_every;            /* steps between checkpoints (0: only at the end) */
     const char *config_json;   /* stored in checkpoints */
+    period_callback on_period; /* NULL: none */
+    void *period_ctx;
+    int64_t period; /* steps between on_period calls, counted from step 0 of the run (not of
+                       this call); 0: one epoch. on_period also follows the last step. */
 };
+
+/* Where training is when on_period is called. */
+struct trainer_point {
+    int64_t step, total_steps; /* optimizer steps taken so far, in all */
+    int epoch;                 /* epoch of the last step (1-based) */
+    /* the training state, for trainer_checkpoint */
+    const struct train_config *c;
+    const struct trainable *tr;
+    const struct optimizer *o;
+    const struct exec *x;
+};
+
+/* Checkpoint the state at p (trained tensors, AdamW moments, step, dropout position) to
+ * path (atomically); trainer_run(resume = path) continues from it bit for bit. */
+int trainer_checkpoint(const struct trainer_point *p, const char *path);
 
 struct step_info {
     int64_t step, total_steps;
@@ -38,7 +65,8 @@ typedef void (*step_callback)(void *ctx, const struct step_info *s);
 int64_t trainer_total_steps(const struct train_config *c, int n_examples);
 
 /* Train tr's tensors of model m (plus whatever the forward uses) on d. resume: a checkpoint
- * path or NULL. The last step's state is checkpointed to c->save_path if set. */
+ * path or NULL. The last step's state is checkpointed to c->save_path if set. c->on_period,
+ * if set, is called at every period's end (a run evaluated every epoch is one call). */
 int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const struct seq2seq_data *d,
                 const struct train_config *c, const char *resume, step_callback cb, void *ctx);
 

@@ -7,6 +7,8 @@
  *    table (rows) as the uninterrupted run (the metrics are deterministic);
  *  - a results file whose last line was cut short: that run is redone, the line is not
  *    duplicated, the table is unchanged;
+ *  - two processes over the same grid at once (no --shard): every run id once, the same
+ *    table;
  *  - an unknown method or task fails before anything trains, with a clear message.
  * Expected values: run ids from the grid rule of docs/RESULTS_FORMAT.md, tables from the
  * uninterrupted run (the property under test is that interruption changes nothing). */
@@ -214,6 +216,24 @@ int main(void) {
     CHECK(report_rows(fileC, outC, rowsC, sizeof rowsC) == 0 && !strcmp(rowsA, rowsC),
           "table after the redo differs:\n%s", rowsC);
     printf("  ok truncated last line: cut, the run redone once\n");
+
+    /* 3b. two processes over the same grid (make's JOBS, no --shard): they share its runs
+     * through the run locks; each run is done once, by one of them */
+    char resE[300], fileE[400], outE[300];
+    static char rowsE[16384];
+    snprintf(resE, sizeof resE, "%s/E", dir);
+    snprintf(fileE, sizeof fileE, "%s/rtest.jsonl", resE);
+    snprintf(outE, sizeof outE, "%s/outE", dir);
+    snprintf(cmd, sizeof cmd, "(%s run %s --results %s --no-progress-bar & %s run %s --results %s --no-progress-bar & wait) 2>&1",
+             compacter_bin(), grid, resE, compacter_bin(), grid, resE);
+    CHECK(run_capture(cmd, out, sizeof out) == 0, "two processes: %s", out);
+    count_lines(fileE, counts, &complete, &partial);
+    CHECK(complete == 4 && partial == 0, "two processes: %d complete lines, %d partial", complete, partial);
+    for (int i = 0; i < 4; i++)
+        CHECK(counts[i] == 1, "two processes: run %s appears %d times", ids[i], counts[i]);
+    CHECK(report_rows(fileE, outE, rowsE, sizeof rowsE) == 0 && !strcmp(rowsA, rowsE),
+          "two processes: the table differs:\n%s", rowsE);
+    printf("  ok two processes sharing the grid: every run once, identical table\n");
 
     /* 4. unknown method / task: a clear error before anything trains */
     char bad[300], resD[300];
