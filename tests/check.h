@@ -61,6 +61,20 @@ static inline int check_close_f32(const char *what, const float *a, const float 
         exit(77);                                                                                  \
     } while (0)
 
+/* 1 when both files exist and hold the same bytes. */
+static inline int files_identical(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) same = 0;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
 /* Path of a file under ../shared/data (or $COMPACTER_SHARED_DATA); NULL if it is absent,
  * so the caller can SKIP visibly. Returns a static buffer. */
 static inline const char *shared_data(const char *rel) {

@@ -29,19 +29,6 @@ static long file_size(const char *p) {
     return n;
 }
 
-static int same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb) same = 0;
-        if (ca == EOF || cb == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 int main(void) {
     if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
     snprintf(dir, sizeof dir, "/tmp/compacter-resume-%d", (int)getpid());
@@ -69,7 +56,7 @@ int main(void) {
     snprintf(a2, sizeof a2, "--model tests/fixtures/t5/v10 --save %s --resume %s", ck_resumed, ck_resumed);
     CHECK(run(a2) == 0, "resumed run failed: %s", out);
     CHECK(strstr(out, "step 6 ") && !strstr(out, "step 5 "), "resume did not continue at step 6: %s", out);
-    CHECK(same_file(ck_straight, ck_resumed), "9 steps straight and 5 + resume + 4 give different checkpoints");
+    CHECK(files_identical(ck_straight, ck_resumed), "9 steps straight and 5 + resume + 4 give different checkpoints");
     struct st_file sf;
     if (st_open(&sf, ck_resumed) == 0) {
         CHECK(st_find(&sf, "adam_m/shared.weight") && st_find(&sf, "param/lm_head.weight") == NULL,
@@ -131,7 +118,7 @@ int main(void) {
     int rc = run(a1);
     CHECK(rc != 0 && strstr(out, "loss is nan at step 1"), "NaN loss not stopped: rc %d %s", rc, out);
     CHECK(strstr(out, keep) != NULL, "error does not name the last good checkpoint: %s", out);
-    CHECK(same_file(keep, ck_straight), "the last good checkpoint was overwritten");
+    CHECK(files_identical(keep, ck_straight), "the last good checkpoint was overwritten");
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "cleanup failed\n");

@@ -98,19 +98,6 @@ static int on_period(void *ctx, const struct trainer_point *p) {
     return 0;
 }
 
-static int same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb) same = 0;
-        if (ca == EOF || cb == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 /* One trainer_run on a fresh model; probe (may be NULL) as the period callback. */
 static int train(const char *save, const char *resume, int64_t period, struct probe *pr) {
     struct fixture f;
@@ -152,7 +139,7 @@ int main(void) {
           p.epochs[0], p.epochs[1], p.epochs[2], p.epochs[3]);
     CHECK(!p.saw_training && !p.saw_record, "the callback ran with dropout %d / recording %d on", p.saw_training,
           p.saw_record);
-    CHECK(same_file(straight, with_cb), "a callback that ran a dropout forward pass changed training");
+    CHECK(files_identical(straight, with_cb), "a callback that ran a dropout forward pass changed training");
     printf("  ok period 2: called at steps 2 4 6 7; final checkpoint identical to the straight run\n");
 
     /* resumed from the callback's checkpoint at step 4, period 3: points 6 and 7 (multiples
@@ -161,7 +148,7 @@ int main(void) {
     CHECK(train(resumed, mid, 3, &q) == 0, "resumed run: %s", error_message());
     CHECK(q.n == 2 && q.steps[0] == 6 && q.steps[1] == 7, "resumed, period 3: %d calls (%lld %lld)", q.n,
           (long long)q.steps[0], (long long)q.steps[1]);
-    CHECK(same_file(straight, resumed), "resumed from trainer_checkpoint at step 4: a different final state");
+    CHECK(files_identical(straight, resumed), "resumed from trainer_checkpoint at step 4: a different final state");
     printf("  ok trainer_checkpoint at step 4 resumes to the same final state\n");
 
     /* period 0: every epoch's end (4 steps an epoch) and the last step */
