@@ -61,6 +61,27 @@ static inline int check_close_f32(const char *what, const float *a, const float 
         exit(77);                                                                                  \
     } while (0)
 
+/* The gradient criterion of the parity tests (fp32 against a PyTorch reference):
+ * |a-b| <= 1e-6 + 1e-4|b| + 1e-5 max|b|. The last term, 1e-5 of the tensor's largest
+ * magnitude, is for fp32 cancellation in near-zero elements, whose error scales with the
+ * summands rather than the result. Returns the count of elements beyond it (NaN counts);
+ * *strict (may be NULL) += the elements beyond the bare 1e-6 + 1e-4|b|; *worst = max of
+ * itself and |a-b|. */
+static inline int64_t grad_elements_off(const float *a, const float *b, int64_t n, int64_t *strict,
+                                        double *worst) {
+    double maxb = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (fabs((double)b[j]) > maxb) maxb = fabs((double)b[j]);
+    int64_t bad = 0;
+    for (int64_t j = 0; j < n; j++) {
+        double d = fabs((double)a[j] - (double)b[j]), lim = 1e-6 + 1e-4 * fabs((double)b[j]);
+        if (strict && !(d <= lim)) (*strict)++;
+        if (!(d <= lim + 1e-5 * maxb)) bad++;
+        if (!(d <= *worst)) *worst = isnan(d) ? INFINITY : d;
+    }
+    return bad;
+}
+
 /* 1 when both files exist and hold the same bytes. */
 static inline int files_identical(const char *a, const char *b) {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");

@@ -136,15 +136,10 @@ static void parity(const char *fam, const char *cs, const char *method, const ch
         double scale = 0;
         for (int64_t j = 0; j < n; j++)
             scale = fmax(scale, fabs(want[j]));
-        int bad = 0;
-        for (int64_t j = 0; j < n; j++) {
-            double d = fabs((double)t->grad[j] - want[j]);
-            if (!(d <= 1e-6 + 1e-4 * fabs(want[j]))) n_strict++;
-            if (!(d <= 1e-6 + 1e-4 * fabs(want[j]) + 1e-5 * scale)) bad++;
-            if (d > worst) worst = d;
-            if (scale > 1e-6 && d / scale > worst_rel) worst_rel = d / scale;
-        }
-        CHECK(bad == 0, "%s %s %s: %d elements off", fam, method, name, bad);
+        int64_t bad = grad_elements_off(t->grad, want, n, &n_strict, &worst);
+        for (int64_t j = 0; j < n && scale > 1e-6; j++)
+            worst_rel = fmax(worst_rel, fabs((double)t->grad[j] - want[j]) / scale);
+        CHECK(bad == 0, "%s %s %s: %lld elements off", fam, method, name, (long long)bad);
         n_ok += bad == 0;
         n_el += n;
     }
