@@ -1,5 +1,6 @@
 /* cuda_backend.cu: the CUDA backend's op table, device checks, memory (cudaMalloc in
- * alloc only; the arena calls it in chunks), uploads/downloads, the ops' scratch buffer
+ * alloc only; the activation pool, core/pool.c, calls it for its block and for what lies
+ * beyond it on a first step), uploads/downloads, the ops' scratch buffer
  * (cuda_scratch(), allocated once beside the cuBLAS workspace), and GEMM through cuBLAS
  * with its handle, workspace and precision switch. Ops run asynchronously on
  * cuda_stream(); download and sync synchronise. */
