@@ -16,6 +16,9 @@
  * (tests/fixtures/t5/<fam>-train.safetensors, |a-b| <= 1e-6 + 1e-4|b|) and the CPU backend,
  * and 3 steps of forward + backward + AdamW with dropout on (fixed seed): losses 1e-5
  * relative, final parameters 1e-5 relative per tensor, CUDA run to run bitwise.
+ * bf16 mode (GEMMs on bf16 tensor cores, fp32 storage): every GEMM case above within 1e-2
+ * of the CPU's fp32 and measurably not fp32; one backward's loss and gradients within 1e-2
+ * (full fine-tuning), 3 Compacter++ steps' losses within 1e-2.
  * SKIPs without a CUDA build or without a device. Built with -DCUDA_OPS_SELFTEST_ON_CPU
  * the training part runs with the CPU backend on both sides (a check of the test itself on
  * machines without a GPU). */
@@ -205,6 +208,10 @@ static size_t span(int rows, int ld, int64_t stride, int batch) {
     return (size_t)((int64_t)(batch - 1) * stride + (int64_t)(rows - 1) * ld + ld);
 }
 
+/* GEMM tolerance of the current precision: fp32 strict, or 1e-2 (the issue's bound for
+ * bf16, and loose for tf32's ~1e-3) when cuBLAS may use tensor cores */
+static double gemm_tol(void) { return strcmp(cuda_precision(), "fp32") ? 1e-2 : TOL; }
+
 static void run_gemm_case(const char *label, struct gemm_case g) {
     int ra = g.ta ? g.k : g.m, rb = g.tb ? g.n : g.k;
     size_t na = span(ra, g.lda, g.sa, g.batch), nb = span(rb, g.ldb, g.sb, g.batch);
@@ -243,9 +250,9 @@ static void run_gemm_case(const char *label, struct gemm_case g) {
         }
     }
     char what[160];
-    snprintf(what, sizeof what, "gemm %s ta=%d tb=%d %dx%dx%d b=%d beta=%g", label, g.ta, g.tb, g.m,
-             g.n, g.k, g.batch, g.beta);
-    check_rel(what, gl, cl, nl, TOL);
+    snprintf(what, sizeof what, "gemm %s %s ta=%d tb=%d %dx%dx%d b=%d beta=%g", cuda_precision(), label, g.ta,
+             g.tb, g.m, g.n, g.k, g.batch, g.beta);
+    check_rel(what, gl, cl, nl, gemm_tol());
     CHECK(pad_written == 0, "%s: %zu elements outside C written", what, pad_written);
     GPU->free(da);
     GPU->free(db);
@@ -315,8 +322,8 @@ static void test_gemm_2level(void) {
                                      cs[t].ldc, cs[t].sc, cs[t].osc, H, B));
         to_host(got, dc, cs[t].nc * 4);
         char what[96];
-        snprintf(what, sizeof what, "gemm_2level %s (%d x %d)", cs[t].what, B, H);
-        check_rel(what, got, c, cs[t].nc, TOL);
+        snprintf(what, sizeof what, "gemm_2level %s %s (%d x %d)", cuda_precision(), cs[t].what, B, H);
+        check_rel(what, got, c, cs[t].nc, gemm_tol());
         GPU->free(da), GPU->free(db), GPU->free(dc);
         free(a), free(b), free(c), free(got);
     }
@@ -347,6 +354,46 @@ static void test_precision_switch(void) {
 }
 
 /* ---- embedding, position bias ---- */
+
+/* x rounded to the nearest bf16 (ties to even), as a float; inputs here are finite */
+static float bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* bf16 GEMMs: every GEMM case and attention layout of the fp32 tests within 1e-2 of the
+ * CPU's fp32; then evidence that the mode is in effect (further from fp32 than fp32
+ * rounding) and how close it is to an fp32 GEMM of bf16-rounded operands (printed: the
+ * conversion cuBLAS uses inside CUBLAS_COMPUTE_32F_FAST_16BF). */
+static void test_bf16_gemm(void) {
+    CHECK(cuda_set_precision("bf16") == 0, "bf16: %s", error_message());
+    CHECK(!strcmp(cuda_precision(), "bf16"), "precision reads back bf16");
+    test_gemm();
+    test_gemm_2level();
+    int m = 64, n = 64, k = 512;
+    float *a = hrand((size_t)m * k, -1, 1), *b = hrand((size_t)k * n, -1, 1), *c = hnan((size_t)m * n);
+    float *ar = hcopy(a, (size_t)m * k), *br = hcopy(b, (size_t)k * n), *cr = hnan((size_t)m * n);
+    for (size_t i = 0; i < (size_t)m * k; i++) ar[i] = bf16_round(ar[i]);
+    for (size_t i = 0; i < (size_t)k * n; i++) br[i] = bf16_round(br[i]);
+    float *got = hnan((size_t)m * n);
+    float *da = dup_dev(a, (size_t)m * k * 4), *db = dup_dev(b, (size_t)k * n * 4), *dc = dev_nan((size_t)m * n);
+    check_op("cpu gemm", CPU->gemm(0, 0, m, n, k, 1, a, k, 0, b, n, 0, 0, c, n, 0, 1));
+    check_op("cpu gemm of bf16-rounded operands", CPU->gemm(0, 0, m, n, k, 1, ar, k, 0, br, n, 0, 0, cr, n, 0, 1));
+    check_op("cuda gemm bf16", GPU->gemm(0, 0, m, n, k, 1, da, k, 0, db, n, 0, 0, dc, n, 0, 1));
+    to_host(got, dc, (size_t)m * n * 4);
+    double e32 = rel_err(got, c, (size_t)m * n), e16 = rel_err(got, cr, (size_t)m * n);
+    CHECK(e32 <= 1e-2, "bf16 gemm %dx%dx%d: relative error %.3g vs fp32 (tol 1e-2)", m, n, k, e32);
+    CHECK(e32 > 1e-5, "bf16 gemm %dx%dx%d: relative error %.3g vs fp32: no bf16 rounding happened", m, n, k, e32);
+    printf("  ok bf16 gemm %dx%dx%d: relative error %.3g vs the fp32 GEMM, %.3g vs an fp32 GEMM of "
+           "bf16-rounded (nearest-even) operands\n",
+           m, n, k, e32, e16);
+    CHECK(cuda_set_precision("fp32") == 0, "fp32: %s", error_message());
+    GPU->free(da), GPU->free(db), GPU->free(dc);
+    free(a), free(b), free(c), free(ar), free(br), free(cr), free(got);
+}
 
 static void test_embedding(int64_t vocab, int64_t n, int64_t d) {
     float *table = hrand((size_t)(vocab * d), -1, 1);
@@ -1105,23 +1152,18 @@ static int64_t count_off(const float *a, const float *b, int64_t n, double atol,
     return bad;
 }
 
-static void test_training(const char *fam, enum adamw_variant variant) {
-    char path[256], what[200];
-    struct st_file rf, tf;
+/* The training batch of fam's reference fixture (its arrays point into rf, opened here;
+ * *dec is allocated). 0, or -1 after a failed CHECK. */
+static int fixture_batch(const char *fam, struct st_file *rf, struct t5_batch *b, int32_t **dec) {
+    char path[256];
     snprintf(path, sizeof path, FIX "/%s-reference.safetensors", fam);
-    if (st_open(&rf, path)) {
+    if (st_open(rf, path)) {
         CHECK(0, "%s", error_message());
-        return;
+        return -1;
     }
-    snprintf(path, sizeof path, FIX "/%s-train.safetensors", fam);
-    if (st_open(&tf, path)) {
-        CHECK(0, "%s", error_message());
-        st_close(&rf);
-        return;
-    }
-    const struct st_tensor *et = st_find(&rf, "enc_ids"), *lt = st_find(&rf, "labels");
+    const struct st_tensor *et = st_find(rf, "enc_ids"), *lt = st_find(rf, "labels");
     int B = (int)et->shape[0], S = (int)et->shape[1], T = (int)lt->shape[1];
-    const int32_t *labels = ref_data(&rf, "labels", NULL);
+    const int32_t *labels = ref_data(rf, "labels", NULL);
     struct t5_config cfg;
     {
         char dir[128];
@@ -1131,10 +1173,25 @@ static void test_training(const char *fam, enum adamw_variant variant) {
         cfg = tmp.cfg;
         t5_model_free(&tmp);
     }
-    int32_t *dec = malloc(sizeof(int32_t) * (size_t)(B * T));
-    t5_shift_right(&cfg, labels, B, T, dec);
-    struct t5_batch b = {
-        B, S, T, ref_data(&rf, "enc_ids", NULL), ref_data(&rf, "enc_mask", NULL), dec, labels};
+    *dec = malloc(sizeof(int32_t) * (size_t)(B * T));
+    t5_shift_right(&cfg, labels, B, T, *dec);
+    *b = (struct t5_batch){B, S, T, ref_data(rf, "enc_ids", NULL), ref_data(rf, "enc_mask", NULL), *dec, labels};
+    return 0;
+}
+
+static void test_training(const char *fam, enum adamw_variant variant) {
+    char path[256], what[200];
+    struct st_file rf, tf;
+    struct t5_batch b;
+    int32_t *dec = NULL;
+    if (fixture_batch(fam, &rf, &b, &dec)) return;
+    snprintf(path, sizeof path, FIX "/%s-train.safetensors", fam);
+    if (st_open(&tf, path)) {
+        CHECK(0, "%s", error_message());
+        st_close(&rf);
+        free(dec);
+        return;
+    }
     const char *var = variant == ADAMW_HF46 ? "transformers 4.6" : "torch";
 
     /* 1. gradients of every parameter after one backward, dropout off: CUDA against the
@@ -1242,6 +1299,61 @@ static void test_training(const char *fam, enum adamw_variant variant) {
     st_close(&tf);
 }
 
+/* bf16 GEMMs in whole training steps of fam against the CPU's fp32 (the issue's 1e-2):
+ * the loss and every parameter's gradient of one backward (dropout off, full fine-tuning),
+ * then TRAIN_STEPS steps of Compacter++ with dropout on: each loss within 1e-2; the
+ * trained tensors' relative distance from the CPU's after those steps is printed (AdamW
+ * normalises updates, so a bf16 rounding that flips a small gradient's sign moves an
+ * element by 2 lr: no fixed bound holds for it). */
+static void test_bf16_training(const char *fam, enum adamw_variant variant) {
+    struct st_file rf;
+    struct t5_batch b;
+    int32_t *dec = NULL;
+    char what[200];
+    if (fixture_batch(fam, &rf, &b, &dec)) return;
+    struct train_run gc = {0}, gg = {0}, pc = {0}, pg = {0};
+    int rc = train_on(CPU, fam, "full", &b, 0, 1, 0, variant, &gc) ||
+             train_on(CPU, fam, "compacter++", &b, 1, TRAIN_STEPS, 1, variant, &pc);
+    CHECK(cuda_set_precision("bf16") == 0, "bf16: %s", error_message());
+    rc = rc || train_on(GPU, fam, "full", &b, 0, 1, 0, variant, &gg) ||
+         train_on(GPU, fam, "compacter++", &b, 1, TRAIN_STEPS, 1, variant, &pg);
+    CHECK(cuda_set_precision("fp32") == 0, "fp32: %s", error_message());
+    if (rc) {
+        CHECK(0, "%s bf16 training: %s", fam, error_message());
+    } else {
+        snprintf(what, sizeof what, "%s bf16 loss with dropout off, cuda vs cpu fp32", fam);
+        check_rel(what, &gg.loss[0], &gc.loss[0], 1, 1e-2);
+        int ok = 0;
+        double worst = 0;
+        for (int i = 0; i < gg.n; i++) {
+            int64_t n = (i + 1 < gg.n ? gg.off[i + 1] : gg.numel) - gg.off[i];
+            double e = rel_err(gg.grads + gg.off[i], gc.grads + gc.off[i], (size_t)n);
+            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            CHECK(e <= 1e-2, "%s bf16 gradient %s: relative error %.3g vs cpu fp32 (tol 1e-2)", fam, gg.names[i], e);
+            ok += e <= 1e-2;
+        }
+        printf("  ok %s bf16 gradients: %d/%d within 1e-2 relative of the cpu fp32 (worst %.3g)\n", fam, ok, gg.n,
+               worst);
+        for (int k = 0; k < TRAIN_STEPS; k++) {
+            snprintf(what, sizeof what, "%s bf16 compacter++, dropout on: loss of step %d", fam, k + 1);
+            check_rel(what, &pg.loss[k], &pc.loss[k], 1, 1e-2);
+        }
+        double pworst = 0;
+        for (int i = 0; i < pg.n; i++) {
+            int64_t n = (i + 1 < pg.n ? pg.off[i + 1] : pg.numel) - pg.off[i];
+            double e = rel_err(pg.params + pg.off[i], pc.params + pc.off[i], (size_t)n);
+            CHECK(isfinite(e), "%s bf16 compacter++ %s: not finite after %d steps", fam, pg.names[i], TRAIN_STEPS);
+            if (!(e <= pworst)) pworst = e;
+        }
+        printf("  ok %s bf16 compacter++: %d trained tensors finite after %d steps; worst relative distance "
+               "from the cpu fp32 %.3g (measured, not bounded)\n",
+               fam, pg.n, TRAIN_STEPS, pworst);
+    }
+    train_run_free(&gc), train_run_free(&gg), train_run_free(&pc), train_run_free(&pg);
+    free(dec);
+    st_close(&rf);
+}
+
 /* dropout, the backward ops, the optimizer ops and whole training steps */
 static void run_backward_tests(void) {
     test_dropout(100003, 0.1f, 42, 0);
@@ -1294,6 +1406,13 @@ static void run_backward_tests(void) {
     test_training("v11", ADAMW_HF46);
 }
 
+/* the bf16 precision mode (GEMMs on bf16 tensor cores, fp32 storage) */
+static void run_bf16_tests(void) {
+    test_bf16_gemm();
+    test_bf16_training("v10", ADAMW_TORCH);
+    test_bf16_training("v11", ADAMW_HF46);
+}
+
 #ifdef CUDA_OPS_SELFTEST_ON_CPU
 /* A check of this test's own code on a machine without a GPU: build with
  *   cc -DCUDA_OPS_SELFTEST_ON_CPU -Wno-unused-function ... tests/test_cuda_ops.c (the
@@ -1302,6 +1421,7 @@ static void run_backward_tests(void) {
 int main(void) {
     GPU = &backend_cpu;
     run_backward_tests();
+    test_bf16_training("v10", ADAMW_TORCH); /* the "bf16" side is the cpu's fp32 here */
     CHECK_DONE();
 }
 #else
@@ -1348,6 +1468,7 @@ int main(void) {
     test_model("v11");
 
     run_backward_tests();
+    run_bf16_tests();
 
     cuda_shutdown();
     CHECK_DONE();

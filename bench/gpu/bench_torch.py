@@ -4,11 +4,13 @@ clip 1.0, AdamW) of a t5-base-shaped random model on the GPU, eager, dropout 0.1
 mode, same batch and lengths, for full fine-tuning, Houlsby adapters and Compacter++
 (written here from docs/reference-spec.md sections 1-2: PHM layers with n=4, rank-1
 factorised W, one shared (n,n,n) rule, after the FFN sublayer only, gelu_new, bottleneck
-768/32 = 24; trained: adapters, the rule and every layer norm). fp32 (TF32 off) and tf32
-(torch.backends.cuda.matmul.allow_tf32). Prints one line per run in bench_gpu.c's format:
+768/32 = 24; trained: adapters, the rule and every layer norm). fp32 (TF32 off), tf32
+(torch.backends.cuda.matmul.allow_tf32) and bf16 (torch.autocast to bfloat16: bf16 GEMMs,
+fp32 weights and optimizer state). Prints one line per run in bench_gpu.c's format:
   pytorch gpu step: method M prec P batch B src S tgt T: X ms/step, Y tokens/s | memory MiB: peak Z
 where the peak is torch.cuda.max_memory_allocated over model creation and the first step."""
 import argparse
+import contextlib
 import math
 import time
 
@@ -167,9 +169,14 @@ def bench(method, prec):
     enc = torch.randint(2, 32000, (a.batch, a.src), device=dev)
     lab = torch.randint(2, 32000, (a.batch, a.tgt), device=dev)
 
+    # bf16: autocast (bf16 GEMMs, fp32 weights and optimizer), PyTorch's usual bf16
+    # training and the peer of compacter's bf16 GEMM mode (which also keeps fp32 storage)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if prec == "bf16" else contextlib.nullcontext()
+
     def step():
         opt.zero_grad(set_to_none=False)
-        loss = model(input_ids=enc, labels=lab, use_cache=False).loss
+        with amp:
+            loss = model(input_ids=enc, labels=lab, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -199,9 +206,6 @@ if a.count_only:
             print(f"method {m}: trainable {sum(p.numel() for p in ps)}")
     raise SystemExit(0)
 for prec in [p for p in a.precisions.split(",") if p]:
-    if prec == "bf16":
-        print("bf16: skipped (compared only where compacter has it; not implemented there yet)")
-        continue
     for m in methods:
         if m not in ("full", "adapter", "compacter++"):
             print(f"method {m} prec {prec}: skipped: no PyTorch peer in bench_torch.py")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU training step (forward, backward, AdamW) on a t5-base-shaped random model, batch 100,
 # source 128, target 3: this program (bench_gpu.c: full FT, adapter, compacter++, bitfit,
-# prompt-tuning-r, intrinsic-said; fp32, tf32; bf16 says "not implemented") against PyTorch +
+# prompt-tuning-r, intrinsic-said; fp32, tf32, bf16 GEMMs) against PyTorch +
 # transformers eager (bench_torch.py: full FT, Houlsby adapters, Compacter++), one after the
 # other on the same GPU; prints both and the ratios (tokens/s and peak memory, ours/theirs).
 #

@@ -43,7 +43,7 @@ int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
 
 static int cpu_set_precision(const char *mode) {
     if (mode && !strcmp(mode, "fp32")) return 0;
-    return error_set("precision '%s' is not available on the cpu backend (fp32 only; tf32 needs --device cuda)",
+    return error_set("precision '%s' is not available on the cpu backend (fp32 only; tf32 and bf16 need --device cuda)",
                      mode ? mode : "?");
 }
 

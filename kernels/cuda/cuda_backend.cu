@@ -27,7 +27,10 @@
 static cublasHandle_t g_cublas = NULL;
 static void *g_workspace = NULL;
 static void *g_scratch = NULL;
-static int g_tf32 = 0;  /* the precision switch: 0 fp32 strict, 1 tf32 */
+/* the precision switch (GEMMs only; storage stays fp32) */
+enum gemm_precision { GEMM_FP32, GEMM_TF32, GEMM_BF16 };
+static enum gemm_precision g_prec = GEMM_FP32;
+static const char *const g_prec_names[] = {"fp32", "tf32", "bf16"};
 static int g_ready = 0; /* handle and workspace set up */
 
 extern "C" cudaStream_t cuda_stream(void) {
@@ -71,9 +74,10 @@ extern "C" int cuda_available(void) {
 
 static int apply_math_mode(void) {
     /* fp32: CUBLAS_DEFAULT_MATH never uses TF32 for fp32 GEMMs (that takes
-     * CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1). */
-    CUBLAS_CHECK(
-        cublasSetMathMode(g_cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+     * CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1). bf16 keeps the default math
+     * mode: its GEMMs pass CUBLAS_COMPUTE_32F_FAST_16BF to the Ex calls. */
+    CUBLAS_CHECK(cublasSetMathMode(g_cublas, g_prec == GEMM_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                  : CUBLAS_DEFAULT_MATH));
     return 0;
 }
 
@@ -118,19 +122,18 @@ extern "C" void *cuda_scratch(size_t *bytes) {
 
 extern "C" int cuda_set_precision(const char *mode) {
     if (!mode) return error_set("cuda precision: NULL mode");
-    if (!strcmp(mode, "fp32"))
-        g_tf32 = 0;
-    else if (!strcmp(mode, "tf32"))
-        g_tf32 = 1;
-    else
-        return error_set("cuda precision '%s': expected fp32 or tf32", mode);
+    int found = -1;
+    for (int i = 0; i < 3 && found < 0; i++)
+        if (!strcmp(mode, g_prec_names[i])) found = i;
+    if (found < 0) return error_set("cuda precision '%s': expected fp32, tf32 or bf16", mode);
+    g_prec = (enum gemm_precision)found;
     return g_ready ? apply_math_mode() : 0;
 }
 
 extern "C" size_t cuda_workspace_bytes(void) { return CUBLAS_WORKSPACE_BYTES; }
 
 extern "C" const char *cuda_precision(void) {
-    return g_tf32 ? "tf32" : "fp32";
+    return g_prec_names[g_prec];
 }
 
 extern "C" void cuda_shutdown(void) {
@@ -212,6 +215,13 @@ static int cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     if (cuda_backend_init()) return -1;
     cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (g_prec == GEMM_BF16) {
+        CUBLAS_CHECK(cublasGemmStridedBatchedEx(g_cublas, tb, ta, n, m, k, &alpha, b, CUDA_R_32F, ldb,
+                                                (long long)stride_b, a, CUDA_R_32F, lda, (long long)stride_a,
+                                                &beta, c, CUDA_R_32F, ldc, (long long)stride_c, batch,
+                                                CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+        return 0;
+    }
     CUBLAS_CHECK(cublasSgemmStridedBatched(g_cublas, tb, ta, n, m, k, &alpha, b, ldb,
                                            (long long)stride_b, a, lda, (long long)stride_a, &beta,
                                            c, ldc, (long long)stride_c, batch));
@@ -258,6 +268,13 @@ static int cuda_gemm_2level(int trans_a, int trans_b, int m, int n, int k, float
     cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     /* row-major C = A B is column-major C^T = B^T A^T, as in cuda_gemm */
+    if (g_prec == GEMM_BF16) {
+        CUBLAS_CHECK(cublasGemmBatchedEx(g_cublas, tb, ta, n, m, k, &alpha, (const void *const *)pb, CUDA_R_32F,
+                                         ldb, (const void *const *)pa, CUDA_R_32F, lda, &beta, (void *const *)pc,
+                                         CUDA_R_32F, ldc, (int)total, CUBLAS_COMPUTE_32F_FAST_16BF,
+                                         CUBLAS_GEMM_DEFAULT));
+        return 0;
+    }
     CUBLAS_CHECK(cublasSgemmBatched(g_cublas, tb, ta, n, m, k, &alpha, pb, ldb, pa, lda, &beta, pc, ldc, (int)total));
     return 0;
 }
