@@ -119,6 +119,20 @@ struct backend {
                        int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb, int64_t stride_b,
                        int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,
                        int64_t outer_stride_c, int inner, int outer);
+
+    /* ---- multi-tensor optimizer ops: the whole optimizer phase in O(1) launches ----
+     * count tensors; the arrays are host memory (count entries), the pointers in them and
+     * `out` the backend's. Each result is bit-identical to the single-tensor op's on the
+     * same backend. The tensors must not overlap. Both may be NULL: the backend_* wrappers
+     * below then loop over the single-tensor ops. */
+    /* out[k] += sum of x[k]^2 for k < count, each as sumsq(out + k, x[k], n[k]) */
+    int (*sumsq_multi)(float *out, const float *const *x, const size_t *n, int count);
+    /* adamw(p[k], g[k], m[k], v[k], n[k], &step[decay[k] ? 1 : 0]) for k < count: step[0]
+     * holds the scalars of the tensors without weight decay, step[1] those of the others
+     * (core/optimizer.c makes them differ only in .decay) */
+    int (*adamw_multi)(float *const *p, const float *const *g, float *const *m, float *const *v,
+                       const size_t *n, const char *decay, int count,
+                       const struct adamw_step step[2]);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */
@@ -126,6 +140,21 @@ int backend_gemm_2level(const struct backend *be, int trans_a, int trans_b, int 
                         const float *a, int lda, int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb,
                         int64_t stride_b, int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,
                         int64_t outer_stride_c, int inner, int outer);
+
+/* be->sumsq_multi, or backend_sumsq_per_tensor where the backend has none. */
+int backend_sumsq_multi(const struct backend *be, float *out, const float *const *x,
+                        const size_t *n, int count);
+/* The same as one be->sumsq per tensor (COMPACTER_OPTIM_PER_TENSOR=1 uses it). */
+int backend_sumsq_per_tensor(const struct backend *be, float *out, const float *const *x,
+                             const size_t *n, int count);
+/* be->adamw_multi, or backend_adamw_per_tensor where the backend has none. */
+int backend_adamw_multi(const struct backend *be, float *const *p, const float *const *g,
+                        float *const *m, float *const *v, const size_t *n, const char *decay,
+                        int count, const struct adamw_step step[2]);
+/* The same as one be->adamw per tensor (COMPACTER_OPTIM_PER_TENSOR=1 uses it). */
+int backend_adamw_per_tensor(const struct backend *be, float *const *p, const float *const *g,
+                             float *const *m, float *const *v, const size_t *n, const char *decay,
+                             int count, const struct adamw_step step[2]);
 
 extern const struct backend backend_cpu;
 #ifdef HAVE_CUDA

@@ -39,3 +39,31 @@ int backend_gemm_2level(const struct backend *be, int trans_a, int trans_b, int 
             return -1;
     return 0;
 }
+
+int backend_sumsq_per_tensor(const struct backend *be, float *out, const float *const *x,
+                             const size_t *n, int count) {
+    for (int k = 0; k < count; k++)
+        if (be->sumsq(out + k, x[k], n[k])) return -1;
+    return 0;
+}
+
+int backend_sumsq_multi(const struct backend *be, float *out, const float *const *x,
+                        const size_t *n, int count) {
+    if (be->sumsq_multi) return be->sumsq_multi(out, x, n, count);
+    return backend_sumsq_per_tensor(be, out, x, n, count);
+}
+
+int backend_adamw_per_tensor(const struct backend *be, float *const *p, const float *const *g,
+                             float *const *m, float *const *v, const size_t *n, const char *decay,
+                             int count, const struct adamw_step step[2]) {
+    for (int k = 0; k < count; k++)
+        if (be->adamw(p[k], g[k], m[k], v[k], n[k], &step[decay[k] ? 1 : 0])) return -1;
+    return 0;
+}
+
+int backend_adamw_multi(const struct backend *be, float *const *p, const float *const *g,
+                        float *const *m, float *const *v, const size_t *n, const char *decay,
+                        int count, const struct adamw_step step[2]) {
+    if (be->adamw_multi) return be->adamw_multi(p, g, m, v, n, decay, count, step);
+    return backend_adamw_per_tensor(be, p, g, m, v, n, decay, count, step);
+}

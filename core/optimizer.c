@@ -2,6 +2,7 @@
 #include "core/optimizer.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -22,6 +23,21 @@ int optimizer_init(struct optimizer *o, struct trainable *tr, const struct optim
     if (!o->m || !o->v) {
         optimizer_free(o);
         return error_wrap("optimizer state: ");
+    }
+    size_t lists = (size_t)tr->n + 1;
+    o->p_list = calloc(lists, sizeof *o->p_list);
+    o->g_list = calloc(lists, sizeof *o->g_list);
+    o->m_list = calloc(lists, sizeof *o->m_list);
+    o->v_list = calloc(lists, sizeof *o->v_list);
+    if (!o->p_list || !o->g_list || !o->m_list || !o->v_list) {
+        optimizer_free(o);
+        return error_set("optimizer: out of host memory");
+    }
+    int64_t off = 0;
+    for (int i = 0; i < tr->n; i++) {
+        o->m_list[i] = o->m + off;
+        o->v_list[i] = o->v + off;
+        off += (int64_t)tr->numel_list[i];
     }
     if (tr->be->fill(o->m, 0.0f, (size_t)tr->numel) || tr->be->fill(o->v, 0.0f, (size_t)tr->numel)) return -1;
     return 0;
@@ -52,32 +68,40 @@ int optimizer_step(struct optimizer *o) {
     o->step++;
     double bc1 = 1.0 - pow(o->c.beta1, o->step), bc2 = 1.0 - pow(o->c.beta2, o->step);
     int hf = o->c.variant == ADAMW_HF46;
-    struct adamw_step a = {
-        .beta1 = (float)o->c.beta1,
-        .beta2 = (float)o->c.beta2,
-        .one_minus_beta1 = (float)(1.0 - o->c.beta1),
-        .one_minus_beta2 = (float)(1.0 - o->c.beta2),
-        .eps = (float)o->c.eps,
-        .grad_scale = scale,
-        .step_size = (float)(hf ? lr * sqrt(bc2) / bc1 : lr / bc1),
-        .bc2_sqrt = (float)sqrt(bc2),
-        .hf_variant = hf,
-    };
-    o->last_lr = lr;
-    int64_t off = 0;
-    for (int i = 0; i < tr->n; i++) {
-        struct tensor *t = tr->t[i];
-        size_t n = (size_t)tensor_numel(t);
-        double wd = tr->decay[i] ? o->c.weight_decay : 0.0;
-        a.decay = (float)(hf ? lr * wd : 1.0 - lr * wd);
-        if (tr->be->adamw(t->data, t->grad, o->m + off, o->v + off, n, &a)) return -1;
-        off += (int64_t)n;
+    /* a[0]: the tensors without weight decay, a[1]: the others */
+    struct adamw_step a[2];
+    for (int d = 0; d < 2; d++) {
+        double wd = d ? o->c.weight_decay : 0.0;
+        a[d] = (struct adamw_step){
+            .beta1 = (float)o->c.beta1,
+            .beta2 = (float)o->c.beta2,
+            .one_minus_beta1 = (float)(1.0 - o->c.beta1),
+            .one_minus_beta2 = (float)(1.0 - o->c.beta2),
+            .eps = (float)o->c.eps,
+            .grad_scale = scale,
+            .step_size = (float)(hf ? lr * sqrt(bc2) / bc1 : lr / bc1),
+            .bc2_sqrt = (float)sqrt(bc2),
+            .decay = (float)(hf ? lr * wd : 1.0 - lr * wd),
+            .hf_variant = hf,
+        };
     }
-    return 0;
+    o->last_lr = lr;
+    for (int i = 0; i < tr->n; i++) {
+        o->p_list[i] = tr->t[i]->data;
+        o->g_list[i] = tr->t[i]->grad;
+    }
+    return (tr->per_tensor ? backend_adamw_per_tensor : backend_adamw_multi)(
+        tr->be, o->p_list, o->g_list, o->m_list, o->v_list, tr->numel_list, tr->decay, tr->n, a);
 }
 
 void optimizer_free(struct optimizer *o) {
     if (o->tr && o->m) o->tr->be->free(o->m);
     if (o->tr && o->v) o->tr->be->free(o->v);
     o->m = o->v = NULL;
+    free(o->p_list);
+    free(o->g_list);
+    free(o->m_list);
+    free(o->v_list);
+    o->p_list = o->m_list = o->v_list = NULL;
+    o->g_list = NULL;
 }

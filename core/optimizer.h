@@ -23,6 +23,10 @@ struct optimizer {
     struct optim_config c;
     struct trainable *tr;
     float *m, *v; /* backend memory, tr->numel each */
+    /* host, tr->n each: the multi-tensor update's lists (m, v: views of tensor i's moments
+     * into m and v, fixed; p, g: the tensors' data and gradients, read again every step) */
+    float **p_list, **m_list, **v_list;
+    const float **g_list;
     int step;     /* optimizer steps taken */
     double last_grad_norm;
     double last_lr;
@@ -32,7 +36,8 @@ int optimizer_init(struct optimizer *o, struct trainable *tr, const struct optim
 /* The learning rate the next step uses (lr x the linear schedule at o->step). */
 double optimizer_lr(const struct optimizer *o);
 /* Clip, update every trained tensor, advance the schedule; gradients are left as they are
- * (zero them before the next accumulation). */
+ * (zero them before the next accumulation). One multi-tensor sumsq and one multi-tensor
+ * AdamW for all tensors (per tensor with COMPACTER_OPTIM_PER_TENSOR=1: trainable.h). */
 int optimizer_step(struct optimizer *o);
 void optimizer_free(struct optimizer *o);
 

@@ -37,7 +37,9 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
     tr->grad = be->alloc((size_t)(tr->numel ? tr->numel : 1) * sizeof(float));
     tr->norms = be->alloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
     tr->norms_host = malloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
-    if (!tr->grad || !tr->norms || !tr->norms_host) {
+    tr->grad_list = calloc((size_t)tr->n + 1, sizeof *tr->grad_list);
+    tr->numel_list = calloc((size_t)tr->n + 1, sizeof *tr->numel_list);
+    if (!tr->grad || !tr->norms || !tr->norms_host || !tr->grad_list || !tr->numel_list) {
         trainable_free(tr);
         return error_wrap("gradients of %lld trained parameters: ", (long long)tr->numel);
     }
@@ -45,8 +47,11 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
     for (int i = 0; i < tr->n; i++) {
         tr->t[i]->requires_grad = 1;
         tr->t[i]->grad = tr->grad + off;
+        tr->numel_list[i] = (size_t)tensor_numel(tr->t[i]);
         off += tensor_numel(tr->t[i]);
     }
+    const char *per_tensor = getenv("COMPACTER_OPTIM_PER_TENSOR");
+    tr->per_tensor = per_tensor && *per_tensor && strcmp(per_tensor, "0");
     return trainable_zero_grad(tr);
 }
 
@@ -56,9 +61,12 @@ int trainable_grad_sumsq(struct trainable *tr, double *out) {
     /* one norm per tensor, then the norm of norms, as torch.nn.utils.clip_grad_norm_;
      * one download for all of them */
     float *h = tr->norms_host;
+    for (int i = 0; i < tr->n; i++)
+        tr->grad_list[i] = tr->t[i]->grad;
     int rc = tr->be->fill(tr->norms, 0.0f, (size_t)tr->n);
-    for (int i = 0; i < tr->n && !rc; i++)
-        rc = tr->be->sumsq(tr->norms + i, tr->t[i]->grad, (size_t)tensor_numel(tr->t[i]));
+    if (!rc)
+        rc = (tr->per_tensor ? backend_sumsq_per_tensor : backend_sumsq_multi)(
+            tr->be, tr->norms, tr->grad_list, tr->numel_list, tr->n);
     if (!rc) rc = tr->be->download(h, tr->norms, sizeof(float) * (size_t)tr->n);
     double total = 0;
     for (int i = 0; i < tr->n && !rc; i++) total += (double)h[i];
@@ -74,6 +82,8 @@ void trainable_free(struct trainable *tr) {
     if (tr->grad) tr->be->free(tr->grad);
     if (tr->norms) tr->be->free(tr->norms);
     free(tr->norms_host);
+    free(tr->grad_list);
+    free(tr->numel_list);
     free(tr->t);
     free(tr->decay);
     memset(tr, 0, sizeof *tr);

@@ -1,6 +1,10 @@
 /* trainable.h: the set of tensors being trained, with their gradient buffers in one
  * backend allocation (so zeroing, clipping and saving are one pass each). Tensors not in
- * the set stay frozen: requires_grad 0, no gradient memory, nothing recorded for them. */
+ * the set stay frozen: requires_grad 0, no gradient memory, nothing recorded for them.
+ * The gradient norm and the AdamW update (optimizer.h) go through the backend's
+ * multi-tensor ops (backend_sumsq_multi, backend_adamw_multi: O(1) launches for all
+ * tensors); with COMPACTER_OPTIM_PER_TENSOR=1 in the environment at trainable_init they
+ * make one single-tensor call per tensor instead (the same results, bit for bit). */
 #ifndef COMPACTER_TRAINABLE_H
 #define COMPACTER_TRAINABLE_H
 
@@ -16,6 +20,9 @@ struct trainable {
     float *grad; /* backend memory, numel floats; t[i]->grad points inside */
     float *norms; /* backend memory, n floats: per-tensor squared norms (clipping) */
     float *norms_host; /* their host copy */
+    const float **grad_list; /* host, n: each tensor's gradient (the multi-tensor sumsq's list) */
+    size_t *numel_list;      /* host, n: each tensor's element count */
+    int per_tensor;          /* COMPACTER_OPTIM_PER_TENSOR=1: the optimizer ops tensor by tensor */
 };
 
 /* Take tensors ts[0..n) (duplicates are kept once), mark them requires_grad and give
@@ -23,7 +30,8 @@ struct trainable {
 int trainable_init(struct trainable *tr, const struct backend *be, struct tensor **ts, int n,
                    int (*no_decay)(const char *name));
 int trainable_zero_grad(struct trainable *tr);
-/* Sum over tensors of the squared L2 norm of the gradients. */
+/* Sum over tensors of the squared L2 norm of the gradients (each tensor's in one
+ * multi-tensor sumsq, then added in double on the host, in tensor order). */
 int trainable_grad_sumsq(struct trainable *tr, double *out);
 void trainable_free(struct trainable *tr);
 

@@ -11,10 +11,17 @@
  * random inputs with their outputs pre-filled with the same random values on both
  * backends, so that the accumulation (dst += ...) is checked: 1e-5 relative, outputs that
  * must stay untouched (a NULL dw/dbias, all targets ignored) exactly; repeated embedding
- * ids; sumsq run to run bitwise. Then whole training steps of both fixture families with
- * every parameter trainable: the gradients of one backward (dropout off) against PyTorch
- * (tests/fixtures/t5/<fam>-train.safetensors, |a-b| <= 1e-6 + 1e-4|b|) and the CPU backend,
- * and 3 steps of forward + backward + AdamW with dropout on (fixed seed): losses 1e-5
+ * ids; sumsq run to run bitwise. The multi-tensor ops (sumsq_multi, adamw_multi of both
+ * variants) over a list of 317 tensors of assorted sizes (0, 1, odd, around the kernels'
+ * block and chunk boundaries, > 1M) in one buffer with NaN gaps, their out[] with a NaN
+ * guard: bitwise equal to the CUDA single-tensor ops, the gaps and guard untouched, sumsq
+ * run to run bitwise, 1e-5 relative to the CPU; AdamW over 5 steps whose list changes
+ * (the cached device list is replaced) and changes back; a list of 17 first, so that the
+ * cached lists grow. Then whole training steps of
+ * both fixture families with every parameter trainable: the gradients of one backward
+ * (dropout off) against PyTorch (tests/fixtures/t5/<fam>-train.safetensors,
+ * |a-b| <= 1e-6 + 1e-4|b|) and the CPU backend, and 3 steps of forward + backward + AdamW
+ * (the multi-tensor ops) with dropout on (fixed seed): losses 1e-5
  * relative, final parameters 1e-5 relative per tensor, CUDA run to run bitwise.
  * bf16 mode (GEMMs on bf16 tensor cores, fp32 storage): every GEMM case above within 1e-2
  * of the CPU's fp32 and measurably not fp32; one backward's loss and gradients within 1e-2
@@ -904,6 +911,210 @@ static void test_adamw(int hf, double wd, size_t n, int steps) {
     free(p0), free(p), free(m), free(v);
 }
 
+/* ---- the multi-tensor optimizer ops: bitwise equal to the CUDA single-tensor ops, and
+ * against the CPU ---- */
+
+#define MT_MAX 400
+#define MT_GAP 3 /* NaN floats around each tensor, which no op may write */
+
+/* a tensor list inside one buffer of `total` floats, as the trained set's gradients are
+ * (views at odd offsets), with NaN gaps */
+struct mt_set {
+    int count;
+    size_t n[MT_MAX], off[MT_MAX], total;
+    char decay[MT_MAX];
+};
+
+/* sizes around the kernels' boundaries (256-thread blocks, sumsq's cap of 512 blocks from
+ * 131072 elements on, AdamW's 8192-element chunks), empty tensors, > 1M, then `small`
+ * random ones of 1 to 4096 elements (t5-small trains 131 to 394 tensors) */
+static void mt_set_make(struct mt_set *s, int small) {
+    static const size_t fixed[] = {0,    1, 3,      255,    256,    257,    8191,  8192,
+                                   8193, 0, 131071, 131072, 131073, 393221, 16385, (1u << 22) + 1,
+                                   1};
+    s->count = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        s->n[s->count++] = fixed[i];
+    for (int i = 0; i < small && s->count < MT_MAX; i++)
+        s->n[s->count++] = 1 + (size_t)rnd_int(4096);
+    s->total = MT_GAP;
+    for (int k = 0; k < s->count; k++) {
+        s->off[k] = s->total;
+        s->total += s->n[k] + MT_GAP;
+        s->decay[k] = (char)rnd_int(2);
+    }
+}
+
+/* host buffer of the set: NaN in the gaps, uniform [lo, hi) in the tensors */
+static float *mt_host(const struct mt_set *s, float lo, float hi) {
+    float *b = hnan(s->total);
+    for (int k = 0; k < s->count; k++)
+        for (size_t i = 0; i < s->n[k]; i++)
+            b[s->off[k] + i] = rnd(lo, hi);
+    return b;
+}
+
+static int mt_gaps_nan(const struct mt_set *s, const float *b) {
+    for (int k = 0; k <= s->count; k++) {
+        size_t begin = k ? s->off[k - 1] + s->n[k - 1] : 0;
+        for (size_t i = begin; i < begin + MT_GAP; i++)
+            if (!isnan(b[i])) return 0;
+    }
+    return 1;
+}
+
+/* check_rel over the tensors' elements only (the gaps hold NaN) */
+static void mt_check_rel(const char *what, const struct mt_set *s, const float *got,
+                         const float *want) {
+    size_t numel = 0;
+    for (int k = 0; k < s->count; k++)
+        numel += s->n[k];
+    float *a = hnan(numel), *b = hnan(numel);
+    for (int k = 0, j = 0; k < s->count; j += (int)s->n[k], k++) {
+        memcpy(a + j, got + s->off[k], s->n[k] * sizeof(float));
+        memcpy(b + j, want + s->off[k], s->n[k] * sizeof(float));
+    }
+    check_rel(what, a, b, numel, TOL);
+    free(a), free(b);
+}
+
+/* largest |a - b| / |b| over n values (the bound, should bitwise equality fail) */
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / fmax(fabs((double)b[i]), 1e-30);
+        if (!(d <= worst)) worst = d;
+    }
+    return worst;
+}
+
+/* out[k] pre-filled with the same random values for every run (out += ...), one NaN guard
+ * after the last: the multi op against sumsq per tensor on CUDA (bitwise), run to run
+ * (bitwise), and against the CPU (1e-5 relative per tensor) */
+static void test_sumsq_multi(const struct mt_set *s) {
+    int K = s->count;
+    size_t out_bytes = ((size_t)K + 1) * sizeof(float);
+    float *x = mt_host(s, -2, 2), *dx = dup_dev(x, s->total * sizeof(float));
+    const float *xs[MT_MAX], *hx[MT_MAX];
+    for (int k = 0; k < K; k++) {
+        xs[k] = dx + s->off[k];
+        hx[k] = x + s->off[k];
+    }
+    float *init = hrand((size_t)K + 1, 0.25f, 1.0f);
+    init[K] = NAN;
+    float *want = hcopy(init, (size_t)K + 1), *multi = hnan((size_t)K + 1),
+          *single = hnan((size_t)K + 1), *again = hnan((size_t)K + 1);
+    float *d_multi = dup_dev(init, out_bytes), *d_single = dup_dev(init, out_bytes);
+    check_op("cuda sumsq_multi", GPU->sumsq_multi(d_multi, xs, s->n, K));
+    for (int k = 0; k < K; k++) {
+        check_op("cuda sumsq", GPU->sumsq(d_single + k, xs[k], s->n[k]));
+        check_op("cpu sumsq", CPU->sumsq(want + k, hx[k], s->n[k]));
+    }
+    to_host(multi, d_multi, out_bytes);
+    to_host(single, d_single, out_bytes);
+    if (GPU->upload(d_multi, init, out_bytes)) die("cuda upload");
+    check_op("cuda sumsq_multi again", GPU->sumsq_multi(d_multi, xs, s->n, K));
+    to_host(again, d_multi, out_bytes);
+
+    CHECK(
+        memcmp(multi, single, (size_t)K * sizeof(float)) == 0,
+        "sumsq_multi (%d tensors) differs from cuda sumsq per tensor: max relative difference %.3g",
+        K, max_rel_diff(multi, single, (size_t)K));
+    CHECK(memcmp(multi, again, (size_t)K * sizeof(float)) == 0, "sumsq_multi: two runs differ");
+    CHECK(isnan(multi[K]), "sumsq_multi wrote past out[%d]", K - 1);
+    int empty_kept = 1;
+    for (int k = 0; k < K; k++)
+        if (s->n[k] == 0) empty_kept &= memcmp(&multi[k], &init[k], sizeof(float)) == 0;
+    CHECK(empty_kept, "sumsq_multi changed an empty tensor's out[k]");
+    char what[96];
+    snprintf(what, sizeof what, "sumsq_multi %d tensors vs cpu (out += ...)", K);
+    check_close_f32(what, multi, want, (size_t)K, 0, TOL);
+    printf("  ok sumsq_multi == cuda sumsq per tensor, run to run bitwise (%d tensors)\n", K);
+    GPU->free(dx), GPU->free(d_multi), GPU->free(d_single);
+    free(x), free(init), free(want), free(multi), free(single), free(again);
+}
+
+/* 5 steps over the set (steps 2 and 3 clipped): steps 1-3 and 5 on the whole list, step 4
+ * on every other tensor in reverse order (the cached list changes and changes back). The
+ * multi op on one device copy of p, m, v, the single op per tensor on another, the CPU on
+ * the host: the device copies bitwise equal (gaps included), the CPU within 1e-5. */
+static void test_adamw_multi(const struct mt_set *s, int hf, double wd) {
+    enum { MULTI, SINGLE };
+    float *p = mt_host(s, -1, 1), *m = mt_host(s, -0.01f, 0.01f), *v = mt_host(s, 0, 1e-4f);
+    float *p0 = hcopy(p, s->total);
+    size_t bytes = s->total * sizeof(float);
+    float *dp[2], *dm[2], *dv[2];
+    for (int c = 0; c < 2; c++) {
+        dp[c] = dup_dev(p, bytes);
+        dm[c] = dup_dev(m, bytes);
+        dv[c] = dup_dev(v, bytes);
+    }
+    float *dg = dev_nan(s->total);
+    int idx[MT_MAX];
+    for (int step = 1; step <= 5; step++) {
+        int count = 0;
+        if (step == 4)
+            for (int k = s->count - 1; k >= 0; k -= 2)
+                idx[count++] = k;
+        else
+            for (int k = 0; k < s->count; k++)
+                idx[count++] = k;
+        float *g = mt_host(s, -0.1f, 0.1f);
+        if (GPU->upload(dg, g, bytes)) die("cuda upload");
+        float clip = step == 2 ? 0.37f : step == 3 ? 0.5f : 1.0f;
+        struct adamw_step a[2] = {adamw_scalars(hf, step, 1e-3, 0.0, clip),
+                                  adamw_scalars(hf, step, 1e-3, wd, clip)};
+        float *lp[MT_MAX], *lm[MT_MAX], *lv[MT_MAX];
+        const float *lg[MT_MAX];
+        size_t ln[MT_MAX];
+        char ld[MT_MAX];
+        for (int j = 0; j < count; j++) {
+            size_t off = s->off[idx[j]];
+            lp[j] = dp[MULTI] + off, lm[j] = dm[MULTI] + off, lv[j] = dv[MULTI] + off,
+            lg[j] = dg + off;
+            ln[j] = s->n[idx[j]];
+            ld[j] = s->decay[idx[j]];
+        }
+        check_op("cuda adamw_multi", GPU->adamw_multi(lp, lg, lm, lv, ln, ld, count, a));
+        for (int j = 0; j < count; j++) {
+            size_t off = s->off[idx[j]];
+            const struct adamw_step *aj = &a[ld[j] ? 1 : 0];
+            check_op("cuda adamw", GPU->adamw(dp[SINGLE] + off, dg + off, dm[SINGLE] + off,
+                                              dv[SINGLE] + off, ln[j], aj));
+            check_op("cpu adamw", CPU->adamw(p + off, g + off, m + off, v + off, ln[j], aj));
+        }
+        free(g);
+    }
+    const char *var = hf ? "transformers 4.6" : "torch";
+    const char *name[3] = {"p", "m", "v"};
+    float *dev[3][2] = {{dp[0], dp[1]}, {dm[0], dm[1]}, {dv[0], dv[1]}}, *cpu[3] = {p, m, v};
+    for (int t = 0; t < 3; t++) {
+        float *got = hnan(s->total), *ref = hnan(s->total);
+        to_host(got, dev[t][MULTI], bytes);
+        to_host(ref, dev[t][SINGLE], bytes);
+        CHECK(memcmp(got, ref, bytes) == 0,
+              "adamw_multi (%s, wd %g) %s differs from cuda adamw per tensor", var, wd, name[t]);
+        CHECK(mt_gaps_nan(s, got), "adamw_multi (%s) wrote outside the tensors of %s", var,
+              name[t]);
+        char what[128];
+        snprintf(what, sizeof what, "adamw_multi (%s, wd %g) 5 steps, %d tensors: %s", var, wd,
+                 s->count, name[t]);
+        mt_check_rel(what, s, got, cpu[t]);
+        free(got), free(ref);
+    }
+    int moved = 1; /* every non-empty tensor (else the comparisons would be vacuous) */
+    for (int k = 0; k < s->count; k++)
+        if (s->n[k]) moved &= memcmp(p + s->off[k], p0 + s->off[k], s->n[k] * sizeof(float)) != 0;
+    CHECK(moved, "adamw_multi %s: a tensor did not move", var);
+    printf(
+        "  ok adamw_multi (%s, wd %g) == cuda adamw per tensor, bitwise, list changed and back\n",
+        var, wd);
+    for (int c = 0; c < 2; c++)
+        GPU->free(dp[c]), GPU->free(dm[c]), GPU->free(dv[c]);
+    GPU->free(dg);
+    free(p), free(m), free(v), free(p0);
+}
+
 /* ---- the whole model ---- */
 
 static const void *ref_data(struct st_file *f, const char *name, int64_t *numel) {
@@ -1401,6 +1612,17 @@ static void run_backward_tests(void) {
     test_adamw(1, 0.0, 100003, 5); /* decay 0: the update without the decay step */
     test_adamw(0, 0.01, 100003, 5);
     test_adamw(0, 0.0, 1001, 3);
+
+    /* the small list first, so that the large one outgrows the cached device lists */
+    static struct mt_set small, set;
+    mt_set_make(&small, 0);
+    mt_set_make(&set, 300);
+    test_sumsq_multi(&small);
+    test_sumsq_multi(&set);
+    test_adamw_multi(&small, 0, 0.01);
+    test_adamw_multi(&set, 1, 0.01);
+    test_adamw_multi(&set, 0, 0.01);
+    test_adamw_multi(&set, 1, 0.0); /* decay 0: the update without the decay step */
 
     test_training("v10", ADAMW_TORCH);
     test_training("v11", ADAMW_HF46);

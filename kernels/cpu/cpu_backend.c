@@ -84,4 +84,6 @@ const struct backend backend_cpu = {
     .sumsq = cpu_sumsq,
     .adamw = cpu_adamw,
     .set_precision = cpu_set_precision,
+    .sumsq_multi = cpu_sumsq_multi,
+    .adamw_multi = cpu_adamw_multi,
 };

@@ -44,5 +44,8 @@ int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t
 struct adamw_step;
 int cpu_sumsq(float *out, const float *x, size_t n);
 int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
+int cpu_sumsq_multi(float *out, const float *const *x, const size_t *n, int count);
+int cpu_adamw_multi(float *const *p, const float *const *g, float *const *m, float *const *v,
+                    const size_t *n, const char *decay, int count, const struct adamw_step *step);
 
 #endif

@@ -1,4 +1,6 @@
-/* cpu_optim.c: CPU optimizer kernels: sum of squares (grad norm) and AdamW. */
+/* cpu_optim.c: CPU optimizer kernels: sum of squares (grad norm) and AdamW, and their
+ * multi-tensor forms (the reference for the CUDA ones): a loop over the single-tensor
+ * kernels, so bit-identical to them by construction. */
 #include <math.h>
 
 #include "core/backend.h"
@@ -39,5 +41,18 @@ int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const stru
             p[i] -= step * (m[i] / (sqrtf(v[i]) / bc2s + eps));
         }
     }
+    return 0;
+}
+
+int cpu_sumsq_multi(float *out, const float *const *x, const size_t *n, int count) {
+    for (int k = 0; k < count; k++)
+        if (cpu_sumsq(out + k, x[k], n[k])) return -1;
+    return 0;
+}
+
+int cpu_adamw_multi(float *const *p, const float *const *g, float *const *m, float *const *v,
+                    const size_t *n, const char *decay, int count, const struct adamw_step *step) {
+    for (int k = 0; k < count; k++)
+        if (cpu_adamw(p[k], g[k], m[k], v[k], n[k], &step[decay[k] ? 1 : 0])) return -1;
     return 0;
 }

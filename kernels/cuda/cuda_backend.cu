@@ -23,7 +23,8 @@
 
 /* Backend state: created by the first alloc, from one thread (the program's main thread:
  * the backend is not meant to be initialised concurrently); the ops hold no other host
- * state. */
+ * state but the multi-tensor optimizer ops' cached tensor lists (cuda_optim.cu, freed by
+ * cuda_shutdown). */
 static cublasHandle_t g_cublas = NULL;
 static void *g_workspace = NULL;
 static void *g_scratch = NULL;
@@ -138,6 +139,7 @@ extern "C" const char *cuda_precision(void) {
 
 extern "C" void cuda_shutdown(void) {
     g_ready = 0;
+    cuda_optim_release();
     if (g_cublas) {
         cublasStatus_t s = cublasDestroy(g_cublas);
         if (s != CUBLAS_STATUS_SUCCESS)
@@ -317,4 +319,6 @@ extern "C" const struct backend backend_cuda = {
     /* .adamw = */ cuda_adamw,
     /* .set_precision = */ cuda_set_precision,
     /* .gemm_2level = */ cuda_gemm_2level,
+    /* .sumsq_multi = */ cuda_sumsq_multi,
+    /* .adamw_multi = */ cuda_adamw_multi,
 };

@@ -24,8 +24,9 @@ const char *cuda_precision(void);
 /* Bytes of the cuBLAS workspace the backend allocates once (part of the memory figure). */
 size_t cuda_workspace_bytes(void);
 
-/* Release the cuBLAS handle and its workspace (they are created on first use). The
- * backend may be used again afterwards (they are created anew). */
+/* Release the cuBLAS handle, its workspace, the ops' scratch and the optimizer's cached
+ * tensor lists (all created on first use). The backend may be used again afterwards
+ * (they are created anew). */
 void cuda_shutdown(void);
 
 #ifdef __cplusplus

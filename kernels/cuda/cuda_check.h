@@ -118,6 +118,11 @@ int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_
 struct adamw_step;
 int cuda_sumsq(float *out, const float *x, size_t n);
 int cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
+int cuda_sumsq_multi(float *out, const float *const *x, const size_t *n, int count);
+int cuda_adamw_multi(float *const *p, const float *const *g, float *const *m, float *const *v,
+                     const size_t *n, const char *decay, int count, const struct adamw_step *step);
+/* Free the multi-tensor ops' cached tensor lists (cuda_shutdown). */
+void cuda_optim_release(void);
 
 #ifdef __cplusplus
 }
