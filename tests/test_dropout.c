@@ -7,7 +7,11 @@
  *  - the mask is a function of (seed, offset) only: same pair, same mask; other seeds
  *    or non-overlapping offsets (and consecutive dropout ops) agree only by chance;
  *  - training off (or p = 0) is the identity and records nothing;
- *  - backward regenerates the forward's mask: dx is nonzero exactly where y is. */
+ *  - backward regenerates the forward's mask: dx is nonzero exactly where y is;
+ *  - the CPU kernels bit for bit against the per-element definition (y = x / (1 - p)
+ *    where philox_uniform >= p, else +0; dx += dy / (1 - p) there, untouched elsewhere)
+ *    over lengths that cut the kernels' 32-element groups anywhere, offsets whose counter
+ *    crosses 2^32 inside a group, 64-bit seeds, p = 0 .. 0.9, inf and NaN inputs, -0 in dx. */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -267,8 +271,54 @@ static void check_backward(struct exec *x, const float *h, float p) {
     free(r);
 }
 
+static uint64_t lcg(uint64_t *st) {
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return *st >> 11;
+}
+
+static void check_kernels_exact(void) {
+    static const size_t ns[] = {1, 3, 31, 32, 33, 64, 95, 1000, 100003};
+    static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
+    static const uint64_t seeds[] = {42, 0xfedcba9876543210ull};
+    static const uint64_t offsets[] = {0, 7, 0xfffffff5ull, (1ull << 40) + 3};
+    uint64_t st = 99;
+    long cases = 0, bad = 0;
+    size_t nmax = 100003;
+    float *x = malloc(nmax * 4), *y = malloc(nmax * 4), *dx = malloc(nmax * 4), *want = malloc(nmax * 4),
+          *dx0 = malloc(nmax * 4);
+    for (size_t i = 0; i < nmax; i++) {
+        x[i] = (float)((double)lcg(&st) / 9007199254740992.0 * 4 - 2);
+        dx0[i] = (float)((double)lcg(&st) / 9007199254740992.0 * 2 - 1);
+        if (i % 97 == 5) dx0[i] = -0.0f;
+    }
+    x[10] = INFINITY, x[11] = -INFINITY, x[12] = NAN, x[40] = NAN;
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t b = 0; b < sizeof ps / sizeof ps[0]; b++)
+            for (size_t c = 0; c < sizeof seeds / sizeof seeds[0]; c++)
+                for (size_t d = 0; d < sizeof offsets / sizeof offsets[0]; d++) {
+                    size_t n = ns[a];
+                    float p = ps[b], sc = 1.0f / (1.0f - p);
+                    uint64_t seed = seeds[c], off = offsets[d];
+                    cases++;
+                    if (backend_cpu.dropout(y, x, n, p, seed, off)) bad++;
+                    for (size_t i = 0; i < n; i++) want[i] = philox_uniform(seed, off, i) >= p ? x[i] * sc : 0.0f;
+                    if (memcmp(y, want, n * 4)) bad++;
+                    memcpy(dx, dx0, n * 4);
+                    if (backend_cpu.dropout_backward(dx, x, n, p, seed, off)) bad++;
+                    for (size_t i = 0; i < n; i++)
+                        want[i] = philox_uniform(seed, off, i) >= p ? dx0[i] + x[i] * sc : dx0[i];
+                    if (memcmp(dx, want, n * 4)) bad++;
+                }
+    CHECK(bad == 0, "dropout kernels: %ld of %ld cases differ bitwise from the per-element definition", bad,
+          cases * 2);
+    printf("  ok dropout and dropout_backward kernels bitwise equal to the per-element definition in %ld cases\n",
+           cases * 2);
+    free(x), free(y), free(dx), free(want), free(dx0);
+}
+
 int main(void) {
     check_kat();
+    check_kernels_exact();
     check_stream_layout();
     struct exec x;
     if (exec_init(&x, &backend_cpu)) {

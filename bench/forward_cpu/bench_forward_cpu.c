@@ -16,7 +16,7 @@ int main(int argc, char **argv) {
     struct bench_args ba;
     if (bench_parse(argc, argv, &ba)) return 2;
     int B = ba.batch, S = ba.src, T = ba.tgt, iters = ba.iters;
-    struct t5_config c = bench_t5_small();
+    struct t5_config c = bench_t5_config(ba.tiny);
     struct t5_model m;
     struct exec x;
     if (t5_model_create(&m, &c, &backend_cpu) || t5_model_randomize(&m, 1, 0.05f) || exec_init(&x, &backend_cpu)) {
@@ -25,8 +25,8 @@ int main(int argc, char **argv) {
     }
     int32_t *enc = malloc(sizeof(int32_t) * (size_t)(B * S)), *dec = malloc(sizeof(int32_t) * (size_t)(B * T));
     srand(1);
-    for (int i = 0; i < B * S; i++) enc[i] = 2 + rand() % 32000;
-    for (int i = 0; i < B * T; i++) dec[i] = i % T == 0 ? 0 : 2 + rand() % 32000;
+    for (int i = 0; i < B * S; i++) enc[i] = bench_token(&c);
+    for (int i = 0; i < B * T; i++) dec[i] = i % T == 0 ? 0 : bench_token(&c);
     struct t5_batch b = {B, S, T, enc, NULL, dec, NULL};
     struct t5_outputs o;
     double best = 1e30;

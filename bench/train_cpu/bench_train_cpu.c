@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
     struct bench_args ba;
     if (bench_parse(argc, argv, &ba)) return 2;
     int B = ba.batch, S = ba.src, T = ba.tgt, iters = ba.iters;
-    struct t5_config c = bench_t5_small();
+    struct t5_config c = bench_t5_config(ba.tiny);
     struct t5_model m;
     struct exec x;
     struct trainable tr;
@@ -37,8 +37,8 @@ int main(int argc, char **argv) {
     int32_t *enc = malloc(sizeof(int32_t) * (size_t)(B * S)), *lab = malloc(sizeof(int32_t) * (size_t)(B * T)),
             *dec = malloc(sizeof(int32_t) * (size_t)(B * T));
     srand(1);
-    for (int i = 0; i < B * S; i++) enc[i] = 2 + rand() % 32000;
-    for (int i = 0; i < B * T; i++) lab[i] = 2 + rand() % 32000;
+    for (int i = 0; i < B * S; i++) enc[i] = bench_token(&c);
+    for (int i = 0; i < B * T; i++) lab[i] = bench_token(&c);
     t5_shift_right(&c, lab, B, T, dec);
     struct t5_batch b = {B, S, T, enc, NULL, dec, lab};
     struct t5_outputs out;

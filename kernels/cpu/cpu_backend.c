@@ -24,6 +24,12 @@ static int cpu_copy(void *dst, const void *src, size_t bytes) {
 }
 
 static int cpu_fill(float *x, float v, size_t n) {
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    if (bits == 0) { /* +0.0f: all bytes zero (gradient buffers: most calls) */
+        memset(x, 0, n * sizeof *x);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) x[i] = v;
     return 0;
 }

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/philox.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t d) {
@@ -87,7 +86,10 @@ int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t 
 
 int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n) {
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0 ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i];
+        dx[i] += y[i] > 0 ? g : 0.0f; /* a select the compiler vectorises */
+    }
     return 0;
 }
 
@@ -130,38 +132,6 @@ int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_
         for (int64_t v = 0; v < vocab; v++) sum += exp((double)(x[v] - mx));
         for (int64_t v = 0; v < vocab; v++) g[v] += (float)(exp((double)(x[v] - mx)) / sum) * scale;
         g[targets[r]] -= scale;
-    }
-    return 0;
-}
-
-/* The keep decisions of elements [4*blk, 4*blk + 4): one Philox block gives all four, the
- * same values philox_uniform(seed, offset, i) gives one at a time. */
-static inline void dropout_block(uint64_t seed, uint64_t offset, size_t blk, float p, int keep[4]) {
-    uint64_t ctr = offset + blk;
-    uint32_t c[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), 0u, 0u};
-    philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
-    for (int j = 0; j < 4; j++) keep[j] = (float)(c[j] >> 8) * (1.0f / 16777216.0f) >= p;
-}
-
-int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    float s = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (size_t blk = 0; blk < (n + 3) / 4; blk++) {
-        int keep[4];
-        dropout_block(seed, offset, blk, p, keep);
-        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) y[i] = keep[i & 3] ? x[i] * s : 0.0f;
-    }
-    return 0;
-}
-
-int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
-    float s = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (size_t blk = 0; blk < (n + 3) / 4; blk++) {
-        int keep[4];
-        dropout_block(seed, offset, blk, p, keep);
-        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++)
-            if (keep[i & 3]) dx[i] += dy[i] * s;
     }
     return 0;
 }

@@ -1,0 +1,174 @@
+/* cpu_dropout.c: dropout and its backward on the CPU. The mask is the one of core/philox.h
+ * (keep element i iff philox_uniform(seed, offset, i) >= p, the CUDA backend's very mask),
+ * drawn for 8 Philox blocks (32 elements) at a time: with AVX2 where the CPU has it (8
+ * blocks in the 8 lanes of a register), else in structure-of-arrays form the compiler may
+ * vectorise. Drawn one block at a time, Philox was a third of a tiny-model training step. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/philox.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
+
+#define LANES 8           /* Philox blocks per draw */
+#define GROUP (4 * LANES) /* elements per draw */
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+/* The 4 output words of Philox blocks blk0 + l (l < LANES): w[k][l] is word k of the block
+ * at counter offset + blk0 + l under key seed (philox4x32_10, lane by lane). */
+static void philox_group(uint64_t seed, uint64_t offset, size_t blk0, uint32_t w[4][LANES]) {
+    uint32_t *c0 = w[0], *c1 = w[1], *c2 = w[2], *c3 = w[3];
+    for (int l = 0; l < LANES; l++) {
+        uint64_t ctr = offset + blk0 + (uint64_t)l;
+        c0[l] = (uint32_t)ctr, c1[l] = (uint32_t)(ctr >> 32), c2[l] = 0u, c3[l] = 0u;
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        for (int l = 0; l < LANES; l++) {
+            uint64_t p0 = (uint64_t)PHILOX_M0 * c0[l], p1 = (uint64_t)PHILOX_M1 * c2[l];
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
+            c1[l] = (uint32_t)p1;
+            c3[l] = (uint32_t)p0;
+            c0[l] = n0;
+            c2[l] = n2;
+        }
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+}
+
+#ifdef HAVE_AVX2_PATH
+/* the high 32 bits of the 8 products a[l] * m (unsigned 32 x 32 -> 64) */
+__attribute__((target("avx2"))) static inline __m256i mulhi_epu32(__m256i a, __m256i m) {
+    __m256i even = _mm256_mul_epu32(a, m);                        /* lanes 0, 2, 4, 6 */
+    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m); /* lanes 1, 3, 5, 7 */
+    return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+/* The keep masks (all ones: kept) of the GROUP elements from 4 * blk0, in element order:
+ * out[q] holds elements 8q .. 8q + 7. philox_group with one lane per block, then the
+ * 4 x 8 (word x block) transpose to element order 4 l + k. */
+__attribute__((target("avx2"))) static void keep_masks_avx2(uint64_t seed, uint64_t offset, size_t blk0,
+                                                            uint32_t thr, __m256i out[4]) {
+    uint32_t lo[LANES], hi[LANES];
+    for (int l = 0; l < LANES; l++) {
+        uint64_t ctr = offset + blk0 + (uint64_t)l;
+        lo[l] = (uint32_t)ctr, hi[l] = (uint32_t)(ctr >> 32);
+    }
+    __m256i c0 = _mm256_loadu_si256((const __m256i *)lo), c1 = _mm256_loadu_si256((const __m256i *)hi);
+    __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M0), m1 = _mm256_set1_epi32((int)PHILOX_M1);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        __m256i h0 = mulhi_epu32(c0, m0), h1 = mulhi_epu32(c2, m1);
+        __m256i l0 = _mm256_mullo_epi32(c0, m0), l1 = _mm256_mullo_epi32(c2, m1);
+        c0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1), _mm256_set1_epi32((int)k0));
+        c2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3), _mm256_set1_epi32((int)k1));
+        c1 = l1;
+        c3 = l0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    /* kept: top 24 bits >= thr, i.e. not thr > t (both below 2^31: a signed compare) */
+    const __m256i t = _mm256_set1_epi32((int)thr), ones = _mm256_set1_epi32(-1);
+    __m256i w0 = _mm256_xor_si256(_mm256_cmpgt_epi32(t, _mm256_srli_epi32(c0, 8)), ones);
+    __m256i w1 = _mm256_xor_si256(_mm256_cmpgt_epi32(t, _mm256_srli_epi32(c1, 8)), ones);
+    __m256i w2 = _mm256_xor_si256(_mm256_cmpgt_epi32(t, _mm256_srli_epi32(c2, 8)), ones);
+    __m256i w3 = _mm256_xor_si256(_mm256_cmpgt_epi32(t, _mm256_srli_epi32(c3, 8)), ones);
+    __m256i a = _mm256_unpacklo_epi32(w0, w1), b = _mm256_unpacklo_epi32(w2, w3); /* blocks 0,1 | 4,5 */
+    __m256i c = _mm256_unpackhi_epi32(w0, w1), d = _mm256_unpackhi_epi32(w2, w3); /* blocks 2,3 | 6,7 */
+    __m256i e = _mm256_unpacklo_epi64(a, b), f = _mm256_unpackhi_epi64(a, b);     /* block 0 | 4, 1 | 5 */
+    __m256i g = _mm256_unpacklo_epi64(c, d), h = _mm256_unpackhi_epi64(c, d);     /* block 2 | 6, 3 | 7 */
+    out[0] = _mm256_permute2x128_si256(e, f, 0x20); /* blocks 0, 1 */
+    out[1] = _mm256_permute2x128_si256(g, h, 0x20); /* blocks 2, 3 */
+    out[2] = _mm256_permute2x128_si256(e, f, 0x31); /* blocks 4, 5 */
+    out[3] = _mm256_permute2x128_si256(g, h, 0x31); /* blocks 6, 7 */
+}
+
+/* One whole group from element 4 * blk0: forward y = kept ? x s : +0 (an AND: a dropped inf
+ * or NaN gives 0, as the select of the scalar path); backward (y = dx, x = dy) dx += dy s
+ * where kept, dx untouched elsewhere (a blend, so even the sign of a zero stays). */
+__attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const float *x, float s, uint64_t seed,
+                                                               uint64_t offset, size_t blk0, uint32_t thr,
+                                                               int backward) {
+    __m256i m[4];
+    keep_masks_avx2(seed, offset, blk0, thr, m);
+    const __m256 sv = _mm256_set1_ps(s);
+    for (int q = 0; q < 4; q++) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * q), sv), keep = _mm256_castsi256_ps(m[q]);
+        if (!backward) {
+            _mm256_storeu_ps(y + 8 * q, _mm256_and_ps(keep, v));
+        } else {
+            __m256 dx = _mm256_loadu_ps(y + 8 * q);
+            _mm256_storeu_ps(y + 8 * q, _mm256_blendv_ps(dx, _mm256_add_ps(dx, v), keep));
+        }
+    }
+}
+
+static int use_avx2(void) {
+    static int v = -1; /* a benign race: every thread computes the same value */
+    if (v < 0) v = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return v;
+}
+#endif
+
+/* philox_uniform's test u >= p with u = t 2^-24 (t the word's top 24 bits, exact in float)
+ * is t >= p 2^24, i.e. t >= ceil(p 2^24) for integer t (p 2^24 is exact in double) */
+static uint32_t keep_threshold(float p) {
+    double t = ceil((double)p * 16777216.0);
+    return t <= 0 ? 0u : t >= 16777216.0 ? 16777216u : (uint32_t)t;
+}
+
+/* elements [i0, i1) of the group from element 4 * blk0 (i0 = 4 * blk0), portable path */
+static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint64_t offset, size_t blk0,
+                          uint32_t thr, int backward, size_t i0, size_t i1) {
+    uint32_t w[4][LANES];
+    philox_group(seed, offset, blk0, w);
+    for (size_t i = i0; i < i1; i++) {
+        size_t j = i - i0;
+        int keep = (w[j & 3][j >> 2] >> 8) >= thr;
+        if (!backward)
+            y[i] = keep ? x[i] * s : 0.0f;
+        else if (keep)
+            y[i] += x[i] * s;
+    }
+}
+
+/* y = dropout(x) (backward = 0), or y += its backward applied to x = dy (backward = 1) */
+static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset, int backward) {
+    float s = 1.0f / (1.0f - p);
+    uint32_t thr = keep_threshold(p);
+    size_t groups = (n + GROUP - 1) / GROUP;
+#ifdef HAVE_AVX2_PATH
+    int avx2 = use_avx2();
+#endif
+#pragma omp parallel for schedule(static)
+    for (size_t g = 0; g < groups; g++) {
+        size_t i0 = g * GROUP, i1 = n - i0 < GROUP ? n : i0 + GROUP;
+#ifdef HAVE_AVX2_PATH
+        if (avx2 && i1 - i0 == GROUP) {
+            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, backward);
+            continue;
+        }
+#endif
+        dropout_group(y, x, s, seed, offset, g * LANES, thr, backward, i0, i1);
+    }
+}
+
+int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
+    dropout_run(y, x, n, p, seed, offset, 0);
+    return 0;
+}
+
+int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
+    dropout_run(dx, dy, n, p, seed, offset, 1);
+    return 0;
+}
