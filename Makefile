@@ -64,7 +64,7 @@ BENCH_BIN = $(patsubst bench/%/,$(BUILD)/bench/%,$(dir $(BENCH_SRC)))
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all test asan clean format bench table1 table2 efficiency lowresource
+.PHONY: all test asan clean format bench table1 table2 efficiency lowresource rehearse-paper
 all: $(PROG) $(TEST_BIN)
 
 $(LIB): $(LIB_OBJ) $(CU_OBJ)
@@ -120,11 +120,20 @@ table1 table2 efficiency lowresource: $(PROG)
 	    pids="$$pids $$!"; \
 	  done; rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc; \
 	fi
-	$(BUILD)/compacter report results/$@.jsonl
+	$(BUILD)/compacter report results/$@.jsonl --preset $(PRESET)
 	@echo "tables and figures: reports/out/$@.md (.tex, .csv, .png, .svg); results: results/$@.jsonl"
 
 test: all
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
+
+# The paper preset's code path end to end, offline, on the CPU, in seconds: a local mirror of
+# the hub (t5-base's layout, a small model) and of the GLUE/SuperGLUE archives built from
+# ../shared/data, `compacter run --preset paper` on 2 methods x 2 tasks of Table 1 and 1 x 2
+# of Table 2 shrunk with --set, then `compacter report` (tests/test_paper_rehearsal.c; also
+# part of `make test`). Prints every command and its output; keeps the scratch folder.
+rehearse-paper: all
+	@OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} BUILD=$(BUILD) COMPACTER_REHEARSAL_VERBOSE=1 \
+	  COMPACTER_REHEARSAL_KEEP=1 $(BUILD)/tests/test_paper_rehearsal
 
 # Loader, tokenizer and training tests again under AddressSanitizer + UBSan (the training
 # ones catch activations freed while backward still reads them).

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "experiments/experiment.h"
 #include "reports/report.h"
 
 int cmd_report(int argc, char **argv) {
@@ -12,6 +13,9 @@ int cmd_report(int argc, char **argv) {
         {"out", 1, "output folder (default reports/out)"},
         {"format", 1, "formats to write: any of md,tex,csv (default all)"},
         {"preset", 1, "report only the lines of this preset (needed when the file mixes presets)"},
+        {"set", 1,
+         "k=v,... : report only the lines run with these `compacter run --set` overrides "
+         "(none: the preset's own runs; needed when the file mixes them)"},
         {"no-figures", 0, "do not run gnuplot"},
     };
     int n = (int)(sizeof args / sizeof args[0]);
@@ -28,6 +32,17 @@ int cmd_report(int argc, char **argv) {
     o.out_dir = args_str(args, n, "out", o.out_dir);
     o.preset = args_str(args, n, "preset", NULL);
     o.figures = !args_has(args, n, "no-figures");
+    char canon[256] = "";
+    const char *set = args_str(args, n, "set", NULL);
+    if (set && strcmp(set, "none")) { /* the canonical "key=value,..." the lines carry */
+        struct experiment_sets sets;
+        const char *items[1] = {set};
+        if (experiment_parse_sets(items, 1, &sets)) return cli_fail("report");
+        for (int i = 0; i < sets.n; i++)
+            snprintf(canon + strlen(canon), sizeof canon - strlen(canon), "%s%s=%lld", i ? "," : "",
+                     sets.key[i], sets.value[i]);
+    }
+    if (set) o.overrides = canon;
     if (args_has(args, n, "format") && report_parse_formats(args_str(args, n, "format", ""), &o))
         return cli_fail("report");
     struct report_summary s;

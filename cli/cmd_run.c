@@ -1,8 +1,10 @@
 /* cmd_run.c: `compacter run experiments/<name>.json [--preset P] [--only k=v,...]
- * [--shard k/N] [--results DIR] [--device cpu|cuda|auto]`: train and evaluate every run of
- * an experiment grid that is not yet in DIR/<experiment>.jsonl, appending one line per
- * finished run (experiments/runner.h). Interrupt it at any time: the next invocation
- * resumes each unfinished run from its last evaluation point. */
+ * [--shard k/N] [--set key=value]... [--results DIR] [--device cpu|cuda|auto]`: train and
+ * evaluate every run of an experiment grid that is not yet in DIR/<experiment>.jsonl,
+ * appending one line per finished run (experiments/runner.h). Interrupt it at any time: the
+ * next invocation resumes each unfinished run from its last evaluation point. --set
+ * overrides preset fields for every run (experiments/experiment.h); the overrides become
+ * part of each run's id and results line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "experiments/experiment.h"
 #include "experiments/runner.h"
 
 int cmd_run(int argc, char **argv) {
@@ -20,6 +23,10 @@ int cmd_run(int argc, char **argv) {
          "keep runs matching key=value[,key=value] (method, label, task, seed, lr, rf, "
          "train_size)"},
         {"shard", 1, "k/N: run every N-th run of the grid starting at the k-th (several machines)"},
+        {"set", 1,
+         "key=value (repeatable, or k=v,k=v): override a preset field for every run: epochs, "
+         "batch, grad_accum, warmup, max_source_length, eval_every, max_steps, "
+         "max_train_samples; recorded in the results line and part of the run id"},
         {"results", 1,
          "results folder (default results): DIR/<experiment>.jsonl and DIR/runs/<run id>/"},
         {"device", 1, "cpu, cuda or auto (default: the preset's device)"},
@@ -34,8 +41,8 @@ int cmd_run(int argc, char **argv) {
     int n_pos = 0;
     int r = args_parse(
         argc, argv, a, n,
-        "compacter run EXPERIMENT.json [--preset P] [--only k=v,...] [--shard k/N] [--results DIR] "
-        "[--device D]",
+        "compacter run EXPERIMENT.json [--preset P] [--only k=v,...] [--shard k/N] "
+        "[--set key=value]... [--results DIR] [--device D]",
         pos, 1, &n_pos);
     if (r) return r == 1 ? 0 : r;
     if (n_pos != 1) {
@@ -47,6 +54,12 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "compacter run: --device must be cpu, cuda or auto\n");
         return 2;
     }
+    struct experiment_sets sets = {0};
+    for (int i = 0; i < n; i++)
+        if (!strcmp(a[i].name, "set") && experiment_parse_sets(a[i].values, a[i].n_values, &sets)) {
+            fprintf(stderr, "compacter run: %s\n", error_message());
+            return 2;
+        }
     struct runner_options o = {
         .experiment_path = pos[0],
         .preset = args_str(a, n, "preset", "tiny"),
@@ -58,6 +71,7 @@ int cmd_run(int argc, char **argv) {
         .tty = isatty(2) && !args_has(a, n, "no-progress-bar"),
         .dry_run = args_has(a, n, "dry-run"),
         .threads = atoi(args_str(a, n, "threads", "0")),
+        .sets = &sets,
     };
     struct runner_summary s;
     if (runner_run(&o, &s)) return cli_fail("run");

@@ -135,6 +135,31 @@ struct tensor *t5_model_param(const struct t5_model *m, const char *name) {
     return NULL;
 }
 
+int t5_model_cut_vocab(struct t5_model *m, int vocab) {
+    if (vocab <= 0 || vocab >= m->cfg.vocab_size) return 0;
+    struct t5_config c = m->cfg;
+    c.vocab_size = vocab;
+    struct t5_model n;
+    if (t5_model_create(&n, &c, m->be)) return -1;
+    for (int i = 0; i < n.n_params; i++) { /* same names in the same order; row-major prefixes */
+        struct tensor *dst = &n.params[i], *src = &m->params[i];
+        int64_t rows = dst->ndim == 2 ? dst->shape[0] : 1, cols = dst->ndim == 2 ? dst->shape[1] : dst->shape[0];
+        if (strcmp(dst->name, src->name) ||
+            m->be->copy2d((float *)dst->data, cols, (const float *)src->data, cols, rows, cols, 0)) {
+            t5_model_free(&n);
+            return error_set("cutting the vocabulary to %d rows: %s", vocab,
+                             strcmp(dst->name, src->name) ? "layouts differ" : error_message());
+        }
+    }
+    if (m->be->sync && m->be->sync()) {
+        t5_model_free(&n);
+        return -1;
+    }
+    t5_model_free(m);
+    *m = n;
+    return 0;
+}
+
 /* ---- random init ---- */
 
 int t5_model_randomize(struct t5_model *m, uint64_t seed, float std) {

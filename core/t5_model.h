@@ -52,6 +52,13 @@ int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be)
 /* Fill every parameter with N(0, std) from a fixed seed (benchmarks, synthetic models). */
 int t5_model_randomize(struct t5_model *m, uint64_t seed, float std);
 struct tensor *t5_model_param(const struct t5_model *m, const char *name);
+/* Keep only the first `vocab` rows of the embedding (and of an untied head), as
+ * transformers' resize_token_embeddings(len(tokenizer)) does in the reference before
+ * training: T5 checkpoints pad their 32,100-piece vocabulary to 32,128 rows, which would
+ * otherwise take part in every softmax and be trained by full fine-tuning. The model is
+ * rebuilt with cfg.vocab_size = vocab (its tensors move; pointers into the old storage are
+ * invalid). vocab >= cfg.vocab_size: nothing changes. */
+int t5_model_cut_vocab(struct t5_model *m, int vocab);
 void t5_model_free(struct t5_model *m);
 
 #endif

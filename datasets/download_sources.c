@@ -16,9 +16,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "datasets/sha256.h"
 
 static struct dataset_file table[] = {
     /* GLUE: https://dl.fbaipublicfiles.com/glue/data/<file> */
@@ -125,7 +127,70 @@ int dataset_pin_override(enum download_source source, const char *file, int64_t 
             table[i].size = size;
             table[i].sha256 = sha256;
             table[i].unpinned_reason = sha256 ? NULL : "overridden";
+            table[i].pin_origin = "an override";
             return 0;
         }
     return error_set("no dataset file %s from %s in the table", file, source_name(source));
+}
+
+int dataset_pins_load(const char *path) {
+    static char shas[sizeof table / sizeof table[0]][65];
+    static char origins[4][1024];
+    static int n_origins = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return error_set("%s: cannot open the pin overrides", path);
+    const char *origin = path;
+    for (int i = 0; i < n_origins; i++)
+        if (!strcmp(origins[i], path)) origin = origins[i];
+    if (origin == path && n_origins < 4) origin = strncpy(origins[n_origins++], path, sizeof origins[0] - 1);
+    char line[512];
+    int lineno = 0, n = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *h = strchr(line, '#');
+        if (h) *h = 0;
+        char src[32], file[128], sha[80], extra[8];
+        long long size;
+        int k = sscanf(line, "%31s %127s %lld %79s %7s", src, file, &size, sha, extra);
+        if (k <= 0) continue;
+        enum download_source s = SOURCE_COUNT;
+        if (!strcmp(src, "glue")) s = SOURCE_GLUE;
+        else if (!strcmp(src, "mrpc")) s = SOURCE_MRPC;
+        else if (!strcmp(src, "superglue")) s = SOURCE_SUPERGLUE;
+        for (char *c = sha; k == 4 && *c; c++) *c = (char)tolower((unsigned char)*c);
+        if (k != 4 || s == SOURCE_COUNT || size <= 0 || !is_hex_digest(sha, 64)) {
+            rc = error_set("%s:%d: expected \"<glue|mrpc|superglue> <file> <size> <sha256>\"", path, lineno);
+            break;
+        }
+        size_t i = 0;
+        while (i < sizeof table / sizeof table[0] && !(table[i].source == s && !strcmp(table[i].file, file)))
+            i++;
+        if (i == sizeof table / sizeof table[0]) {
+            rc = error_set("%s:%d: no dataset file %s from %s in the table", path, lineno, file, source_name(s));
+            break;
+        }
+        memcpy(shas[i], sha, 65);
+        table[i].size = size;
+        table[i].sha256 = shas[i];
+        table[i].unpinned_reason = NULL;
+        table[i].pin_origin = origin;
+        n++;
+    }
+    fclose(f);
+    return rc ? -1 : n;
+}
+
+int dataset_pins_from_env(void) {
+    static int done = 0, result = 0;
+    static char err[1024];
+    if (done) return result < 0 ? error_set("%s", err) : result;
+    done = 1;
+    const char *env = getenv("COMPACTER_DATASET_PINS");
+    if (!env || !*env) return 0;
+    result = dataset_pins_load(env);
+    if (result < 0) {
+        error_wrap("COMPACTER_DATASET_PINS: ");
+        snprintf(err, sizeof err, "%s", error_message());
+    }
+    return result;
 }

@@ -31,6 +31,7 @@ struct dataset_file {
     int64_t size;                /* pinned size in bytes, -1 when unpinned */
     const char *sha256;          /* pinned 64-hex sha256, NULL when unpinned */
     const char *unpinned_reason; /* why there is no pin (NULL when pinned) */
+    const char *pin_origin;      /* NULL: the official pin; else where the override came from */
 };
 
 /* The whole table and its length. */
@@ -47,5 +48,16 @@ int dataset_file_url(const struct dataset_file *f, char *out, size_t cap);
  * Returns 0, or -1 when no entry has that file name. */
 int dataset_pin_override(enum download_source source, const char *file, int64_t size,
                          const char *sha256);
+
+/* $COMPACTER_DATASET_PINS: the path of a file of pin overrides for a mirror whose files
+ * differ from the official ones (re-packed archives, a rehearsal's own small archives), one
+ * "<source> <file> <size> <sha256>" per line (source: glue, mrpc, superglue; '#' starts a
+ * comment). Only the files listed change; each is still verified, against its line. Read
+ * once per process (later calls return the first result); unset or empty: nothing changes.
+ * Returns the number of overrides, or -1 with an error naming the file and line. */
+int dataset_pins_from_env(void);
+/* The same for one file (what dataset_pins_from_env reads); callable more than once. A line
+ * that fails leaves the lines before it applied. */
+int dataset_pins_load(const char *path);
 
 #endif

@@ -250,6 +250,7 @@ static int by_hand_hint(const struct task_name *t, const char *final_dir) {
 int ensure_task_data(const char *task, char *dir_out, size_t cap) {
     const struct task_name *t = find_task(task);
     if (!t) return task_lookup(task, NULL, NULL);
+    if (dataset_pins_from_env() < 0) return -1;
     const char *bench = benchmark_name(t->bench);
     char path[4200];
 
@@ -288,6 +289,9 @@ int ensure_task_data(const char *task, char *dir_out, size_t cap) {
                              "it unverified", url, f->unpinned_reason ? f->unpinned_reason : "unpinned");
         path_fmt(local[i], sizeof local[i], "%s/%s", dl_dir, f->file);
         struct download_expect ex = {.size = f->size, .sha256 = f->sha256, .require_digest = f->sha256 != NULL};
+        if (f->pin_origin && f->sha256 && !path_is_file(local[i]))
+            fprintf(stderr, "note: %s is verified against the pin in %s, not the official one\n", url,
+                    f->pin_origin);
         if (download_file(url, local[i], &ex, download_defaults(), NULL) != 0)
             return by_hand_hint(t, final_dir);
     }

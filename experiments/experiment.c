@@ -169,14 +169,110 @@ static int push(struct experiment_grid *g, size_t *cap, const struct run_spec *r
 }
 
 static int set_run_id(struct run_spec *r) {
-    char lr[32], size[32] = "", rf[32] = "";
+    char lr[32], size[32] = "", rf[32] = "", set[sizeof r->overrides + 8] = "";
     fmt_double(r->lr, lr, sizeof lr);
     if (r->train_size >= 0) snprintf(size, sizeof size, "/n%ld", r->train_size);
     if (r->reduction_factor > 0) snprintf(rf, sizeof rf, "/rf%d", r->reduction_factor);
-    int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s/lr%s%s/seed%d", r->experiment,
-                     r->preset, r->label, r->task, size, lr, rf, r->seed);
+    if (r->overrides[0]) snprintf(set, sizeof set, "/set-%s", r->overrides);
+    int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s/lr%s%s/seed%d%s", r->experiment,
+                     r->preset, r->label, r->task, size, lr, rf, r->seed, set);
     if (n < 0 || (size_t)n >= sizeof r->run_id) return error_set("run id too long: %s", r->run_id);
     return 0;
+}
+
+/* ---- --set overrides ---- */
+
+static const struct {
+    const char *key;
+    long long lo;
+} set_keys[] = {
+    {"batch", 1},        {"epochs", 1},     {"eval_every", 0},         {"grad_accum", 1},
+    {"max_source_length", 1}, {"max_steps", 1}, {"max_train_samples", 1}, {"warmup", 0},
+};
+#define N_SET_KEYS (sizeof set_keys / sizeof set_keys[0])
+
+static int set_key_index(const char *key) {
+    for (size_t i = 0; i < N_SET_KEYS; i++)
+        if (!strcmp(set_keys[i].key, key)) return (int)i;
+    return -1;
+}
+
+static int parse_one_set(const char *item, size_t len, struct experiment_sets *out) {
+    const char *eq = memchr(item, '=', len);
+    if (!eq || eq == item || eq == item + len - 1)
+        return error_set("--set '%.*s': expected key=value", (int)len, item);
+    size_t kl = (size_t)(eq - item), vl = len - kl - 1;
+    char key[32], val[32];
+    if (kl >= sizeof key || vl >= sizeof val)
+        return error_set("--set '%.*s': key or value too long", (int)len, item);
+    memcpy(key, item, kl);
+    key[kl] = 0;
+    memcpy(val, eq + 1, vl);
+    val[vl] = 0;
+    int k = set_key_index(key);
+    if (k < 0) {
+        char list[256] = "";
+        for (size_t i = 0; i < N_SET_KEYS; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     set_keys[i].key);
+        return error_set("--set: unknown key '%s' (keys: %s)", key, list);
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (end == val || *end || errno || v < set_keys[k].lo || v > 1000000000LL)
+        return error_set("--set %s=%s: expected an integer from %lld", key, val, set_keys[k].lo);
+    for (int i = 0; i < out->n; i++)
+        if (!strcmp(out->key[i], key)) return error_set("--set: %s given twice", key);
+    if (out->n == EXPERIMENT_MAX_SETS) return error_set("--set: more than %d overrides", EXPERIMENT_MAX_SETS);
+    /* kept sorted by key: the run id's suffix is canonical whatever the order given */
+    int at = out->n;
+    while (at > 0 && strcmp(out->key[at - 1], key) > 0) {
+        memcpy(out->key[at], out->key[at - 1], sizeof out->key[at]);
+        out->value[at] = out->value[at - 1];
+        at--;
+    }
+    snprintf(out->key[at], sizeof out->key[at], "%s", key);
+    out->value[at] = v;
+    out->n++;
+    return 0;
+}
+
+int experiment_parse_sets(const char *const *items, int n_items, struct experiment_sets *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n_items; i++) {
+        const char *p = items[i];
+        if (!*p) return error_set("--set: empty value (expected key=value)");
+        while (*p) {
+            size_t l = strcspn(p, ",");
+            if (parse_one_set(p, l, out)) return -1;
+            p += l;
+            if (*p == ',') p++;
+        }
+    }
+    return 0;
+}
+
+/* Apply the overrides to one run and give it its /set- run id suffix. */
+static int apply_sets(struct run_spec *r, const struct experiment_sets *s) {
+    size_t k = 0;
+    r->overrides[0] = 0;
+    for (int i = 0; i < s->n; i++) {
+        const char *key = s->key[i];
+        long long v = s->value[i];
+        if (!strcmp(key, "batch")) r->batch = (int)v;
+        else if (!strcmp(key, "epochs")) r->epochs = (int)v;
+        else if (!strcmp(key, "eval_every")) r->eval_every = (int)v;
+        else if (!strcmp(key, "grad_accum")) r->grad_accum = (int)v;
+        else if (!strcmp(key, "max_source_length")) r->max_source_length = (int)v;
+        else if (!strcmp(key, "max_steps")) r->max_steps = v;
+        else if (!strcmp(key, "max_train_samples")) r->max_train_samples = (long)v;
+        else if (!strcmp(key, "warmup")) r->warmup = (int)v;
+        int n = snprintf(r->overrides + k, sizeof r->overrides - k, "%s%s=%lld", i ? "," : "", key, v);
+        if (n < 0 || (size_t)n >= sizeof r->overrides - k) return error_set("--set: overrides too long");
+        k += (size_t)n;
+    }
+    return set_run_id(r);
 }
 
 /* Expand one method entry over tasks x sizes x lrs x rfs x seeds. */
@@ -382,6 +478,11 @@ static int load_preset(const char *path, json_t *root, const char *preset,
 
 int experiment_expand(const char *path, const char *preset, const char *only, const char *shard,
                       struct experiment_grid *out) {
+    return experiment_expand_set(path, preset, NULL, only, shard, out);
+}
+
+int experiment_expand_set(const char *path, const char *preset, const struct experiment_sets *sets,
+                          const char *only, const char *shard, struct experiment_grid *out) {
     memset(out, 0, sizeof *out);
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -398,6 +499,8 @@ int experiment_expand(const char *path, const char *preset, const char *only, co
     if (err) goto done;
     for (size_t i = 0; i < json_array_size(methods); i++)
         if (expand_method(&c, json_array_get(methods, i), i, out, &cap)) goto done;
+    for (size_t i = 0; sets && sets->n && i < out->n; i++)
+        if (apply_sets(&out->runs[i], sets)) goto done;
     for (size_t i = 0; i < out->n; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(out->runs[i].run_id, out->runs[j].run_id)) {

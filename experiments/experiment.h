@@ -20,7 +20,8 @@ struct run_option {
 };
 
 struct run_spec {
-    char run_id[256]; /* experiment/preset/label/task[/n<size>]/lr<lr>[/rf<rf>]/seed<seed> */
+    char run_id[320]; /* experiment/preset/label/task[/n<size>]/lr<lr>[/rf<rf>]/seed<seed>
+                         [/set-<overrides>] */
     char experiment[RUN_NAME_CAP];
     char preset[RUN_NAME_CAP];
     char model[128];
@@ -40,6 +41,9 @@ struct run_spec {
     int eval_every;  /* steps; 0: every epoch */
     long train_size; /* -1: the whole training split */
     long long memory_budget_bytes; /* 0: none */
+    long long max_steps;           /* --set max_steps: optimizer steps in all; 0: all epochs */
+    long max_train_samples;        /* --set max_train_samples: training subsample; 0: all */
+    char overrides[256]; /* the --set overrides, "key=value,..." sorted by key; "" when none */
     int n_options;
     struct run_option options[RUN_MAX_OPTIONS];
 };
@@ -51,6 +55,25 @@ struct experiment_grid {
     size_t n;
 };
 
+/* `--set key=value` overrides of a preset's fields, applied to every run of the grid after
+ * expansion (over the preset's, the task's and the method entry's own values). Keys, all
+ * integers: epochs (>= 1; replaces every task's / train size's epochs), batch (>= 1),
+ * grad_accum (>= 1), warmup (>= 0), max_source_length (>= 1), eval_every (>= 0), max_steps
+ * (>= 1: optimizer steps in all, sets the schedule), max_train_samples (>= 1: the first N of
+ * the training split in the reference's seeded order, its --max_train_samples, the same
+ * n_obs as the low-resource sizes; the efficiency grid times one epoch whatever epochs). The
+ * overrides are part of each run's identity: run_id gains "/set-<key=value,...>" (sorted by
+ * key), so a results line of an overridden run never stands for the preset's own run. */
+#define EXPERIMENT_MAX_SETS 16
+struct experiment_sets {
+    int n;
+    char key[EXPERIMENT_MAX_SETS][32];
+    long long value[EXPERIMENT_MAX_SETS];
+};
+/* Parse items[i] = "key=value" (or "k=v,k=v"); a key given twice, an unknown key or a value
+ * out of range is an error naming it. */
+int experiment_parse_sets(const char *const *items, int n_items, struct experiment_sets *out);
+
 /* Load `path`, pick `preset`, expand, then keep the runs matching `only` (NULL: all;
  * "key=value,key=value": the same key repeated is an OR, different keys an AND; keys
  * method, label, task, seed, lr, rf, train_size) and then the shard `shard` (NULL: all;
@@ -58,6 +81,9 @@ struct experiment_grid {
  * JSON path ("presets.tiny.methods[2].lr"). A filter that keeps no run is an error. */
 int experiment_expand(const char *path, const char *preset, const char *only, const char *shard,
                       struct experiment_grid *out);
+/* The same with --set overrides applied before --only and --shard (sets may be NULL). */
+int experiment_expand_set(const char *path, const char *preset, const struct experiment_sets *sets,
+                          const char *only, const char *shard, struct experiment_grid *out);
 void experiment_grid_free(struct experiment_grid *g);
 
 /* "k/N" -> k, N with 1 <= k <= N. */

@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "core/tokenizer.h"
 #include "datasets/cache.h"
+#include "datasets/download.h"
+#include "datasets/download_progress.h"
 #include "datasets/download_tasks.h"
 #include "datasets/hub.h"
 #include "datasets/synthetic.h"
@@ -64,11 +66,17 @@ static void git_revision(char *buf, size_t cap) {
     FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
     if (!p) return;
     char line[128] = "";
+    int ok = 0;
     if (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\r\n")] = 0;
-        if (strlen(line) == 40 && cap > 40) memcpy(buf, line, 41); /* a full SHA-1 and its NUL */
+        if (strlen(line) == 40 && cap > 40) memcpy(buf, line, 41), ok = 1; /* a full SHA-1 */
     }
     pclose(p);
+    /* code changed since that commit: the line must not claim the commit's code */
+    if (ok && cap > 46 && (p = popen("git status --porcelain --untracked-files=no 2>/dev/null", "r"))) {
+        if (fgets(line, sizeof line, p)) strcat(buf, "-dirty");
+        pclose(p);
+    }
 }
 
 /* The preset's "tiny_model" and "synthetic" objects (experiment.c ignores them). */
@@ -284,6 +292,20 @@ static json_t *options_json(const struct run_spec *r) {
     return o;
 }
 
+/* The --set overrides of a run as an object of integers ({"epochs": 2, ...}). */
+static json_t *overrides_json(const struct run_spec *r) {
+    json_t *o = json_object();
+    char buf[sizeof r->overrides];
+    snprintf(buf, sizeof buf, "%s", r->overrides);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        *eq = 0;
+        json_object_set_new(o, kv, json_integer((json_int_t)strtoll(eq + 1, NULL, 10)));
+    }
+    return o;
+}
+
 /* Everything that determines the run's numbers (and what the line reports as config). */
 static json_t *effective_config(const struct runner *R, const struct run_spec *r,
                                 const struct method_instance *mi, const char *model_name,
@@ -320,6 +342,12 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
                             json_pack("{s:I, s:I, s:I, s:f}", "train", (json_int_t)R->syn.n_train,
                                       "dev", (json_int_t)R->syn.n_dev, "seed",
                                       (json_int_t)R->syn.seed, "label_noise", R->syn.label_noise));
+    /* --set overrides (their effective values are in the fields above); absent without them,
+     * so the configuration text of runs without overrides is what it always was */
+    if (r->overrides[0]) json_object_set_new(cfg, "overrides", overrides_json(r));
+    if (r->max_steps > 0) json_object_set_new(cfg, "max_steps", json_integer((json_int_t)r->max_steps));
+    if (r->max_train_samples > 0)
+        json_object_set_new(cfg, "max_train_samples", json_integer((json_int_t)r->max_train_samples));
     json_object_set_new(
         cfg, "peak_memory_counts",
         json_string("activation bytes live high-water (training and evaluation) + model and method "
@@ -372,6 +400,9 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
     if (!rc && !(rc = path_fmt(path, sizeof path, "%s/tokenizer.json", model_path)) &&
         !(q->tok = tokenizer_load(path)))
         rc = -1;
+    /* the embedding cut to the tokenizer's pieces (t5-base: 32,128 rows -> 32,100), as the
+     * reference's resize_token_embeddings(len(tokenizer)) */
+    if (!rc) rc = t5_model_cut_vocab(&q->m, tokenizer_vocab_size(q->tok));
     /* the method: its options, then reduction_factor from the grid */
     const char *kv[RUN_MAX_OPTIONS + 1];
     char kvbuf[RUN_MAX_OPTIONS + 1][200];
@@ -394,7 +425,9 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
     if (!rc) to.add_prefix = q->mi.method->task_prefix;
     if (!rc) {
         struct task_options tt = to;
-        tt.n_obs = r->train_size;
+        tt.n_obs = r->train_size; /* the low-resource size, capped by --set max_train_samples */
+        if (r->max_train_samples > 0 && (tt.n_obs < 0 || r->max_train_samples < tt.n_obs))
+            tt.n_obs = r->max_train_samples;
         rc = task_split_load(&q->train, t, data, "train", &tt, q->tok);
     }
     if (!rc && eval_splits) rc = task_split_load(&q->val, t, data, "validation", &to, q->tok);
@@ -512,6 +545,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
         .max_target_len = MAX_TARGET_LENGTH,
         .seed = (uint64_t)r->seed,
         .dropout = 1,
+        .max_steps = r->max_steps,
     };
     c.optim = optim_defaults(r->lr, r->warmup, 0);
     c.optim.variant = ADAMW_HF46;
@@ -630,6 +664,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
         "date", date, "run_id", r->run_id);
     if (line && r->train_size >= 0)
         json_object_set_new(line, "train_size", json_integer(r->train_size));
+    if (line && r->overrides[0]) json_object_set_new(line, "overrides", overrides_json(r));
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
     long cut = 0;
@@ -735,7 +770,7 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
     if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
     struct train_config c = {.epochs = 1, .batch = r->batch, .grad_accum = 1,
                              .max_source_len = r->max_source_length, .max_target_len = MAX_TARGET_LENGTH,
-                             .seed = (uint64_t)r->seed, .dropout = 1};
+                             .seed = (uint64_t)r->seed, .dropout = 1, .max_steps = r->max_steps};
     c.optim = optim_defaults(r->lr, r->warmup, 0);
     int64_t peak = 0;
     if (!rc && c.batch < 1) {
@@ -778,6 +813,7 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
         "device", device, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && pm.device_used) json_object_set_new(line, "device_used_bytes", json_integer((json_int_t)pm.device_used));
+    if (line && r->overrides[0]) json_object_set_new(line, "overrides", overrides_json(r));
     /* the epoch's activation memory alone: the most bytes live at once (in peak_memory_bytes)
      * and the pool's extent (the difference is the allocator's fragmentation) */
     if (line)
@@ -804,13 +840,19 @@ int runner_run(const struct runner_options *o, struct runner_summary *s) {
     memset(&R, 0, sizeof R);
     R.o = o;
     struct experiment_grid g;
-    if (experiment_expand(o->experiment_path, o->preset, o->only, o->shard, &g)) return -1;
+    if (experiment_expand_set(o->experiment_path, o->preset, o->sets, o->only, o->shard, &g))
+        return -1;
     int rc = validate_grid(o->experiment_path, &g);
     if (!rc) rc = load_extensions(&R, o->experiment_path, o->preset);
     if (!rc)
         rc = path_fmt(R.results_path, sizeof R.results_path, "%s/%s.jsonl", o->results_dir,
                       g.experiment);
     if (!rc && o->data_dir) task_data_set_user_dir(o->data_dir);
+    if (!rc && o->tty) { /* a first run fetches the model and the data: show the transfers */
+        struct download_opts d = *download_defaults();
+        d.progress = download_progress_bar;
+        download_set_defaults(&d);
+    }
     int threads = o->threads > 0 ? o->threads : R.threads;
     if (!rc && threads > 0) omp_set_num_threads(threads);
     struct results_index ix = {0};

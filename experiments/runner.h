@@ -26,6 +26,8 @@
 #ifndef COMPACTER_EXPERIMENTS_RUNNER_H
 #define COMPACTER_EXPERIMENTS_RUNNER_H
 
+struct experiment_sets;
+
 struct runner_options {
     const char *experiment_path; /* experiments/<name>.json */
     const char *preset;          /* "tiny" */
@@ -36,6 +38,7 @@ struct runner_options {
     int tty;                     /* progress bar (else plain log lines) */
     int dry_run;                 /* validate and list the runs, train nothing */
     int threads;                 /* CPU threads; 0: the preset's "threads", else OpenMP's default */
+    const struct experiment_sets *sets; /* --set overrides (experiment.h); NULL: none */
 };
 
 struct runner_summary {

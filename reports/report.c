@@ -150,7 +150,7 @@ static int metric_order(const char *task, const struct pick *p, int *idx) {
 
 /* Caption facts shared by every report. */
 struct meta {
-    char experiment[64], preset[64], model[256], device[256], precision[128], seeds[256],
+    char experiment[64], preset[340], model[256], device[256], precision[128], seeds[256],
         dates[64], tasks[512];
 };
 
@@ -174,7 +174,8 @@ static const char *g_task(const struct result_run *r) { return r->task; }
 static void make_meta(const struct results *R, struct meta *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->experiment, sizeof m->experiment, "%s", R->runs[0].experiment);
-    snprintf(m->preset, sizeof m->preset, "%s", *R->runs[0].preset ? R->runs[0].preset : "unknown");
+    snprintf(m->preset, sizeof m->preset, "%s%s%s", *R->runs[0].preset ? R->runs[0].preset : "unknown",
+             R->runs[0].overrides[0] ? " --set " : "", R->runs[0].overrides);
     join_unique(m->model, sizeof m->model, R, g_model);
     join_unique(m->device, sizeof m->device, R, g_device);
     join_unique(m->precision, sizeof m->precision, R, g_precision);
@@ -374,7 +375,7 @@ static int report_tables(const struct results *R, const struct report_options *o
         }
     }
 
-    char title[256], caption[4096];
+    char title[512], caption[4096];
     if (!strcmp(m.experiment, "table1")) snprintf(title, sizeof title, "Table 1: %s, preset %s", m.experiment, m.preset);
     else if (!strcmp(m.experiment, "table2")) snprintf(title, sizeof title, "Table 2: %s, preset %s", m.experiment, m.preset);
     else snprintf(title, sizeof title, "Table: %s, preset %s", m.experiment, m.preset);
@@ -463,7 +464,7 @@ static int report_efficiency(const struct results *R, const struct report_option
             rtable_set(&disp, d, 5, "-");
         }
     }
-    char title[256], caption[4096];
+    char title[512], caption[4096];
     snprintf(title, sizeof title, "Table 3: %s, preset %s", m.experiment, m.preset);
     snprintf(caption, sizeof caption,
              "Model %s; device %s; precision %s; %s; task %s. Peak memory in MB (2^20 bytes) "
@@ -537,7 +538,7 @@ static int report_lowresource(const struct results *R, const struct report_optio
             } else rtable_set(&disp, d, z + 1, "-");
         }
     }
-    char title[256], caption[4096];
+    char title[512], caption[4096];
     snprintf(title, sizeof title, "Figure 4 data: %s, preset %s", m.experiment, m.preset);
     snprintf(caption, sizeof caption,
              "Model %s; device %s; precision %s; seeds %s; %s. Average test score over the "
@@ -585,6 +586,7 @@ void report_options_default(struct report_options *o) {
     o->md = o->tex = o->csv = 1;
     o->figures = 1;
     o->preset = NULL;
+    o->overrides = NULL;
 }
 
 int report_parse_formats(const char *s, struct report_options *o) {
@@ -614,22 +616,32 @@ int report_results_file(const char *path, const struct report_options *o,
         snprintf(line, sizeof line, "%d", R.truncated_line);
         note(s, "warning: %s:%s: truncated last line (a run killed while writing) skipped", path, line);
     }
-    /* One preset and one experiment per report. */
+    /* One preset, one set of --set overrides and one experiment per report. */
     size_t kept = 0;
     for (size_t i = 0; i < R.n; i++) {
         const struct result_run *r = &R.runs[i];
         if (o->preset && strcmp(r->preset, o->preset)) continue;
-        if (!o->preset && strcmp(r->preset, R.runs[0].preset)) {
+        if (o->overrides && strcmp(r->overrides, o->overrides)) continue;
+        if (kept && strcmp(r->preset, R.runs[0].preset)) {
             rc = error_set("%s: lines of presets '%s' (line %d) and '%s' (line %d): choose one "
                            "with --preset",
                            path, R.runs[0].preset, R.runs[0].line, r->preset, r->line);
+            goto done;
+        }
+        if (kept && strcmp(r->overrides, R.runs[0].overrides)) {
+            rc = error_set("%s: lines of preset '%s' run with different --set overrides ('%s' line "
+                           "%d, '%s' line %d): choose with --set k=v,... (--set none: the preset's "
+                           "own runs)",
+                           path, r->preset, R.runs[0].overrides, R.runs[0].line, r->overrides,
+                           r->line);
             goto done;
         }
         R.runs[kept++] = *r;
     }
     R.n = kept;
     if (!R.n) {
-        rc = error_set("%s: no line of preset '%s'", path, o->preset);
+        rc = error_set("%s: no line of preset '%s'%s%s", path, o->preset ? o->preset : "(any)",
+                       o->overrides ? " with --set " : "", o->overrides ? o->overrides : "");
         goto done;
     }
     for (size_t i = 1; i < R.n; i++)

@@ -6,7 +6,9 @@
  * (lr, reduction factor, options) with the best validation score, averaged over seeds,
  * reports its test scores averaged over the same seeds. Outputs go to
  * <out_dir>/<experiment>.{md,tex,csv} (atomic writes) and figures to
- * <out_dir>/figure{2,4}_<experiment>.{dat,gp,png,svg}. */
+ * <out_dir>/figure{2,4}_<experiment>.{dat,gp,png,svg}. A report covers one preset and one set
+ * of `compacter run --set` overrides (the lines' "overrides"): runs shrunk by overrides are
+ * never mixed with the preset's own, and the title names the overrides. */
 #ifndef COMPACTER_REPORTS_REPORT_H
 #define COMPACTER_REPORTS_REPORT_H
 
@@ -15,6 +17,9 @@ struct report_options {
     int md, tex, csv;    /* formats to write */
     int figures;         /* run gnuplot */
     const char *preset;  /* NULL: the file must hold one preset */
+    const char *overrides; /* NULL: the file (or the preset's lines) must hold one set of --set
+                              overrides; "" lines without overrides; else "key=value,..."
+                              sorted by key (experiment_parse_sets' canonical order) */
 };
 void report_options_default(struct report_options *o);
 /* "md,tex,csv" (any subset). */

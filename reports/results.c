@@ -83,6 +83,8 @@ static const char *opt_str(json_t *o, const char *key, const char *def) {
     return json_is_string(v) ? json_string_value(v) : def;
 }
 
+static int parse_overrides(const struct ctx *c, struct result_run *r);
+
 static int parse_run(const struct ctx *c, struct result_run *r) {
     json_t *v;
     memset(r, 0, sizeof *r);
@@ -111,6 +113,7 @@ static int parse_run(const struct ctx *c, struct result_run *r) {
     r->seed = json_is_integer(v) ? (int)json_integer_value(v) : 0;
     v = json_object_get(c->o, "train_size");
     r->train_size = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+    if (parse_overrides(c, r)) return -1;
     if (!strcmp(r->experiment, "efficiency")) {
         if (need(c, "epoch_time_s", &v, is_num, "a number")) return -1;
         r->epoch_time_s = json_number_value(v);
@@ -142,10 +145,42 @@ static int parse_run(const struct ctx *c, struct result_run *r) {
     char *opts = json_dumps(json_object_get(c->o, "options"), JSON_SORT_KEYS | JSON_COMPACT);
     v = json_object_get(c->o, "lr");
     json_t *rf = json_object_get(c->o, "reduction_factor");
-    snprintf(r->config, sizeof r->config, "lr=%.17g rf=%lld options=%s",
+    snprintf(r->config, sizeof r->config, "lr=%.17g rf=%lld options=%s set=%s",
              json_is_number(v) ? json_number_value(v) : 0.0,
-             json_is_integer(rf) ? (long long)json_integer_value(rf) : 0LL, opts ? opts : "{}");
+             json_is_integer(rf) ? (long long)json_integer_value(rf) : 0LL, opts ? opts : "{}",
+             r->overrides);
     free(opts);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "overrides": {"epochs": 2, ...} -> "epochs=2,..." (sorted by key) */
+static int parse_overrides(const struct ctx *c, struct result_run *r) {
+    json_t *o = json_object_get(c->o, "overrides");
+    r->overrides[0] = 0;
+    if (!o) return 0;
+    if (!json_is_object(o))
+        return error_set("%s:%d: field overrides: expected an object", c->path, c->line);
+    const char *keys[64], *k;
+    size_t n = 0;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!json_is_integer(v))
+            return error_set("%s:%d: field overrides.%s: expected an integer", c->path, c->line, k);
+        if (n < 64) keys[n++] = k;
+    }
+    qsort(keys, n, sizeof keys[0], cmp_str);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(r->overrides + len, sizeof r->overrides - len, "%s%s=%lld", i ? "," : "",
+                         keys[i], (long long)json_integer_value(json_object_get(o, keys[i])));
+        if (w < 0 || (size_t)w >= sizeof r->overrides - len)
+            return error_set("%s:%d: field overrides: too long", c->path, c->line);
+        len += (size_t)w;
+    }
     return 0;
 }
 

@@ -14,7 +14,8 @@ struct result_run {
     int line; /* 1-based line in the file */
     const char *experiment, *preset, *model, *method, *task, *device, *precision, *date;
     const char *label; /* "label" when given, else method: the report's row key */
-    char config[256];  /* lr / reduction factor / batch / options: one grid point */
+    char config[512];  /* lr / reduction factor / batch / options / overrides: one grid point */
+    char overrides[256]; /* the run's --set overrides, "key=value,..." sorted by key; "" none */
     int seed;
     long train_size; /* -1 when absent */
     long long trainable_params, base_params, peak_memory_bytes; /* peak -1 when absent */

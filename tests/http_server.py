@@ -12,11 +12,15 @@ process goes away (the test crashed), or on GET /_shutdown.
   /stall/<path>           headers and 16 bytes, then silence (until --timeout)
   /flaky/<path>           the first request for each path answers 503
   /norange/<path>         Range headers are ignored (200, whole file)
-  /api/models/<repo>      hub listing built from root/hub/<repo>/: sha, siblings with size,
-                          blobId (git blob sha1) and lfs.sha256 for *.safetensors
+  /api/models/<repo>      hub listing built from root/hub/<repo>/ (sub-folders included, as
+                          "onnx/model.onnx"): sha, siblings with size, blobId (git blob
+                          sha1) and lfs.sha256 for LFS files (*.safetensors, *.bin, *.model,
+                          *.onnx, *.h5, *.msgpack, *.ot)
   /bare/api/models/<repo> the same without sizes and digests (clients must use headers)
-  /<repo>/resolve/<rev>/<file>  LFS files (*.safetensors): 302 to /cdn/<repo>/<file> with
-                          X-Linked-Etag (sha256) and X-Linked-Size; others: 200, ETag = git sha1
+  /<repo>/resolve/<rev>/<file>  LFS files: 302 to /cdn/<repo>/<file> with X-Linked-Etag
+                          (sha256) and X-Linked-Size; others: 200, ETag = git sha1
+  renamed repos           root/hub-aliases.json {"old": "org/new"}: /api/models/old/... and
+                          /old/resolve/... answer 307 to the new name, as the hub does
   /_stats                 JSON: requests, bytes sent and Range headers per request path
 """
 import argparse
@@ -30,6 +34,7 @@ import threading
 import time
 
 MODES = ("cut", "stall", "flaky", "norange", "bare")
+LFS_SUFFIXES = (".safetensors", ".bin", ".model", ".onnx", ".h5", ".msgpack", ".ot")
 STATS = {"requests": {}, "bytes": {}, "ranges": {}}
 LOCK = threading.Lock()
 FLAKY_SEEN = set()
@@ -83,9 +88,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             FLAKY_SEEN.add(full)
             return self.send_error(503, "try again")
         if rest.startswith("/api/models/"):
+            if self.hub_renamed(rest[len("/api/models/"):], "/api/models/"):
+                return
             return self.hub_api(rest[len("/api/models/"):], bare=(mode == "bare"))
         m = re.match(r"^/(.+)/resolve/([^/]+)/(.+)$", rest)
         if m:
+            if self.hub_renamed(rest[1:], "/"):
+                return
             return self.hub_resolve(m.group(1), m.group(3), full, head)
         if rest.startswith("/cdn/"):
             path = os.path.join(self.root, "hub", rest[len("/cdn/"):])
@@ -96,19 +105,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def hub_dir(self, repo):
         return os.path.join(self.root, "hub", repo)
 
+    def hub_renamed(self, tail, prefix):
+        """307 to the new name when tail starts with a renamed repo id (hub-aliases.json)."""
+        path = os.path.join(self.root, "hub-aliases.json")
+        aliases = json.load(open(path)) if os.path.isfile(path) else {}
+        for old, new in aliases.items():
+            if tail.startswith(old + "/"):
+                query = self.path.split("?", 1)[1] if "?" in self.path else ""
+                self.send_response(307)
+                self.send_header("Location", prefix + new + tail[len(old):] + ("?" + query if query else ""))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+        return False
+
     def hub_api(self, repo, bare):
         repo = re.sub(r"/revision/.*$", "", repo)
         d = self.hub_dir(repo)
         if not os.path.isdir(d):
             return self.send_json({"error": "Repository not found"}, 404)
         siblings = []
-        for name in sorted(os.listdir(d)):
+        names = sorted(os.path.relpath(os.path.join(top, f), d)
+                       for top, _, files in os.walk(d) for f in files)
+        for name in names:
             data = open(os.path.join(d, name), "rb").read()
             s = {"rfilename": name}
             if not bare:
                 s["size"] = len(data)
                 s["blobId"] = git_blob_sha1(data)
-                if name.endswith(".safetensors"):
+                if name.endswith(LFS_SUFFIXES):
                     s["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
                                 "pointerSize": 134}
             siblings.append(s)
@@ -123,7 +148,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         data = open(path, "rb").read()
-        if name.endswith(".safetensors"):
+        if name.endswith(LFS_SUFFIXES):
             self.send_response(302)
             self.send_header("Location", "/cdn/%s/%s" % (repo, name))
             self.send_header("X-Linked-Etag", '"%s"' % hashlib.sha256(data).hexdigest())

@@ -3,6 +3,7 @@
  * with a size, or is explicitly marked unpinned with a reason; mirrors override base URLs. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "datasets/download_sources.h"
@@ -75,5 +76,43 @@ int main(void) {
     CHECK(!strcmp(source_base_url(SOURCE_GLUE), "http://127.0.0.1:9/glue"), "--mirror: %s", source_base_url(SOURCE_GLUE));
     source_set_mirror(SOURCE_GLUE, NULL);
     CHECK(!strcmp(source_base_url(SOURCE_GLUE), "https://dl.fbaipublicfiles.com/glue/data"), "mirror cleared");
+
+    /* pin overrides from a file ($COMPACTER_DATASET_PINS): only the listed files change, a
+     * bad line names the file and line */
+    char pins[] = "/tmp/test_pins_XXXXXX";
+    int fd = mkstemp(pins);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f) {
+        fprintf(f, "# a mirror's own archives\nsuperglue RTE.zip 1234 %s\n\n",
+                "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+        fclose(f);
+    }
+    CHECK(dataset_pins_load(pins) == 1, "pins file: %s", error_message());
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(t[i].file, "RTE.zip") && t[i].source == SOURCE_SUPERGLUE)
+            CHECK(t[i].size == 1234 && !strcmp(t[i].sha256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789") &&
+                      t[i].pin_origin && !strcmp(t[i].pin_origin, pins),
+                  "SuperGLUE RTE.zip overridden");
+        if (!strcmp(t[i].file, "RTE.zip") && t[i].source == SOURCE_GLUE)
+            CHECK(t[i].size == 697150 && !t[i].pin_origin, "GLUE RTE.zip keeps its official pin");
+    }
+    f = fopen(pins, "w");
+    if (f) {
+        fprintf(f, "glue CoLA.zip 10 %s\nglue CoLA.zip ten deadbeef\n",
+                "0000000000000000000000000000000000000000000000000000000000000000");
+        fclose(f);
+    }
+    char where[300];
+    snprintf(where, sizeof where, "%s:2:", pins);
+    CHECK(dataset_pins_load(pins) == -1 && strstr(error_message(), where), "bad line: %s", error_message());
+    f = fopen(pins, "w");
+    if (f) {
+        fprintf(f, "mrpc CoLA.zip 10 %s\n", "0000000000000000000000000000000000000000000000000000000000000000");
+        fclose(f);
+    }
+    CHECK(dataset_pins_load(pins) == -1 && strstr(error_message(), "no dataset file CoLA.zip"), "%s", error_message());
+    unlink(pins);
+    CHECK(dataset_pins_load("/nonexistent/pins.txt") == -1 && strstr(error_message(), "/nonexistent/pins.txt"), "%s",
+          error_message());
     CHECK_DONE();
 }

@@ -94,7 +94,7 @@ __attribute__((unused)) static int server_stats(const struct test_server *s, con
     return 0;
 }
 
-static int write_file(const char *path, const void *data, size_t n) {
+__attribute__((unused)) static int write_file(const char *path, const void *data, size_t n) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');

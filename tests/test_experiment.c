@@ -227,6 +227,55 @@ int main(void) {
     expect_error(one, "p", "colour=red", NULL, "unknown key 'colour'", NULL);
     expect_error(one, "p", "method", NULL, "expected key=value", NULL);
     expect_error(one, "p", "method=nothing", NULL, "matches none of its 2 runs", NULL);
+    /* --set: overrides every run (over the task's epochs and a method's own batch), the run id
+     * gains a canonical /set- suffix (sorted by key, whatever the order given), --only applies
+     * after; parse errors name the key */
+    struct experiment_sets sets;
+    const char *items[] = {"max_train_samples=32,epochs=2", "batch=8"};
+    CHECK(experiment_parse_sets(items, 2, &sets) == 0 && sets.n == 3 && !strcmp(sets.key[0], "batch") &&
+              !strcmp(sets.key[1], "epochs") && !strcmp(sets.key[2], "max_train_samples"),
+          "parse sets: %s", error_message());
+    CHECK(experiment_expand_set("experiments/table1.json", "paper", &sets,
+                                "method=prompt-tuning-t,method=compacter,task=rte,rf=32,rf=0", NULL, &g) == 0,
+          "%s", error_message());
+    CHECK(g.n == 2, "table1 paper --set, 2 runs: %zu", g.n);
+    for (size_t i = 0; i < g.n; i++) {
+        const struct run_spec *r = &g.runs[i];
+        CHECK(r->epochs == 2 && r->batch == 8 && r->max_train_samples == 32 && r->warmup == 500 &&
+                  r->max_source_length == 128 && r->train_size == -1,
+              "%s: overridden fields", r->run_id);
+        CHECK(!strcmp(r->overrides, "batch=8,epochs=2,max_train_samples=32"), "%s", r->overrides);
+    }
+    if (g.n == 2) {
+        CHECK(!strcmp(g.runs[0].run_id,
+                      "table1/paper/prompt-tuning-t/rte/lr0.3/seed42/set-batch=8,epochs=2,max_train_samples=32"),
+              "%s", g.runs[0].run_id);
+        CHECK(g.runs[0].grad_accum == 2, "the method's own grad_accum stays: %d", g.runs[0].grad_accum);
+        CHECK(!strcmp(g.runs[1].run_id,
+                      "table1/paper/compacter/rte/lr0.003/rf32/seed42/set-batch=8,epochs=2,max_train_samples=32"),
+              "%s", g.runs[1].run_id);
+    }
+    experiment_grid_free(&g);
+    const char *steps[] = {"max_steps=3"};
+    CHECK(experiment_parse_sets(steps, 1, &sets) == 0 &&
+              experiment_expand_set("experiments/table2.json", "paper", &sets, "method=full,task=cb", NULL, &g) == 0 &&
+              g.n == 1 && g.runs[0].max_steps == 3 && g.runs[0].epochs == 20 &&
+              !strcmp(g.runs[0].run_id, "table2/paper/full/cb/lr0.0003/seed42/set-max_steps=3"),
+          "max_steps: %s", g.n ? g.runs[0].run_id : error_message());
+    experiment_grid_free(&g);
+    const char *bad_key[] = {"colour=red"}, *twice[] = {"epochs=1", "epochs=2"}, *low[] = {"epochs=0"},
+               *nan_v[] = {"batch=lots"}, *no_eq[] = {"epochs"};
+    CHECK(experiment_parse_sets(bad_key, 1, &sets) == -1 && strstr(error_message(), "unknown key 'colour'") &&
+              strstr(error_message(), "max_train_samples"),
+          "%s", error_message());
+    CHECK(experiment_parse_sets(twice, 2, &sets) == -1 && strstr(error_message(), "epochs given twice"), "%s",
+          error_message());
+    CHECK(experiment_parse_sets(low, 1, &sets) == -1 && strstr(error_message(), "epochs=0"), "%s", error_message());
+    CHECK(experiment_parse_sets(nan_v, 1, &sets) == -1 && strstr(error_message(), "batch=lots"), "%s",
+          error_message());
+    CHECK(experiment_parse_sets(no_eq, 1, &sets) == -1 && strstr(error_message(), "expected key=value"), "%s",
+          error_message());
+
     CHECK(count("/nonexistent/x.json", "p", NULL, NULL) == (size_t)-1, "missing file");
     CHECK(strstr(error_message(), "/nonexistent/x.json") != NULL, "%s", error_message());
     CHECK_DONE();

@@ -154,6 +154,31 @@ int main(void) {
     snprintf(want, sizeof want, "%s/figure2_table1.gp", dir);
     CHECK(access(want, F_OK) == 0, "script written");
 
+    /* --set overrides: lines of one preset with different overrides are never mixed; the
+     * report picks one set (none: the preset's own runs) and its title names it */
+    unsetenv("COMPACTER_GNUPLOT");
+    expect_error(dir, LINE("full", "rte", "") LINE("full", "rte", ",\"overrides\":{\"epochs\":2}"),
+                 "different --set overrides");
+    snprintf(path, sizeof path, "%s/mixed.jsonl", dir);
+    write_text(path, LINE("full", "rte", ",\"overrides\":{\"max_train_samples\":32,\"epochs\":2}")
+                         LINE("full", "rte", ""));
+    o.overrides = "epochs=2,max_train_samples=32";
+    CHECK(report_results_file(path, &o, &s) == 0, "%s", error_message());
+    snprintf(want, sizeof want, "%s/table1.md", dir);
+    char *md = slurp(want);
+    CHECK(md && strstr(md, "preset tiny --set epochs=2,max_train_samples=32"), "title names the overrides");
+    free(md);
+    o.overrides = "";
+    CHECK(report_results_file(path, &o, &s) == 0, "%s", error_message());
+    md = slurp(want);
+    CHECK(md && strstr(md, "# Table 1: table1, preset tiny\n"), "the preset's own runs: %.80s", md ? md : "");
+    free(md);
+    o.overrides = "epochs=3";
+    CHECK(report_results_file(path, &o, &s) == -1 && strstr(error_message(), "with --set epochs=3"), "%s",
+          error_message());
+    o.overrides = NULL;
+    expect_error(dir, LINE("full", "rte", ",\"overrides\":[1]"), "field overrides: expected an object");
+
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
