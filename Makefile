@@ -139,7 +139,7 @@ rehearse-paper: all
 # ones catch activations freed while backward still reads them).
 asan:
 	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
-	@BUILD=build-asan bash tests/run_tests.sh $(filter %safetensors %t5_forward %tokenizer %tsv %jsonl %download %train_resume %cli_model %pool %tape_memory %train %optimizer %gradcheck %grad_accum %dropout %methods_adapters %methods2, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
+	@BUILD=build-asan bash tests/run_tests.sh $(filter %safetensors %t5_forward %tokenizer %tsv %jsonl %download %train_resume %cli_model %pool %tape_memory %train %optimizer %gradcheck %grad_accum %dropout %methods_adapters %methods2 %recompute, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC)

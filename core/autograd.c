@@ -8,9 +8,9 @@ struct tape_node *tape_record(struct exec *x, const char *op,
                               struct tensor *in0, struct tensor *in1, struct tensor *in2,
                               struct tensor *in3) {
     if (!x->record || !out) return NULL;
-    struct tensor *in[TAPE_MAX_INPUTS] = {in0, in1, in2, in3};
+    struct tensor *in[TAPE_MAX_INPUTS] = {in0, in1, in2, in3, NULL};
     int any = 0;
-    for (int k = 0; k < TAPE_MAX_INPUTS; k++) any |= in[k] && in[k]->requires_grad;
+    for (int k = 0; k < 4; k++) any |= in[k] && in[k]->requires_grad;
     if (!any) return NULL;
     struct tape_node *n = arena_alloc(&x->meta, sizeof *n);
     if (!n) return NULL;

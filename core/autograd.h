@@ -16,14 +16,14 @@
 
 #include "core/exec.h"
 
-#define TAPE_MAX_INPUTS 4
-#define TAPE_MAX_SAVED 4
+#define TAPE_MAX_INPUTS 5 /* tape_record takes 4; an op may add a 5th that takes no gradient */
+#define TAPE_MAX_SAVED 5
 
 struct tape_node {
     const char *op;                      /* for messages */
     int (*backward)(struct exec *x, struct tape_node *n);
     struct tensor *out;
-    struct tensor *in[TAPE_MAX_INPUTS];
+    struct tensor *in[TAPE_MAX_INPUTS]; /* in[4]: set by the op after recording (never a gradient) */
     float f[4];                          /* op scalars (eps, scale, p, ...) */
     int64_t i[4];                        /* op integers (heads, causal, seed, offset) */
     const void *saved[TAPE_MAX_SAVED];   /* memory pinned for backward */

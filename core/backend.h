@@ -77,7 +77,8 @@ struct backend {
     /* In-place unnormalised fast Walsh-Hadamard transform of each row of x [rows, L],
      * L a power of two (its own transpose: the backward is the same transform). */
     int (*fwht)(float *x, int64_t rows, int64_t L);
-    /* y = x * keep / (1 - p), keep = philox_uniform(seed, offset, i) >= p (core/philox.h) */
+    /* y = x * keep / (1 - p), keep = philox_uniform(seed, offset, i) >= p (core/philox.h);
+     * y may be x (in place: op_attention drops out its probabilities so) */
     int (*dropout)(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 
     /* ---- backward: every op ACCUMULATES into its gradient outputs (dst += ...) ---- */

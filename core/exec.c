@@ -7,6 +7,12 @@
 #include "core/autograd.h"
 #include "core/error.h"
 
+/* 1 if the environment variable is set to something other than "" or "0" */
+static int env_flag(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0");
+}
+
 static void *host_alloc(size_t n) {
     void *p = malloc(n);
     if (!p) error_set("out of host memory allocating %zu bytes", n);
@@ -17,8 +23,8 @@ int exec_init(struct exec *x, const struct backend *be) {
     memset(x, 0, sizeof *x);
     x->be = be;
     if (pool_init(&x->data, be->alloc, be->free, be->fill, !strcmp(be->name, "cpu"))) return -1;
-    const char *poison = getenv("COMPACTER_POISON_FREED");
-    x->data.poison = poison && *poison && strcmp(poison, "0");
+    x->data.poison = env_flag("COMPACTER_POISON_FREED");
+    x->recompute_attention = env_flag("COMPACTER_KEEP_ATTENTION_PROBS") ? EXEC_ATTN_KEEP : EXEC_ATTN_RECOMPUTE;
     if (arena_init(&x->meta, host_alloc, free, (size_t)1 << 20)) {
         pool_destroy(&x->data);
         return -1;

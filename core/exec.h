@@ -24,11 +24,20 @@ struct exec {
     int tape_len;
     uint64_t seed;          /* dropout stream (core/philox.h) */
     uint64_t rng_offset;    /* advanced by every dropout op */
+    /* Attention probabilities under autograd (op_attention, core/ops.h): EXEC_ATTN_KEEP keeps
+     * them from forward to backward; EXEC_ATTN_RECOMPUTE (the default) keeps only q, k, v,
+     * bias and mask and recomputes them in backward wherever that keeps fewer bytes;
+     * EXEC_ATTN_RECOMPUTE_ALWAYS recomputes everywhere (tests). The results are bitwise
+     * the same; only memory and time differ. */
+    int recompute_attention;
 };
+
+enum { EXEC_ATTN_KEEP = 0, EXEC_ATTN_RECOMPUTE = 1, EXEC_ATTN_RECOMPUTE_ALWAYS = 2 };
 
 /* With the environment variable COMPACTER_POISON_FREED=1, freed activation memory is
  * filled with NaN (any backend): a read of memory freed too early then shows in the
- * results. tests/run_tests.sh sets it. */
+ * results. tests/run_tests.sh sets it. recompute_attention starts as EXEC_ATTN_RECOMPUTE,
+ * or EXEC_ATTN_KEEP with COMPACTER_KEEP_ATTENTION_PROBS=1. */
 int exec_init(struct exec *x, const struct backend *be);
 /* End of a step: every activation is freed (0, or -1 + error if the pool could not get its
  * new block; the next step then allocates on demand). */

@@ -141,15 +141,10 @@ struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k
         error_set("attention scores: q and k shapes do not match");
         return NULL;
     }
-    int64_t dk = inner / heads, shape[4] = {B, heads, Tq, Tk};
+    int64_t shape[4] = {B, heads, Tq, Tk};
     struct tensor *s = exec_tensor(x, DTYPE_F32, 4, shape);
     if (!s) return NULL;
-    const float *qd = q->data, *kd = k->data;
-    float *sd = s->data;
-    if (backend_failed(backend_gemm_2level(BE, 0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, qd, (int)inner, dk, Tq * inner,
-                                           kd, (int)inner, dk, Tk * inner, 0.0f, sd, (int)Tk, Tq * Tk,
-                                           heads * Tq * Tk, heads, (int)B),
-                       "attention scores"))
+    if (backend_failed(attn_scores_gemm(BE, s->data, q->data, k->data, B, heads, Tq, Tk, inner), "attention scores"))
         return NULL;
     struct tape_node *n = REC("attention scores", attn_scores_backward, s, q, k, NULL, NULL);
     if (n) n->i[0] = heads;
@@ -183,22 +178,93 @@ struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct ten
 struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tensor *v) {
     if (!probs || !v) return NULL;
     int64_t B = probs->shape[0], H = probs->shape[1], Tq = probs->shape[2], Tk = probs->shape[3];
-    int64_t inner = v->shape[2], dk = inner / H;
+    int64_t inner = v->shape[2];
     if (v->ndim != 3 || v->shape[0] != B || v->shape[1] != Tk || inner % H) {
         error_set("attention context: probs and v shapes do not match");
         return NULL;
     }
     struct tensor *c = exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, Tq, inner});
     if (!c) return NULL;
-    const float *pd = probs->data, *vd = v->data;
-    float *cd = c->data;
-    if (backend_failed(backend_gemm_2level(BE, 0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, pd, (int)Tk, Tq * Tk,
-                                           H * Tq * Tk, vd, (int)inner, dk, Tk * inner, 0.0f, cd, (int)inner, dk,
-                                           Tq * inner, (int)H, (int)B),
-                       "attention context"))
+    if (backend_failed(attn_context_gemm(BE, c->data, probs->data, v->data, B, H, Tq, Tk, inner), "attention context"))
         return NULL;
     struct tape_node *nd = REC("attention context", attn_context_backward, c, probs, v, NULL, NULL);
     if (keep_if(x, nd, v, NEEDS(probs)) || keep_if(x, nd, probs, NEEDS(v))) return NULL;
+    return c;
+}
+
+/* Whether op_attention recomputes (x->recompute_attention): under EXEC_ATTN_RECOMPUTE when
+ * the bytes recomputation pins beyond the op-by-op chain's pins are fewer than the
+ * probabilities the chain keeps. The chain keeps the probabilities (the softmax node, when
+ * q, k or the bias trains) and the dropped ones (the context node, when v trains; without
+ * dropout they are the same memory); its scores node keeps k when q trains and q when k
+ * trains, while recomputation keeps both. The bias and the mask are not counted: one each
+ * per stack, shared by all its layers, at most 1/B of one layer's probabilities. Without a
+ * tape nothing is kept either way, and the recomputing forward needs one buffer fewer. */
+static int recompute_pays(const struct exec *x, const struct tensor *q, const struct tensor *k,
+                          const struct tensor *v, const struct tensor *bias, size_t probs_bytes, int dropout) {
+    if (x->recompute_attention == EXEC_ATTN_RECOMPUTE_ALWAYS) return 1;
+    if (x->recompute_attention != EXEC_ATTN_RECOMPUTE) return 0;
+    int ds = NEEDS(q) || NEEDS(k) || NEEDS(bias);
+    if (!x->record || !(ds || NEEDS(v))) return 1;
+    size_t kept = (ds ? probs_bytes : 0) + (NEEDS(v) && (dropout || !ds) ? probs_bytes : 0);
+    size_t extra = (NEEDS(k) ? 0 : tensor_bytes(q)) + (NEEDS(q) ? 0 : tensor_bytes(k));
+    return extra < kept;
+}
+
+struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, struct tensor *v,
+                            struct tensor *bias, struct tensor *mask, int heads, int causal, float p) {
+    if (!q || !k || !v) return NULL;
+    int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
+    if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3 || heads < 1 || inner % heads || k->shape[0] != B ||
+        v->shape[0] != B || v->shape[1] != Tk || k->shape[2] != inner || v->shape[2] != inner ||
+        (bias && (bias->ndim != 3 || bias->shape[0] != heads || bias->shape[1] != Tq || bias->shape[2] != Tk)) ||
+        (mask && (mask->ndim != 2 || mask->shape[0] != B || mask->shape[1] != Tk))) {
+        char sq[64], sk[64], sv[64];
+        error_set("attention: q %s, k %s, v %s, %d heads, bias or mask do not match", tensor_shape_str(q, sq, sizeof sq),
+                  tensor_shape_str(k, sk, sizeof sk), tensor_shape_str(v, sv, sizeof sv), heads);
+        return NULL;
+    }
+    int dropout = x->training && p > 0.0f;
+    size_t np = (size_t)(B * heads * Tq * Tk);
+    if (!recompute_pays(x, q, k, v, bias, np * sizeof(float), dropout)) { /* the chain: probabilities kept */
+        struct tensor *probs = op_attn_softmax(x, op_attn_scores(x, q, k, heads), bias, mask, causal);
+        struct tensor *pd = op_dropout(x, probs, p);
+        struct tensor *c = op_attn_context(x, pd, v);
+        if (pd != probs) exec_drop(x, probs);
+        exec_drop(x, pd);
+        return c;
+    }
+    /* the same backend calls as the chain's (core/ops_backward.h), the dropout in place */
+    uint64_t offset = x->rng_offset;
+    if (dropout) {
+        x->rng_offset += (np + 3) / 4; /* as op_dropout */
+        if (!BE->dropout) {
+            error_set("dropout: the %s backend has no dropout yet", BE->name);
+            return NULL;
+        }
+    }
+    struct tensor *probs = exec_tensor(x, DTYPE_F32, 4, (int64_t[]){B, heads, Tq, Tk});
+    struct tensor *c = probs ? exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, Tq, inner}) : NULL;
+    if (!c || backend_failed(attn_probs(BE, probs->data, q->data, k->data, bias ? bias->data : NULL,
+                                        mask ? mask->data : NULL, causal, B, heads, Tq, Tk, inner) ||
+                                 (dropout && BE->dropout(probs->data, probs->data, np, p, x->seed, offset)) ||
+                                 attn_context_gemm(BE, c->data, probs->data, v->data, B, heads, Tq, Tk, inner),
+                             "attention"))
+        return NULL;
+    exec_drop(x, probs); /* recomputed in backward */
+    struct tape_node *nd = REC("attention", attention_backward, c, q, k, v, bias);
+    if (nd) {
+        nd->in[4] = mask;
+        nd->f[0] = dropout ? p : 0.0f;
+        nd->i[0] = heads;
+        nd->i[1] = causal;
+        nd->i[2] = (int64_t)x->seed;
+        nd->i[3] = (int64_t)offset;
+        /* the probabilities' inputs; v for d probs = dc v^T */
+        if (tape_save(x, nd, q) || tape_save(x, nd, k) || tape_save(x, nd, bias) || tape_save(x, nd, mask) ||
+            keep_if(x, nd, v, NEEDS(q) || NEEDS(k) || NEEDS(bias)))
+            return NULL;
+    }
     return c;
 }
 

@@ -28,6 +28,15 @@ struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct ten
                                struct tensor *mask, int causal);
 /* ctx [B, Tq, H*dk] = probs [B, H, Tq, Tk] V; v [B, Tk, H*dk]. */
 struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tensor *v);
+/* T5 attention: ctx [B, Tq, H*dk] = dropout(softmax(q k^T + bias + mask (+ causal)), p) v, the
+ * chain op_attn_scores -> op_attn_softmax -> op_dropout -> op_attn_context with bitwise the
+ * same results and gradients. Under autograd, per x->recompute_attention (core/exec.h), it
+ * either records that chain (which keeps the probabilities [B, H, Tq, Tk], and the dropped
+ * ones, until backward) or one node that keeps only q, k, v, bias and mask and recomputes the
+ * probabilities in backward (the dropout mask from its Philox seed and offset). bias, mask:
+ * as op_attn_softmax, either may be NULL; the mask gets no gradient. */
+struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, struct tensor *v,
+                            struct tensor *bias, struct tensor *mask, int heads, int causal, float p);
 /* bias [H, Tq, Tk] from table [num_buckets, H] and buckets i32 [Tq, Tk]. */
 struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct tensor *buckets);
 /* Mean cross-entropy over rows of logits [.., V] whose target (i32, same rows) != -100;

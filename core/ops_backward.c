@@ -83,21 +83,60 @@ int scale_backward(struct exec *x, struct tape_node *n) {
     return g ? BE->axpy(g, n->out->grad, n->f[0], (size_t)tensor_numel(n->out)) : -1;
 }
 
+/* ---- attention's GEMMs, each one call over (batch, heads) ---- */
+
+int attn_scores_gemm(const struct backend *be, float *s, const float *q, const float *k, int64_t B, int64_t H,
+                     int64_t Tq, int64_t Tk, int64_t inner) {
+    int64_t dk = inner / H;
+    return backend_gemm_2level(be, 0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, q, (int)inner, dk, Tq * inner, k,
+                               (int)inner, dk, Tk * inner, 0.0f, s, (int)Tk, Tq * Tk, H * Tq * Tk, (int)H, (int)B);
+}
+
+int attn_context_gemm(const struct backend *be, float *c, const float *p, const float *v, int64_t B, int64_t H,
+                      int64_t Tq, int64_t Tk, int64_t inner) {
+    int64_t dk = inner / H;
+    return backend_gemm_2level(be, 0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, p, (int)Tk, Tq * Tk, H * Tq * Tk, v,
+                               (int)inner, dk, Tk * inner, 0.0f, c, (int)inner, dk, Tq * inner, (int)H, (int)B);
+}
+
+int attn_scores_grad(const struct backend *be, float *dq, float *dk, const float *ds, const float *q,
+                     const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
+    int64_t d = inner / H;
+    if (dq && backend_gemm_2level(be, 0, 0, (int)Tq, (int)d, (int)Tk, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, k,
+                                  (int)inner, d, Tk * inner, 1.0f, dq, (int)inner, d, Tq * inner, (int)H, (int)B))
+        return -1;
+    if (dk && backend_gemm_2level(be, 1, 0, (int)Tk, (int)d, (int)Tq, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, q,
+                                  (int)inner, d, Tq * inner, 1.0f, dk, (int)inner, d, Tk * inner, (int)H, (int)B))
+        return -1;
+    return 0;
+}
+
+int attn_context_grad(const struct backend *be, float *dp, float *dv, const float *dc, const float *p,
+                      const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
+    int64_t d = inner / H;
+    if (dp && backend_gemm_2level(be, 0, 1, (int)Tq, (int)Tk, (int)d, 1.0f, dc, (int)inner, d, Tq * inner, v,
+                                  (int)inner, d, Tk * inner, 1.0f, dp, (int)Tk, Tq * Tk, H * Tq * Tk, (int)H, (int)B))
+        return -1;
+    if (dv && backend_gemm_2level(be, 1, 0, (int)Tk, (int)d, (int)Tq, 1.0f, p, (int)Tk, Tq * Tk, H * Tq * Tk, dc,
+                                  (int)inner, d, Tq * inner, 1.0f, dv, (int)inner, d, Tk * inner, (int)H, (int)B))
+        return -1;
+    return 0;
+}
+
+int attn_probs(const struct backend *be, float *probs, const float *q, const float *k, const float *bias,
+               const float *mask, int causal, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
+    return attn_scores_gemm(be, probs, q, k, B, H, Tq, Tk, inner) ||
+                   be->attn_softmax(probs, bias, mask, causal, B, H, Tq, Tk)
+               ? -1
+               : 0;
+}
+
 int attn_scores_backward(struct exec *x, struct tape_node *n) {
     struct tensor *q = n->in[0], *k = n->in[1];
-    int64_t H = n->i[0], B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2], dk = inner / H;
-    const float *ds = n->out->grad;
     float *dq = NEEDS(q) ? G(q) : NULL, *dkk = NEEDS(k) ? G(k) : NULL;
     if ((NEEDS(q) && !dq) || (NEEDS(k) && !dkk)) return -1;
-    const float *qd = q->data, *kd = k->data;
-    /* one call each over (batch, heads) */
-    if (dq)
-        CHECKED(backend_gemm_2level(BE, 0, 0, (int)Tq, (int)dk, (int)Tk, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, kd,
-                                    (int)inner, dk, Tk * inner, 1.0f, dq, (int)inner, dk, Tq * inner, (int)H, (int)B));
-    if (dkk)
-        CHECKED(backend_gemm_2level(BE, 1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, qd,
-                                    (int)inner, dk, Tq * inner, 1.0f, dkk, (int)inner, dk, Tk * inner, (int)H, (int)B));
-    return 0;
+    return attn_scores_grad(BE, dq, dkk, n->out->grad, q->data, k->data, q->shape[0], n->i[0], q->shape[1],
+                            k->shape[1], q->shape[2]);
 }
 
 int attn_softmax_backward(struct exec *x, struct tape_node *n) {
@@ -120,18 +159,67 @@ int attn_softmax_backward(struct exec *x, struct tape_node *n) {
 
 int attn_context_backward(struct exec *x, struct tape_node *n) {
     struct tensor *p = n->in[0], *v = n->in[1];
-    int64_t B = p->shape[0], H = p->shape[1], Tq = p->shape[2], Tk = p->shape[3], inner = v->shape[2], dk = inner / H;
-    const float *dc = n->out->grad;
     float *dp = NEEDS(p) ? G(p) : NULL, *dv = NEEDS(v) ? G(v) : NULL;
     if ((NEEDS(p) && !dp) || (NEEDS(v) && !dv)) return -1;
-    const float *pd = p->data, *vd = v->data;
-    if (dp)
-        CHECKED(backend_gemm_2level(BE, 0, 1, (int)Tq, (int)Tk, (int)dk, 1.0f, dc, (int)inner, dk, Tq * inner, vd,
-                                    (int)inner, dk, Tk * inner, 1.0f, dp, (int)Tk, Tq * Tk, H * Tq * Tk, (int)H, (int)B));
-    if (dv)
-        CHECKED(backend_gemm_2level(BE, 1, 0, (int)Tk, (int)dk, (int)Tq, 1.0f, pd, (int)Tk, Tq * Tk, H * Tq * Tk, dc,
-                                    (int)inner, dk, Tq * inner, 1.0f, dv, (int)inner, dk, Tk * inner, (int)H, (int)B));
-    return 0;
+    return attn_context_grad(BE, dp, dv, n->out->grad, p->data, v->data, p->shape[0], p->shape[1], p->shape[2],
+                             p->shape[3], v->shape[2]);
+}
+
+/* n zero floats of scratch, or NULL */
+static float *zeroed(struct exec *x, size_t n) {
+    float *p = exec_scratch(x, n * sizeof(float));
+    if (p && BE->fill(p, 0.0f, n)) {
+        exec_scratch_done(x, p);
+        return NULL;
+    }
+    return p;
+}
+
+static void done(struct exec *x, float *p) {
+    if (p) exec_scratch_done(x, p);
+}
+
+/* The backward of the chain scores -> softmax -> dropout -> context (attn_context_backward,
+ * dropout_backward, attn_softmax_backward, attn_scores_backward in the tape's order), with
+ * the probabilities recomputed by the forward's own calls and every intermediate gradient
+ * zero-filled and accumulated as grad_of does: the same backend calls on the same values,
+ * hence bitwise the same gradients. At most three [B, H, Tq, Tk] buffers live at once
+ * (probs, d dropped probs, d probs; then probs, d probs, d scores), each freed once used. */
+int attention_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *bias = n->in[3], *mask = n->in[4];
+    int64_t H = n->i[0], B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
+    size_t np = (size_t)(B * H * Tq * Tk);
+    float p = n->f[0];
+    uint64_t seed = (uint64_t)n->i[2], offset = (uint64_t)n->i[3];
+    const float *dc = n->out->grad;
+    float *probs = exec_scratch(x, np * sizeof(float)), *dpd = NULL, *dp = NULL, *ds = NULL;
+    int rc = !probs || attn_probs(BE, probs, q->data, k->data, bias ? bias->data : NULL, mask ? mask->data : NULL,
+                                  (int)n->i[1], B, H, Tq, Tk, inner);
+    if (!rc && (NEEDS(q) || NEEDS(k) || NEEDS(bias))) {
+        /* d dropped probs = dc V^T */
+        rc = !(dpd = zeroed(x, np)) || attn_context_grad(BE, dpd, NULL, dc, NULL, v->data, B, H, Tq, Tk, inner);
+        if (p > 0.0f) { /* d probs through the regenerated mask */
+            rc = rc || !(dp = zeroed(x, np)) || BE->dropout_backward(dp, dpd, np, p, seed, offset);
+            done(x, dpd);
+        } else {
+            dp = dpd;
+        }
+        float *db = !rc && NEEDS(bias) ? G(bias) : NULL;
+        rc = rc || (NEEDS(bias) && !db) || !(ds = zeroed(x, np)) ||
+             BE->attn_softmax_backward(ds, db, dp, probs, B, H, Tq, Tk);
+        done(x, dp);
+        float *dq = !rc && NEEDS(q) ? G(q) : NULL, *dk = !rc && NEEDS(k) ? G(k) : NULL;
+        rc = rc || (NEEDS(q) && !dq) || (NEEDS(k) && !dk) ||
+             attn_scores_grad(BE, dq, dk, ds, q->data, k->data, B, H, Tq, Tk, inner);
+        done(x, ds);
+    }
+    if (!rc && NEEDS(v)) { /* dv = dropped probs^T dc, the mask applied in place */
+        float *dv = G(v);
+        rc = !dv || (p > 0.0f && BE->dropout(probs, probs, np, p, seed, offset)) ||
+             attn_context_grad(BE, NULL, dv, dc, probs, NULL, B, H, Tq, Tk, inner);
+    }
+    done(x, probs);
+    return rc ? -1 : 0;
 }
 
 int position_bias_backward(struct exec *x, struct tape_node *n) {

@@ -15,6 +15,7 @@ int scale_backward(struct exec *x, struct tape_node *n);
 int attn_scores_backward(struct exec *x, struct tape_node *n);
 int attn_softmax_backward(struct exec *x, struct tape_node *n);
 int attn_context_backward(struct exec *x, struct tape_node *n);
+int attention_backward(struct exec *x, struct tape_node *n);
 int position_bias_backward(struct exec *x, struct tape_node *n);
 int cross_entropy_backward(struct exec *x, struct tape_node *n);
 int dropout_backward(struct exec *x, struct tape_node *n);
@@ -25,5 +26,23 @@ int bmm_backward(struct exec *x, struct tape_node *n);
 int view_backward(struct exec *x, struct tape_node *n);
 int fwht_backward(struct exec *x, struct tape_node *n);
 int resize_cols_backward(struct exec *x, struct tape_node *n);
+
+/* Attention's backend calls, written once for the op-by-op attention (op_attn_scores,
+ * op_attn_softmax, op_attn_context) and op_attention, which recomputes the probabilities in
+ * backward: both paths make the very same calls, so their results are bitwise equal.
+ * Shapes: q [B, Tq, inner], k and v [B, Tk, inner], inner = H dk, scores and probs
+ * [B, H, Tq, Tk], context [B, Tq, inner]. The forward GEMMs overwrite, the gradient ones
+ * accumulate; a NULL gradient output is skipped. */
+int attn_scores_gemm(const struct backend *be, float *s, const float *q, const float *k, int64_t B, int64_t H,
+                     int64_t Tq, int64_t Tk, int64_t inner);
+int attn_context_gemm(const struct backend *be, float *c, const float *p, const float *v, int64_t B, int64_t H,
+                      int64_t Tq, int64_t Tk, int64_t inner);
+int attn_scores_grad(const struct backend *be, float *dq, float *dk, const float *ds, const float *q,
+                     const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
+int attn_context_grad(const struct backend *be, float *dp, float *dv, const float *dc, const float *p,
+                      const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
+/* probs = softmax(q k^T + bias + mask (+ causal)), bias and mask may be NULL */
+int attn_probs(const struct backend *be, float *probs, const float *q, const float *k, const float *bias,
+               const float *mask, int causal, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
 
 #endif

@@ -45,12 +45,8 @@ struct tensor *t5_attention(struct exec *x, const struct t5_model *m, struct t5_
     struct tensor *q = t5_linear(x, m, s, T5_Q, hq, w->q);
     struct tensor *k = t5_linear(x, m, s, T5_K, hkv, w->k);
     struct tensor *v = t5_linear(x, m, s, T5_V, hkv, w->v);
-    struct tensor *p = op_attn_softmax(x, op_attn_scores(x, q, k, c->num_heads), bias, mask, causal);
-    struct tensor *pd = op_dropout(x, p, c->dropout_rate);
-    struct tensor *ctx = op_attn_context(x, pd, v);
+    struct tensor *ctx = op_attention(x, q, k, v, bias, mask, c->num_heads, causal, c->dropout_rate);
     /* each intermediate goes once consumed (what backward reads stays pinned) */
-    if (pd != p) exec_drop(x, p);
-    exec_drop(x, pd);
     exec_drop(x, q);
     exec_drop(x, k);
     exec_drop(x, v);

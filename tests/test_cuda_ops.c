@@ -22,7 +22,8 @@
  * (dropout off) against PyTorch (tests/fixtures/t5/<fam>-train.safetensors,
  * |a-b| <= 1e-6 + 1e-4|b|) and the CPU backend, and 3 steps of forward + backward + AdamW
  * (the multi-tensor ops) with dropout on (fixed seed): losses 1e-5
- * relative, final parameters 1e-5 relative per tensor, CUDA run to run bitwise.
+ * relative, final parameters 1e-5 relative per tensor, CUDA run to run bitwise, and with
+ * attention probabilities recomputed in backward (the default) or kept, bitwise the same.
  * bf16 mode (GEMMs on bf16 tensor cores, fp32 storage): every GEMM case above within 1e-2
  * of the CPU's fp32 and measurably not fp32; one backward's loss and gradients within 1e-2
  * (full fine-tuning), 3 Compacter++ steps' losses within 1e-2.
@@ -674,6 +675,12 @@ static void test_dropout(size_t n, float p, uint64_t seed, uint64_t offset) {
     if (!differ)
         printf("  ok dropout n=%-8zu p=%.2f offset=%-6llu identical to cpu (kept %.4f)\n", n, p,
                (unsigned long long)offset, frac);
+    /* in place (y == x, as op_attention drops out its probabilities): the same values */
+    check_op("cuda dropout in place", GPU->dropout(dx, dx, n, p, seed, offset));
+    to_host(y_gpu, dx, n * 4);
+    differ = 0;
+    for (size_t i = 0; i < n; i++) differ += memcmp(&y_cpu[i], &y_gpu[i], sizeof(float)) != 0;
+    CHECK(differ == 0, "dropout in place n=%zu p=%g: %zu elements differ from the cpu", n, p, differ);
 
     /* backward: dx += dy * keep / (1 - p), dx pre-filled */
     float *g0, *gy;
@@ -1261,6 +1268,9 @@ done:
 #define TRAIN_STEPS 3
 #define TRAIN_SEED 0x5eedf00dull
 
+/* attention probabilities in train_on: recomputed in backward (the default) or kept */
+static int train_attention = EXEC_ATTN_RECOMPUTE;
+
 struct train_run {
     int n;         /* trained tensors, in model order */
     char **names;  /* their names */
@@ -1318,6 +1328,7 @@ static int train_on(const struct backend *be, const char *fam, const char *metho
     x.record = 1;
     x.training = training;
     x.seed = TRAIN_SEED;
+    x.recompute_attention = train_attention;
     struct optim_config c = optim_defaults(1e-3, 2, 6);
     c.weight_decay = 0.01;
     c.variant = variant;
@@ -1479,8 +1490,23 @@ static void test_training(const char *fam, enum adamw_variant variant) {
                   memcmp(tg.loss, tg2.loss, sizeof tg.loss) == 0,
               "%s: two CUDA training runs differ (not deterministic)", fam);
     }
+    /* the attention probabilities kept instead of recomputed: the same calls on the same
+     * values, so bitwise the same gradients, losses and parameters */
+    struct train_run tk = {0};
+    train_attention = EXEC_ATTN_KEEP;
+    if (!tg.params || train_on(GPU, fam, "full", &b, 1, TRAIN_STEPS, 1, variant, &tk)) {
+        CHECK(0, "%s training, probabilities kept: %s", fam, error_message());
+    } else {
+        CHECK(memcmp(tk.grads, tg.grads, (size_t)tg.numel * 4) == 0 && memcmp(tk.loss, tg.loss, sizeof tg.loss) == 0 &&
+                  memcmp(tk.params, tg.params, (size_t)tg.numel * 4) == 0,
+              "%s: CUDA training with attention probabilities kept differs from recomputing them", fam);
+        printf("  ok %s cuda, dropout on: attention probabilities kept or recomputed, bitwise the same gradients, "
+               "losses and parameters after %d steps\n",
+               fam, TRAIN_STEPS);
+    }
+    train_attention = EXEC_ATTN_RECOMPUTE;
     train_run_free(&gc), train_run_free(&gg);
-    train_run_free(&tc), train_run_free(&tg), train_run_free(&tg2);
+    train_run_free(&tc), train_run_free(&tg), train_run_free(&tg2), train_run_free(&tk);
 
     /* 3. the same with Compacter++ (PHM weights built per step, base frozen, layer norms
      * trained): TRAIN_STEPS steps with dropout on, CUDA against the CPU */

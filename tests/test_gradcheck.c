@@ -155,6 +155,17 @@ static struct tensor *f_attention(struct exec *x, struct tensor **in, const stru
     return op_attn_context(x, op_attn_softmax(x, s, b, in[5], c->causal), in[2]);
 }
 
+/* The same through op_attention with the probabilities recomputed in backward (the dropout
+ * mask regenerated from its seed and offset), dropout c->f */
+static struct tensor *f_attention_recompute(struct exec *x, struct tensor **in, const struct gcase *c) {
+    x->training = 1;
+    x->seed = c->seed;
+    x->rng_offset = c->offset;
+    x->recompute_attention = EXEC_ATTN_RECOMPUTE_ALWAYS;
+    struct tensor *b = in[3] ? op_position_bias(x, in[3], in[4]) : NULL;
+    return op_attention(x, in[0], in[1], in[2], b, in[5], c->heads, c->causal, c->f);
+}
+
 /* T5 feed-forward with residual and a cross-entropy head:
  * xent(x + scale(linear(dropout(gelu(linear(rmsnorm(x), wi))), wo)), targets) */
 static struct tensor *f_ffn(struct exec *x, struct tensor **in, const struct gcase *c) {
@@ -265,6 +276,22 @@ static const struct gcase cases[] = {
      {A(3, (1, 4, 4), SYM, 1, 1), A(3, (1, 4, 4), SYM, 1, 0), A(3, (1, 4, 4), SYM, 1, 1), A(2, (3, 1), SYM, 1, 1),
       I(2, (4, 4), IDS, 3), NONE},
      .heads = 1, .causal = 1, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed p0.2 bias mask", f_attention_recompute,
+     {A(3, (2, 3, 6), SYM, 1, 1), A(3, (2, 4, 6), SYM, 1, 1), A(3, (2, 4, 6), SYM, 1, 1), A(2, (5, 2), SYM, 1, 1),
+      I(2, (3, 4), IDS, 5), I(2, (2, 4), MASK, 0)},
+     .heads = 2, .f = 0.2f, .seed = 77, .offset = 9, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed causal frozen k p0.5", f_attention_recompute,
+     {A(3, (1, 4, 4), SYM, 1, 1), A(3, (1, 4, 4), SYM, 1, 0), A(3, (1, 4, 4), SYM, 1, 1), A(2, (3, 1), SYM, 1, 1),
+      I(2, (4, 4), IDS, 3), NONE},
+     .heads = 1, .causal = 1, .f = 0.5f, .seed = 5, .offset = 1, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed cross only v p0.1", f_attention_recompute,
+     {A(3, (2, 2, 4), SYM, 1, 0), A(3, (2, 5, 4), SYM, 1, 0), A(3, (2, 5, 4), SYM, 1, 1), NONE, NONE,
+      I(2, (2, 5), MASK, 0)},
+     .heads = 2, .f = 0.1f, .seed = 3, .offset = 0, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed only the bias", f_attention_recompute,
+     {A(3, (2, 3, 4), SYM, 1, 0), A(3, (2, 3, 4), SYM, 1, 0), A(3, (2, 3, 4), SYM, 1, 0), A(2, (4, 2), SYM, 1, 1),
+      I(2, (3, 3), IDS, 4), I(2, (2, 3), MASK, 0)},
+     .heads = 2, .atol = 5e-4, .rtol = 2e-3},
     {"chain ffn rows 5 d 6 ff 9", f_ffn,
      {AW(2, (5, 6), 0.25, 1.5, 1), A(1, (6), SYM, 1.5, 1), A(2, (9, 6), SYM, 1, 1), A(2, (6, 9), SYM, 1, 1),
       I(1, (5), TARGETS, 6)},

@@ -7,11 +7,12 @@
  *  3. Poisoning: freed memory reads as NaN (or, under AddressSanitizer, is poisoned).
  *  4. T5, dropout on: full fine-tuning vs the frozen base with compacter++ and with only the
  *     decoder's final layer norm trained: fewer tape nodes, a lower peak, no gradient for
- *     frozen tensors, steps settle to no allocation. On the fixture T5 (v10, v11) attention
- *     probabilities, which every method keeps, outweigh the rest (3-5 heads x 21 positions
- *     against d_model 36-40), so compacter++ saves little there; a random T5 with
- *     t5-base's proportions (heads x positions = 2 d_model, d_ff = 4 d_model) shows the
- *     saving the paper measures. */
+ *     frozen tensors, steps settle to no allocation; each with the attention probabilities
+ *     kept until backward and recomputed there (core/exec.h), recomputing peaking lower.
+ *     On the fixture T5 (v10, v11) attention probabilities, when kept (by every method),
+ *     outweigh the rest (3-5 heads x 21 positions against d_model 36-40), so compacter++
+ *     saves little there; a random T5 with t5-base's proportions (heads x positions =
+ *     2 d_model, d_ff = 4 d_model) shows the saving the paper measures. */
 #include "tests/check.h"
 
 #include "core/autograd.h"
@@ -207,7 +208,7 @@ enum { BS_B = 4, BS_S = 32, BS_T = 8 };
 
 /* fam: a fixture family with its reference batch, or NULL: BASE_SHAPED on a fixed random
  * batch. what: "full", "compacter++" or the name of the one trained base tensor. */
-static int measure(const char *fam, const char *what, struct figures *f) {
+static int measure(const char *fam, const char *what, int mode, struct figures *f) {
     char dir[64], ref[96];
     snprintf(dir, sizeof dir, "tests/fixtures/t5/%s", fam ? fam : "");
     snprintf(ref, sizeof ref, "tests/fixtures/t5/%s-reference.safetensors", fam ? fam : "v10");
@@ -221,6 +222,7 @@ static int measure(const char *fam, const char *what, struct figures *f) {
              : t5_model_create(&m, &BASE_SHAPED, &backend_cpu) || t5_model_randomize(&m, 3, 0.05f)) ||
         exec_init(&x, &backend_cpu))
         return -1;
+    x.recompute_attention = mode;
     struct tensor **ts = malloc(sizeof *ts * (size_t)m.n_params);
     int n = 0, rc = ts ? 0 : error_set("out of memory");
     /* the paper's setting for the base-shaped model (reduction factor 32 at d 768 leaves 24;
@@ -282,16 +284,19 @@ static int measure(const char *fam, const char *what, struct figures *f) {
     return rc;
 }
 
-static void test_t5(const char *fam, double max_ratio) {
+static void test_t5(const char *fam, double max_ratio, int mode, struct figures out[2]) {
     struct figures full, cpp, ln;
-    if (measure(fam, "full", &full) || measure(fam, "compacter++", &cpp) ||
-        measure(fam, "decoder.final_layer_norm.weight", &ln)) {
+    if (measure(fam, "full", mode, &full) || measure(fam, "compacter++", mode, &cpp) ||
+        measure(fam, "decoder.final_layer_norm.weight", mode, &ln)) {
         CHECK(0, "%s: %s", fam ? fam : "base-shaped", error_message());
         return;
     }
+    out[0] = full;
+    out[1] = cpp;
     if (!fam) fam = "base-shaped";
     const struct figures *fs[] = {&full, &cpp, &ln};
     const char *names[] = {"full fine-tuning", "compacter++", "final norm only"};
+    printf("  attention probabilities %s:\n", mode == EXEC_ATTN_KEEP ? "kept" : "recomputed");
     for (int i = 0; i < 3; i++)
         printf("  %-11s %-17s %4d tape nodes, %7zu bytes live after forward, peak %7zu live (%.2fx full), extent %7zu\n",
                fam, names[i], fs[i]->tape, fs[i]->live_fwd, fs[i]->live_peak,
@@ -313,8 +318,17 @@ int main(void) {
     test_chain();
     test_steady();
     test_poison();
-    test_t5("v10", 0.95);
-    test_t5("v11", 0.96);
-    test_t5(NULL, 0.82);
+    const char *fams[] = {"v10", "v11", NULL};
+    const double max_ratio[] = {0.95, 0.96, 0.82};
+    for (int f = 0; f < 3; f++) {
+        struct figures keep[2] = {{0}}, rec[2] = {{0}};
+        test_t5(fams[f], max_ratio[f], EXEC_ATTN_KEEP, keep);
+        test_t5(fams[f], max_ratio[f], EXEC_ATTN_RECOMPUTE, rec);
+        for (int i = 0; i < 2; i++)
+            CHECK(rec[i].live_peak < keep[i].live_peak && rec[i].live_fwd < keep[i].live_fwd,
+                  "%s %s: recomputing peaks at %zu (%zu after forward), keeping at %zu (%zu)",
+                  fams[f] ? fams[f] : "base-shaped", i ? "compacter++" : "full", rec[i].live_peak, rec[i].live_fwd,
+                  keep[i].live_peak, keep[i].live_fwd);
+    }
     CHECK_DONE();
 }
