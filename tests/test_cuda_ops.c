@@ -1401,6 +1401,27 @@ static int fixture_batch(const char *fam, struct st_file *rf, struct t5_batch *b
     return 0;
 }
 
+/* Per trained tensor of r, ||got - want|| / ||want|| (got, want: r's layout, e.g. r->params
+ * and another run's): a failed CHECK "<what> <tensor>: ..." for each above tol (tol < 0:
+ * none, only finiteness is required). Returns how many are within tol; *worst is the
+ * largest error (inf for NaN). */
+static int per_tensor_rel(const struct train_run *r, const float *got, const float *want, double tol,
+                          const char *what, double *worst) {
+    int ok = 0;
+    *worst = 0;
+    for (int i = 0; i < r->n; i++) {
+        int64_t n = (i + 1 < r->n ? r->off[i + 1] : r->numel) - r->off[i];
+        double e = rel_err(got + r->off[i], want + r->off[i], (size_t)n);
+        if (!(e <= *worst)) *worst = isnan(e) ? INFINITY : e;
+        if (tol < 0)
+            CHECK(isfinite(e), "%s %s: not finite", what, r->names[i]);
+        else
+            CHECK(e <= tol, "%s %s: relative error %.3g (tol %.0e)", what, r->names[i], e, tol);
+        ok += tol < 0 ? isfinite(e) : e <= tol;
+    }
+    return ok;
+}
+
 static void test_training(const char *fam, enum adamw_variant variant) {
     char path[256], what[200];
     struct st_file rf, tf;
@@ -1470,16 +1491,9 @@ static void test_training(const char *fam, enum adamw_variant variant) {
         if (gc.params)
             CHECK(tc.loss[0] != gc.loss[0], "%s: dropout seems off (loss %.9g either way)", fam,
                   tc.loss[0]);
-        int ok = 0;
-        double worst = 0;
-        for (int i = 0; i < tg.n; i++) {
-            int64_t n = (i + 1 < tg.n ? tg.off[i + 1] : tg.numel) - tg.off[i];
-            double e = rel_err(tg.params + tg.off[i], tc.params + tc.off[i], (size_t)n);
-            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
-            CHECK(e <= TOL, "%s %s after %d steps: relative error %.3g cuda vs cpu", fam,
-                  tg.names[i], TRAIN_STEPS, e);
-            ok += e <= TOL;
-        }
+        double worst;
+        snprintf(what, sizeof what, "%s after %d steps, cuda vs cpu:", fam, TRAIN_STEPS);
+        int ok = per_tensor_rel(&tg, tg.params, tc.params, TOL, what, &worst);
         printf("  ok %s (%s AdamW, dropout on): %d/%d parameters within %.0e relative of the cpu "
                "after %d steps (worst %.3g)\n",
                fam, var, ok, tg.n, TOL, TRAIN_STEPS, worst);
@@ -1519,14 +1533,9 @@ static void test_training(const char *fam, enum adamw_variant variant) {
             snprintf(what, sizeof what, "%s compacter++, dropout on: loss of step %d", fam, k + 1);
             check_rel(what, &pg.loss[k], &pc.loss[k], 1, TOL);
         }
-        int ok = 0;
-        for (int i = 0; i < pg.n; i++) {
-            int64_t n = (i + 1 < pg.n ? pg.off[i + 1] : pg.numel) - pg.off[i];
-            double e = rel_err(pg.params + pg.off[i], pc.params + pc.off[i], (size_t)n);
-            CHECK(e <= TOL, "%s compacter++ %s after %d steps: relative error %.3g cuda vs cpu", fam,
-                  pg.names[i], TRAIN_STEPS, e);
-            ok += e <= TOL;
-        }
+        double worst;
+        snprintf(what, sizeof what, "%s compacter++ after %d steps, cuda vs cpu:", fam, TRAIN_STEPS);
+        int ok = per_tensor_rel(&pg, pg.params, pc.params, TOL, what, &worst);
         printf("  ok %s compacter++: %d/%d trained tensors within %.0e of the cpu after %d steps\n",
                fam, ok, pg.n, TOL, TRAIN_STEPS);
     }
@@ -1560,28 +1569,18 @@ static void test_bf16_training(const char *fam, enum adamw_variant variant) {
     } else {
         snprintf(what, sizeof what, "%s bf16 loss with dropout off, cuda vs cpu fp32", fam);
         check_rel(what, &gg.loss[0], &gc.loss[0], 1, 1e-2);
-        int ok = 0;
-        double worst = 0;
-        for (int i = 0; i < gg.n; i++) {
-            int64_t n = (i + 1 < gg.n ? gg.off[i + 1] : gg.numel) - gg.off[i];
-            double e = rel_err(gg.grads + gg.off[i], gc.grads + gc.off[i], (size_t)n);
-            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
-            CHECK(e <= 1e-2, "%s bf16 gradient %s: relative error %.3g vs cpu fp32 (tol 1e-2)", fam, gg.names[i], e);
-            ok += e <= 1e-2;
-        }
+        double worst;
+        snprintf(what, sizeof what, "%s bf16 gradient vs cpu fp32:", fam);
+        int ok = per_tensor_rel(&gg, gg.grads, gc.grads, 1e-2, what, &worst);
         printf("  ok %s bf16 gradients: %d/%d within 1e-2 relative of the cpu fp32 (worst %.3g)\n", fam, ok, gg.n,
                worst);
         for (int k = 0; k < TRAIN_STEPS; k++) {
             snprintf(what, sizeof what, "%s bf16 compacter++, dropout on: loss of step %d", fam, k + 1);
             check_rel(what, &pg.loss[k], &pc.loss[k], 1, 1e-2);
         }
-        double pworst = 0;
-        for (int i = 0; i < pg.n; i++) {
-            int64_t n = (i + 1 < pg.n ? pg.off[i + 1] : pg.numel) - pg.off[i];
-            double e = rel_err(pg.params + pg.off[i], pc.params + pc.off[i], (size_t)n);
-            CHECK(isfinite(e), "%s bf16 compacter++ %s: not finite after %d steps", fam, pg.names[i], TRAIN_STEPS);
-            if (!(e <= pworst)) pworst = e;
-        }
+        double pworst;
+        snprintf(what, sizeof what, "%s bf16 compacter++ after %d steps:", fam, TRAIN_STEPS);
+        per_tensor_rel(&pg, pg.params, pc.params, -1, what, &pworst);
         printf("  ok %s bf16 compacter++: %d trained tensors finite after %d steps; worst relative distance "
                "from the cpu fp32 %.3g (measured, not bounded)\n",
                fam, pg.n, TRAIN_STEPS, pworst);

@@ -61,6 +61,18 @@ static void server_stop(struct test_server *s) {
     s->pid = 0;
 }
 
+/* Point the GLUE, MRPC and SuperGLUE sources at base/glue, base/senteval, base/superglue
+ * (the layout the tests' mirrors use). */
+static inline void mirror_dataset_urls(const char *base) {
+    static const char *const env[] = {"COMPACTER_GLUE_URL", "COMPACTER_MRPC_URL", "COMPACTER_SUPERGLUE_URL"};
+    static const char *const dir[] = {"glue", "senteval", "superglue"};
+    char url[1024];
+    for (int i = 0; i < 3; i++) {
+        snprintf(url, sizeof url, "%s/%s", base, dir[i]);
+        setenv(env[i], url, 1);
+    }
+}
+
 /* Fast, quiet options for tests. */
 static struct download_opts test_opts(void) {
     struct download_opts o = download_opts_default();

@@ -86,12 +86,7 @@ int main(void) {
     if (server_start(&srv, root, 60) != 0) SKIP("cannot start python3 tests/http_server.py");
     setenv("COMPACTER_CACHE", cache, 1);
     unsetenv("COMPACTER_DATA_DIR");
-    snprintf(p, sizeof p, "%s/glue", srv.base);
-    setenv("COMPACTER_GLUE_URL", p, 1);
-    snprintf(p, sizeof p, "%s/senteval", srv.base);
-    setenv("COMPACTER_MRPC_URL", p, 1);
-    snprintf(p, sizeof p, "%s/superglue", srv.base);
-    setenv("COMPACTER_SUPERGLUE_URL", p, 1);
+    mirror_dataset_urls(srv.base);
     struct download_opts o = test_opts();
     download_set_defaults(&o);
     long reqs = 0;

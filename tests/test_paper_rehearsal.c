@@ -300,12 +300,7 @@ int main(void) {
     unsetenv("COMPACTER_HF_REVISION");
     unsetenv("COMPACTER_DATA_DIR");
     unsetenv("COMPACTER_ALLOW_UNPINNED");
-    snprintf(cmd, sizeof cmd, "%s/glue", srv.base);
-    setenv("COMPACTER_GLUE_URL", cmd, 1);
-    snprintf(cmd, sizeof cmd, "%s/senteval", srv.base);
-    setenv("COMPACTER_MRPC_URL", cmd, 1);
-    snprintf(cmd, sizeof cmd, "%s/superglue", srv.base);
-    setenv("COMPACTER_SUPERGLUE_URL", cmd, 1);
+    mirror_dataset_urls(srv.base);
     snprintf(cmd, sizeof cmd, "%s/pins.txt", www);
     setenv("COMPACTER_DATASET_PINS", cmd, 1);
     setenv("COMPACTER_DOWNLOAD_RETRIES", "1", 1);
