@@ -11,7 +11,8 @@
 # that imports torch and transformers. Takes a few minutes (t5-base, 2 precisions, 6 + 3 runs).
 #
 # env: BUILD (default build), ARGS (default: --batch 100 --src 128 --tgt 3 --iters 5),
-#      METHODS, PRECISIONS (comma lists), TORCH=0 to skip the PyTorch side.
+#      METHODS, PRECISIONS (comma lists), TORCH=0 to skip the PyTorch side, VARIANTS
+#      (space-separated VAR=value settings to run ours again under, for A/B comparisons).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -32,6 +33,13 @@ fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$BUILD/bench/gpu" $ARGS --methods "$METHODS" --precisions "$PRECISIONS" | tee "$tmp/ours" || true
 ours=$(cat "$tmp/ours")
+# A/B runs of ours alone under other settings (VARIANTS: space-separated VAR=value items,
+# e.g. "COMPACTER_KEEP_ATTENTION_PROBS=1 COMPACTER_OPTIM_PER_TENSOR=1"), each line prefixed
+# with the setting; the ratios below use the default run only
+for v in ${VARIANTS:-}; do
+  echo "variant $v:"
+  env "$v" "$BUILD/bench/gpu" $ARGS --methods "$METHODS" --precisions "$PRECISIONS" | sed "s/^/[$v] /" || true
+done
 
 if [ "${TORCH:-1}" = 0 ]; then exit 0; fi
 if [ -z "${PYTHON:-}" ]; then

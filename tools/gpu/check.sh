@@ -138,7 +138,7 @@ grep -E '^(SKIP|FAIL)|  ok |overhead|profile \(' "$logs/test_profiler.log" | hea
 if [ $bench -eq 1 ]; then
   [ $prebuilt -eq 0 ] && step "make bench" "$logs/make-bench.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" bench
   step "bench/gpu/run.sh" "$logs/bench-gpu.log" env BUILD="$BUILD" bench/gpu/run.sh
-  grep -E '^(compacter gpu step|pytorch gpu step|ratio|bf16|method .* skipped)' "$logs/bench-gpu.log" | sed 's/^/    /'
+  grep -E '^(\[[A-Z_]+=[^]]*\] )?(compacter gpu step|pytorch gpu step|ratio|bf16|method .* skipped)' "$logs/bench-gpu.log" | sed 's/^/    /'
 fi
 
 # --- compute-sanitizer ---
