@@ -11,7 +11,8 @@
  *  - the CPU kernels bit for bit against the per-element definition (y = x / (1 - p)
  *    where philox_uniform >= p, else +0; dx += dy / (1 - p) there, untouched elsewhere)
  *    over lengths that cut the kernels' 32-element groups anywhere, offsets whose counter
- *    crosses 2^32 inside a group, 64-bit seeds, p = 0 .. 0.9, inf and NaN inputs, -0 in dx. */
+ *    crosses 2^32 inside a group, 64-bit seeds, p = 0 .. 0.9, inf and NaN inputs, -0 in dx,
+ *    on the CPU's best path (AVX2 where it has it) and with COMPACTER_CPU_NO_AVX2=1. */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -276,7 +277,7 @@ static uint64_t lcg(uint64_t *st) {
     return *st >> 11;
 }
 
-static void check_kernels_exact(void) {
+static void check_kernels_exact(const char *path) {
     static const size_t ns[] = {1, 3, 31, 32, 33, 64, 95, 1000, 100003};
     static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
     static const uint64_t seeds[] = {42, 0xfedcba9876543210ull};
@@ -309,16 +310,20 @@ static void check_kernels_exact(void) {
                         want[i] = philox_uniform(seed, off, i) >= p ? dx0[i] + x[i] * sc : dx0[i];
                     if (memcmp(dx, want, n * 4)) bad++;
                 }
-    CHECK(bad == 0, "dropout kernels: %ld of %ld cases differ bitwise from the per-element definition", bad,
-          cases * 2);
-    printf("  ok dropout and dropout_backward kernels bitwise equal to the per-element definition in %ld cases\n",
-           cases * 2);
+    CHECK(bad == 0, "dropout kernels (%s): %ld of %ld cases differ bitwise from the per-element definition", path,
+          bad, cases * 2);
+    printf("  ok dropout and dropout_backward kernels (%s) bitwise equal to the per-element definition in %ld "
+           "cases\n",
+           path, cases * 2);
     free(x), free(y), free(dx), free(want), free(dx0);
 }
 
 int main(void) {
     check_kat();
-    check_kernels_exact();
+    check_kernels_exact("the CPU's best path");
+    setenv("COMPACTER_CPU_NO_AVX2", "1", 1); /* the portable path for whole groups too */
+    check_kernels_exact("COMPACTER_CPU_NO_AVX2=1");
+    unsetenv("COMPACTER_CPU_NO_AVX2");
     check_stream_layout();
     struct exec x;
     if (exec_init(&x, &backend_cpu)) {

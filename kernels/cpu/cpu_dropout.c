@@ -1,10 +1,11 @@
 /* cpu_dropout.c: dropout and its backward on the CPU. The mask is the one of core/philox.h
  * (keep element i iff philox_uniform(seed, offset, i) >= p, the CUDA backend's very mask),
  * drawn for 8 Philox blocks (32 elements) at a time: with AVX2 where the CPU has it (8
- * blocks in the 8 lanes of a register), else in structure-of-arrays form the compiler may
- * vectorise. Drawn one block at a time, Philox was a third of a tiny-model training step. */
+ * blocks in the 8 lanes of a register, philox4x32_10's rounds in vector form), else block
+ * by block. Drawn one block at a time, Philox was a third of a tiny-model training step. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/philox.h"
@@ -17,31 +18,15 @@
 
 #define LANES 8           /* Philox blocks per draw */
 #define GROUP (4 * LANES) /* elements per draw */
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
 
 /* The 4 output words of Philox blocks blk0 + l (l < LANES): w[k][l] is word k of the block
- * at counter offset + blk0 + l under key seed (philox4x32_10, lane by lane). */
+ * at counter offset + blk0 + l under key seed. */
 static void philox_group(uint64_t seed, uint64_t offset, size_t blk0, uint32_t w[4][LANES]) {
-    uint32_t *c0 = w[0], *c1 = w[1], *c2 = w[2], *c3 = w[3];
     for (int l = 0; l < LANES; l++) {
         uint64_t ctr = offset + blk0 + (uint64_t)l;
-        c0[l] = (uint32_t)ctr, c1[l] = (uint32_t)(ctr >> 32), c2[l] = 0u, c3[l] = 0u;
-    }
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; r++) {
-        for (int l = 0; l < LANES; l++) {
-            uint64_t p0 = (uint64_t)PHILOX_M0 * c0[l], p1 = (uint64_t)PHILOX_M1 * c2[l];
-            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
-            c1[l] = (uint32_t)p1;
-            c3[l] = (uint32_t)p0;
-            c0[l] = n0;
-            c2[l] = n2;
-        }
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
+        uint32_t c[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), 0u, 0u};
+        philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+        for (int k = 0; k < 4; k++) w[k][l] = c[k];
     }
 }
 
@@ -113,7 +98,10 @@ __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const f
     }
 }
 
+/* AVX2 when the CPU has it, unless COMPACTER_CPU_NO_AVX2 is set (tests of the other path) */
 static int use_avx2(void) {
+    const char *off = getenv("COMPACTER_CPU_NO_AVX2");
+    if (off && *off && strcmp(off, "0")) return 0;
     static int v = -1; /* a benign race: every thread computes the same value */
     if (v < 0) v = __builtin_cpu_supports("avx2") ? 1 : 0;
     return v;
