@@ -106,6 +106,10 @@ if [ $carried -eq 1 ]; then
   tar -xJf .gpu-carry/build.tar.xz && tar -C .gpu-carry/lib -xJf .gpu-carry/libs.tar.xz ||
     { echo "FAIL unpacking .gpu-carry"; failed+=("carry"); summary; }
   export LD_LIBRARY_PATH="$PWD/.gpu-carry/lib:$CUDA_HOME/lib64:$CUDA_HOME/extras/CUPTI/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if [ -f .gpu-carry/shared-data.tar.xz ]; then # ../shared/data, carried by pack.sh
+    mkdir -p .gpu-carry/shared-data && tar -C .gpu-carry/shared-data -xJf .gpu-carry/shared-data.tar.xz &&
+      export COMPACTER_SHARED_DATA="$PWD/.gpu-carry/shared-data"
+  fi
   if ldd "$BUILD/tests/test_cuda_ops" | grep -q 'not found'; then
     echo "FAIL libraries not found:"; ldd "$BUILD/tests/test_cuda_ops" | grep 'not found' | sed 's/^/    /'
     failed+=("libraries"); summary

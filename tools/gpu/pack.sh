@@ -21,4 +21,13 @@ for b in "${bins[@]}"; do ldd "$b"; done | awk '/=>/ && $3 ~ /^\// {print $3}' |
 tar -C "$out/lib" -cf - . | xz -T0 -6 >"$out/libs.tar.xz"
 rm -rf "$out/lib"
 tar -cf - "${bins[@]}" | xz -T0 -3 >"$out/build.tar.xz"
+# the real vocabulary and GLUE/SuperGLUE dev sets (../shared/data, ~8 MB) for the tests
+# that read them (test_paper_rehearsal, the tokenizer tests): ../shared does not travel to
+# the GPU machine; check.sh --carried points COMPACTER_SHARED_DATA at this copy
+shared=${COMPACTER_SHARED_DATA:-../shared/data}
+if [ -d "$shared" ]; then
+  tar -C "$shared" -cf - . | xz -T0 -6 >"$out/shared-data.tar.xz"
+else
+  echo "pack.sh: $shared not found: the GPU machine's tests that need it will SKIP" >&2
+fi
 du -h "$out"/*.tar.xz
