@@ -128,9 +128,11 @@ test: all
 
 # The paper preset's code path end to end, offline, on the CPU, in seconds: a local mirror of
 # the hub (t5-base's layout, a small model) and of the GLUE/SuperGLUE archives built from
-# ../shared/data, `compacter run --preset paper` on 2 methods x 2 tasks of Table 1 and 1 x 2
-# of Table 2 shrunk with --set, then `compacter report` (tests/test_paper_rehearsal.c; also
-# part of `make test`). Prints every command and its output; keeps the scratch folder.
+# ../shared/data, `compacter run --preset paper` on 2 methods x 2 tasks of Table 1, 1 x 2 of
+# Table 2, 3 methods of the efficiency grid (Table 3, the batch search within a small
+# budget) and 3 runs of the low-resource grid (Figure 4), shrunk with --set, then `compacter
+# report` on each (tests/test_paper_rehearsal.c; also part of `make test`). Prints every
+# command and its output; keeps the scratch folder.
 rehearse-paper: all
 	@OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} BUILD=$(BUILD) COMPACTER_REHEARSAL_VERBOSE=1 \
 	  COMPACTER_REHEARSAL_KEEP=1 $(BUILD)/tests/test_paper_rehearsal

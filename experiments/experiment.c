@@ -184,10 +184,17 @@ static int set_run_id(struct run_spec *r) {
 
 static const struct {
     const char *key;
-    long long lo;
+    long long lo, hi;
 } set_keys[] = {
-    {"batch", 1},        {"epochs", 1},     {"eval_every", 0},         {"grad_accum", 1},
-    {"max_source_length", 1}, {"max_steps", 1}, {"max_train_samples", 1}, {"warmup", 0},
+    {"batch", 1, 1000000000LL},
+    {"epochs", 1, 1000000000LL},
+    {"eval_every", 0, 1000000000LL},
+    {"grad_accum", 1, 1000000000LL},
+    {"max_source_length", 1, 1000000000LL},
+    {"max_steps", 1, 1000000000LL},
+    {"max_train_samples", 1, 1000000000LL},
+    {"memory_budget_bytes", 1, 1LL << 50}, /* bytes, up to 1 PiB */
+    {"warmup", 0, 1000000000LL},
 };
 #define N_SET_KEYS (sizeof set_keys / sizeof set_keys[0])
 
@@ -220,8 +227,9 @@ static int parse_one_set(const char *item, size_t len, struct experiment_sets *o
     char *end;
     errno = 0;
     long long v = strtoll(val, &end, 10);
-    if (end == val || *end || errno || v < set_keys[k].lo || v > 1000000000LL)
-        return error_set("--set %s=%s: expected an integer from %lld", key, val, set_keys[k].lo);
+    if (end == val || *end || errno || v < set_keys[k].lo || v > set_keys[k].hi)
+        return error_set("--set %s=%s: expected an integer from %lld to %lld", key, val, set_keys[k].lo,
+                         set_keys[k].hi);
     for (int i = 0; i < out->n; i++)
         if (!strcmp(out->key[i], key)) return error_set("--set: %s given twice", key);
     if (out->n == EXPERIMENT_MAX_SETS) return error_set("--set: more than %d overrides", EXPERIMENT_MAX_SETS);
@@ -267,6 +275,7 @@ static int apply_sets(struct run_spec *r, const struct experiment_sets *s) {
         else if (!strcmp(key, "max_source_length")) r->max_source_length = (int)v;
         else if (!strcmp(key, "max_steps")) r->max_steps = v;
         else if (!strcmp(key, "max_train_samples")) r->max_train_samples = (long)v;
+        else if (!strcmp(key, "memory_budget_bytes")) r->memory_budget_bytes = v;
         else if (!strcmp(key, "warmup")) r->warmup = (int)v;
         int n = snprintf(r->overrides + k, sizeof r->overrides - k, "%s%s=%lld", i ? "," : "", key, v);
         if (n < 0 || (size_t)n >= sizeof r->overrides - k) return error_set("--set: overrides too long");
@@ -524,6 +533,17 @@ int experiment_expand_set(const char *path, const char *preset, const struct exp
         goto done;
     }
     out->n = kept;
+    /* a memory budget only bounds the batch search (batch 0, the efficiency grid): on a run
+     * with a fixed batch it would change nothing but the run id */
+    for (int i = 0; sets && i < sets->n; i++)
+        for (size_t j = 0; !strcmp(sets->key[i], "memory_budget_bytes") && j < out->n; j++)
+            if (out->runs[j].batch >= 1) {
+                error_set("%s: %s: --set memory_budget_bytes: run %s has batch %d (a memory "
+                          "budget only bounds the batch search of batch 0 runs: the efficiency "
+                          "grid)",
+                          path, c.jp, out->runs[j].run_id, out->runs[j].batch);
+                goto done;
+            }
     rc = 0;
 done:
     json_decref(root);

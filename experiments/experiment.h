@@ -61,7 +61,9 @@ struct experiment_grid {
  * grad_accum (>= 1), warmup (>= 0), max_source_length (>= 1), eval_every (>= 0), max_steps
  * (>= 1: optimizer steps in all, sets the schedule), max_train_samples (>= 1: the first N of
  * the training split in the reference's seeded order, its --max_train_samples, the same
- * n_obs as the low-resource sizes; the efficiency grid times one epoch whatever epochs). The
+ * n_obs as the low-resource sizes; the efficiency grid times one epoch whatever epochs),
+ * memory_budget_bytes (>= 1, up to 2^50: the budget of the batch search, so only for runs
+ * with batch 0; an error on a run with a fixed batch). The
  * overrides are part of each run's identity: run_id gains "/set-<key=value,...>" (sorted by
  * key), so a results line of an overridden run never stands for the preset's own run. */
 #define EXPERIMENT_MAX_SETS 16

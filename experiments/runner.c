@@ -429,6 +429,12 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
         if (r->max_train_samples > 0 && (tt.n_obs < 0 || r->max_train_samples < tt.n_obs))
             tt.n_obs = r->max_train_samples;
         rc = task_split_load(&q->train, t, data, "train", &tt, q->tok);
+        /* as the reference's n_obs: a size above the split takes all of it, with a warning */
+        if (!rc && tt.n_obs > q->train.ids.n)
+            fprintf(stderr,
+                    "warning: run %s: %ld training examples asked for, %s has %d: all %d are used "
+                    "(config.n_train in the results line)\n",
+                    r->run_id, tt.n_obs, r->task, q->train.ids.n, q->train.ids.n);
     }
     if (!rc && eval_splits) rc = task_split_load(&q->val, t, data, "validation", &to, q->tok);
     if (!rc && eval_splits) rc = task_split_load(&q->test, t, data, "test", &to, q->tok);
@@ -731,10 +737,16 @@ static int search_batch(struct run_resources *q, const struct backend *be, const
     if (!longest.ex) return error_set("out of memory");
     memcpy(longest.ex, q->train.ids.ex, sizeof *longest.ex * (size_t)n);
     qsort(longest.ex, (size_t)n, sizeof *longest.ex, by_length_desc);
-    int64_t peak = 0;
+    int64_t peak = 0, peak1 = -1;
+    char why1[512] = ""; /* why batch 1 failed, when its step did (not just its size) */
     *best_peak = 0;
     for (int b = 1; b <= n; b *= 2) { /* doubling, then bisection between the last fit and the first miss */
-        if (probe_batch(q, be, *c, b, &longest, &peak) == 0 && peak <= budget) {
+        int prc = probe_batch(q, be, *c, b, &longest, &peak);
+        if (b == 1) {
+            peak1 = prc ? -1 : peak;
+            if (prc) snprintf(why1, sizeof why1, "%s", error_message());
+        }
+        if (prc == 0 && peak <= budget) {
             lo = b;
             *best_peak = peak;
         } else {
@@ -754,7 +766,14 @@ static int search_batch(struct run_resources *q, const struct backend *be, const
     }
     free(longest.ex);
     error_clear();
-    if (!lo) return error_set("not even a batch of 1 fits the memory budget of %lld bytes", (long long)budget);
+    if (!lo && peak1 >= 0)
+        return error_set("not even a batch of 1 fits the memory budget of %lld bytes: batch 1 (the longest "
+                         "example) needs %lld bytes (%.1f MB)",
+                         (long long)budget, (long long)peak1, (double)peak1 / 1e6);
+    if (!lo)
+        return error_set("not even a batch of 1 fits the memory budget of %lld bytes: the training step at "
+                         "batch 1 failed: %s",
+                         (long long)budget, why1);
     *best = lo;
     return 0;
 }

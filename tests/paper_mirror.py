@@ -4,8 +4,9 @@ for tests/test_paper_rehearsal.c (stdlib only; served by tests/http_server.py).
 
 REHEARSAL DATA, NOT THE BENCHMARKS: every split is cut from the official GLUE / SuperGLUE
 dev sets in the shared data folder (../shared/data); the "train" split of each archive is a
-slice of the official dev set, so nothing trained on it says anything about the paper's
-numbers. Only the layouts, file names and formats are the official ones.
+slice of the official dev set, and MNLI.zip (MNLI is not in the shared folder) holds RTE's and
+CB's pairs, so nothing trained on it says anything about the paper's numbers. Only the
+layouts, file names and formats are the official ones.
 
   hub/google-t5/t5-base/   the Hugging Face repo layout of t5-base (served under the old id
                            t5-base through hub-aliases.json, as the hub redirects renamed
@@ -20,6 +21,11 @@ numbers. Only the layouts, file names and formats are the official ones.
                            reads tokenizer.json); README.md, pytorch_model.bin and onnx/ that
                            must not be fetched.
   glue/RTE.zip             RTE/{train,dev,test}.tsv (GLUE's zip layout)
+  glue/MNLI.zip            MNLI/{train,dev_matched,dev_mismatched,test_matched,
+                           test_mismatched}.tsv in GLUE's layout (the official 12 / 16 / 10
+                           columns), for the efficiency experiment (Table 3). MNLI's own dev
+                           sets are not in the shared folder: REHEARSAL DATA made of other
+                           sentence pairs, see make_mnli
   glue/mrpc_dev_ids.tsv    MRPC as download_glue_data.py gets it: the dev ids ...
   senteval/msr_paraphrase_{train,test}.txt   ... and the Microsoft corpus files (BOM, CRLF)
   superglue/{CB,BoolQ}.zip <Task>/{train,val,test}.jsonl (SuperGLUE v2's zip layout)
@@ -167,6 +173,55 @@ def make_glue(args, out):
           "".join("%s\t%s\r\n" % tuple(r.split("\t")[1:3]) for r in rows[100:140]))
 
 
+def parse_placeholder(text):
+    """A placeholder for MNLI's parse columns (not a parse: the whitespace tokens in one
+    bracket); the loader reads sentence1 / sentence2 only."""
+    return "( %s )" % " ".join(text.split())
+
+
+def make_mnli(args, out):
+    """MNLI.zip, REHEARSAL DATA in the official layout: MNLI's dev sets are not in the
+    shared folder, so its rows are other real premise/hypothesis pairs, relabelled where
+    needed: SuperGLUE CB's validation pairs (already MNLI's three labels) and GLUE RTE's dev
+    pairs (entailment -> entailment; not_entailment -> neutral, a label RTE does not make).
+    train = the 56 CB pairs + RTE dev rows 0-199 (256 rows), dev_matched / dev_mismatched =
+    RTE rows 200-238 / 239-276 (label1-5 all the gold label), test_{matched,mismatched} =
+    20 CB pairs each without labels. promptID / pairID / genre are made up in their formats;
+    the parse columns are placeholders."""
+    _, lines = read_lines(os.path.join(args.shared, "glue-dev", "RTE", "dev.tsv"))
+    rte = []
+    for r in lines[1:]:
+        f = r.split("\t")
+        rte.append((f[1], f[2], "entailment" if f[3] == "entailment" else "neutral"))
+    _, lines = read_lines(os.path.join(args.shared, "superglue-val", "CB", "val.jsonl"))
+    cb = [(j["premise"], j["hypothesis"], j["label"]) for j in map(json.loads, lines)]
+    for s1, s2, label in rte + cb:
+        assert "\t" not in s1 + s2 and label in ("entailment", "neutral", "contradiction")
+    head = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
+            "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"]
+
+    def table(rows, genres, n_labels, first_id):
+        labels = (["label%d" % (k + 1) for k in range(n_labels)] + ["gold_label"]) if n_labels else []
+        text = ["\t".join(head + labels)]
+        for i, (s1, s2, label) in enumerate(rows):
+            prompt = first_id + i
+            cols = [str(i), str(prompt), "%d%s" % (prompt, label[0]), genres[i % len(genres)],
+                    parse_placeholder(s1), parse_placeholder(s2), "(ROOT %s)" % parse_placeholder(s1),
+                    "(ROOT %s)" % parse_placeholder(s2), s1, s2]
+            text.append("\t".join(cols + ([label] * (n_labels + 1) if n_labels else [])))
+        return "\n".join(text) + "\n"
+
+    matched = ["fiction", "government", "slate", "telephone", "travel"]
+    mismatched = ["facetoface", "letters", "nineeleven", "oup", "verbatim"]
+    train = [x for pair in zip(cb, rte[:56]) for x in pair] + rte[56:200]
+    zip_folder(os.path.join(out, "glue", "MNLI.zip"), "MNLI", [
+        ("train.tsv", table(train, matched, 1, 10000)),
+        ("dev_matched.tsv", table(rte[200:239], matched, 5, 20000)),
+        ("dev_mismatched.tsv", table(rte[239:], mismatched, 5, 30000)),
+        ("test_matched.tsv", table(cb[:20], matched, 0, 40000)),
+        ("test_mismatched.tsv", table(cb[20:40], mismatched, 0, 50000))])
+
+
 def make_superglue(args, out, task, n_train, n_val):
     _, lines = read_lines(os.path.join(args.shared, "superglue-val", task, "val.jsonl"))
     rows = [json.loads(l) for l in lines]
@@ -191,11 +246,13 @@ def main():
     make_hub(args, os.path.join(out, "hub", args.repo))
     write(os.path.join(out, "hub-aliases.json"), json.dumps({args.alias: args.repo}) + "\n")
     make_glue(args, out)
+    make_mnli(args, out)
     make_superglue(args, out, "CB", 30, 26)
     make_superglue(args, out, "BoolQ", 100, 40)
     write(os.path.join(out, "REHEARSAL.txt"), NOTE)
     pins = []
-    for source, sub, name in (("glue", "glue", "RTE.zip"), ("glue", "glue", "mrpc_dev_ids.tsv"),
+    for source, sub, name in (("glue", "glue", "RTE.zip"), ("glue", "glue", "MNLI.zip"),
+                              ("glue", "glue", "mrpc_dev_ids.tsv"),
                               ("mrpc", "senteval", "msr_paraphrase_train.txt"),
                               ("mrpc", "senteval", "msr_paraphrase_test.txt"),
                               ("superglue", "superglue", "CB.zip"),

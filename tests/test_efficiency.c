@@ -1,8 +1,8 @@
 /* test_efficiency.c: the Table 3 runs of `compacter run` (experiment "efficiency"). On a
  * minuscule tiny model: with batch 0 the runner searches the largest batch whose measured
  * peak fits memory_budget_bytes; the chosen batch fits, the next one up (measured the same
- * way, as a fixed-batch run) does not; a budget below batch 1 fails with a clear message and
- * no line; every line carries the fields the Table 3 report reads, and the report renders. */
+ * way, as a fixed-batch run) does not; a budget below batch 1 fails with a clear message
+ * saying what batch 1 needs, and no line; every line carries the fields the Table 3 report reads, and the report renders. */
 #include "tests/check.h"
 
 #include <unistd.h>
@@ -86,6 +86,11 @@ int main(void) {
     snprintf(res, sizeof res, "%s/r3", dir);
     snprintf(cmd, sizeof cmd, "%s run %s --results %s --no-progress-bar 2>&1", compacter_bin(), grid, res);
     CHECK(run_capture(cmd, out, sizeof out) != 0 && strstr(out, "not even a batch of 1 fits"), "tiny budget: %s", out);
+    /* ... saying what batch 1 needs (more than the budget, less than batch b's peak above) */
+    const char *needs = strstr(out, "batch 1 (the longest example) needs ");
+    long long need1 = needs ? atoll(needs + strlen("batch 1 (the longest example) needs ")) : -1;
+    CHECK(need1 > 1000 && need1 <= peak, "batch 1 needs %lld bytes (budget 1000, batch %lld peaks at %lld): %s", need1,
+          b, peak, out);
 
     /* 4. the report renders Table 3 */
     snprintf(cmd, sizeof cmd, "%s report %s/r1/efficiency.jsonl --out %s/out --no-figures 2>&1", compacter_bin(), dir, dir);

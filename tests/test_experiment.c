@@ -263,6 +263,50 @@ int main(void) {
               !strcmp(g.runs[0].run_id, "table2/paper/full/cb/lr0.0003/seed42/set-max_steps=3"),
           "max_steps: %s", g.n ? g.runs[0].run_id : error_message());
     experiment_grid_free(&g);
+    /* memory_budget_bytes: the efficiency grid's batch search bound (batch 0 runs only) */
+    const char *budget[] = {"memory_budget_bytes=150000000", "max_train_samples=64"};
+    CHECK(experiment_parse_sets(budget, 2, &sets) == 0 &&
+              experiment_expand_set("experiments/efficiency.json", "paper", &sets, "method=full,method=bitfit",
+                                    NULL, &g) == 0 &&
+              g.n == 2,
+          "efficiency --set memory_budget_bytes: %s", error_message());
+    for (size_t i = 0; i < g.n; i++) {
+        const struct run_spec *r = &g.runs[i];
+        CHECK(r->memory_budget_bytes == 150000000LL && r->batch == 0 && r->max_train_samples == 64,
+              "%s: budget %lld, batch %d", r->run_id, r->memory_budget_bytes, r->batch);
+        const char *sfx = "/seed42/set-max_train_samples=64,memory_budget_bytes=150000000";
+        CHECK(strlen(r->run_id) > strlen(sfx) && !strcmp(r->run_id + strlen(r->run_id) - strlen(sfx), sfx), "%s",
+              r->run_id);
+    }
+    experiment_grid_free(&g);
+    const char *big[] = {"memory_budget_bytes=80000000000"}; /* 80 GB: above the other keys' 10^9 */
+    CHECK(experiment_parse_sets(big, 1, &sets) == 0 && sets.value[0] == 80000000000LL, "80 GB budget: %s",
+          error_message());
+    const char *budget_batch[] = {"memory_budget_bytes=150000000", "batch=8"};
+    CHECK(experiment_parse_sets(budget_batch, 2, &sets) == 0 &&
+              experiment_expand_set("experiments/efficiency.json", "paper", &sets, "method=full", NULL, &g) == -1 &&
+              strstr(error_message(), "experiments/efficiency.json") &&
+              strstr(error_message(), "--set memory_budget_bytes") && strstr(error_message(), "batch 8"),
+          "budget with a fixed batch: %s", error_message());
+    CHECK(experiment_parse_sets(budget, 1, &sets) == 0 &&
+              experiment_expand_set("experiments/table1.json", "paper", &sets, "method=compacter,task=rte", NULL,
+                                    &g) == -1 &&
+              strstr(error_message(), "experiments/table1.json") && strstr(error_message(), "memory_budget_bytes"),
+          "budget on table1: %s", error_message());
+    /* a filtered-out run with a fixed batch does not count */
+    const char *budget_only[] = {"memory_budget_bytes=150000000"};
+    CHECK(experiment_parse_sets(budget_only, 1, &sets) == 0 &&
+              experiment_expand_set("experiments/efficiency.json", "paper", &sets, "method=compacter++", NULL, &g) ==
+                  0 &&
+              g.n == 1,
+          "%s", error_message());
+    experiment_grid_free(&g);
+    const char *budget_low[] = {"memory_budget_bytes=0"}, *budget_high[] = {"memory_budget_bytes=2000000000000000"};
+    CHECK(experiment_parse_sets(budget_low, 1, &sets) == -1 && strstr(error_message(), "memory_budget_bytes=0"), "%s",
+          error_message());
+    CHECK(experiment_parse_sets(budget_high, 1, &sets) == -1 &&
+              strstr(error_message(), "memory_budget_bytes=2000000000000000"),
+          "%s", error_message());
     const char *bad_key[] = {"colour=red"}, *twice[] = {"epochs=1", "epochs=2"}, *low[] = {"epochs=0"},
                *nan_v[] = {"batch=lots"}, *no_eq[] = {"epochs"};
     CHECK(experiment_parse_sets(bad_key, 1, &sets) == -1 && strstr(error_message(), "unknown key 'colour'") &&

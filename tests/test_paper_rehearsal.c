@@ -1,37 +1,56 @@
 /* test_paper_rehearsal.c: the `paper` preset's own code path end to end, offline, on the CPU,
- * in seconds: what `make table1 PRESET=paper` / `make table2 PRESET=paper` do on a GPU machine
- * with network, against a local mirror instead of the internet.
+ * in seconds: what `make table1|table2|efficiency|lowresource PRESET=paper` do on a GPU
+ * machine with network, against a local mirror instead of the internet.
  *
  *   tests/paper_mirror.py   builds the mirror from the real T5 tokenizer and GLUE/SuperGLUE
  *                           dev sets in ../shared/data: the hub layout of t5-base (a small
  *                           model of t5-base's architecture and vocabulary, grown from the
  *                           fixture tests/fixtures/t5/v10; under the renamed id
- *                           google-t5/t5-base), RTE.zip, MRPC's raw files, CB.zip and BoolQ.zip
- *                           in the official layouts. REHEARSAL DATA: each "train" split is a
- *                           slice of the official dev set.
+ *                           google-t5/t5-base), RTE.zip, MNLI.zip, MRPC's raw files, CB.zip
+ *                           and BoolQ.zip in the official layouts. REHEARSAL DATA: each
+ *                           "train" split is a slice of the official dev set; MNLI.zip (whose
+ *                           dev sets are not in the shared folder) holds CB's and RTE's pairs.
  *   tests/http_server.py    serves it (hub API, resolve + CDN redirects, renamed-repo 307s)
  *   build/compacter run experiments/table1.json --preset paper --device cpu
  *       --only method=full,method=compacter++,task=rte,task=mrpc,rf=0,rf=32
  *       --set epochs=2 --set max_train_samples=32
  *                           with COMPACTER_HF_ENDPOINT, COMPACTER_GLUE_URL, COMPACTER_MRPC_URL,
  *                           COMPACTER_SUPERGLUE_URL pointing at the mirror and
- *                           COMPACTER_DATASET_PINS naming the mirror's own pins for its six
+ *                           COMPACTER_DATASET_PINS naming the mirror's own pins for its seven
  *                           data files; run twice (the second finds every run done)
  *   build/compacter run experiments/table2.json ... --only method=compacter,task=cb,task=boolq
- *   build/compacter report on both results files
+ *   build/compacter run experiments/efficiency.json ... --only method=full,method=compacter++,
+ *       method=bitfit --set max_train_samples=32 --set memory_budget_bytes=90000000   (twice)
+ *   build/compacter run experiments/lowresource.json ... --only method=full,method=compacter++,
+ *       task=rte,train_size=100 --set epochs=1, then --only method=compacter++,task=rte,
+ *       train_size=500 (more than the mirror's 100 RTE training rows)
+ *   build/compacter report on the four results files
  *
  * Checks: every file was downloaded exactly once (then came from the cache) and nothing else
  * was requested; the runs finished with finite metrics; each results line carries the paper
- * preset's hyper-parameters as experiments/table{1,2}.json give them (lr, reduction factor,
- * options, batch, grad_accum, warmup, max source length 128), apart from the two overridden
- * fields, which the line records (config.overrides, overrides, the run id's /set- suffix);
- * full fine-tuning trains exactly the base parameters with the vocabulary cut to the
- * tokenizer's 32,100 rows (the reference's resize_token_embeddings); the report writes the
- * Table 1 / Table 2 files, titled with the overrides.
+ * preset's hyper-parameters as experiments/<experiment>.json give them (lr, reduction factor,
+ * options; for the tables and the low-resource grid batch, grad_accum, warmup, eval_every,
+ * max source length 128), apart from the overridden fields, which the line records
+ * (overrides, config.overrides, the run id's /set- suffix); full fine-tuning trains exactly
+ * the base parameters with the vocabulary cut to the tokenizer's 32,100 rows (the reference's
+ * resize_token_embeddings), Compacter++ its hand count (3,184);
+ * Table 3: the preset searches (batch 0), each method's line holds the batch found (1..32)
+ * whose measured search step and epoch peak fit the budget, a positive finite epoch time, the
+ * budget and sample cap of the overrides; the budget binds full fine-tuning (batch < 32),
+ * whose state alone is 4 x 4 bytes x base = 76 MB of the 90, and the PEFT methods get over
+ * twice its batch; the report's rows (trained %, MB, (x / full - 1) * 100 relative columns,
+ * full's "-") and CSV batch sizes agree with the lines;
+ * Figure 4: each line's train size is one of the preset's two smallest (in the line, config
+ * and run id), n_train = min(size, 100 rows) with the runner's warning above it, the preset's
+ * batch 40 / warmup 0 / eval_every 250, one evaluation at the hand-counted last step; the
+ * report's table and .dat hold the lines' test scores (full has no point at 500) and, when
+ * gnuplot is there, a PNG and an SVG (else the report's "gnuplot not found" warning);
+ * the report titles name the overrides.
  *
- * Not covered (cannot be, offline on a CPU): t5-base's real weights and scale, a GPU, the
- * real hub and the official archives' bytes (their pinned sha256 are replaced for the six
- * mirror files only), training long enough for meaningful scores.
+ * Not covered (cannot be, offline on a CPU): t5-base's real weights and scale, a GPU (CUDA's
+ * allocator and out-of-memory path in the batch search), the real hub and the official
+ * archives' bytes (their pinned sha256 are replaced for the seven mirror files only), MNLI's
+ * real text and size, training long enough for meaningful scores.
  *
  * SKIPs when ../shared/data (or $COMPACTER_SHARED_DATA) or python3 is absent.
  * COMPACTER_REHEARSAL_VERBOSE=1 prints every command and its output;
@@ -44,6 +63,11 @@
 #include "tests/test_download_server.h"
 
 #define SET_ARGS "--set epochs=2 --set max_train_samples=32"
+/* efficiency: the first 32 MNLI rows, a 90 MB budget */
+#define EFF_TRAIN 32
+#define EFF_BUDGET 90000000LL
+/* the mirror's RTE train split: the first 100 rows of the dev set (tests/paper_mirror.py) */
+#define MIRROR_RTE_TRAIN 100
 #define SET_CANON "epochs=2,max_train_samples=32"
 
 static int verbose = 0;
@@ -102,6 +126,59 @@ static long long mirror_base_params(void) {
     return V * d + L * enc + L * dec + 2 * buckets * heads + 2 * d;
 }
 
+/* Compacter++'s trainable parameters on the mirror model, by hand (the presets: rf 32,
+ * phm_dim 4; the reference's defaults: factorized PHM of rank 1, one shared 4x4x4 rule, after
+ * the FFN only, layer norms trained): bottleneck 128 / 32 = 4; per adapter, down 128 -> 4 is
+ * 4 kernels of s (32x1) + t (1x1) = 132 plus bias 4, up 4 -> 128 is 4 x (1x1 + 1x32) = 132
+ * plus bias 128, so 396; 4 blocks (2 encoder + 2 decoder) = 1,584; the shared rule 64; the
+ * 12 layer norms (2 + 3 per encoder / decoder block, 2 final) x 128 = 1,536. */
+static long long mirror_compacterpp_params(void) { return 4 * (132 + 4 + 132 + 128) + 64 + 12 * 128; }
+
+/* The paper preset of experiments/<xp>.json; *root holds the file (json_decref it). */
+static json_t *paper_preset(const char *xp, json_t **root) {
+    char path[512];
+    snprintf(path, sizeof path, "experiments/%s.json", xp);
+    json_error_t je;
+    *root = json_load_file(path, 0, &je);
+    json_t *preset = json_object_get(json_object_get(*root, "presets"), "paper");
+    CHECK(preset != NULL, "%s: no paper preset (%s)", path, je.text);
+    return preset;
+}
+
+/* The line's lr, reduction factor and options are the method entry m's (its first lr / rf). */
+static void check_method_fields(json_t *o, json_t *m, const char *run_id) {
+    double lr = json_number_value(json_array_get(json_object_get(m, "lr"), 0));
+    CHECK(json_number_value(json_object_get(o, "lr")) == lr, "%s: lr %g, the preset's %g", run_id,
+          json_number_value(json_object_get(o, "lr")), lr);
+    json_t *rfs = json_object_get(m, "reduction_factor");
+    long long rf = int_or(o, "reduction_factor", -1);
+    CHECK(rfs ? rf == json_integer_value(json_array_get(rfs, 0)) : rf == 0, "%s: reduction factor %lld", run_id, rf);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(m, "options"), k, v) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)json_integer_value(v));
+        const char *got = json_string_value(json_object_get(json_object_get(o, "options"), k));
+        CHECK(got && !strcmp(got, want), "%s: option %s = %s, the preset's %s", run_id, k, got ? got : "-", want);
+    }
+}
+
+/* The run id ends with "/set-" + canon, and the line records exactly the overrides `want`. */
+static void check_overrides(json_t *o, const char *run_id, const char *canon, json_t *want) {
+    char sfx[256];
+    snprintf(sfx, sizeof sfx, "/set-%s", canon);
+    CHECK(run_id && strlen(run_id) > strlen(sfx) && !strcmp(run_id + strlen(run_id) - strlen(sfx), sfx),
+          "%s: run id ends with %s", run_id, sfx);
+    CHECK(json_equal(json_object_get(o, "overrides"), want), "%s: overrides recorded in the line", run_id);
+    json_decref(want);
+}
+
+static int is_one_of(const char *x, const char *const *set, int n) {
+    for (int i = 0; x && i < n; i++)
+        if (!strcmp(x, set[i])) return 1;
+    return 0;
+}
+
 /* Check every line of a results file against the paper preset of experiment `xp`. */
 static int check_results(const char *results, const char *xp, const char *const *tasks, int n_tasks,
                          const char *const *methods, int n_methods) {
@@ -135,22 +212,13 @@ static int check_results(const char *results, const char *xp, const char *const 
                   !strcmp(json_string_value(json_object_get(o, "device")), "cpu"),
               "%s: experiment/preset/model/device", run_id);
         /* the preset's hyper-parameters, from the experiment file itself */
-        double lr = json_number_value(json_array_get(json_object_get(m, "lr"), 0));
-        CHECK(json_number_value(json_object_get(o, "lr")) == lr && json_number_value(json_object_get(cfg, "lr")) == lr,
-              "%s: lr %g, the preset's %g", run_id, json_number_value(json_object_get(o, "lr")), lr);
-        json_t *rfs = json_object_get(m, "reduction_factor");
+        check_method_fields(o, m, run_id);
+        CHECK(json_number_value(json_object_get(cfg, "lr")) == json_number_value(json_object_get(o, "lr")),
+              "%s: config.lr", run_id);
         long long rf = int_or(o, "reduction_factor", -1);
-        CHECK(rfs ? rf == json_integer_value(json_array_get(rfs, 0)) : rf == 0, "%s: reduction factor %lld", run_id, rf);
         CHECK(int_or(cfg, "reduction_factor", -1) == rf, "%s: config.reduction_factor", run_id);
-        json_t *opts = json_object_get(m, "options");
         const char *k;
         json_t *v;
-        json_object_foreach(opts, k, v) {
-            char want[32];
-            snprintf(want, sizeof want, "%lld", (long long)json_integer_value(v));
-            const char *got = json_string_value(json_object_get(json_object_get(o, "options"), k));
-            CHECK(got && !strcmp(got, want), "%s: option %s = %s, the preset's %s", run_id, k, got ? got : "-", want);
-        }
         long long batch = int_or(m, "batch", int_or(preset, "batch", -1));
         CHECK(int_or(cfg, "batch", -2) == batch, "%s: batch %lld, the preset's %lld", run_id, int_or(cfg, "batch", -2), batch);
         CHECK(int_or(cfg, "grad_accum", -2) == int_or(m, "grad_accum", int_or(preset, "grad_accum", 1)), "%s: grad_accum", run_id);
@@ -211,6 +279,173 @@ static int check_results(const char *results, const char *xp, const char *const 
     return n_lines;
 }
 
+/* Table 3: the efficiency lines. Each method's line: the preset's lr / rf / options, the
+ * overridden budget and sample cap, a batch the search found (1..n, its measured step within
+ * the budget), an epoch timed and measured; full fine-tuning trains the base, Compacter++
+ * its hand count. got[i]: the batch, peak and epoch time of methods[i]. */
+struct eff_line {
+    long long batch, peak, trainable;
+    double time;
+};
+static int check_efficiency(const char *results, const char *const *methods, int n_methods, long long budget,
+                            int n_train, struct eff_line *got) {
+    json_t *root, *preset = paper_preset("efficiency", &root);
+    const char *task = json_string_value(json_object_get(json_array_get(json_object_get(preset, "tasks"), 0), "name"));
+    char *text = slurp(results);
+    CHECK(text != NULL, "no results file %s", results);
+    int n_lines = 0;
+    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        n_lines++;
+        json_error_t je;
+        json_t *o = json_loads(l, 0, &je);
+        CHECK(o != NULL, "%s:%d: not JSON", results, n_lines);
+        if (!o) continue;
+        const char *method = json_string_value(json_object_get(o, "method"));
+        const char *run_id = json_string_value(json_object_get(o, "run_id"));
+        json_t *m = paper_method(preset, method ? method : "");
+        printf("  %s\n", run_id ? run_id : "(no run id)");
+        CHECK(m != NULL && is_one_of(method, methods, n_methods), "%s: unexpected method %s", results, method);
+        if (!m) {
+            json_decref(o);
+            continue;
+        }
+        CHECK(!strcmp(json_string_value(json_object_get(o, "experiment")), "efficiency") &&
+                  !strcmp(json_string_value(json_object_get(o, "preset")), "paper") &&
+                  !strcmp(json_string_value(json_object_get(o, "model")), "t5-base") &&
+                  !strcmp(json_string_value(json_object_get(o, "device")), "cpu") &&
+                  !strcmp(json_string_value(json_object_get(o, "precision")), "fp32") && task &&
+                  !strcmp(json_string_value(json_object_get(o, "task")), task),
+              "%s: experiment/preset/model/device/precision/task (the preset's %s)", run_id, task);
+        check_method_fields(o, m, run_id);
+        /* the budget is the override's, not the preset's own */
+        CHECK(int_or(preset, "memory_budget_bytes", 0) > budget && int_or(o, "memory_budget_bytes", -1) == budget,
+              "%s: memory_budget_bytes %lld (the preset's %lld, --set %lld)", run_id,
+              int_or(o, "memory_budget_bytes", -1), int_or(preset, "memory_budget_bytes", 0), budget);
+        char canon[128];
+        snprintf(canon, sizeof canon, "max_train_samples=%d,memory_budget_bytes=%lld", n_train, budget);
+        check_overrides(o, run_id, canon,
+                        json_pack("{s:i, s:I}", "max_train_samples", n_train, "memory_budget_bytes",
+                                  (json_int_t)budget));
+        CHECK(int_or(o, "train_examples", -1) == n_train, "%s: %lld training examples (want %d)", run_id,
+              int_or(o, "train_examples", -1), n_train);
+        /* the search: the preset's batch is 0 (search), the line holds what it found */
+        CHECK(int_or(m, "batch", int_or(preset, "batch", -1)) == 0, "%s: the preset does not search", run_id);
+        long long b = int_or(o, "batch_size", -1), sp = int_or(o, "search_peak_bytes", -1),
+                  pk = int_or(o, "peak_memory_bytes", -1);
+        CHECK(b >= 1 && b <= n_train, "%s: batch %lld found (1..%d)", run_id, b, n_train);
+        CHECK(sp > 0 && sp <= budget, "%s: the search's step at batch %lld measured %lld bytes (budget %lld)", run_id,
+              b, sp, budget);
+        CHECK(pk > 0 && pk <= budget, "%s: the epoch's peak %lld bytes (budget %lld)", run_id, pk, budget);
+        CHECK(int_or(o, "activation_bytes", -1) > 0 && int_or(o, "activation_bytes", -1) < pk,
+              "%s: activation_bytes %lld", run_id, int_or(o, "activation_bytes", -1));
+        json_t *t = json_object_get(o, "epoch_time_s");
+        CHECK(finite_num(t) && json_number_value(t) > 0, "%s: epoch_time_s", run_id);
+        /* parameters: base = the mirror model with the vocabulary cut to 32,100 rows */
+        long long base = int_or(o, "base_params", -1), trained = int_or(o, "trainable_params", -1);
+        CHECK(base == mirror_base_params(), "%s: base_params %lld, want %lld", run_id, base, mirror_base_params());
+        if (!strcmp(method, "full")) CHECK(trained == base, "%s: full trains %lld of %lld", run_id, trained, base);
+        else if (!strcmp(method, "compacter++"))
+            CHECK(trained == mirror_compacterpp_params(), "%s: %lld trained (by hand %lld)", run_id, trained,
+                  mirror_compacterpp_params());
+        else CHECK(trained > 0 && trained < base / 100, "%s: %lld trained parameters", run_id, trained);
+        for (int i = 0; i < n_methods; i++)
+            if (!strcmp(method, methods[i])) got[i] = (struct eff_line){b, pk, trained, json_number_value(t)};
+        json_decref(o);
+    }
+    free(text);
+    json_decref(root);
+    return n_lines;
+}
+
+/* Figure 4: the low-resource lines: one of the preset's two smallest train sizes (the split
+ * has n_rows: a larger size takes them all, as the reference's n_obs), its hyper-parameters
+ * (batch 40, warmup 0, eval_every 250, max source length 128) and the overridden epochs.
+ * test_score[method][size index]: the line's test score. */
+static int check_lowresource(const char *results, const char *task, const char *const *methods, int n_methods,
+                             int epochs, int n_rows, double test_score[][2]) {
+    json_t *root, *preset = paper_preset("lowresource", &root);
+    char *text = slurp(results);
+    CHECK(text != NULL, "no results file %s", results);
+    int n_lines = 0;
+    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        n_lines++;
+        json_error_t je;
+        json_t *o = json_loads(l, 0, &je);
+        CHECK(o != NULL, "%s:%d: not JSON", results, n_lines);
+        if (!o) continue;
+        const char *method = json_string_value(json_object_get(o, "method"));
+        const char *run_id = json_string_value(json_object_get(o, "run_id"));
+        json_t *cfg = json_object_get(o, "config"), *m = paper_method(preset, method ? method : "");
+        printf("  %s\n", run_id ? run_id : "(no run id)");
+        CHECK(m != NULL && is_one_of(method, methods, n_methods), "%s: unexpected method %s", results, method);
+        if (!m) {
+            json_decref(o);
+            continue;
+        }
+        CHECK(!strcmp(json_string_value(json_object_get(o, "experiment")), "lowresource") &&
+                  !strcmp(json_string_value(json_object_get(o, "preset")), "paper") &&
+                  !strcmp(json_string_value(json_object_get(o, "model")), "t5-base") &&
+                  !strcmp(json_string_value(json_object_get(o, "device")), "cpu") &&
+                  !strcmp(json_string_value(json_object_get(o, "task")), task),
+              "%s: experiment/preset/model/device/task", run_id);
+        check_method_fields(o, m, run_id);
+        /* the train size: one of the preset's two smallest, in the line, its config, its run id */
+        int zi = -1;
+        long long size = int_or(o, "train_size", -1), size_epochs = -1;
+        for (int z = 0; z < 2; z++) {
+            json_t *sz = json_array_get(json_object_get(preset, "train_sizes"), (size_t)z);
+            if (int_or(sz, "size", -2) == size) zi = z, size_epochs = int_or(sz, "epochs", -1);
+        }
+        char seg[64];
+        snprintf(seg, sizeof seg, "/%s/n%lld/", task, size);
+        CHECK(zi >= 0 && int_or(cfg, "train_size", -1) == size && run_id && strstr(run_id, seg),
+              "%s: train_size %lld (the preset's first two sizes)", run_id, size);
+        long long n = int_or(cfg, "n_train", -1);
+        CHECK(n == (size < n_rows ? size : n_rows), "%s: n_train %lld (size %lld, %d rows)", run_id, n, size, n_rows);
+        /* the preset's fields, from the file */
+        long long batch = int_or(m, "batch", int_or(preset, "batch", -1));
+        CHECK(batch == 40 && int_or(cfg, "batch", -1) == batch, "%s: batch %lld (the preset's %lld)", run_id,
+              int_or(cfg, "batch", -1), batch);
+        CHECK(int_or(cfg, "grad_accum", -1) == int_or(preset, "grad_accum", 1), "%s: grad_accum", run_id);
+        CHECK(int_or(cfg, "warmup", -1) == int_or(preset, "warmup", -1) && int_or(cfg, "warmup", -1) == 0,
+              "%s: warmup %lld", run_id, int_or(cfg, "warmup", -1));
+        CHECK(int_or(cfg, "eval_every", -1) == int_or(preset, "eval_every", -1) && int_or(cfg, "eval_every", -1) == 250,
+              "%s: eval_every %lld", run_id, int_or(cfg, "eval_every", -1));
+        CHECK(int_or(cfg, "max_source_length", -1) == int_or(preset, "max_source_length", -1) &&
+                  int_or(cfg, "max_source_length", -1) == 128,
+              "%s: max_source_length", run_id);
+        /* the overridden epochs; steps by hand: ceil(n_train / 40) per epoch */
+        CHECK(size_epochs > epochs && int_or(cfg, "epochs", -1) == epochs,
+              "%s: epochs %lld (the preset's %lld, --set %d)", run_id, int_or(cfg, "epochs", -1), size_epochs, epochs);
+        char canon[64];
+        snprintf(canon, sizeof canon, "epochs=%d", epochs);
+        check_overrides(o, run_id, canon, json_pack("{s:i}", "epochs", epochs));
+        long long steps = epochs * ((n + 39) / 40);
+        CHECK(int_or(cfg, "total_steps", -1) == steps, "%s: total_steps %lld (want %lld)", run_id,
+              int_or(cfg, "total_steps", -1), steps);
+        /* fewer steps than eval_every: one evaluation, at the end */
+        json_t *ev = json_object_get(o, "epochs");
+        CHECK(json_array_size(ev) == 1 && int_or(json_array_get(ev, 0), "step", -1) == steps,
+              "%s: %zu evaluations (want 1, at step %lld)", run_id, json_array_size(ev), steps);
+        json_t *vs = json_object_get(json_object_get(o, "validation"), "score"),
+               *ts = json_object_get(json_object_get(o, "test"), "score");
+        CHECK(finite_num(vs) && finite_num(ts) && finite_num(json_object_get(json_array_get(ev, 0), "train_loss")),
+              "%s: scores and loss finite", run_id);
+        long long base = int_or(o, "base_params", -1), trained = int_or(o, "trainable_params", -1);
+        CHECK(base == mirror_base_params(), "%s: base_params %lld", run_id, base);
+        if (!strcmp(method, "full")) CHECK(trained == base, "%s: full trains %lld", run_id, trained);
+        else if (!strcmp(method, "compacter++"))
+            CHECK(trained == mirror_compacterpp_params(), "%s: %lld trained (by hand %lld)", run_id, trained,
+                  mirror_compacterpp_params());
+        for (int i = 0; i < n_methods && zi >= 0; i++)
+            if (!strcmp(method, methods[i])) test_score[i][zi] = json_number_value(ts);
+        json_decref(o);
+    }
+    free(text);
+    json_decref(root);
+    return n_lines;
+}
+
 /* Every path the server saw, each exactly once, and nothing else. */
 static void check_requests(const struct test_server *srv) {
     const char *C = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* the mirror listing's commit */
@@ -225,9 +460,10 @@ static void check_requests(const struct test_server *srv) {
     }
     snprintf(want[n++], 160, "/cdn/google-t5/t5-base/model.safetensors"); /* LFS: 302 to the CDN */
     snprintf(want[n++], 160, "/cdn/google-t5/t5-base/spiece.model");
-    const char *data[] = {"/glue/RTE.zip", "/glue/mrpc_dev_ids.tsv", "/senteval/msr_paraphrase_train.txt",
-                          "/senteval/msr_paraphrase_test.txt", "/superglue/CB.zip", "/superglue/BoolQ.zip"};
-    for (int i = 0; i < 6; i++) snprintf(want[n++], 160, "%s", data[i]);
+    const char *data[] = {"/glue/RTE.zip",     "/glue/MNLI.zip",     "/glue/mrpc_dev_ids.tsv",
+                          "/senteval/msr_paraphrase_train.txt", "/senteval/msr_paraphrase_test.txt",
+                          "/superglue/CB.zip", "/superglue/BoolQ.zip"};
+    for (int i = 0; i < 7; i++) snprintf(want[n++], 160, "%s", data[i]);
     char url[128], *body = NULL;
     snprintf(url, sizeof url, "%s/_stats", srv->base);
     struct download_opts o = test_opts();
@@ -249,12 +485,14 @@ static void check_requests(const struct test_server *srv) {
     json_decref(j);
 }
 
-static void check_report(const char *md_path, const char *title, const char *const *has, int n_has) {
+static void check_report(const char *md_path, const char *title, const char *canon, const char *const *has,
+                         int n_has) {
     char *md = slurp(md_path);
     CHECK(md != NULL, "no %s", md_path);
     if (!md) return;
-    CHECK(strstr(md, title) != NULL, "%s: no title '%s'", md_path, title);
-    CHECK(strstr(md, "preset paper --set " SET_CANON) != NULL, "%s: the title names the overrides", md_path);
+    char named[256];
+    snprintf(named, sizeof named, "%s, preset paper --set %s\n", title, canon);
+    CHECK(strstr(md, named) != NULL, "%s: no title '%s' naming the overrides", md_path, named);
     for (int i = 0; i < n_has; i++) CHECK(strstr(md, has[i]) != NULL, "%s: lacks '%s'", md_path, has[i]);
     if (verbose) printf("%s", md);
     free(md);
@@ -347,13 +585,73 @@ int main(void) {
     int n2 = check_results(path, "table2", t2_tasks, 2, t2_methods, 1);
     CHECK(n2 == 2, "table2: %d lines (want 2)", n2);
 
+    /* Table 3: the batch search within a budget that full fine-tuning's parameters, gradients
+     * and AdamW moments alone nearly fill (4 x 4 bytes x base = 76 MB of 90), then again */
+    const char *eff_methods[] = {"full", "bitfit", "compacter++"};
+    struct eff_line eff[3] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}};
+    CHECK(16 * mirror_base_params() < EFF_BUDGET && 16 * mirror_base_params() > EFF_BUDGET * 3 / 4,
+          "the budget %lld bytes is not just above full fine-tuning's static %lld", EFF_BUDGET,
+          16 * mirror_base_params());
+    snprintf(cmd, sizeof cmd,
+             "%s run experiments/efficiency.json --preset paper --device cpu --results %s "
+             "--only method=full,method=compacter++,method=bitfit --set max_train_samples=%d "
+             "--set memory_budget_bytes=%lld --no-progress-bar",
+             compacter_bin(), results, EFF_TRAIN, EFF_BUDGET);
+    rc = run_logged(cmd, log);
+    text = slurp(log);
+    CHECK(rc == 0 && text && strstr(text, "3 runs finished now, 0 were already done") &&
+              strstr(text, "searching the largest batch within 0.09 GB"),
+          "compacter run efficiency (exit %d)", rc);
+    free(text);
+    rc = run_logged(cmd, log);
+    text = slurp(log);
+    CHECK(rc == 0 && text && strstr(text, "0 runs finished now, 3 were already done"),
+          "efficiency again: nothing to do");
+    free(text);
+    snprintf(path, sizeof path, "%s/efficiency.jsonl", results);
+    int n3 = check_efficiency(path, eff_methods, 3, EFF_BUDGET, EFF_TRAIN, eff);
+    CHECK(n3 == 3, "efficiency: %d lines (want 3)", n3);
+    /* the budget bound full fine-tuning's search; the PEFT methods' small states leave room
+     * for larger batches */
+    CHECK(eff[0].batch >= 1 && eff[0].batch < EFF_TRAIN, "full: batch %lld (the budget should bind below %d)",
+          eff[0].batch, EFF_TRAIN);
+    CHECK(eff[2].batch > 2 * eff[0].batch && eff[1].batch > 2 * eff[0].batch,
+          "batches: full %lld, bitfit %lld, compacter++ %lld", eff[0].batch, eff[1].batch, eff[2].batch);
+
+    /* Figure 4: RTE at the preset's smallest train size (100) for full fine-tuning and
+     * Compacter++, and at the next (500, more than the mirror's 100 rows: all are used, with
+     * a warning, as the reference) for Compacter++; one epoch each (of 1,000 and 200) */
+    const char *lr_methods[] = {"full", "compacter++"};
+    double lr_test[2][2] = {{NAN, NAN}, {NAN, NAN}};
+    const char *lr_only[] = {"method=full,method=compacter++,task=rte,train_size=100",
+                             "method=compacter++,task=rte,train_size=500"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s run experiments/lowresource.json --preset paper --device cpu --results %s --only %s "
+                 "--set epochs=1 --no-progress-bar",
+                 compacter_bin(), results, lr_only[i]);
+        rc = run_logged(cmd, log);
+        text = slurp(log);
+        CHECK(rc == 0 && text && strstr(text, i ? "1 runs finished now" : "2 runs finished now"),
+              "compacter run lowresource --only %s (exit %d)", lr_only[i], rc);
+        if (i)
+            CHECK(text && strstr(text, "500 training examples asked for, rte has 100: all 100 are used"),
+                  "lowresource n500: the warning that the split is smaller");
+        else CHECK(text && !strstr(text, "training examples asked for"), "lowresource n100: no warning");
+        free(text);
+    }
+    snprintf(path, sizeof path, "%s/lowresource.jsonl", results);
+    int n4 = check_lowresource(path, "rte", lr_methods, 2, 1, MIRROR_RTE_TRAIN, lr_test);
+    CHECK(n4 == 3, "lowresource: %d lines (want 3)", n4);
+
     /* downloads: each file once, then the cache; the cache holds them complete */
     check_requests(&srv);
     const char *cached[] = {"models/t5-base/.compacter-complete", "models/t5-base/model.safetensors",
                             "models/t5-base/tokenizer.json",     "data/glue/RTE/train.tsv",
                             "data/glue/MRPC/train.tsv",          "data/glue/MRPC/dev.tsv",
-                            "data/superglue/CB/val.jsonl",       "data/superglue/BoolQ/train.jsonl"};
-    for (int i = 0; i < 8; i++) {
+                            "data/superglue/CB/val.jsonl",       "data/superglue/BoolQ/train.jsonl",
+                            "data/glue/MNLI/train.tsv",          "data/glue/MNLI/dev_mismatched.tsv"};
+    for (int i = 0; i < 10; i++) {
         snprintf(path, sizeof path, "%s/%s", cache, cached[i]);
         CHECK(path_is_file(path), "cache: no %s", cached[i]);
     }
@@ -368,10 +666,80 @@ int main(void) {
     }
     const char *t1_has[] = {"| Full fine-tuning |", "| Compacter++ |", "MRPC", "RTE", "100.000%"};
     snprintf(path, sizeof path, "%s/table1.md", out);
-    check_report(path, "# Table 1: table1", t1_has, 5);
+    check_report(path, "# Table 1: table1", SET_CANON, t1_has, 5);
     const char *t2_has[] = {"| Compacter |", "BoolQ", "CB"};
     snprintf(path, sizeof path, "%s/table2.md", out);
-    check_report(path, "# Table 2: table2", t2_has, 3);
+    check_report(path, "# Table 2: table2", SET_CANON, t2_has, 3);
+
+    /* Table 3: the found batches and relative columns, (x / full - 1) * 100, from the lines */
+    snprintf(cmd, sizeof cmd, "%s report %s/efficiency.jsonl --out %s", compacter_bin(), results, out);
+    rc = run_logged(cmd, log);
+    CHECK(rc == 0, "compacter report efficiency (exit %d)", rc);
+    char rows[3][256], canon[128];
+    const char *names[] = {"Full fine-tuning", "BitFit", "Compacter++"};
+    for (int i = 0; i < 3; i++) { /* trained %: full and Compacter++ by hand (checked above), BitFit its line's */
+        int k = snprintf(rows[i], sizeof rows[i], "| %s | %.3f%% | %.2f | ", names[i],
+                         100.0 * (double)eff[i].trainable / (double)mirror_base_params(),
+                         (double)eff[i].peak / 1048576.0);
+        if (i == 0) snprintf(rows[i] + k, sizeof rows[i] - k, "- | %.2f | - |", eff[0].time / 60.0);
+        else
+            snprintf(rows[i] + k, sizeof rows[i] - k, "%+.2f%% | %.2f | %+.2f%% |",
+                     100.0 * ((double)eff[i].peak / (double)eff[0].peak - 1), eff[i].time / 60.0,
+                     100.0 * (eff[i].time / eff[0].time - 1));
+    }
+    const char *t3_has[] = {
+        "| Method | %Trained params | Memory (MB) | Memory vs full | Time/epoch (min) | Time vs full |", rows[0],
+        rows[1], rows[2], "task mnli"};
+    snprintf(canon, sizeof canon, "max_train_samples=%d,memory_budget_bytes=%lld", EFF_TRAIN, EFF_BUDGET);
+    snprintf(path, sizeof path, "%s/efficiency.md", out);
+    check_report(path, "# Table 3: efficiency", canon, t3_has, 5);
+    snprintf(path, sizeof path, "%s/efficiency.csv", out);
+    char *csv = slurp(path);
+    for (int i = 0; i < 3; i++) {
+        char row[128];
+        snprintf(row, sizeof row, "\n%s,", eff_methods[i]);
+        char *at = csv ? strstr(csv, row) : NULL;
+        char *eol = at ? strchr(at + 1, '\n') : NULL, tail[64];
+        snprintf(tail, sizeof tail, ",%lld", eff[i].batch);
+        CHECK(at && eol && eol - at > (long)strlen(tail) && !strncmp(eol - strlen(tail), tail, strlen(tail)),
+              "%s: %s's batch_size %lld", path, eff_methods[i], eff[i].batch);
+    }
+    free(csv);
+
+    /* Figure 4: its table (the one task's test score per method) and its figure */
+    snprintf(cmd, sizeof cmd, "%s report %s/lowresource.jsonl --out %s", compacter_bin(), results, out);
+    rc = run_logged(cmd, log);
+    CHECK(rc == 0, "compacter report lowresource (exit %d)", rc);
+    char lrows[2][128], dat500[64];
+    snprintf(lrows[0], sizeof lrows[0], "| Full fine-tuning | %.2f | - |", lr_test[0][0]);
+    snprintf(lrows[1], sizeof lrows[1], "| Compacter++ | %.2f | %.2f |", lr_test[1][0], lr_test[1][1]);
+    const char *f4_has[] = {"| Method | n=100 | n=500 |", lrows[0], lrows[1], "tasks rte"};
+    snprintf(path, sizeof path, "%s/lowresource.md", out);
+    check_report(path, "# Figure 4 data: lowresource", "epochs=1", f4_has, 4);
+    /* the figure's data: full fine-tuning has no point at 500 */
+    snprintf(path, sizeof path, "%s/figure4_lowresource.dat", out);
+    snprintf(dat500, sizeof dat500, "\n500 ? %.4f\n", lr_test[1][1]);
+    text = slurp(path);
+    CHECK(text && strstr(text, dat500), "%s: no line '%s'", path, dat500 + 1);
+    free(text);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/figure4_lowresource.%s", out, i ? "gp" : "dat");
+        CHECK(path_is_file(path), "no %s", path);
+    }
+    if (system("command -v \"${COMPACTER_GNUPLOT:-gnuplot}\" >/dev/null 2>&1") == 0) {
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%s/figure4_lowresource.%s", out, i ? "svg" : "png");
+            char *img = slurp(path);
+            CHECK(img && (i ? strstr(img, "<svg") != NULL : !memcmp(img, "\x89PNG", 4)), "%s: not a %s", path,
+                  i ? "SVG" : "PNG");
+            free(img);
+        }
+    } else {
+        text = slurp(log);
+        CHECK(text && strstr(text, "gnuplot not found"), "no gnuplot: the report says so");
+        free(text);
+        printf("  gnuplot not installed: Figure 4's .dat and .gp only (the report's documented behaviour)\n");
+    }
 
     server_stop(&srv);
     const char *keep = getenv("COMPACTER_REHEARSAL_KEEP");
