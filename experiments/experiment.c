@@ -16,7 +16,7 @@ struct preset_common {
     const char *path;
     char jp[256]; /* JSON path of the preset: "presets.tiny" */
     const char *experiment, *preset, *model, *device, *precision;
-    int batch, grad_accum, warmup, max_source_length, eval_every;
+    int batch, grad_accum, warmup, max_source_length, eval_every, batch_common;
     long long memory_budget_bytes;
     json_t *seeds, *tasks, *sizes;
 };
@@ -174,8 +174,9 @@ static int set_run_id(struct run_spec *r) {
     if (r->train_size >= 0) snprintf(size, sizeof size, "/n%ld", r->train_size);
     if (r->reduction_factor > 0) snprintf(rf, sizeof rf, "/rf%d", r->reduction_factor);
     if (r->overrides[0]) snprintf(set, sizeof set, "/set-%s", r->overrides);
-    int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s/lr%s%s/seed%d%s", r->experiment,
-                     r->preset, r->label, r->task, size, lr, rf, r->seed, set);
+    const char *policy = r->batch > 0 ? "" : r->batch_common ? "/batch-common" : "/batch-own";
+    int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s/lr%s%s/seed%d%s%s", r->experiment,
+                     r->preset, r->label, r->task, size, lr, rf, r->seed, policy, set);
     if (n < 0 || (size_t)n >= sizeof r->run_id) return error_set("run id too long: %s", r->run_id);
     return 0;
 }
@@ -316,6 +317,7 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
     r.max_source_length = c->max_source_length;
     r.eval_every = c->eval_every;
     r.memory_budget_bytes = c->memory_budget_bytes;
+    r.batch_common = c->batch_common;
     for (size_t ti = 0; ti < json_array_size(c->tasks); ti++) {
         json_t *t = json_array_get(c->tasks, ti);
         char tjp[300];
@@ -478,6 +480,11 @@ static int load_preset(const char *path, json_t *root, const char *preset,
     c->eval_every = (int)get_int(path, c->jp, p, "eval_every", 0, 0, 0, &err);
     c->memory_budget_bytes = get_int(path, c->jp, p, "memory_budget_bytes", 0, 0, 0, &err);
     if (err) return -1;
+    const char *policy = get_str(path, c->jp, p, "batch_policy", "common", 16, &err);
+    if (err) return -1;
+    if (strcmp(policy, "common") && strcmp(policy, "per_method"))
+        return error_set("%s: %s.batch_policy: '%s': expected \"common\" or \"per_method\"", path, c->jp, policy);
+    c->batch_common = !strcmp(policy, "common");
     c->tasks = get_array(path, c->jp, p, "tasks", is_object, "objects", 1, &err);
     if (err) return -1;
     c->sizes = get_array(path, c->jp, p, "train_sizes", is_object, "objects", 0, &err);

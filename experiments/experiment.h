@@ -21,7 +21,7 @@ struct run_option {
 
 struct run_spec {
     char run_id[320]; /* experiment/preset/label/task[/n<size>]/lr<lr>[/rf<rf>]/seed<seed>
-                         [/set-<overrides>] */
+                         [/batch-common|/batch-own (batch 0)][/set-<overrides>] */
     char experiment[RUN_NAME_CAP];
     char preset[RUN_NAME_CAP];
     char model[128];
@@ -35,6 +35,11 @@ struct run_spec {
     int reduction_factor; /* 0: not applicable to the method */
     int epochs;
     int batch;      /* 0: largest batch that fits memory_budget_bytes (efficiency) */
+    /* with batch 0, the preset's "batch_policy": 1 "common" (the default: every run of a
+     * task and seed at the largest batch all the preset's methods fit, so that memory and
+     * time compare at one batch, as the paper's Table 3), 0 "per_method" (each run at the
+     * largest batch it fits itself) */
+    int batch_common;
     int grad_accum;
     int warmup;
     int max_source_length;

@@ -45,6 +45,7 @@ struct runner {
     int syn_ready;
     char git_rev[64];
     char results_path[4096];
+    char search_path[4096]; /* <results_dir>/<experiment>.batch_search.jsonl */
     int threads; /* the preset's "threads" (0: OpenMP's default) */
 };
 
@@ -729,8 +730,12 @@ static int probe_batch(struct run_resources *q, const struct backend *be, struct
     return rc;
 }
 
+/* The largest batch whose measured step peak fits budget (*best), with that peak. -1 +
+ * error when none does; *too_big (may be NULL) is then 1 if batch 1 ran but needs more than
+ * the budget (*best_peak: what it needs), 0 if its step failed. */
 static int search_batch(struct run_resources *q, const struct backend *be, const struct train_config *c,
-                        int64_t budget, int *best, int64_t *best_peak) {
+                        int64_t budget, int *best, int64_t *best_peak, int *too_big) {
+    if (too_big) *too_big = 0;
     int n = q->train.ids.n, lo = 0, hi = 0;
     struct seq2seq_data longest = q->train.ids;
     longest.ex = malloc(sizeof *longest.ex * (size_t)n);
@@ -766,6 +771,7 @@ static int search_batch(struct run_resources *q, const struct backend *be, const
     }
     free(longest.ex);
     error_clear();
+    if (!lo && peak1 >= 0 && too_big) *too_big = 1, *best_peak = peak1; /* what batch 1 needs */
     if (!lo && peak1 >= 0)
         return error_set("not even a batch of 1 fits the memory budget of %lld bytes: batch 1 (the longest "
                          "example) needs %lld bytes (%.1f MB)",
@@ -778,8 +784,155 @@ static int search_batch(struct run_resources *q, const struct backend *be, const
     return 0;
 }
 
-static int efficiency_one(struct runner *R, const struct run_spec *r, int index, int n_runs,
-                          struct runner_summary *sum) {
+/* One timed epoch of an efficiency run (gradient accumulation 1, no evaluation). */
+static struct train_config efficiency_config(const struct run_spec *r) {
+    struct train_config c = {.epochs = 1, .batch = r->batch, .grad_accum = 1,
+                             .max_source_len = r->max_source_length, .max_target_len = MAX_TARGET_LENGTH,
+                             .seed = (uint64_t)r->seed, .dropout = 1, .max_steps = r->max_steps};
+    c.optim = optim_defaults(r->lr, r->warmup, 0);
+    return c;
+}
+
+/* ---- Table 3's batch: each run's own largest batch, and the common one ---- */
+
+struct batch_found {
+    char run_id[320];
+    int batch;
+    long long peak;
+};
+
+struct batch_table {
+    struct batch_found *v;
+    size_t n, cap;
+};
+
+static int batch_table_add(struct batch_table *t, const char *run_id, int batch, long long peak) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 32;
+        struct batch_found *p = realloc(t->v, cap * sizeof *p);
+        if (!p) return error_set("out of memory");
+        t->v = p;
+        t->cap = cap;
+    }
+    struct batch_found *b = &t->v[t->n++];
+    snprintf(b->run_id, sizeof b->run_id, "%s", run_id);
+    b->batch = batch;
+    b->peak = peak;
+    return 0;
+}
+
+static const struct batch_found *batch_table_find(const struct batch_table *t, const char *run_id) {
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->v[i].run_id, run_id)) return &t->v[i];
+    return NULL;
+}
+
+/* The searches recorded in path (one JSON line each: run_id, batch (0: not even batch 1
+ * fits; peak_bytes is then what batch 1 needs), peak_bytes); a missing
+ * file is an empty table, a cut last line (a killed writer) is ignored, anything else
+ * malformed is an error naming the line. */
+static int batch_table_load(struct batch_table *t, const char *path) {
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? 0 : error_set("%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rc = 0;
+    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (len == 0 || line[len - 1] != '\n') break;
+        json_error_t je;
+        json_t *o = json_loadb(line, (size_t)len - 1, 0, &je);
+        json_t *id = json_object_get(o, "run_id"), *b = json_object_get(o, "batch"), *pk = json_object_get(o, "peak_bytes");
+        if (!json_is_string(id) || !json_is_integer(b) || json_integer_value(b) < 0 || !json_is_integer(pk))
+            rc = error_set("%s:%d: expected {\"run_id\": string, \"batch\": integer >= 0, \"peak_bytes\": integer}; "
+                           "fix or remove the line",
+                           path, lineno);
+        else if (!batch_table_find(t, json_string_value(id)))
+            rc = batch_table_add(t, json_string_value(id), (int)json_integer_value(b), (long long)json_integer_value(pk));
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (rc) free(t->v), memset(t, 0, sizeof *t);
+    return rc;
+}
+
+/* Run f's own largest batch within its budget: recorded in t (from R->search_path), or
+ * searched now and recorded there. */
+static int own_max_batch(struct runner *R, struct batch_table *t, const struct run_spec *f, const char *why,
+                         const struct batch_found **out) {
+    if ((*out = batch_table_find(t, f->run_id))) return 0;
+    struct run_resources q;
+    memset(&q, 0, sizeof q);
+    q.lock_fd = -1;
+    char model_path[4096], model_name[128];
+    const struct backend *be = NULL;
+    int rc = run_setup(R, f, &q, 0, &be, model_path, model_name);
+    if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
+    struct train_config c = efficiency_config(f);
+    int batch = 0, too_big = 0;
+    int64_t peak = 0;
+    if (!rc) {
+        fprintf(stderr, "%s: searching the largest batch within %.2f GB%s\n", f->run_id,
+                (double)f->memory_budget_bytes / 1e9, why);
+        rc = search_batch(&q, be, &c, f->memory_budget_bytes, &batch, &peak, &too_big);
+    }
+    release(&q);
+    if (rc && !too_big) return error_wrap("run %s: ", f->run_id);
+    if (rc) { /* recorded as batch 0: no batch fits (the message says what batch 1 needs) */
+        fprintf(stderr, "%s: %s\n", f->run_id, error_message());
+        error_clear();
+        batch = 0;
+    }
+    json_t *line = json_pack("{s:s, s:i, s:I}", "run_id", f->run_id, "batch", batch, "peak_bytes", (json_int_t)peak);
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    long cut = 0;
+    rc = text ? results_append(R->search_path, text, &cut) : error_set("out of memory");
+    free(text);
+    if (!rc) rc = batch_table_add(t, f->run_id, batch, peak);
+    if (!rc) *out = &t->v[t->n - 1];
+    return rc;
+}
+
+/* The common batch of run r (batch 0, "common" policy): the least own largest batch over
+ * the runs of the whole grid (--only and --shard do not narrow it, so every process and
+ * every slice agrees) with r's task, seed and training size, leaving out runs that fit no
+ * batch at all or fail to set up (with a warning); *n_over: how many runs that is. */
+static int common_batch(struct runner *R, struct batch_table *t, const struct experiment_grid *full,
+                        const struct run_spec *r, int *batch, int *n_over) {
+    *batch = 0;
+    *n_over = 0;
+    for (size_t i = 0; i < full->n; i++) {
+        const struct run_spec *f = &full->runs[i];
+        if (f->batch > 0 || !f->batch_common || strcmp(f->task, r->task) || f->seed != r->seed ||
+            f->train_size != r->train_size)
+            continue;
+        const struct batch_found *b;
+        if (own_max_batch(R, t, f, " (for the common batch)", &b)) {
+            if (!strcmp(f->run_id, r->run_id)) return -1;
+            /* another run that cannot even be set up (a method option the model does not
+             * allow, say) must not stop this one: it is left out, loudly, and fails itself */
+            fprintf(stderr, "warning: %s is left out of the common batch: %s\n", f->run_id, error_message());
+            error_clear();
+            continue;
+        }
+        if (b->batch == 0) continue; /* it fits no batch: left out, and fails when it runs itself */
+        if (!*batch || b->batch < *batch) *batch = b->batch;
+        ++*n_over;
+    }
+    if (!*n_over)
+        return error_set("run %s: no run of its task and seed fits even a batch of 1 within %lld bytes", r->run_id,
+                         (long long)r->memory_budget_bytes);
+    return 0;
+}
+
+/* common_batch_size > 0: run at that batch (r's own largest batch is own->batch);
+ * otherwise r's batch, or its own search when that is 0 */
+static int efficiency_one(struct runner *R, const struct run_spec *r, int index, int n_runs, int common_batch_size,
+                          int n_over, const struct batch_found *own, struct runner_summary *sum) {
     struct run_resources q;
     memset(&q, 0, sizeof q);
     q.lock_fd = -1;
@@ -787,15 +940,16 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
     const struct backend *be = NULL;
     int rc = run_setup(R, r, &q, 0, &be, model_path, model_name);
     if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
-    struct train_config c = {.epochs = 1, .batch = r->batch, .grad_accum = 1,
-                             .max_source_len = r->max_source_length, .max_target_len = MAX_TARGET_LENGTH,
-                             .seed = (uint64_t)r->seed, .dropout = 1, .max_steps = r->max_steps};
-    c.optim = optim_defaults(r->lr, r->warmup, 0);
-    int64_t peak = 0;
-    if (!rc && c.batch < 1) {
+    struct train_config c = efficiency_config(r);
+    int64_t peak = own ? own->peak : 0;
+    if (common_batch_size > 0) {
+        c.batch = common_batch_size;
+        fprintf(stderr, "[%d/%d] %s: the common batch %d (the least of %d runs' largest; its own: %d)\n", index,
+                n_runs, r->run_id, c.batch, n_over, own ? own->batch : 0);
+    } else if (!rc && c.batch < 1) {
         fprintf(stderr, "[%d/%d] %s: searching the largest batch within %.2f GB\n", index, n_runs, r->run_id,
                 (double)r->memory_budget_bytes / 1e9);
-        rc = search_batch(&q, be, &c, r->memory_budget_bytes, &c.batch, &peak);
+        rc = search_batch(&q, be, &c, r->memory_budget_bytes, &c.batch, &peak, NULL);
     }
     /* one epoch at that batch, timed; the memory figure is that epoch's own */
     double t0 = now(), t1 = t0;
@@ -832,6 +986,11 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
         "device", device, "precision", r->precision[0] ? r->precision : "fp32", "git_rev", R->git_rev,
         "date", date, "run_id", r->run_id);
     if (line && pm.device_used) json_object_set_new(line, "device_used_bytes", json_integer((json_int_t)pm.device_used));
+    if (line && r->batch < 1) {
+        json_object_set_new(line, "batch_policy", json_string(common_batch_size > 0 ? "common" : "per_method"));
+        json_object_set_new(line, "own_max_batch", json_integer(common_batch_size > 0 && own ? own->batch : c.batch));
+        if (common_batch_size > 0) json_object_set_new(line, "common_batch_runs", json_integer(n_over));
+    }
     if (line && r->overrides[0]) json_object_set_new(line, "overrides", overrides_json(r));
     /* the epoch's activation memory alone: the most bytes live at once (in peak_memory_bytes)
      * and the pool's extent (the difference is the allocator's fragmentation) */
@@ -886,6 +1045,15 @@ int runner_run(const struct runner_options *o, struct runner_summary *s) {
                 g.n, s->n_done_before, R.results_path,
                 ix.truncated_tail ? " (its truncated last line will be redone)" : "");
     }
+    /* Table 3's common batch needs every run of the grid, --only and --shard aside */
+    struct experiment_grid full = {0};
+    struct batch_table found = {0};
+    int efficiency = !strcmp(g.experiment, "efficiency");
+    if (!rc && efficiency) {
+        rc = path_fmt(R.search_path, sizeof R.search_path, "%s/%s.batch_search.jsonl", o->results_dir, g.experiment);
+        if (!rc) rc = batch_table_load(&found, R.search_path);
+        if (!rc) rc = experiment_expand_set(o->experiment_path, o->preset, o->sets, NULL, NULL, &full);
+    }
     for (size_t i = 0; !rc && i < g.n; i++) {
         const struct run_spec *r = &g.runs[i];
         if (results_index_has(&ix, r->run_id)) continue;
@@ -893,9 +1061,23 @@ int runner_run(const struct runner_options *o, struct runner_summary *s) {
             printf("%s\n", r->run_id);
             continue;
         }
-        rc = !strcmp(g.experiment, "efficiency") ? efficiency_one(&R, r, (int)i + 1, (int)g.n, s)
-                                                  : run_one(&R, r, (int)i + 1, (int)g.n, s);
+        if (!efficiency) {
+            rc = run_one(&R, r, (int)i + 1, (int)g.n, s);
+            continue;
+        }
+        int common = 0, n_over = 0;
+        const struct batch_found *own = NULL;
+        if (r->batch < 1 && r->batch_common) {
+            rc = common_batch(&R, &found, &full, r, &common, &n_over) || own_max_batch(&R, &found, r, "", &own);
+            if (!rc && own->batch == 0)
+                rc = error_set("run %s: not even a batch of 1 fits the memory budget of %lld bytes: batch 1 (the "
+                               "longest example) needs %lld bytes (%.1f MB)",
+                               r->run_id, (long long)r->memory_budget_bytes, own->peak, (double)own->peak / 1e6);
+        }
+        if (!rc) rc = efficiency_one(&R, r, (int)i + 1, (int)g.n, common, n_over, own, s);
     }
+    free(found.v);
+    experiment_grid_free(&full);
     results_index_free(&ix);
     experiment_grid_free(&g);
     return rc;

@@ -464,13 +464,24 @@ static int report_efficiency(const struct results *R, const struct report_option
             rtable_set(&disp, d, 5, "-");
         }
     }
+    /* one batch for every row (the runner's "common" policy), or each its own */
+    long batch = methods.n ? last[0]->batch_size : 0;
+    for (int a = 1; a < methods.n; a++)
+        if (last[a]->batch_size != batch) batch = -1;
+    char batch_note[160];
+    if (batch > 0)
+        snprintf(batch_note, sizeof batch_note, " Every method at batch %ld.", batch);
+    else
+        snprintf(batch_note, sizeof batch_note,
+                 " Each method at its own batch (the CSV's batch_size), so the columns do not compare at "
+                 "one batch.");
     char title[512], caption[4096];
     snprintf(title, sizeof title, "Table 3: %s, preset %s", m.experiment, m.preset);
     snprintf(caption, sizeof caption,
              "Model %s; device %s; precision %s; %s; task %s. Peak memory in MB (2^20 bytes) "
              "and time per training epoch, relative columns against full fine-tuning; the last "
-             "line of each method counts.",
-             m.model, m.device, m.precision, m.dates, m.tasks);
+             "line of each method counts.%s",
+             m.model, m.device, m.precision, m.dates, m.tasks, batch_note);
     char lines[7][600];
     const char *cm[7];
     comments_of(&m, title, lines, cm);

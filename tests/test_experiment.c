@@ -196,6 +196,32 @@ int main(void) {
     /* Error paths: each names the file (checked in expect_error) and the JSON path. */
     const char *one = GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":[0.1]}]}}}";
     expect_error(one, "nope", NULL, NULL, "unknown preset 'nope'", "the file has: p");
+    /* batch_policy (batch 0 only): "common" (default) or "per_method", in the run id */
+    {
+        const char *pol[] = {"", ",\"batch_policy\":\"common\"", ",\"batch_policy\":\"per_method\""};
+        const char *want[] = {"/seed1/batch-common", "/seed1/batch-common", "/seed1/batch-own"};
+        for (int i = 0; i < 3; i++) {
+            char text[512];
+            snprintf(text, sizeof text,
+                     "{\"experiment\":\"efficiency\",\"presets\":{\"p\":{\"model\":\"tiny\",\"seeds\":[1],"
+                     "\"batch\":0,\"warmup\":0,\"memory_budget_bytes\":1000000%s,\"tasks\":[{\"name\":\"t1\",\"epochs\":1}],"
+                     "\"methods\":[{\"name\":\"m\",\"lr\":[0.1]}]}}}",
+                     pol[i]);
+            const char *path = tmp_json(text);
+            struct experiment_grid pg;
+            int rc = experiment_expand(path, "p", NULL, NULL, &pg);
+            CHECK(rc == 0 && pg.n == 1 && pg.runs[0].batch_common == (i < 2) &&
+                      strlen(pg.runs[0].run_id) > strlen(want[i]) &&
+                      !strcmp(pg.runs[0].run_id + strlen(pg.runs[0].run_id) - strlen(want[i]), want[i]),
+                  "batch_policy %d: %s", i, rc ? error_message() : pg.runs[0].run_id);
+            if (rc == 0) experiment_grid_free(&pg);
+            unlink(path);
+        }
+        expect_error("{\"experiment\":\"efficiency\",\"presets\":{\"p\":{\"model\":\"tiny\",\"seeds\":[1],"
+                     "\"batch\":0,\"warmup\":0,\"batch_policy\":\"each\",\"tasks\":[{\"name\":\"t1\",\"epochs\":1}],"
+                     "\"methods\":[{\"name\":\"m\",\"lr\":[0.1]}]}}}",
+                     "p", NULL, NULL, "presets.p.batch_policy: 'each'", "\"per_method\"");
+    }
     expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\"}]}}}", "p", NULL, NULL,
                  "presets.p.methods[0].lr: missing field", NULL);
     expect_error(GOOD_HEAD "\"methods\":[{\"name\":\"m\",\"lr\":\"0.1\"}]}}}", "p", NULL, NULL,
@@ -274,7 +300,7 @@ int main(void) {
         const struct run_spec *r = &g.runs[i];
         CHECK(r->memory_budget_bytes == 150000000LL && r->batch == 0 && r->max_train_samples == 64,
               "%s: budget %lld, batch %d", r->run_id, r->memory_budget_bytes, r->batch);
-        const char *sfx = "/seed42/set-max_train_samples=64,memory_budget_bytes=150000000";
+        const char *sfx = "/seed42/batch-common/set-max_train_samples=64,memory_budget_bytes=150000000";
         CHECK(strlen(r->run_id) > strlen(sfx) && !strcmp(r->run_id + strlen(r->run_id) - strlen(sfx), sfx), "%s",
               r->run_id);
     }
