@@ -5,7 +5,9 @@
 #   2. `make test` (every test; the SKIPs are listed);
 #   3. build/tests/test_cuda_ops alone, which must PASS (not SKIP); then
 #      build/tests/test_profiler alone, which must PASS too (CUPTI kernel sums vs CUDA
-#      events, profiler overhead < 5%, MEMORY2 peak); with --bench also bench/gpu/run.sh
+#      events, profiler overhead < 5%, MEMORY2 peak); then build/tests/test_paper_rehearsal
+#      with COMPACTER_REHEARSAL_DEVICE=cuda (the paper presets end to end on the GPU against
+#      a local mirror; a SKIP shows as such); with --bench also bench/gpu/run.sh
 #      (our GPU training step vs PyTorch; needs torch + transformers, see that script);
 #   4. test_cuda_ops under compute-sanitizer: memcheck (with leak check), racecheck,
 #      synccheck.
@@ -139,6 +141,11 @@ grep -E '^(SKIP|FAIL)' "$logs/test_cuda_ops.log" | head -5 | sed 's/^/    /'
 tp="$BUILD/tests/test_profiler"
 step "test_profiler (no SKIP)" "$logs/test_profiler.log" "$tp"
 grep -E '^(SKIP|FAIL)|  ok |overhead|profile \(' "$logs/test_profiler.log" | head -12 | sed 's/^/    /'
+# the paper preset's path end to end on the GPU, against a local mirror (needs python3 and
+# ../shared/data, which pack.sh carries): Tables 1-3 and Figure 4 on --device cuda
+step "paper rehearsal on cuda" "$logs/rehearsal-cuda.log" env COMPACTER_REHEARSAL_DEVICE=cuda BUILD="$BUILD" \
+  "$BUILD/tests/test_paper_rehearsal"
+grep -E '^(SKIP|FAIL)' "$logs/rehearsal-cuda.log" | head -8 | sed 's/^/    /'
 if [ $bench -eq 1 ]; then
   [ $prebuilt -eq 0 ] && step "make bench" "$logs/make-bench.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" bench
   step "bench/gpu/run.sh" "$logs/bench-gpu.log" env BUILD="$BUILD" bench/gpu/run.sh
