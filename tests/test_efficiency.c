@@ -167,6 +167,16 @@ int main(void) {
         }
     }
 
+    /* 6. a damaged record of the searches: one error naming the file and line, no run */
+    snprintf(cmd, sizeof cmd, "%s/r50/efficiency.batch_search.jsonl", dir);
+    FILE *bf = fopen(cmd, "w");
+    if (bf) fputs("{\"run_id\": \"x\", \"batch\": \"seven\", \"peak_bytes\": 1}\n", bf), fclose(bf);
+    write_grid_with(grid, 0, budget, "", two);
+    snprintf(cmd, sizeof cmd, "%s run %s --results %s/r50 --no-progress-bar 2>&1", compacter_bin(), grid, dir);
+    CHECK(run_capture(cmd, out, sizeof out) != 0 && strstr(out, "efficiency.batch_search.jsonl:1:") &&
+              strstr(out, "\"batch\": integer >= 0"),
+          "damaged batch_search.jsonl: %s", out);
+
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "cleanup failed\n");
     CHECK_DONE();
