@@ -137,11 +137,12 @@ rehearse-paper: all
 	@OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} BUILD=$(BUILD) COMPACTER_REHEARSAL_VERBOSE=1 \
 	  COMPACTER_REHEARSAL_KEEP=1 $(BUILD)/tests/test_paper_rehearsal
 
-# Loader, tokenizer and training tests again under AddressSanitizer + UBSan (the training
-# ones catch activations freed while backward still reads them).
+# The tests again under AddressSanitizer + UBSan (the training ones catch activations freed
+# while backward still reads them), all but the GPU tests and the paper rehearsal (its
+# dozens of runs take minutes there; `BUILD=build-asan build-asan/tests/test_paper_rehearsal`).
 asan:
 	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
-	@BUILD=build-asan bash tests/run_tests.sh $(filter %safetensors %t5_forward %tokenizer %tsv %jsonl %download %train_resume %cli_model %pool %tape_memory %train %optimizer %gradcheck %grad_accum %dropout %methods_adapters %methods2 %recompute, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
+	@BUILD=build-asan bash tests/run_tests.sh $(filter-out %cuda_ops %profiler %paper_rehearsal, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC)

@@ -100,7 +100,9 @@ int make_dirs(const char *path) {
 void rtable_init(struct rtable *t, int n_cols, const char *align) {
     memset(t, 0, sizeof *t);
     t->n_cols = n_cols > RTABLE_MAX_COLS ? RTABLE_MAX_COLS : n_cols;
-    for (int c = 0; c < t->n_cols; c++) t->align[c] = align && align[c] ? align[c] : 'r';
+    /* align may be shorter than n_cols (the rest is 'r'): read no further than its NUL */
+    size_t na = align ? strlen(align) : 0;
+    for (int c = 0; c < t->n_cols; c++) t->align[c] = (size_t)c < na ? align[c] : 'r';
 }
 
 int rtable_add_row(struct rtable *t) {

@@ -472,7 +472,7 @@ static int check_lowresource(const char *results, const char *task, const char *
 /* Every path the server saw, each exactly once, and nothing else. */
 static void check_requests(const struct test_server *srv) {
     const char *C = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* the mirror listing's commit */
-    char want[20][160];
+    char want[32][160]; /* 21 used */
     int n = 0;
     snprintf(want[n++], 160, "/api/models/t5-base/revision/main"); /* 307: the repo was renamed */
     snprintf(want[n++], 160, "/api/models/google-t5/t5-base/revision/main");
