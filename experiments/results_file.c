@@ -27,8 +27,8 @@ static int add_id(struct results_index *ix, const char *id) {
     return 0;
 }
 
-int results_index_load(struct results_index *ix, const char *path) {
-    memset(ix, 0, sizeof *ix);
+int jsonl_each(const char *path, int (*fn)(json_t *o, int lineno, void *ctx), void *ctx, int *truncated) {
+    if (truncated) *truncated = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return errno == ENOENT ? 0 : error_set("%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
@@ -38,23 +38,34 @@ int results_index_load(struct results_index *ix, const char *path) {
     while (!rc && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if (len == 0 || line[len - 1] != '\n') { /* the last line, cut short */
-            ix->truncated_tail = 1;
+            if (truncated) *truncated = 1;
             break;
         }
         line[--len] = 0;
         if (len == 0) continue;
         json_error_t je;
         json_t *o = json_loadb(line, (size_t)len, 0, &je);
-        json_t *id = o ? json_object_get(o, "run_id") : NULL;
         if (!json_is_object(o))
             rc = error_set("%s:%d: not a JSON object (%s); fix or remove the line", path, lineno,
                            o ? "wrong type" : je.text);
-        else if (json_is_string(id))
-            rc = add_id(ix, json_string_value(id));
+        else
+            rc = fn(o, lineno, ctx);
         json_decref(o);
     }
     free(line);
     fclose(f);
+    return rc;
+}
+
+static int index_line(json_t *o, int lineno, void *ctx) {
+    (void)lineno;
+    json_t *id = json_object_get(o, "run_id");
+    return json_is_string(id) ? add_id(ctx, json_string_value(id)) : 0;
+}
+
+int results_index_load(struct results_index *ix, const char *path) {
+    memset(ix, 0, sizeof *ix);
+    int rc = jsonl_each(path, index_line, ix, &ix->truncated_tail);
     if (rc) results_index_free(ix);
     return rc;
 }

@@ -7,6 +7,7 @@
 #ifndef COMPACTER_EXPERIMENTS_RESULTS_FILE_H
 #define COMPACTER_EXPERIMENTS_RESULTS_FILE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct results_index {
@@ -14,6 +15,12 @@ struct results_index {
     size_t n, cap;
     int truncated_tail; /* the file ends with an incomplete line */
 };
+
+/* fn(object, line number, ctx) for each complete line of the JSON-lines file path (absent:
+ * none; empty lines skipped), stopping at fn's first non-zero return; a cut last line (a
+ * killed writer) is skipped and sets *truncated (may be NULL); a complete line that is not
+ * a JSON object is an error naming the file and line. */
+int jsonl_each(const char *path, int (*fn)(json_t *o, int lineno, void *ctx), void *ctx, int *truncated);
 
 /* Read path (absent = empty). A complete line that is not a JSON object is an error naming
  * the file and line. */

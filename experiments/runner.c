@@ -793,6 +793,17 @@ static struct train_config efficiency_config(const struct run_spec *r) {
     return c;
 }
 
+/* An efficiency run's model, method, data and trainable set (release(q) in any case). */
+static int efficiency_setup(struct runner *R, const struct run_spec *r, struct run_resources *q,
+                            const struct backend **be, char *model_name) {
+    memset(q, 0, sizeof *q);
+    q->lock_fd = -1;
+    char model_path[4096];
+    int rc = run_setup(R, r, q, 0, be, model_path, model_name);
+    if (!rc) rc = trainable_init(&q->tr, *be, q->mi.train, q->mi.n_train, no_decay_bias);
+    return rc;
+}
+
 /* ---- Table 3's batch: each run's own largest batch, and the common one ---- */
 
 struct batch_found {
@@ -831,30 +842,26 @@ static const struct batch_found *batch_table_find(const struct batch_table *t, c
  * fits; peak_bytes is then what batch 1 needs), peak_bytes); a missing
  * file is an empty table, a cut last line (a killed writer) is ignored, anything else
  * malformed is an error naming the line. */
+struct batch_load {
+    struct batch_table *t;
+    const char *path;
+};
+
+static int batch_line(json_t *o, int lineno, void *ctx) {
+    struct batch_load *L = ctx;
+    json_t *id = json_object_get(o, "run_id"), *b = json_object_get(o, "batch"), *pk = json_object_get(o, "peak_bytes");
+    if (!json_is_string(id) || !json_is_integer(b) || json_integer_value(b) < 0 || !json_is_integer(pk))
+        return error_set("%s:%d: expected {\"run_id\": string, \"batch\": integer >= 0, \"peak_bytes\": integer}; "
+                         "fix or remove the line",
+                         L->path, lineno);
+    if (batch_table_find(L->t, json_string_value(id))) return 0; /* two processes searched it: the first counts */
+    return batch_table_add(L->t, json_string_value(id), (int)json_integer_value(b), (long long)json_integer_value(pk));
+}
+
 static int batch_table_load(struct batch_table *t, const char *path) {
     memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? 0 : error_set("%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int lineno = 0, rc = 0;
-    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if (len == 0 || line[len - 1] != '\n') break;
-        json_error_t je;
-        json_t *o = json_loadb(line, (size_t)len - 1, 0, &je);
-        json_t *id = json_object_get(o, "run_id"), *b = json_object_get(o, "batch"), *pk = json_object_get(o, "peak_bytes");
-        if (!json_is_string(id) || !json_is_integer(b) || json_integer_value(b) < 0 || !json_is_integer(pk))
-            rc = error_set("%s:%d: expected {\"run_id\": string, \"batch\": integer >= 0, \"peak_bytes\": integer}; "
-                           "fix or remove the line",
-                           path, lineno);
-        else if (!batch_table_find(t, json_string_value(id)))
-            rc = batch_table_add(t, json_string_value(id), (int)json_integer_value(b), (long long)json_integer_value(pk));
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
+    struct batch_load L = {t, path};
+    int rc = jsonl_each(path, batch_line, &L, NULL);
     if (rc) free(t->v), memset(t, 0, sizeof *t);
     return rc;
 }
@@ -865,12 +872,9 @@ static int own_max_batch(struct runner *R, struct batch_table *t, const struct r
                          const struct batch_found **out) {
     if ((*out = batch_table_find(t, f->run_id))) return 0;
     struct run_resources q;
-    memset(&q, 0, sizeof q);
-    q.lock_fd = -1;
-    char model_path[4096], model_name[128];
+    char model_name[128];
     const struct backend *be = NULL;
-    int rc = run_setup(R, f, &q, 0, &be, model_path, model_name);
-    if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
+    int rc = efficiency_setup(R, f, &q, &be, model_name);
     struct train_config c = efficiency_config(f);
     int batch = 0, too_big = 0;
     int64_t peak = 0;
@@ -934,12 +938,9 @@ static int common_batch(struct runner *R, struct batch_table *t, const struct ex
 static int efficiency_one(struct runner *R, const struct run_spec *r, int index, int n_runs, int common_batch_size,
                           int n_over, const struct batch_found *own, struct runner_summary *sum) {
     struct run_resources q;
-    memset(&q, 0, sizeof q);
-    q.lock_fd = -1;
-    char model_path[4096], model_name[128];
+    char model_name[128];
     const struct backend *be = NULL;
-    int rc = run_setup(R, r, &q, 0, &be, model_path, model_name);
-    if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
+    int rc = efficiency_setup(R, r, &q, &be, model_name);
     struct train_config c = efficiency_config(r);
     int64_t peak = own ? own->peak : 0;
     if (common_batch_size > 0) {
