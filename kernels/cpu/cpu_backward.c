@@ -61,20 +61,33 @@ int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const fl
         float *o = ds + r * K;
         for (int64_t k = 0; k < K; k++) o[k] += pr[k] * (dpr[k] - dot[r]);
     }
-    if (dbias) { /* the bias [H, Q, K] is shared across the batch */
-#pragma omp parallel for schedule(static)
-        for (int64_t hq = 0; hq < H * Q; hq++)
-            for (int64_t k = 0; k < K; k++) {
-                double acc = 0;
+    int rc = 0;
+    if (dbias) { /* the bias [H, Q, K] is shared across the batch: per element, the sum over
+                  * b in order, in double; row by row (contiguous in k) */
+#pragma omp parallel
+        {
+            double *acc = malloc(sizeof(double) * (size_t)K);
+            if (!acc) {
+#pragma omp atomic write
+                rc = -1;
+            }
+#pragma omp for schedule(static)
+            for (int64_t hq = 0; hq < H * Q; hq++) {
+                if (!acc) continue;
+                for (int64_t k = 0; k < K; k++) acc[k] = 0;
                 for (int64_t b = 0; b < B; b++) {
                     int64_t r = b * H * Q + hq;
-                    acc += p[r * K + k] * (dp[r * K + k] - dot[r]);
+                    const float *pr = p + r * K, *dpr = dp + r * K;
+                    float d = dot[r];
+                    for (int64_t k = 0; k < K; k++) acc[k] += pr[k] * (dpr[k] - d);
                 }
-                dbias[hq * K + k] += (float)acc;
+                for (int64_t k = 0; k < K; k++) dbias[hq * K + k] += (float)acc[k];
             }
+            free(acc);
+        }
     }
     free(dot);
-    return 0;
+    return rc ? error_set("softmax backward: out of memory") : 0;
 }
 
 int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets, int64_t H, int64_t QK) {
