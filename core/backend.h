@@ -108,9 +108,9 @@ struct backend {
     /* One AdamW update of n parameters; see core/optimizer.h for the two variants. */
     int (*adamw)(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
 
-    /* Numeric mode: "fp32" (strict, every backend), "tf32" or "bf16" (CUDA GEMMs on tensor
-     * cores, fp32 storage; kernels/cuda/cuda_backend.h); an unsupported mode is an error
-     * naming the backend. */
+    /* Numeric mode: "fp32" (strict), "tf32" or "bf16" (CUDA: GEMMs on tensor cores, fp32
+     * storage, kernels/cuda/cuda_backend.h; CPU: the same operand rounding emulated,
+     * kernels/cpu/cpu_gemm.c); an unsupported mode is an error naming the backend. */
     int (*set_precision)(const char *mode);
 
     /* gemm over a two-level batch (attention over batch x heads in one call): for o < outer

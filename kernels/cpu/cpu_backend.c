@@ -1,5 +1,4 @@
-/* cpu_backend.c: the CPU backend's op table, its memory functions and GEMM (OpenBLAS). */
-#include <cblas.h>
+/* cpu_backend.c: the CPU backend's op table and its memory functions. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,23 +34,6 @@ static int cpu_fill(float *x, float v, size_t n) {
 }
 
 static int cpu_sync(void) { return 0; }
-
-int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-             int64_t stride_a, const float *b, int ldb, int64_t stride_b, float beta, float *c,
-             int ldc, int64_t stride_c, int batch) {
-    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    for (int i = 0; i < batch; i++)
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
-                    ldb, beta, c + i * stride_c, ldc);
-    return 0;
-}
-
-static int cpu_set_precision(const char *mode) {
-    if (mode && !strcmp(mode, "fp32")) return 0;
-    return error_set("precision '%s' is not available on the cpu backend (fp32 only; tf32 and bf16 need --device cuda)",
-                     mode ? mode : "?");
-}
 
 const struct backend backend_cpu = {
     .name = "cpu",

@@ -1,0 +1,75 @@
+/* cpu_gemm.c: the CPU backend's GEMM (OpenBLAS) and its precision modes. "fp32" is plain
+ * sgemm. "bf16" and "tf32" emulate the CUDA backend's tensor-core modes for checking them
+ * and their effect on training here: every operand element is rounded to bf16 (8 bits of
+ * mantissa) or tf32 (11) to nearest, ties to even, then multiplied and accumulated in fp32
+ * by sgemm, as cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF / TF32 tensor cores do (up to their
+ * summation order and own conversion). Slow: each call copies its operands; no speed-up. */
+#include <cblas.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+static int g_drop_bits = 0; /* low mantissa bits rounded away: 0 fp32, 13 tf32, 16 bf16 */
+
+int cpu_set_precision(const char *mode) {
+    if (mode && !strcmp(mode, "fp32")) g_drop_bits = 0;
+    else if (mode && !strcmp(mode, "tf32")) g_drop_bits = 13;
+    else if (mode && !strcmp(mode, "bf16")) g_drop_bits = 16;
+    else return error_set("precision '%s' is not available on the cpu backend (fp32, or tf32 / bf16 emulated)", mode ? mode : "?");
+    return 0;
+}
+
+float cpu_round_mantissa(float x, int drop_bits) {
+    if (drop_bits <= 0) return x;
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return x; /* inf and NaN as they are */
+    uint32_t lsb = (u >> drop_bits) & 1u;
+    u += (1u << (drop_bits - 1)) - 1u + lsb; /* to nearest, ties to even (may carry into the exponent) */
+    u &= ~((1u << drop_bits) - 1u);
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* A rounded copy of the operand's span: batch matrices of `rows` x `cols` at leading
+ * dimension ld, stride apart (0: one shared matrix); NULL + error when out of memory. */
+static float *rounded_span(const float *x, int rows, int cols, int ld, int64_t stride, int batch, int drop) {
+    size_t span = (size_t)((int64_t)(batch - 1) * stride + (int64_t)(rows - 1) * ld + cols);
+    float *r = malloc(span * sizeof *r + 1);
+    if (!r) {
+        error_set("gemm (cpu, rounded operands): out of memory for %zu elements", span);
+        return NULL;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < span; i++) r[i] = cpu_round_mantissa(x[i], drop);
+    return r;
+}
+
+int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+             int64_t stride_a, const float *b, int ldb, int64_t stride_b, float beta, float *c,
+             int ldc, int64_t stride_c, int batch) {
+    if (m < 0 || n < 0 || k < 0 || batch < 0)
+        return error_set("gemm: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch);
+    if (m == 0 || n == 0 || batch == 0) return 0;
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    float *ra = NULL, *rb = NULL;
+    if (g_drop_bits && k > 0) {
+        ra = rounded_span(a, trans_a ? k : m, trans_a ? m : k, lda, stride_a, batch, g_drop_bits);
+        rb = ra ? rounded_span(b, trans_b ? n : k, trans_b ? k : n, ldb, stride_b, batch, g_drop_bits) : NULL;
+        if (!rb) {
+            free(ra);
+            return -1;
+        }
+        a = ra, b = rb;
+    }
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
+                    ldb, beta, c + i * stride_c, ldc);
+    free(ra);
+    free(rb);
+    return 0;
+}
