@@ -25,11 +25,9 @@ int optimizer_init(struct optimizer *o, struct trainable *tr, const struct optim
         return error_wrap("optimizer state: ");
     }
     size_t lists = (size_t)tr->n + 1;
-    o->p_list = calloc(lists, sizeof *o->p_list);
-    o->g_list = calloc(lists, sizeof *o->g_list);
     o->m_list = calloc(lists, sizeof *o->m_list);
     o->v_list = calloc(lists, sizeof *o->v_list);
-    if (!o->p_list || !o->g_list || !o->m_list || !o->v_list) {
+    if (!o->m_list || !o->v_list) {
         optimizer_free(o);
         return error_set("optimizer: out of host memory");
     }
@@ -86,22 +84,15 @@ int optimizer_step(struct optimizer *o) {
         };
     }
     o->last_lr = lr;
-    for (int i = 0; i < tr->n; i++) {
-        o->p_list[i] = tr->t[i]->data;
-        o->g_list[i] = tr->t[i]->grad;
-    }
     return (tr->per_tensor ? backend_adamw_per_tensor : backend_adamw_multi)(
-        tr->be, o->p_list, o->g_list, o->m_list, o->v_list, tr->numel_list, tr->decay, tr->n, a);
+        tr->be, tr->data_list, tr->grad_list, o->m_list, o->v_list, tr->numel_list, tr->decay, tr->n, a);
 }
 
 void optimizer_free(struct optimizer *o) {
     if (o->tr && o->m) o->tr->be->free(o->m);
     if (o->tr && o->v) o->tr->be->free(o->v);
     o->m = o->v = NULL;
-    free(o->p_list);
-    free(o->g_list);
     free(o->m_list);
     free(o->v_list);
-    o->p_list = o->m_list = o->v_list = NULL;
-    o->g_list = NULL;
+    o->m_list = o->v_list = NULL;
 }

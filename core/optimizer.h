@@ -23,10 +23,9 @@ struct optimizer {
     struct optim_config c;
     struct trainable *tr;
     float *m, *v; /* backend memory, tr->numel each */
-    /* host, tr->n each: the multi-tensor update's lists (m, v: views of tensor i's moments
-     * into m and v, fixed; p, g: the tensors' data and gradients, read again every step) */
-    float **p_list, **m_list, **v_list;
-    const float **g_list;
+    /* host, tr->n each: views of tensor i's moments into m and v (with tr->data_list and
+     * tr->grad_list, the multi-tensor update's lists) */
+    float **m_list, **v_list;
     int step;     /* optimizer steps taken */
     double last_grad_norm;
     double last_lr;

@@ -37,9 +37,10 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
     tr->grad = be->alloc((size_t)(tr->numel ? tr->numel : 1) * sizeof(float));
     tr->norms = be->alloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
     tr->norms_host = malloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
+    tr->data_list = calloc((size_t)tr->n + 1, sizeof *tr->data_list);
     tr->grad_list = calloc((size_t)tr->n + 1, sizeof *tr->grad_list);
     tr->numel_list = calloc((size_t)tr->n + 1, sizeof *tr->numel_list);
-    if (!tr->grad || !tr->norms || !tr->norms_host || !tr->grad_list || !tr->numel_list) {
+    if (!tr->grad || !tr->norms || !tr->norms_host || !tr->data_list || !tr->grad_list || !tr->numel_list) {
         trainable_free(tr);
         return error_wrap("gradients of %lld trained parameters: ", (long long)tr->numel);
     }
@@ -47,6 +48,8 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
     for (int i = 0; i < tr->n; i++) {
         tr->t[i]->requires_grad = 1;
         tr->t[i]->grad = tr->grad + off;
+        tr->data_list[i] = tr->t[i]->data;
+        tr->grad_list[i] = tr->t[i]->grad;
         tr->numel_list[i] = (size_t)tensor_numel(tr->t[i]);
         off += tensor_numel(tr->t[i]);
     }
@@ -61,8 +64,6 @@ int trainable_grad_sumsq(struct trainable *tr, double *out) {
     /* one norm per tensor, then the norm of norms, as torch.nn.utils.clip_grad_norm_;
      * one download for all of them */
     float *h = tr->norms_host;
-    for (int i = 0; i < tr->n; i++)
-        tr->grad_list[i] = tr->t[i]->grad;
     int rc = tr->be->fill(tr->norms, 0.0f, (size_t)tr->n);
     if (!rc)
         rc = (tr->per_tensor ? backend_sumsq_per_tensor : backend_sumsq_multi)(
@@ -82,6 +83,7 @@ void trainable_free(struct trainable *tr) {
     if (tr->grad) tr->be->free(tr->grad);
     if (tr->norms) tr->be->free(tr->norms);
     free(tr->norms_host);
+    free(tr->data_list);
     free(tr->grad_list);
     free(tr->numel_list);
     free(tr->t);

@@ -20,7 +20,10 @@ struct trainable {
     float *grad; /* backend memory, numel floats; t[i]->grad points inside */
     float *norms; /* backend memory, n floats: per-tensor squared norms (clipping) */
     float *norms_host; /* their host copy */
-    const float **grad_list; /* host, n: each tensor's gradient (the multi-tensor sumsq's list) */
+    /* host, n each, fixed at trainable_init: the tensors' data and gradients (the lists of
+     * the multi-tensor sumsq and AdamW) */
+    float **data_list;
+    const float **grad_list;
     size_t *numel_list;      /* host, n: each tensor's element count */
     int per_tensor;          /* COMPACTER_OPTIM_PER_TENSOR=1: the optimizer ops tensor by tensor */
 };
