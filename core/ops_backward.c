@@ -131,6 +131,20 @@ int attn_probs(const struct backend *be, float *probs, const float *q, const flo
                : 0;
 }
 
+/* n zero floats of scratch, or NULL */
+static float *zeroed(struct exec *x, size_t n) {
+    float *p = exec_scratch(x, n * sizeof(float));
+    if (p && BE->fill(p, 0.0f, n)) {
+        exec_scratch_done(x, p);
+        return NULL;
+    }
+    return p;
+}
+
+static void done(struct exec *x, float *p) {
+    if (p) exec_scratch_done(x, p);
+}
+
 int attn_scores_backward(struct exec *x, struct tape_node *n) {
     struct tensor *q = n->in[0], *k = n->in[1];
     float *dq = NEEDS(q) ? G(q) : NULL, *dkk = NEEDS(k) ? G(k) : NULL;
@@ -145,15 +159,11 @@ int attn_softmax_backward(struct exec *x, struct tape_node *n) {
     if ((NEEDS(s) && !ds) || (NEEDS(bias) && !db)) return -1;
     /* the kernel always writes dscores: with only the bias trainable, into scratch */
     float *scratch = NULL;
-    if (!ds && db) {
-        if (!(scratch = exec_scratch(x, (size_t)tensor_numel(s) * sizeof(float))) ||
-            BE->fill(scratch, 0.0f, (size_t)tensor_numel(s))) return -1;
-        ds = scratch;
-    }
+    if (!ds && db && !(ds = scratch = zeroed(x, (size_t)tensor_numel(s)))) return -1;
     if (!ds) return 0;
     int rc = BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
                                        s->shape[3]);
-    exec_scratch_done(x, scratch);
+    done(x, scratch);
     return rc;
 }
 
@@ -163,20 +173,6 @@ int attn_context_backward(struct exec *x, struct tape_node *n) {
     if ((NEEDS(p) && !dp) || (NEEDS(v) && !dv)) return -1;
     return attn_context_grad(BE, dp, dv, n->out->grad, p->data, v->data, p->shape[0], p->shape[1], p->shape[2],
                              p->shape[3], v->shape[2]);
-}
-
-/* n zero floats of scratch, or NULL */
-static float *zeroed(struct exec *x, size_t n) {
-    float *p = exec_scratch(x, n * sizeof(float));
-    if (p && BE->fill(p, 0.0f, n)) {
-        exec_scratch_done(x, p);
-        return NULL;
-    }
-    return p;
-}
-
-static void done(struct exec *x, float *p) {
-    if (p) exec_scratch_done(x, p);
 }
 
 /* The backward of the chain scores -> softmax -> dropout -> context (attn_context_backward,

@@ -1,5 +1,6 @@
 /* cpu_backward.c: CPU backward kernels. Each accumulates into its gradient outputs. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +51,12 @@ int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
 int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B, int64_t H,
                               int64_t Q, int64_t K) {
     int64_t rows = B * H * Q;
-    float *dot = malloc(sizeof(float) * (size_t)rows);
-    if (!dot) return error_set("softmax backward: out of memory");
+    /* one allocation: the rows' dot products, then (bias gradient) a row of double sums per
+     * thread */
+    int threads = dbias ? omp_get_max_threads() : 0;
+    double *acc_all = malloc(sizeof(double) * (size_t)(rows + (int64_t)threads * K));
+    if (!acc_all) return error_set("softmax backward: out of memory");
+    float *dot = (float *)(acc_all + (int64_t)threads * K); /* doubles first: alignment */
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *dpr = dp + r * K, *pr = p + r * K;
@@ -61,19 +66,13 @@ int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const fl
         float *o = ds + r * K;
         for (int64_t k = 0; k < K; k++) o[k] += pr[k] * (dpr[k] - dot[r]);
     }
-    int rc = 0;
     if (dbias) { /* the bias [H, Q, K] is shared across the batch: per element, the sum over
                   * b in order, in double; row by row (contiguous in k) */
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
         {
-            double *acc = malloc(sizeof(double) * (size_t)K);
-            if (!acc) {
-#pragma omp atomic write
-                rc = -1;
-            }
+            double *acc = acc_all + (int64_t)omp_get_thread_num() * K;
 #pragma omp for schedule(static)
             for (int64_t hq = 0; hq < H * Q; hq++) {
-                if (!acc) continue;
                 for (int64_t k = 0; k < K; k++) acc[k] = 0;
                 for (int64_t b = 0; b < B; b++) {
                     int64_t r = b * H * Q + hq;
@@ -83,11 +82,10 @@ int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const fl
                 }
                 for (int64_t k = 0; k < K; k++) dbias[hq * K + k] += (float)acc[k];
             }
-            free(acc);
         }
     }
-    free(dot);
-    return rc ? error_set("softmax backward: out of memory") : 0;
+    free(acc_all);
+    return 0;
 }
 
 int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets, int64_t H, int64_t QK) {
