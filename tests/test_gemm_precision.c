@@ -2,8 +2,11 @@
  *  - cpu_round_mantissa against values worked out by hand: bf16 keeps 7 stored mantissa
  *    bits (ulp 2^-7 at 1), tf32 10 (ulp 2^-10); to nearest, ties to even, a carry into the
  *    exponent, negative values, inf and NaN kept;
- *  - gemm in "bf16" / "tf32" equals, bit for bit, sgemm in "fp32" of operands rounded here
- *    element by element (every transpose pair, padded leading dimensions, a strided batch,
+ *  - over 10^6 random values of every magnitude, cpu_round_mantissa equals this test's own
+ *    rounding (scaling by a power of two, rint in the default to-nearest-even mode, and
+ *    back: no bit manipulation);
+ *  - gemm in "bf16" / "tf32" equals, bit for bit, sgemm in "fp32" of operands rounded by
+ *    this test's own rounding element by element (every transpose pair, padded leading dimensions, a strided batch,
  *    a shared B of stride 0), and differs from the fp32 result (the mode is in effect);
  *  - an unknown mode is refused with a message naming it, and "fp32" restores sgemm;
  *  - one forward + backward of the v1.0 fixture T5 (full fine-tuning, dropout off) in bf16:
@@ -23,6 +26,17 @@
 #include "kernels/cpu/cpu_kernels.h"
 
 static const struct backend *CPU = &backend_cpu;
+
+/* x with its significand rounded to 24 - drop bits, to nearest even, by arithmetic (x
+ * finite and normal, as every operand here) */
+static float ref_round(float x, int drop) {
+    if (x == 0.0f) return x;
+    int e;
+    frexpf(x, &e); /* |x| in [2^(e-1), 2^e) */
+    int bits = 24 - drop;
+    double scaled = ldexp((double)x, bits - e); /* the kept bits left of the point */
+    return (float)ldexp(rint(scaled), e - bits);
+}
 
 static void check_rounding(void) {
     struct {
@@ -50,6 +64,18 @@ static void check_rounding(void) {
     }
     CHECK(isinf(cpu_round_mantissa(INFINITY, 16)) && isnan(cpu_round_mantissa(NAN, 16)), "inf and NaN kept");
     printf("  ok rounding: %d/%d hand-worked values, inf and NaN kept\n", ok, n);
+    for (int i = 0; i < n; i++) CHECK(ref_round(cs[i].x, cs[i].drop) == cs[i].want, "the test's own rounding: %s", cs[i].why);
+    /* random values of every magnitude (exponents -60..60), against the arithmetic rounding */
+    uint64_t r = 777;
+    long bad = 0, total = 0;
+    for (int i = 0; i < 1000000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        float x = ldexpf((float)((double)(r >> 40) / 16777216.0) + 1.0f, (int)((r >> 8) % 121) - 60);
+        if (r & 1) x = -x;
+        for (int d = 13; d <= 16; d += 3, total++) bad += cpu_round_mantissa(x, d) != ref_round(x, d);
+    }
+    CHECK(bad == 0, "cpu_round_mantissa differs from the arithmetic rounding in %ld of %ld cases", bad, total);
+    printf("  ok rounding: %ld random cases equal to the arithmetic rounding\n", total);
 }
 
 static uint64_t st = 12345;
@@ -68,8 +94,8 @@ static void check_gemm(const char *mode, int drop, int ta, int tb, int m, int n,
            nc = (size_t)((batch - 1) * sc + (int64_t)m * ldc);
     float *a = malloc(na * 4), *b = malloc(nb * 4), *ar = malloc(na * 4), *br = malloc(nb * 4);
     float *c0 = malloc(nc * 4), *c1 = malloc(nc * 4), *c2 = malloc(nc * 4);
-    for (size_t i = 0; i < na; i++) a[i] = rnd(), ar[i] = cpu_round_mantissa(a[i], drop);
-    for (size_t i = 0; i < nb; i++) b[i] = rnd(), br[i] = cpu_round_mantissa(b[i], drop);
+    for (size_t i = 0; i < na; i++) a[i] = rnd(), ar[i] = ref_round(a[i], drop);
+    for (size_t i = 0; i < nb; i++) b[i] = rnd(), br[i] = ref_round(b[i], drop);
     for (size_t i = 0; i < nc; i++) c0[i] = c1[i] = c2[i] = rnd();
     CHECK(CPU->set_precision(mode) == 0, "%s: %s", mode, error_message());
     CHECK(CPU->gemm(ta, tb, m, n, k, 0.75f, a, lda, sa, b, ldb, sb, 0.5f, c0, ldc, sc, batch) == 0, "gemm %s", mode);
