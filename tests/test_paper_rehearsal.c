@@ -162,6 +162,30 @@ static json_t *paper_preset(const char *xp, json_t **root) {
     return preset;
 }
 
+/* The JSON objects of a results file's lines, one per lines_next (NULL at the end; a line
+ * that is not JSON fails a CHECK and is skipped; L.n counts the lines). */
+struct lines {
+    const char *path;
+    char *text, *save;
+    int n;
+};
+
+static void lines_open(struct lines *L, const char *path) {
+    *L = (struct lines){path, slurp(path), NULL, 0};
+    CHECK(L->text != NULL, "no results file %s", path);
+}
+
+static json_t *lines_next(struct lines *L) {
+    for (char *l; L->text && (l = strtok_r(L->n ? NULL : L->text, "\n", &L->save));) {
+        L->n++;
+        json_error_t je;
+        json_t *o = json_loads(l, 0, &je);
+        CHECK(o != NULL, "%s:%d: not JSON (%s)", L->path, L->n, je.text);
+        if (o) return o;
+    }
+    return NULL;
+}
+
 /* The line's lr, reduction factor and options are the method entry m's (its first lr / rf). */
 static void check_method_fields(json_t *o, json_t *m, const char *run_id) {
     double lr = json_number_value(json_array_get(json_object_get(m, "lr"), 0));
@@ -199,20 +223,10 @@ static int is_one_of(const char *x, const char *const *set, int n) {
 /* Check every line of a results file against the paper preset of experiment `xp`. */
 static int check_results(const char *results, const char *xp, const char *const *tasks, int n_tasks,
                          const char *const *methods, int n_methods) {
-    char path[512];
-    snprintf(path, sizeof path, "experiments/%s.json", xp);
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    json_t *preset = json_object_get(json_object_get(root, "presets"), "paper");
-    CHECK(preset != NULL, "%s: no paper preset", path);
-    char *text = slurp(results);
-    CHECK(text != NULL, "no results file %s", results);
-    int n_lines = 0;
-    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
-        n_lines++;
-        json_t *o = json_loads(l, 0, &je);
-        CHECK(o != NULL, "%s:%d: not JSON", results, n_lines);
-        if (!o) continue;
+    json_t *root, *preset = paper_preset(xp, &root);
+    struct lines L;
+    lines_open(&L, results);
+    for (json_t *o; (o = lines_next(&L));) {
         const char *method = json_string_value(json_object_get(o, "method"));
         const char *task = json_string_value(json_object_get(o, "task"));
         const char *run_id = json_string_value(json_object_get(o, "run_id"));
@@ -291,9 +305,9 @@ static int check_results(const char *results, const char *xp, const char *const 
         else CHECK(trained > 0 && trained < base / 100, "%s: %lld trained parameters", run_id, trained);
         json_decref(o);
     }
-    free(text);
+    free(L.text);
     json_decref(root);
-    return n_lines;
+    return L.n;
 }
 
 /* Table 3: the efficiency lines. Each method's line: the preset's lr / rf / options, the
@@ -309,15 +323,9 @@ static int check_efficiency(const char *results, const char *const *methods, int
                             int n_train, struct eff_line *got) {
     json_t *root, *preset = paper_preset("efficiency", &root);
     const char *task = json_string_value(json_object_get(json_array_get(json_object_get(preset, "tasks"), 0), "name"));
-    char *text = slurp(results);
-    CHECK(text != NULL, "no results file %s", results);
-    int n_lines = 0;
-    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
-        n_lines++;
-        json_error_t je;
-        json_t *o = json_loads(l, 0, &je);
-        CHECK(o != NULL, "%s:%d: not JSON", results, n_lines);
-        if (!o) continue;
+    struct lines L;
+    lines_open(&L, results);
+    for (json_t *o; (o = lines_next(&L));) {
         const char *method = json_string_value(json_object_get(o, "method"));
         const char *run_id = json_string_value(json_object_get(o, "run_id"));
         json_t *m = paper_method(preset, method ? method : "");
@@ -376,9 +384,9 @@ static int check_efficiency(const char *results, const char *const *methods, int
             if (!strcmp(method, methods[i])) got[i] = (struct eff_line){b, pk, trained, json_number_value(t), own};
         json_decref(o);
     }
-    free(text);
+    free(L.text);
     json_decref(root);
-    return n_lines;
+    return L.n;
 }
 
 /* Figure 4: the low-resource lines: one of the preset's two smallest train sizes (the split
@@ -388,15 +396,9 @@ static int check_efficiency(const char *results, const char *const *methods, int
 static int check_lowresource(const char *results, const char *task, const char *const *methods, int n_methods,
                              int epochs, int n_rows, double test_score[][2]) {
     json_t *root, *preset = paper_preset("lowresource", &root);
-    char *text = slurp(results);
-    CHECK(text != NULL, "no results file %s", results);
-    int n_lines = 0;
-    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
-        n_lines++;
-        json_error_t je;
-        json_t *o = json_loads(l, 0, &je);
-        CHECK(o != NULL, "%s:%d: not JSON", results, n_lines);
-        if (!o) continue;
+    struct lines L;
+    lines_open(&L, results);
+    for (json_t *o; (o = lines_next(&L));) {
         const char *method = json_string_value(json_object_get(o, "method"));
         const char *run_id = json_string_value(json_object_get(o, "run_id"));
         json_t *cfg = json_object_get(o, "config"), *m = paper_method(preset, method ? method : "");
@@ -464,9 +466,9 @@ static int check_lowresource(const char *results, const char *task, const char *
             if (!strcmp(method, methods[i])) test_score[i][zi] = json_number_value(ts);
         json_decref(o);
     }
-    free(text);
+    free(L.text);
     json_decref(root);
-    return n_lines;
+    return L.n;
 }
 
 /* Every path the server saw, each exactly once, and nothing else. */
