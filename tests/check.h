@@ -96,6 +96,22 @@ static inline int files_identical(const char *a, const char *b) {
     return same;
 }
 
+/* The whole file at path, NUL-terminated, malloc'd (*n, may be NULL: its length); NULL if
+ * it cannot be read. */
+static inline char *file_text(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)len + 1))) {
+        size_t got = fread(b, 1, (size_t)len, f);
+        b[got] = 0;
+        if (n) *n = got;
+    }
+    fclose(f);
+    return b;
+}
+
 /* Path of a file under ../shared/data (or $COMPACTER_SHARED_DATA); NULL if it is absent,
  * so the caller can SKIP visibly. Returns a static buffer. */
 static inline const char *shared_data(const char *rel) {

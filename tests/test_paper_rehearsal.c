@@ -105,18 +105,6 @@ static int run_logged(const char *cmd, const char *log) {
     return rc;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (b) b[n] = 0;
-    fclose(f);
-    return b;
-}
 
 static int finite_num(json_t *v) { return json_is_number(v) && isfinite(json_number_value(v)); }
 
@@ -171,7 +159,7 @@ struct lines {
 };
 
 static void lines_open(struct lines *L, const char *path) {
-    *L = (struct lines){path, slurp(path), NULL, 0};
+    *L = (struct lines){path, file_text(path, NULL), NULL, 0};
     CHECK(L->text != NULL, "no results file %s", path);
 }
 
@@ -512,7 +500,7 @@ static void check_requests(const struct test_server *srv) {
 
 static void check_report(const char *md_path, const char *title, const char *canon, const char *const *has,
                          int n_has) {
-    char *md = slurp(md_path);
+    char *md = file_text(md_path, NULL);
     CHECK(md != NULL, "no %s", md_path);
     if (!md) return;
     char named[256];
@@ -588,13 +576,13 @@ int main(void) {
              compacter_bin(), device, results, t1_only);
     rc = run_logged(cmd, log);
     CHECK(rc == 0, "compacter run table1 (exit %d)", rc);
-    char *text = slurp(log);
+    char *text = file_text(log, NULL);
     CHECK(text && strstr(text, "4 runs finished now, 0 were already done"), "table1: 4 runs finished");
     CHECK(text && strstr(text, "verified against the pin in") && strstr(text, "pins.txt"),
           "the overridden pins are announced");
     free(text);
     rc = run_logged(cmd, log);
-    text = slurp(log);
+    text = file_text(log, NULL);
     CHECK(rc == 0 && text && strstr(text, "0 runs finished now, 4 were already done"), "table1 again: nothing to do");
     free(text);
 
@@ -604,7 +592,7 @@ int main(void) {
              "--only method=compacter,task=cb,task=boolq,rf=32 " SET_ARGS " --no-progress-bar",
              compacter_bin(), device, results);
     rc = run_logged(cmd, log);
-    text = slurp(log);
+    text = file_text(log, NULL);
     CHECK(rc == 0 && text && strstr(text, "2 runs finished now"), "compacter run table2 (exit %d)", rc);
     free(text);
 
@@ -632,13 +620,13 @@ int main(void) {
              "--set memory_budget_bytes=%lld --no-progress-bar",
              compacter_bin(), device, results, EFF_TRAIN, eff_budget);
     rc = run_logged(cmd, log);
-    text = slurp(log);
+    text = file_text(log, NULL);
     CHECK(rc == 0 && text && strstr(text, "3 runs finished now, 0 were already done") &&
               strstr(text, "searching the largest batch within "),
           "compacter run efficiency (exit %d)", rc);
     free(text);
     rc = run_logged(cmd, log);
-    text = slurp(log);
+    text = file_text(log, NULL);
     CHECK(rc == 0 && text && strstr(text, "0 runs finished now, 3 were already done"),
           "efficiency again: nothing to do");
     free(text);
@@ -670,7 +658,7 @@ int main(void) {
                  "--set epochs=1 --no-progress-bar",
                  compacter_bin(), device, results, lr_only[i]);
         rc = run_logged(cmd, log);
-        text = slurp(log);
+        text = file_text(log, NULL);
         CHECK(rc == 0 && text && strstr(text, i ? "1 runs finished now" : "2 runs finished now"),
               "compacter run lowresource --only %s (exit %d)", lr_only[i], rc);
         if (i)
@@ -736,12 +724,12 @@ int main(void) {
         char want[64], *md;
         snprintf(want, sizeof want, "Every method at batch %lld.", eff[0].batch);
         snprintf(path, sizeof path, "%s/efficiency.md", out);
-        md = slurp(path);
+        md = file_text(path, NULL);
         CHECK(md && strstr(md, want), "Table 3's caption lacks '%s'", want);
         free(md);
     }
     snprintf(path, sizeof path, "%s/efficiency.csv", out);
-    char *csv = slurp(path);
+    char *csv = file_text(path, NULL);
     for (int i = 0; i < 3; i++) {
         char row[128];
         snprintf(row, sizeof row, "\n%s,", eff_methods[i]);
@@ -766,7 +754,7 @@ int main(void) {
     /* the figure's data: full fine-tuning has no point at 500 */
     snprintf(path, sizeof path, "%s/figure4_lowresource.dat", out);
     snprintf(dat500, sizeof dat500, "\n500 ? %.4f\n", lr_test[1][1]);
-    text = slurp(path);
+    text = file_text(path, NULL);
     CHECK(text && strstr(text, dat500), "%s: no line '%s'", path, dat500 + 1);
     free(text);
     for (int i = 0; i < 2; i++) {
@@ -776,13 +764,13 @@ int main(void) {
     if (system("command -v \"${COMPACTER_GNUPLOT:-gnuplot}\" >/dev/null 2>&1") == 0) {
         for (int i = 0; i < 2; i++) {
             snprintf(path, sizeof path, "%s/figure4_lowresource.%s", out, i ? "svg" : "png");
-            char *img = slurp(path);
+            char *img = file_text(path, NULL);
             CHECK(img && (i ? strstr(img, "<svg") != NULL : !memcmp(img, "\x89PNG", 4)), "%s: not a %s", path,
                   i ? "SVG" : "PNG");
             free(img);
         }
     } else {
-        text = slurp(log);
+        text = file_text(log, NULL);
         CHECK(text && strstr(text, "gnuplot not found"), "no gnuplot: the report says so");
         free(text);
         printf("  gnuplot not installed: Figure 4's .dat and .gp only (the report's documented behaviour)\n");

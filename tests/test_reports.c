@@ -12,18 +12,9 @@
 
 #define FIX "tests/fixtures/reports/"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return strdup(buf);
-}
 
 static void same_file(const char *got_path, const char *want_path) {
-    char *got = slurp(got_path), *want = slurp(want_path);
+    char *got = file_text(got_path, NULL), *want = file_text(want_path, NULL);
     CHECK(got && want, "read %s and %s", got_path, want_path);
     if (got && want) {
         int same = !strcmp(got, want);
@@ -86,7 +77,7 @@ int main(void) {
     snprintf(path, sizeof path, "%s/table1.csv", dir);
     same_file(path, FIX "expected_table1.csv");
     snprintf(path, sizeof path, "%s/table1.tex", dir);
-    char *tex = slurp(path);
+    char *tex = file_text(path, NULL);
     CHECK(tex && strstr(tex, "Adapter & 1.006 & 0.300\\% & 84.25/81.50 & 61.25 & 72.06 \\\\"),
           "LaTeX row");
     CHECK(tex && strstr(tex, "\\#Total params") && strstr(tex, "\\label{tab:table1}"), "LaTeX head");
@@ -103,7 +94,7 @@ int main(void) {
     o.md = o.tex = 0;
     CHECK(report_results_file(FIX "lowresource.jsonl", &o, &s) == 0, "%s", error_message());
     snprintf(path, sizeof path, "%s/lowresource.csv", dir);
-    char *csv = slurp(path);
+    char *csv = file_text(path, NULL);
     CHECK(csv && strstr(csv, "method,n100,n500\nfull,51.00,55.00\ncompacter,56.00,60.00\n"),
           "lowresource csv: %s", csv ? csv : "(none)");
     free(csv);
@@ -165,12 +156,12 @@ int main(void) {
     o.overrides = "epochs=2,max_train_samples=32";
     CHECK(report_results_file(path, &o, &s) == 0, "%s", error_message());
     snprintf(want, sizeof want, "%s/table1.md", dir);
-    char *md = slurp(want);
+    char *md = file_text(want, NULL);
     CHECK(md && strstr(md, "preset tiny --set epochs=2,max_train_samples=32"), "title names the overrides");
     free(md);
     o.overrides = "";
     CHECK(report_results_file(path, &o, &s) == 0, "%s", error_message());
-    md = slurp(want);
+    md = file_text(want, NULL);
     CHECK(md && strstr(md, "# Table 1: table1, preset tiny\n"), "the preset's own runs: %.80s", md ? md : "");
     free(md);
     o.overrides = "epochs=3";

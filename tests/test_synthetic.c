@@ -23,18 +23,6 @@ static void rm_rf(const char *dir) {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
 
 static const char *const files[] = {
     "glue/SST-2/train.tsv", "glue/SST-2/dev.tsv",     "glue/CoLA/train.tsv",
@@ -52,8 +40,8 @@ static int same_files(const char *a, const char *b, size_t *n_diff) {
         char pa[512], pb[512];
         snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
         snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
-        size_t na, nb;
-        char *x = slurp(pa, &na), *y = slurp(pb, &nb);
+        size_t na = 0, nb = 0;
+        char *x = file_text(pa, &na), *y = file_text(pb, &nb);
         CHECK(x && y, "%s and %s exist", pa, pb);
         if (!x || !y || na != nb || memcmp(x, y, na)) (*n_diff)++;
         free(x);
