@@ -5,13 +5,8 @@
 #include <string.h>
 
 #include "core/autograd.h"
+#include "core/env.h"
 #include "core/error.h"
-
-/* 1 if the environment variable is set to something other than "" or "0" */
-static int env_flag(const char *name) {
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0");
-}
 
 static void *host_alloc(size_t n) {
     void *p = malloc(n);

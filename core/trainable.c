@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "core/error.h"
 
 int no_decay_bias(const char *name) { return name && strstr(name, "bias") != NULL; }
@@ -53,8 +54,7 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
         tr->numel_list[i] = (size_t)tensor_numel(tr->t[i]);
         off += tensor_numel(tr->t[i]);
     }
-    const char *per_tensor = getenv("COMPACTER_OPTIM_PER_TENSOR");
-    tr->per_tensor = per_tensor && *per_tensor && strcmp(per_tensor, "0");
+    tr->per_tensor = env_flag("COMPACTER_OPTIM_PER_TENSOR");
     return trainable_zero_grad(tr);
 }
 

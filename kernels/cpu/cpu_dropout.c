@@ -5,9 +5,8 @@
  * by block. Drawn one block at a time, Philox was a third of a tiny-model training step. */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "core/env.h"
 #include "core/philox.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -100,8 +99,7 @@ __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const f
 
 /* AVX2 when the CPU has it, unless COMPACTER_CPU_NO_AVX2 is set (tests of the other path) */
 static int use_avx2(void) {
-    const char *off = getenv("COMPACTER_CPU_NO_AVX2");
-    if (off && *off && strcmp(off, "0")) return 0;
+    if (env_flag("COMPACTER_CPU_NO_AVX2")) return 0;
     static int v = -1; /* a benign race: every thread computes the same value */
     if (v < 0) v = __builtin_cpu_supports("avx2") ? 1 : 0;
     return v;
