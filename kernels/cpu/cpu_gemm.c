@@ -3,7 +3,9 @@
  * and their effect on training here: every operand element is rounded to bf16 (8 bits of
  * mantissa) or tf32 (11) to nearest, ties to even, then multiplied and accumulated in fp32
  * by sgemm, as cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF / TF32 tensor cores do (up to their
- * summation order and own conversion). Slow: each call copies its operands; no speed-up. */
+ * summation order and own conversion). Slow: each call copies its operands (into two
+ * buffers that grow to the largest operands and are kept; the backend is used from one
+ * thread); no speed-up. */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,15 +36,28 @@ float cpu_round_mantissa(float x, int drop_bits) {
     return x;
 }
 
-/* A rounded copy of the operand's span: batch matrices of `rows` x `cols` at leading
- * dimension ld, stride apart (0: one shared matrix); NULL + error when out of memory. */
-static float *rounded_span(const float *x, int rows, int cols, int ld, int64_t stride, int batch, int drop) {
+struct span_buf {
+    float *p;
+    size_t cap;
+};
+static struct span_buf g_span[2]; /* A's and B's rounded copies */
+
+/* A rounded copy, in *sb, of the operand's span: batch matrices of `rows` x `cols` at
+ * leading dimension ld, stride apart (0: one shared matrix); NULL + error when out of
+ * memory. */
+static float *rounded_span(struct span_buf *sb, const float *x, int rows, int cols, int ld, int64_t stride,
+                           int batch, int drop) {
     size_t span = (size_t)((int64_t)(batch - 1) * stride + (int64_t)(rows - 1) * ld + cols);
-    float *r = malloc(span * sizeof *r + 1);
-    if (!r) {
-        error_set("gemm (cpu, rounded operands): out of memory for %zu elements", span);
-        return NULL;
+    if (span > sb->cap) {
+        float *p = realloc(sb->p, span * sizeof *p);
+        if (!p) {
+            error_set("gemm (cpu, rounded operands): out of memory for %zu elements", span);
+            return NULL;
+        }
+        sb->p = p;
+        sb->cap = span;
     }
+    float *r = sb->p;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < span; i++) r[i] = cpu_round_mantissa(x[i], drop);
     return r;
@@ -56,20 +71,17 @@ int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
     if (m == 0 || n == 0 || batch == 0) return 0;
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    float *ra = NULL, *rb = NULL;
     if (g_drop_bits && k > 0) {
-        ra = rounded_span(a, trans_a ? k : m, trans_a ? m : k, lda, stride_a, batch, g_drop_bits);
-        rb = ra ? rounded_span(b, trans_b ? n : k, trans_b ? k : n, ldb, stride_b, batch, g_drop_bits) : NULL;
-        if (!rb) {
-            free(ra);
-            return -1;
-        }
+        const float *ra = rounded_span(&g_span[0], a, trans_a ? k : m, trans_a ? m : k, lda, stride_a, batch,
+                                       g_drop_bits);
+        const float *rb = ra ? rounded_span(&g_span[1], b, trans_b ? n : k, trans_b ? k : n, ldb, stride_b, batch,
+                                            g_drop_bits)
+                             : NULL;
+        if (!rb) return -1;
         a = ra, b = rb;
     }
     for (int i = 0; i < batch; i++)
         cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
                     ldb, beta, c + i * stride_c, ldc);
-    free(ra);
-    free(rb);
     return 0;
 }
