@@ -138,6 +138,11 @@ int main(void) {
         long long b0 = field(l0, "batch_size"), b1 = field(l1, "batch_size");
         long long o0 = field(l0, "own_max_batch"), o1 = field(l1, "own_max_batch");
         CHECK(o0 >= 1 && o1 >= 1, "own largest batches %lld, %lld", o0, o1);
+        /* each own batch was measured within the budget (its search step) */
+        CHECK(field(l0, "search_peak_bytes") > 0 && field(l0, "search_peak_bytes") <= budget &&
+                  field(l1, "search_peak_bytes") > 0 && field(l1, "search_peak_bytes") <= budget,
+              "own batches' search peaks %lld, %lld (budget %lld)", field(l0, "search_peak_bytes"),
+              field(l1, "search_peak_bytes"), budget);
         if (!pol) {
             long long least = o0 < o1 ? o0 : o1;
             CHECK(b0 == least && b1 == least, "common: batches %lld, %lld; own %lld, %lld", b0, b1, o0, o1);
