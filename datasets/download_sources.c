@@ -120,17 +120,27 @@ int dataset_file_url(const struct dataset_file *f, char *out, size_t cap) {
     return 0;
 }
 
+/* The table's index of (source, file); -1 + error when it has no such file. */
+static int find_file(enum download_source source, const char *file) {
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (table[i].source == source && !strcmp(table[i].file, file)) return (int)i;
+    return error_set("no dataset file %s from %s in the table", file, source_name(source));
+}
+
+/* Pin table[i] to size and sha256 (NULL: unpinned), saying where the pin came from. */
+static void pin_set(int i, int64_t size, const char *sha256, const char *origin) {
+    table[i].size = size;
+    table[i].sha256 = sha256;
+    table[i].unpinned_reason = sha256 ? NULL : "overridden";
+    table[i].pin_origin = origin;
+}
+
 int dataset_pin_override(enum download_source source, const char *file, int64_t size,
                          const char *sha256) {
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (table[i].source == source && !strcmp(table[i].file, file)) {
-            table[i].size = size;
-            table[i].sha256 = sha256;
-            table[i].unpinned_reason = sha256 ? NULL : "overridden";
-            table[i].pin_origin = "an override";
-            return 0;
-        }
-    return error_set("no dataset file %s from %s in the table", file, source_name(source));
+    int i = find_file(source, file);
+    if (i < 0) return -1;
+    pin_set(i, size, sha256, "an override");
+    return 0;
 }
 
 int dataset_pins_load(const char *path) {
@@ -162,18 +172,13 @@ int dataset_pins_load(const char *path) {
             rc = error_set("%s:%d: expected \"<glue|mrpc|superglue> <file> <size> <sha256>\"", path, lineno);
             break;
         }
-        size_t i = 0;
-        while (i < sizeof table / sizeof table[0] && !(table[i].source == s && !strcmp(table[i].file, file)))
-            i++;
-        if (i == sizeof table / sizeof table[0]) {
-            rc = error_set("%s:%d: no dataset file %s from %s in the table", path, lineno, file, source_name(s));
+        int i = find_file(s, file);
+        if (i < 0) {
+            rc = error_wrap("%s:%d: ", path, lineno);
             break;
         }
         memcpy(shas[i], sha, 65);
-        table[i].size = size;
-        table[i].sha256 = shas[i];
-        table[i].unpinned_reason = NULL;
-        table[i].pin_origin = origin;
+        pin_set(i, size, shas[i], origin);
         n++;
     }
     fclose(f);
