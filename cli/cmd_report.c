@@ -37,10 +37,8 @@ int cmd_report(int argc, char **argv) {
     if (set && strcmp(set, "none")) { /* the canonical "key=value,..." the lines carry */
         struct experiment_sets sets;
         const char *items[1] = {set};
-        if (experiment_parse_sets(items, 1, &sets)) return cli_fail("report");
-        for (int i = 0; i < sets.n; i++)
-            snprintf(canon + strlen(canon), sizeof canon - strlen(canon), "%s%s=%lld", i ? "," : "",
-                     sets.key[i], sets.value[i]);
+        if (experiment_parse_sets(items, 1, &sets) || experiment_sets_text(&sets, canon, sizeof canon))
+            return cli_fail("report");
     }
     if (set) o.overrides = canon;
     if (args_has(args, n, "format") && report_parse_formats(args_str(args, n, "format", ""), &o))

@@ -262,10 +262,19 @@ int experiment_parse_sets(const char *const *items, int n_items, struct experime
     return 0;
 }
 
+int experiment_sets_text(const struct experiment_sets *s, char *out, size_t cap) {
+    size_t k = 0;
+    if (cap) out[0] = 0;
+    for (int i = 0; i < s->n; i++) {
+        int n = snprintf(out + k, cap - k, "%s%s=%lld", i ? "," : "", s->key[i], s->value[i]);
+        if (n < 0 || (size_t)n >= cap - k) return error_set("--set: overrides too long");
+        k += (size_t)n;
+    }
+    return 0;
+}
+
 /* Apply the overrides to one run and give it its /set- run id suffix. */
 static int apply_sets(struct run_spec *r, const struct experiment_sets *s) {
-    size_t k = 0;
-    r->overrides[0] = 0;
     for (int i = 0; i < s->n; i++) {
         const char *key = s->key[i];
         long long v = s->value[i];
@@ -278,11 +287,8 @@ static int apply_sets(struct run_spec *r, const struct experiment_sets *s) {
         else if (!strcmp(key, "max_train_samples")) r->max_train_samples = (long)v;
         else if (!strcmp(key, "memory_budget_bytes")) r->memory_budget_bytes = v;
         else if (!strcmp(key, "warmup")) r->warmup = (int)v;
-        int n = snprintf(r->overrides + k, sizeof r->overrides - k, "%s%s=%lld", i ? "," : "", key, v);
-        if (n < 0 || (size_t)n >= sizeof r->overrides - k) return error_set("--set: overrides too long");
-        k += (size_t)n;
     }
-    return set_run_id(r);
+    return experiment_sets_text(s, r->overrides, sizeof r->overrides) || set_run_id(r) ? -1 : 0;
 }
 
 /* Expand one method entry over tasks x sizes x lrs x rfs x seeds. */

@@ -77,6 +77,9 @@ struct experiment_sets {
     char key[EXPERIMENT_MAX_SETS][32];
     long long value[EXPERIMENT_MAX_SETS];
 };
+/* The overrides as the canonical "key=value,..." (sorted by key, as parsed) that run ids
+ * and results lines carry; "" when none. 0 or -1 + error when it does not fit. */
+int experiment_sets_text(const struct experiment_sets *s, char *out, size_t cap);
 /* Parse items[i] = "key=value" (or "k=v,k=v"); a key given twice, an unknown key or a value
  * out of range is an error naming it. */
 int experiment_parse_sets(const char *const *items, int n_items, struct experiment_sets *out);
