@@ -1,5 +1,5 @@
 /* cpu_bench_common.h: what the CPU benchmarks share: the model shapes (t5-small, and the
- * tiny preset's T5), the command line (--batch --src --tgt --iters --shape, the same flags
+ * tiny preset's T5), the command line (--batch --src --tgt --iters --shape, and --method for the train bench; the same flags
  * as their PyTorch peers) and a clock. */
 #ifndef COMPACTER_CPU_BENCH_COMMON_H
 #define COMPACTER_CPU_BENCH_COMMON_H
@@ -14,15 +14,20 @@
 struct bench_args {
     int batch, src, tgt, iters;
     int tiny; /* --shape tiny: the tiny preset's T5; else (--shape small) t5-small */
+    const char *method; /* --method NAME (train bench only): a registered method, default full */
 };
 
 /* 0, or 2 after printing the usage. */
 static int bench_parse(int argc, char **argv, struct bench_args *a) {
-    *a = (struct bench_args){8, 128, 16, 5, 0};
+    *a = (struct bench_args){8, 128, 16, 5, 0, "full"};
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 < argc && !strcmp(argv[i], "--shape") &&
             (!strcmp(argv[i + 1], "tiny") || !strcmp(argv[i + 1], "small"))) {
             a->tiny = !strcmp(argv[i + 1], "tiny");
+            continue;
+        }
+        if (i + 1 < argc && !strcmp(argv[i], "--method")) {
+            a->method = argv[i + 1];
             continue;
         }
         int *dst = i + 1 >= argc                  ? NULL
@@ -32,7 +37,7 @@ static int bench_parse(int argc, char **argv, struct bench_args *a) {
                    : !strcmp(argv[i], "--iters") ? &a->iters
                                                  : NULL;
         if (!dst) {
-            fprintf(stderr, "usage: %s [--batch B] [--src S] [--tgt T] [--iters N] [--shape small|tiny]\n",
+            fprintf(stderr, "usage: %s [--batch B] [--src S] [--tgt T] [--iters N] [--shape small|tiny] [--method M]\n",
                     argv[0]);
             return 2;
         }

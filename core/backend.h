@@ -134,6 +134,14 @@ struct backend {
     int (*adamw_multi)(float *const *p, const float *const *g, float *const *m, float *const *v,
                        const size_t *n, const char *decay, int count,
                        const struct adamw_step step[2]);
+
+    /* embedding_backward for ids that do not repeat (a permutation's rows: Intrinsic-SAID's
+     * Fastfood): every destination row gets one add, so the rows run in parallel and the
+     * result is bit-identical to embedding_backward's. Repeated ids are the caller's error
+     * (not detected). May be NULL: backend_embedding_backward_unique then calls
+     * embedding_backward. */
+    int (*embedding_backward_unique)(float *dtable, const float *dout, const int32_t *ids,
+                                     int64_t n, int64_t d);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */
@@ -156,6 +164,10 @@ int backend_adamw_multi(const struct backend *be, float *const *p, const float *
 int backend_adamw_per_tensor(const struct backend *be, float *const *p, const float *const *g,
                              float *const *m, float *const *v, const size_t *n, const char *decay,
                              int count, const struct adamw_step step[2]);
+
+/* be->embedding_backward_unique, or be->embedding_backward where the backend has none. */
+int backend_embedding_backward_unique(const struct backend *be, float *dtable, const float *dout,
+                                      const int32_t *ids, int64_t n, int64_t d);
 
 extern const struct backend backend_cpu;
 #ifdef HAVE_CUDA

@@ -67,3 +67,9 @@ int backend_adamw_multi(const struct backend *be, float *const *p, const float *
     if (be->adamw_multi) return be->adamw_multi(p, g, m, v, n, decay, count, step);
     return backend_adamw_per_tensor(be, p, g, m, v, n, decay, count, step);
 }
+
+int backend_embedding_backward_unique(const struct backend *be, float *dtable, const float *dout,
+                                      const int32_t *ids, int64_t n, int64_t d) {
+    return be->embedding_backward_unique ? be->embedding_backward_unique(dtable, dout, ids, n, d)
+                                         : be->embedding_backward(dtable, dout, ids, n, d);
+}

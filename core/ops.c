@@ -72,6 +72,15 @@ struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor 
     return y;
 }
 
+struct tensor *op_gather_unique(struct exec *x, struct tensor *table, struct tensor *ids) {
+    struct tensor *y = op_embedding(x, table, ids);
+    if (y && y->node) { /* op_embedding's node, with the parallel scatter for backward */
+        y->node->op = "gather_unique";
+        y->node->backward = embedding_unique_backward;
+    }
+    return y;
+}
+
 struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps) {
     if (!in || !w) return NULL;
     if (w->shape[0] != tensor_cols(in)) {

@@ -13,6 +13,10 @@
 struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w);
 /* out [B, T, d] = table[ids] with ids i32 [B, T], table [V, d]. */
 struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor *ids);
+/* op_embedding for ids that do not repeat (a permutation of rows): its backward scatters all
+ * rows at once (backend embedding_backward_unique), bit-identical to op_embedding's.
+ * Repeated ids are the caller's error and are not detected. */
+struct tensor *op_gather_unique(struct exec *x, struct tensor *table, struct tensor *ids);
 struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps);
 struct tensor *op_relu(struct exec *x, struct tensor *in);
 struct tensor *op_gelu_new(struct exec *x, struct tensor *in);

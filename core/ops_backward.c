@@ -34,6 +34,15 @@ int embedding_backward(struct exec *x, struct tape_node *n) {
     return BE->embedding_backward(g, n->out->grad, ids->data, tensor_numel(ids), table->shape[1]);
 }
 
+int embedding_unique_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *table = n->in[0], *ids = n->in[1];
+    if (!NEEDS(table)) return 0;
+    float *g = G(table);
+    if (!g) return -1;
+    return backend_embedding_backward_unique(BE, g, n->out->grad, ids->data, tensor_numel(ids),
+                                             table->shape[1]);
+}
+
 int rmsnorm_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *w = n->in[1];
     float *dx = NEEDS(in) ? G(in) : NULL, *dw = NEEDS(w) ? G(w) : NULL;

@@ -6,6 +6,7 @@
 
 int linear_backward(struct exec *x, struct tape_node *n);
 int embedding_backward(struct exec *x, struct tape_node *n);
+int embedding_unique_backward(struct exec *x, struct tape_node *n);
 int rmsnorm_backward(struct exec *x, struct tape_node *n);
 int relu_backward(struct exec *x, struct tape_node *n);
 int gelu_new_backward(struct exec *x, struct tape_node *n);

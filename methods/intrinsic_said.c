@@ -11,7 +11,8 @@
  * Fastfood for a tensor of D elements: L = 2^ceil(log2 D); x = theta_d zero-padded (or
  * truncated) to L; FF(x) = first D entries of H G Pi H B x / sqrt(D * sum G^2), H the
  * UNnormalised Walsh-Hadamard transform (op_fwht), B = +-1, (Pi v)[i] = v[Pi[i]] (a row
- * gather: op_embedding, whose backward scatter-adds), G ~ N(0, 1).
+ * gather: op_gather_unique, whose backward scatter-adds every row at once, Pi being a
+ * permutation), G ~ N(0, 1).
  *
  * Gradient (option said_gradient): "reference" (default) reproduces the reference's FWHT
  * autograd function, whose backward is H g / sqrt(L): each of the two transforms is given
@@ -126,8 +127,8 @@ static struct tensor *reparam(struct exec *x, struct said_state *s, int j, struc
     struct tensor *v =
         op_resize_cols(x, op_view(x, s->theta_d, 2, (int64_t[]){1, s->theta_d->shape[0]}), L);
     v = op_fwht(x, op_mul(x, v, (struct tensor *)&f->B), bs); /* H B x */
-    v = op_embedding(x, op_view(x, v, 2, (int64_t[]){L, 1}),
-                     (struct tensor *)&f->Pi); /* Pi: [1, L, 1] */
+    v = op_gather_unique(x, op_view(x, v, 2, (int64_t[]){L, 1}),
+                         (struct tensor *)&f->Pi); /* Pi: [1, L, 1] */
     v = op_mul(x, op_view(x, v, 2, (int64_t[]){1, L}), (struct tensor *)&f->G);
     v = op_scale(x, op_resize_cols(x, op_fwht(x, v, bs), D),
                  f->inv_div); /* first D of H G Pi H B x / div */

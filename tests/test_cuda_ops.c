@@ -23,7 +23,10 @@
  * |a-b| <= 1e-6 + 1e-4|b|) and the CPU backend, and 3 steps of forward + backward + AdamW
  * (the multi-tensor ops) with dropout on (fixed seed): losses 1e-5
  * relative, final parameters 1e-5 relative per tensor, CUDA run to run bitwise, and with
- * attention probabilities recomputed in backward (the default) or kept, bitwise the same.
+ * attention probabilities recomputed in backward (the default) or kept, bitwise the same;
+ * Compacter++ and Intrinsic-SAID (fwht, the permutation scatter) steps against the CPU.
+ * The layout ops (copy2d, permute_0213, fwht up to L = 2^25) and the permutation scatter
+ * (embedding_backward_unique) bitwise against the CPU.
  * bf16 mode (GEMMs on bf16 tensor cores, fp32 storage): every GEMM case above within 1e-2
  * of the CPU's fp32 and measurably not fp32; one backward's loss and gradients within 1e-2
  * (full fine-tuning), 3 Compacter++ steps' losses within 1e-2.
@@ -757,6 +760,89 @@ static void test_embedding_backward(int64_t vocab, int64_t n, int64_t d) {
     check_dev_rel(what, dt, want, (size_t)(vocab * d), TOL);
     GPU->free(dt), GPU->free(dd), GPU->free(dids);
     free(ids), free(t0), free(dout), free(want);
+}
+
+/* dev (n floats) bitwise equal to want: the count of differing elements, checked */
+static void check_dev_exact(const char *what, const float *dev, const float *want, size_t n) {
+    float *got = hnan(n);
+    to_host(got, dev, n * 4);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += memcmp(&got[i], &want[i], sizeof(float)) != 0;
+    CHECK(differ == 0, "%s: %zu of %zu elements differ from the cpu", what, differ, n);
+    if (!differ) printf("  ok %-52s n=%-8zu (bitwise)\n", what, n);
+    free(got);
+}
+
+/* the permutation scatter of Intrinsic-SAID's Fastfood: bitwise the CPU's (one add per
+ * destination), into a pre-filled gradient */
+static void test_embedding_backward_unique(int64_t n, int64_t d) {
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int j = rnd_int((int)(i + 1));
+        int32_t t = ids[i];
+        ids[i] = ids[j];
+        ids[j] = t;
+    }
+    float *t0, *dout;
+    float *dt = dev_rand((size_t)(n * d), -1, 1, &t0);
+    float *dd = dev_rand((size_t)(n * d), -1, 1, &dout);
+    int32_t *dids = dup_dev(ids, sizeof(int32_t) * (size_t)n);
+    float *want = hcopy(t0, (size_t)(n * d));
+    check_op("cpu embedding_backward", CPU->embedding_backward(want, dout, ids, n, d));
+    check_op("cuda embedding_backward_unique", GPU->embedding_backward_unique(dt, dd, dids, n, d));
+    char what[128];
+    snprintf(what, sizeof what, "embedding_backward_unique n=%lld d=%lld (a permutation)", (long long)n,
+             (long long)d);
+    check_dev_exact(what, dt, want, (size_t)(n * d));
+    GPU->free(dt), GPU->free(dd), GPU->free(dids);
+    free(ids), free(t0), free(dout), free(want);
+}
+
+/* the Walsh-Hadamard transform in place: bitwise the CPU's (the same butterflies, grouped
+ * differently) */
+static void test_fwht(int64_t rows, int64_t L) {
+    size_t n = (size_t)(rows * L);
+    float *x;
+    float *dx = dev_rand(n, -1, 1, &x);
+    float *want = hcopy(x, n);
+    check_op("cpu fwht", CPU->fwht(want, rows, L));
+    check_op("cuda fwht", GPU->fwht(dx, rows, L));
+    char what[128];
+    snprintf(what, sizeof what, "fwht rows=%lld L=%lld", (long long)rows, (long long)L);
+    check_dev_exact(what, dx, want, n);
+    GPU->free(dx);
+    free(x), free(want);
+}
+
+/* copy2d (padded leading dimensions, copy and accumulate) and permute_0213 (copy and
+ * accumulate): bitwise the CPU's */
+static void test_layout(int accumulate) {
+    const int64_t rows = 37, cols = 53, lds = 61, ldd = 59;
+    float *src, *dst0;
+    float *ds = dev_rand((size_t)(rows * lds), -1, 1, &src);
+    float *dd = dev_rand((size_t)(rows * ldd), -1, 1, &dst0);
+    float *want = hcopy(dst0, (size_t)(rows * ldd));
+    check_op("cpu copy2d", CPU->copy2d(want, ldd, src, lds, rows, cols, accumulate));
+    check_op("cuda copy2d", GPU->copy2d(dd, ldd, ds, lds, rows, cols, accumulate));
+    char what[128];
+    snprintf(what, sizeof what, "copy2d %lldx%lld lds %lld ldd %lld%s", (long long)rows, (long long)cols,
+             (long long)lds, (long long)ldd, accumulate ? " accumulate" : "");
+    check_dev_exact(what, dd, want, (size_t)(rows * ldd));
+    GPU->free(ds), GPU->free(dd);
+    free(src), free(dst0), free(want);
+
+    const int64_t d0 = 3, d1 = 5, d2 = 7, d3 = 9, n = d0 * d1 * d2 * d3;
+    float *in, *out0;
+    float *di = dev_rand((size_t)n, -1, 1, &in);
+    float *dout = dev_rand((size_t)n, -1, 1, &out0);
+    want = hcopy(out0, (size_t)n);
+    check_op("cpu permute_0213", CPU->permute_0213(want, in, d0, d1, d2, d3, accumulate));
+    check_op("cuda permute_0213", GPU->permute_0213(dout, di, d0, d1, d2, d3, accumulate));
+    snprintf(what, sizeof what, "permute_0213 [3,5,7,9]%s", accumulate ? " accumulate" : "");
+    check_dev_exact(what, dout, want, (size_t)n);
+    GPU->free(di), GPU->free(dout);
+    free(in), free(out0), free(want);
 }
 
 static void test_position_bias_backward(int64_t H, int64_t Q, int64_t K, int buckets_n) {
@@ -1540,6 +1626,32 @@ static void test_training(const char *fam, enum adamw_variant variant) {
                fam, ok, pg.n, TOL, TRAIN_STEPS);
     }
     train_run_free(&pc), train_run_free(&pg);
+
+    /* 4. Intrinsic-SAID (every tensor re-parameterised through Fastfood: fwht and the
+     * permutation scatter): one backward's gradients with dropout off, then TRAIN_STEPS
+     * steps with dropout on, CUDA against the CPU */
+    struct train_run sc = {0}, sg = {0}, tsc = {0}, tsg = {0};
+    if (train_on(CPU, fam, "intrinsic-said", &b, 0, 1, 0, variant, &sc) ||
+        train_on(GPU, fam, "intrinsic-said", &b, 0, 1, 0, variant, &sg) ||
+        train_on(CPU, fam, "intrinsic-said", &b, 1, TRAIN_STEPS, 1, variant, &tsc) ||
+        train_on(GPU, fam, "intrinsic-said", &b, 1, TRAIN_STEPS, 1, variant, &tsg)) {
+        CHECK(0, "%s intrinsic-said: %s", fam, error_message());
+    } else {
+        double worst;
+        snprintf(what, sizeof what, "%s intrinsic-said gradient, cuda vs cpu:", fam);
+        int ok = per_tensor_rel(&sg, sg.grads, sc.grads, TOL, what, &worst);
+        printf("  ok %s intrinsic-said gradients: %d/%d within %.0e relative of the cpu (worst %.3g)\n", fam, ok,
+               sg.n, TOL, worst);
+        for (int k = 0; k < TRAIN_STEPS; k++) {
+            snprintf(what, sizeof what, "%s intrinsic-said, dropout on: loss of step %d", fam, k + 1);
+            check_rel(what, &tsg.loss[k], &tsc.loss[k], 1, TOL);
+        }
+        snprintf(what, sizeof what, "%s intrinsic-said after %d steps, cuda vs cpu:", fam, TRAIN_STEPS);
+        ok = per_tensor_rel(&tsg, tsg.params, tsc.params, TOL, what, &worst);
+        printf("  ok %s intrinsic-said: %d/%d trained tensors within %.0e of the cpu after %d steps\n", fam, ok,
+               tsg.n, TOL, TRAIN_STEPS);
+    }
+    train_run_free(&sc), train_run_free(&sg), train_run_free(&tsc), train_run_free(&tsg);
     free(dec);
     st_close(&rf);
     st_close(&tf);
@@ -1604,6 +1716,20 @@ static void run_backward_tests(void) {
     test_embedding_backward(37, 96, 40);     /* every id repeated */
     test_embedding_backward(500, 3000, 300); /* ids across all slices, d over one block */
     test_embedding_backward(70001, 1000, 3);
+    test_embedding_backward_unique(1 << 20, 1); /* Intrinsic-SAID's shape */
+    test_embedding_backward_unique(3001, 7);
+    test_layout(0);
+    test_layout(1);
+    /* one chunk kernel, several rows per chunk with a partial last chunk, then the tile
+     * kernels (L > 4096: 1, 2 and 3 stage groups) */
+    test_fwht(1, 1);
+    test_fwht(5, 2);
+    test_fwht(1000, 16);
+    test_fwht(7, 4096);
+    test_fwht(3, 8192);
+    test_fwht(2, 1 << 16);
+    test_fwht(1, 1 << 19);
+    test_fwht(1, 1 << 25); /* t5-base's embedding under Intrinsic-SAID: 3 groups */
     test_position_bias_backward(3, 6, 8, 32);
     test_position_bias_backward(12, 33, 47, 32);
     test_position_bias_backward(2, 9, 9, 200); /* more buckets than slices */

@@ -1,6 +1,8 @@
-/* bench_train_cpu.c: one full fine-tuning step (forward, backward, AdamW) of this program on
- * a t5-small-shaped model with random weights. Prints one line:
- *   compacter train step: batch B src S tgt T threads N: X ms/step, Y tokens/s
+/* bench_train_cpu.c: one training step (forward, backward, AdamW) of this program on a
+ * t5-small-shaped model with random weights, full fine-tuning or any registered method
+ * (--method). Prints one line:
+ *   compacter train step: [method M ]batch B src S tgt T threads N: X ms/step, Y tokens/s
+ * (the method is named unless it is full fine-tuning)
  * bench/train_cpu/run.sh runs it beside PyTorch on the same shapes and threads. */
 #include <omp.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "core/error.h"
 #include "core/optimizer.h"
 #include "core/t5_forward.h"
+#include "methods/method.h"
 
 int main(int argc, char **argv) {
     struct bench_args ba;
@@ -27,10 +30,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench: %s\n", error_message());
         return 1;
     }
-    struct tensor **ts = malloc(sizeof *ts * (size_t)m.n_params);
-    for (int i = 0; i < m.n_params; i++) ts[i] = &m.params[i];
+    struct method_instance mi;
+    if (method_attach(&mi, ba.method, &m, NULL, 0, 42)) {
+        fprintf(stderr, "bench: %s\n", error_message());
+        return 1;
+    }
     struct optim_config oc = optim_defaults(1e-4, 0, 1000);
-    if (trainable_init(&tr, &backend_cpu, ts, m.n_params, NULL) || optimizer_init(&o, &tr, &oc)) {
+    if (trainable_init(&tr, &backend_cpu, mi.train, mi.n_train, NULL) || optimizer_init(&o, &tr, &oc)) {
         fprintf(stderr, "bench: %s\n", error_message());
         return 1;
     }
@@ -55,7 +61,9 @@ int main(int argc, char **argv) {
         double dt = bench_now() - t0;
         if (it > 0 && dt < best) best = dt;
     }
-    printf("compacter train step: batch %d src %d tgt %d threads %d: %.1f ms/step, %.0f tokens/s\n", B, S, T,
-           omp_get_max_threads(), best * 1e3, (double)B * (S + T) / best);
+    char named[160] = "";
+    if (strcmp(ba.method, "full")) snprintf(named, sizeof named, "method %s ", ba.method);
+    printf("compacter train step: %sbatch %d src %d tgt %d threads %d: %.1f ms/step, %.0f tokens/s\n", named, B,
+           S, T, omp_get_max_threads(), best * 1e3, (double)B * (S + T) / best);
     return 0;
 }

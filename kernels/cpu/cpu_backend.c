@@ -74,4 +74,5 @@ const struct backend backend_cpu = {
     .set_precision = cpu_set_precision,
     .sumsq_multi = cpu_sumsq_multi,
     .adamw_multi = cpu_adamw_multi,
+    .embedding_backward_unique = cpu_embedding_backward_unique,
 };

@@ -17,6 +17,20 @@ int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
     return 0;
 }
 
+int cpu_embedding_backward_unique(float *dtable, const float *dout, const int32_t *ids, int64_t n,
+                                  int64_t d) {
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0) return error_set("embedding backward: negative id %d at %lld", ids[i], (long long)i);
+    /* no two rows share a destination: parallel over rows */
+#pragma omp parallel for schedule(static) if (n * d >= 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float *t = dtable + (int64_t)ids[i] * d;
+        const float *g = dout + i * d;
+        for (int64_t j = 0; j < d; j++) t[j] += g[j];
+    }
+    return 0;
+}
+
 int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
                          int64_t d, float eps) {
     /* y_j = w_j x_j r, r = (mean x^2 + eps)^-1/2

@@ -33,6 +33,8 @@ int cpu_permute_0213(float *out, const float *in, int64_t d0, int64_t d1, int64_
 int cpu_fwht(float *x, int64_t rows, int64_t L);
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t d);
+int cpu_embedding_backward_unique(float *dtable, const float *dout, const int32_t *ids, int64_t n,
+                                  int64_t d);
 int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
                          int64_t d, float eps);
 int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B, int64_t H,

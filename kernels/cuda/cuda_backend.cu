@@ -321,4 +321,5 @@ extern "C" const struct backend backend_cuda = {
     /* .gemm_2level = */ cuda_gemm_2level,
     /* .sumsq_multi = */ cuda_sumsq_multi,
     /* .adamw_multi = */ cuda_adamw_multi,
+    /* .embedding_backward_unique = */ cuda_embedding_backward_unique,
 };

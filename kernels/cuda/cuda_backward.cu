@@ -156,6 +156,27 @@ extern "C" int cuda_embedding_backward(float *dtable, const float *dout, const i
     return 0;
 }
 
+/* ids that do not repeat (a permutation): one thread per element, each destination written
+ * by exactly one thread with one add, as the CPU's serial walk adds it: bit-identical */
+static __global__ void embedding_backward_unique_kernel(float *dtable, const float *dout,
+                                                        const int32_t *ids, int64_t n, int64_t d) {
+    GRID_STRIDE64(e, n * d) {
+        int64_t i = d == 1 ? e : e / d, j = e - i * d;
+        int32_t id = ids[i];
+        if (id < 0) continue; /* recorded by the forward's embedding, as above */
+        float *t = dtable + (int64_t)id * d + j;
+        *t = __fadd_rn(*t, dout[e]);
+    }
+}
+
+extern "C" int cuda_embedding_backward_unique(float *dtable, const float *dout, const int32_t *ids,
+                                              int64_t n, int64_t d) {
+    if (n < 0 || d < 0)
+        return error_set("embedding backward: negative size n=%lld d=%lld", (long long)n,
+                         (long long)d);
+    EW_LAUNCH(embedding_backward_unique_kernel, (size_t)(n * d), dtable, dout, ids, n, d);
+}
+
 /* thread (h, s): dtable[b * H + h] += dbias[h * QK + i] for the i (in order) whose bucket
  * b is congruent to s; T5 has 32 buckets, so each thread owns at most one table entry */
 static __global__ void position_bias_backward_kernel(float *dtable, const float *dbias,

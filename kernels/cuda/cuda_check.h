@@ -97,6 +97,8 @@ int cuda_fwht(float *x, int64_t rows, int64_t L);
 
 /* cuda_backward.cu */
 int cuda_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
+int cuda_embedding_backward_unique(float *dtable, const float *dout, const int32_t *ids,
+                                   int64_t n, int64_t d);
 int cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n,
                             int64_t d);
 int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
