@@ -740,28 +740,6 @@ static void test_elementwise_backward(enum bw op, size_t n) {
     free(a), free(b), free(g0), free(want);
 }
 
-/* embedding_backward with many repeated ids (vocab < n) and ids spread over more than the
- * kernel's 64 slices */
-static void test_embedding_backward(int64_t vocab, int64_t n, int64_t d) {
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
-    for (int64_t i = 0; i < n; i++)
-        ids[i] = rnd_int((int)vocab);
-    ids[0] = ids[n - 1] = (int32_t)(vocab - 1); /* the last row, repeated */
-    float *t0, *dout;
-    float *dt = dev_rand((size_t)(vocab * d), -1, 1, &t0);
-    float *dd = dev_rand((size_t)(n * d), -1, 1, &dout);
-    int32_t *dids = dup_dev(ids, sizeof(int32_t) * (size_t)n);
-    float *want = hcopy(t0, (size_t)(vocab * d));
-    check_op("cpu embedding_backward", CPU->embedding_backward(want, dout, ids, n, d));
-    check_op("cuda embedding_backward", GPU->embedding_backward(dt, dd, dids, n, d));
-    char what[128];
-    snprintf(what, sizeof what, "embedding_backward V=%lld n=%lld d=%lld (repeated ids)",
-             (long long)vocab, (long long)n, (long long)d);
-    check_dev_rel(what, dt, want, (size_t)(vocab * d), TOL);
-    GPU->free(dt), GPU->free(dd), GPU->free(dids);
-    free(ids), free(t0), free(dout), free(want);
-}
-
 /* dev (n floats) bitwise equal to want: the count of differing elements, checked */
 static void check_dev_exact(const char *what, const float *dev, const float *want, size_t n) {
     float *got = hnan(n);
@@ -773,28 +751,40 @@ static void check_dev_exact(const char *what, const float *dev, const float *wan
     free(got);
 }
 
-/* the permutation scatter of Intrinsic-SAID's Fastfood: bitwise the CPU's (one add per
- * destination), into a pre-filled gradient */
-static void test_embedding_backward_unique(int64_t n, int64_t d) {
+/* embedding_backward with many repeated ids (vocab < n) and ids spread over more than the
+ * kernel's 64 slices; with `unique`, the ids are a permutation of n rows (vocab = n:
+ * Intrinsic-SAID's Fastfood) and embedding_backward_unique must give the CPU's
+ * embedding_backward bit for bit (one add per destination) */
+static void test_embedding_backward(int64_t vocab, int64_t n, int64_t d, int unique) {
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int j = rnd_int((int)(i + 1));
-        int32_t t = ids[i];
-        ids[i] = ids[j];
-        ids[j] = t;
+    if (unique) {
+        vocab = n;
+        for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)i;
+        for (int64_t i = n - 1; i > 0; i--) {
+            int j = rnd_int((int)(i + 1));
+            int32_t t = ids[i];
+            ids[i] = ids[j];
+            ids[j] = t;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) ids[i] = rnd_int((int)vocab);
+        ids[0] = ids[n - 1] = (int32_t)(vocab - 1); /* the last row, repeated */
     }
     float *t0, *dout;
-    float *dt = dev_rand((size_t)(n * d), -1, 1, &t0);
+    float *dt = dev_rand((size_t)(vocab * d), -1, 1, &t0);
     float *dd = dev_rand((size_t)(n * d), -1, 1, &dout);
     int32_t *dids = dup_dev(ids, sizeof(int32_t) * (size_t)n);
-    float *want = hcopy(t0, (size_t)(n * d));
+    float *want = hcopy(t0, (size_t)(vocab * d));
     check_op("cpu embedding_backward", CPU->embedding_backward(want, dout, ids, n, d));
-    check_op("cuda embedding_backward_unique", GPU->embedding_backward_unique(dt, dd, dids, n, d));
+    check_op(unique ? "cuda embedding_backward_unique" : "cuda embedding_backward",
+             (unique ? GPU->embedding_backward_unique : GPU->embedding_backward)(dt, dd, dids, n, d));
     char what[128];
-    snprintf(what, sizeof what, "embedding_backward_unique n=%lld d=%lld (a permutation)", (long long)n,
-             (long long)d);
-    check_dev_exact(what, dt, want, (size_t)(n * d));
+    snprintf(what, sizeof what, "embedding_backward%s V=%lld n=%lld d=%lld (%s)", unique ? "_unique" : "",
+             (long long)vocab, (long long)n, (long long)d, unique ? "a permutation" : "repeated ids");
+    if (unique)
+        check_dev_exact(what, dt, want, (size_t)(vocab * d));
+    else
+        check_dev_rel(what, dt, want, (size_t)(vocab * d), TOL);
     GPU->free(dt), GPU->free(dd), GPU->free(dids);
     free(ids), free(t0), free(dout), free(want);
 }
@@ -1713,11 +1703,11 @@ static void run_backward_tests(void) {
         test_elementwise_backward((enum bw)op, 100003);
     test_elementwise_backward(BW_AXPY, (size_t)17000003);
 
-    test_embedding_backward(37, 96, 40);     /* every id repeated */
-    test_embedding_backward(500, 3000, 300); /* ids across all slices, d over one block */
-    test_embedding_backward(70001, 1000, 3);
-    test_embedding_backward_unique(1 << 20, 1); /* Intrinsic-SAID's shape */
-    test_embedding_backward_unique(3001, 7);
+    test_embedding_backward(37, 96, 40, 0);     /* every id repeated */
+    test_embedding_backward(500, 3000, 300, 0); /* ids across all slices, d over one block */
+    test_embedding_backward(70001, 1000, 3, 0);
+    test_embedding_backward(0, 1 << 20, 1, 1); /* Intrinsic-SAID's shape */
+    test_embedding_backward(0, 3001, 7, 1);
     test_layout(0);
     test_layout(1);
     /* one chunk kernel, several rows per chunk with a partial last chunk, then the tile
