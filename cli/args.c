@@ -1,7 +1,10 @@
 /* args.c: long-flag parsing for the sub-commands. */
 #include "cli/args.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -73,6 +76,35 @@ const char *args_str(const struct arg *args, int n_args, const char *name, const
 int args_has(const struct arg *args, int n_args, const char *name) {
     for (int i = 0; i < n_args; i++)
         if (!strcmp(args[i].name, name)) return args[i].present;
+    return 0;
+}
+
+int args_int(const struct arg *args, int n_args, const char *name, long long def, long long lo, long long hi,
+             long long *out) {
+    const char *v = args_str(args, n_args, name, NULL);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return error_set("--%s: '%s' is not an integer from %lld to %lld", name, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int args_num(const struct arg *args, int n_args, const char *name, double def, double *out) {
+    const char *v = args_str(args, n_args, name, NULL);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x)) return error_set("--%s: '%s' is not a finite number", name, v);
+    *out = x;
     return 0;
 }
 

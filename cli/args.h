@@ -26,6 +26,13 @@ int args_parse(int argc, char **argv, struct arg *args, int n_args, const char *
 const char *args_str(const struct arg *args, int n_args, const char *name, const char *def);
 int args_has(const struct arg *args, int n_args, const char *name);
 
+/* Option `name` as an integer in [lo, hi], or as a finite number (args_num); *out = def
+ * when the option is absent. -1 with an error naming the flag and its value otherwise
+ * ("--lr: 'abc' is not a number"), instead of atoi's silent 0. */
+int args_int(const struct arg *args, int n_args, const char *name, long long def, long long lo, long long hi,
+             long long *out);
+int args_num(const struct arg *args, int n_args, const char *name, double def, double *out);
+
 /* Print "compacter: <command>: <error_message()>" to stderr and return 1. */
 int cli_fail(const char *command);
 

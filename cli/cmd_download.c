@@ -54,9 +54,14 @@ int cmd_download(int argc, char **argv) {
     const char *dd = args_str(args, n_args, "data-dir", NULL);
     if (dd) task_data_set_user_dir(dd);
     struct download_opts o = download_opts_default();
-    const char *v;
-    if ((v = args_str(args, n_args, "timeout", NULL))) o.stall_timeout_s = atol(v);
-    if ((v = args_str(args, n_args, "retries", NULL))) o.retries = atoi(v);
+    long long timeout, retries;
+    if (args_int(args, n_args, "timeout", o.stall_timeout_s, 0, 86400, &timeout) ||
+        args_int(args, n_args, "retries", o.retries, 0, 1000, &retries)) {
+        fprintf(stderr, "compacter: download: %s\n", error_message());
+        return 2;
+    }
+    o.stall_timeout_s = (long)timeout;
+    o.retries = (int)retries;
     if (!args_has(args, n_args, "quiet")) o.progress = download_progress_bar;
     download_set_defaults(&o);
     const char *mirror = args_str(args, n_args, "mirror", NULL);

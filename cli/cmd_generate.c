@@ -23,11 +23,16 @@ int cmd_generate(int argc, char **argv) {
                        NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     const char *enc_s = args_str(a, n, "encoder-ids", NULL);
-    int max_len = atoi(args_str(a, n, "max-length", "20"));
-    if (!enc_s || max_len < 1 || max_len > 4096) {
-        fprintf(stderr, "compacter generate: --encoder-ids is required and --max-length must be in 1..4096\n");
+    long long ml;
+    if (args_int(a, n, "max-length", 20, 1, 4096, &ml)) {
+        fprintf(stderr, "compacter generate: %s\n", error_message());
         return 2;
     }
+    if (!enc_s) {
+        fprintf(stderr, "compacter generate: --encoder-ids is required\n");
+        return 2;
+    }
+    int max_len = (int)ml;
     struct t5_model m;
     if (open_model(&m, args_str(a, n, "model", NULL), args_str(a, n, "device", "auto"), args_str(a, n, "precision", "fp32"))) return cli_fail("generate");
     int32_t *enc = NULL, *mask = NULL, *out = NULL;

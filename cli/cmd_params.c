@@ -47,11 +47,12 @@ int cmd_params(int argc, char **argv) {
     }
     struct t5_config c;
     if (t5_config_load(&c, cfg_path)) return cli_fail("params");
-    c.vocab_size = atoi(args_str(a, n, "vocab", "32100"));
-    if (c.vocab_size < 1) {
-        fprintf(stderr, "compacter params: --vocab must be >= 1\n");
+    long long vocab;
+    if (args_int(a, n, "vocab", 32100, 1, 1 << 30, &vocab)) {
+        fprintf(stderr, "compacter params: %s\n", error_message());
         return 2;
     }
+    c.vocab_size = (int)vocab;
     struct t5_model m;
     struct method_instance mi;
     /* parameters are laid out but never touched: the allocation stays virtual */

@@ -71,9 +71,14 @@ int cmd_run(int argc, char **argv) {
         .data_dir = args_str(a, n, "data-dir", NULL),
         .tty = isatty(2) && !args_has(a, n, "no-progress-bar"),
         .dry_run = args_has(a, n, "dry-run"),
-        .threads = atoi(args_str(a, n, "threads", "0")),
         .sets = &sets,
     };
+    long long threads;
+    if (args_int(a, n, "threads", 0, 0, 4096, &threads)) {
+        fprintf(stderr, "compacter run: %s\n", error_message());
+        return 2;
+    }
+    o.threads = (int)threads;
     struct runner_summary s;
     if (runner_run(&o, &s)) return cli_fail("run");
     if (!o.dry_run)

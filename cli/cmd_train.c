@@ -73,32 +73,47 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "compacter train: --model and --train are required (see --help)\n");
         return 2;
     }
+    /* numbers: a malformed or out-of-range value is a usage error naming the flag */
+    long long epochs, batch, accum, src_len, tgt_len, max_steps, stop_after, seed, save_every, warmup;
+    double lr, wd, clip;
+    const long long IMAX = 2147483647;
+    if (args_int(a, n, "epochs", 1, 1, IMAX, &epochs) || args_int(a, n, "batch", 8, 1, IMAX, &batch) ||
+        args_int(a, n, "grad-accum", 1, 1, IMAX, &accum) ||
+        args_int(a, n, "max-source-length", 128, 1, IMAX, &src_len) ||
+        args_int(a, n, "max-target-length", 128, 1, IMAX, &tgt_len) ||
+        args_int(a, n, "max-steps", 0, 0, IMAX, &max_steps) || args_int(a, n, "stop-after", 0, 0, IMAX, &stop_after) ||
+        args_int(a, n, "seed", 42, 0, 9223372036854775807LL, &seed) ||
+        args_int(a, n, "save-every", 0, 0, IMAX, &save_every) || args_int(a, n, "warmup", 0, 0, IMAX, &warmup) ||
+        args_num(a, n, "lr", 3e-4, &lr) || args_num(a, n, "weight-decay", 0, &wd) || args_num(a, n, "clip", 1.0, &clip)) {
+        fprintf(stderr, "compacter train: %s\n", error_message());
+        return 2;
+    }
+    if (!(lr > 0) || wd < 0 || clip < 0) {
+        fprintf(stderr, "compacter train: --lr must be > 0, --weight-decay and --clip >= 0 (clip 0 disables it)\n");
+        return 2;
+    }
     struct train_config c = {
-        .epochs = atoi(args_str(a, n, "epochs", "1")),
-        .batch = atoi(args_str(a, n, "batch", "8")),
-        .grad_accum = atoi(args_str(a, n, "grad-accum", "1")),
-        .max_source_len = atoi(args_str(a, n, "max-source-length", "128")),
-        .max_target_len = atoi(args_str(a, n, "max-target-length", "128")),
-        .max_steps = atoll(args_str(a, n, "max-steps", "0")),
-        .stop_after = atoll(args_str(a, n, "stop-after", "0")),
-        .seed = strtoull(args_str(a, n, "seed", "42"), NULL, 10),
+        .epochs = (int)epochs,
+        .batch = (int)batch,
+        .grad_accum = (int)accum,
+        .max_source_len = (int)src_len,
+        .max_target_len = (int)tgt_len,
+        .max_steps = max_steps,
+        .stop_after = stop_after,
+        .seed = (uint64_t)seed,
         .dropout = !args_has(a, n, "no-dropout"),
         .save_path = args_str(a, n, "save", NULL),
-        .save_every = atoi(args_str(a, n, "save-every", "0")),
+        .save_every = (int)save_every,
     };
-    c.optim = optim_defaults(atof(args_str(a, n, "lr", "3e-4")), atoi(args_str(a, n, "warmup", "0")), 0);
-    c.optim.weight_decay = atof(args_str(a, n, "weight-decay", "0"));
-    c.optim.max_grad_norm = atof(args_str(a, n, "clip", "1.0"));
+    c.optim = optim_defaults(lr, (int)warmup, 0);
+    c.optim.weight_decay = wd;
+    c.optim.max_grad_norm = clip;
     const char *variant = args_str(a, n, "adamw", "hf");
     if (strcmp(variant, "hf") && strcmp(variant, "torch")) {
         fprintf(stderr, "compacter train: --adamw must be hf or torch\n");
         return 2;
     }
     c.optim.variant = strcmp(variant, "hf") ? ADAMW_TORCH : ADAMW_HF46;
-    if (c.epochs < 1 || c.batch < 1 || c.grad_accum < 1 || c.max_source_len < 1 || c.max_target_len < 1) {
-        fprintf(stderr, "compacter train: --epochs, --batch, --grad-accum and lengths must be >= 1\n");
-        return 2;
-    }
     struct t5_model m;
     if (open_model(&m, dir, args_str(a, n, "device", "auto"), args_str(a, n, "precision", "fp32"))) return cli_fail("train");
     const char *tok_path = args_str(a, n, "tokenizer", NULL);
@@ -118,8 +133,8 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         if (!strcmp(a[i].name, "option")) opt = &a[i];
     rc = method_attach(&mi, args_str(a, n, "method", "full"), &m, opt->values, opt->n_values, c.seed);
-    if (tok_path && !(tok = tokenizer_load(tok_path))) rc = -1;
-    if (!rc) rc = seq2seq_load_jsonl(&d, train, tok);
+    if (!rc && tok_path && !(tok = tokenizer_load(tok_path))) rc = -1;
+    if (!rc) rc = seq2seq_load_jsonl(&d, train, tok, m.cfg.vocab_size);
     const char *nd = args_str(a, n, "no-decay", "bias");
     int (*no_decay)(const char *) = !strcmp(nd, "bias") ? no_decay_bias
                                     : !strcmp(nd, "bias+norms") ? no_decay_bias_and_norms

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@ int checkpoint_save(const char *path, const struct trainable *tr, const struct o
             rc = tr->be->download(h, src[j], sizeof(float) * (size_t)k);
             struct st_out *so = &outs[i * per + j];
             snprintf(names[i * per + j], sizeof names[0], "%s/%s", kind[j], t->name ? t->name : "?");
+            /* a diverged state would overwrite the last good checkpoint: refuse it */
+            for (int64_t e = 0; !rc && e < k; e++)
+                if (!isfinite(h[e]))
+                    rc = error_set("%s: not written: tensor '%s' holds %g at step %lld (training diverged); the file "
+                                   "keeps its previous content",
+                                   path, names[i * per + j], (double)h[e], (long long)s->step);
             so->name = names[i * per + j];
             so->dtype = ST_F32;
             so->ndim = t->ndim;

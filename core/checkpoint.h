@@ -17,7 +17,9 @@ struct train_state {
     uint64_t rng_offset; /* dropout stream position */
 };
 
-/* config_json: any JSON object text describing the run (stored as a string), or NULL. */
+/* config_json: any JSON object text describing the run (stored as a string), or NULL.
+ * A state holding NaN or infinity is refused (error naming the tensor); path keeps what it
+ * held. */
 int checkpoint_save(const char *path, const struct trainable *tr, const struct optimizer *o,
                     const struct train_state *s, const char *config_json);
 /* Restore into tensors of the same names and shapes. A missing, extra or mis-shaped tensor,

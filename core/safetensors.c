@@ -85,7 +85,10 @@ static int parse_entry(struct st_file *f, const char *name, json_t *v, size_t da
         !json_is_integer(json_array_get(jo, 1)))
         return error_set("%s: tensor '%s': field 'data_offsets' must be [begin, end]", p, name);
     json_int_t b = json_integer_value(json_array_get(jo, 0)), e = json_integer_value(json_array_get(jo, 1));
-    if (b < 0 || e < b || (uint64_t)e > data_size)
+    if (b >= 0 && e < b)
+        return error_set("%s: tensor '%s': field 'data_offsets' [%lld, %lld] ends before it begins", p, name,
+                         (long long)b, (long long)e);
+    if (b < 0 || (uint64_t)e > data_size)
         return error_set("%s: tensor '%s': field 'data_offsets' [%lld, %lld] outside the data section of %zu bytes (file truncated?)",
                          p, name, (long long)b, (long long)e, data_size);
     if ((uint64_t)(e - b) != numel * st_dtypes[i].size)
@@ -95,6 +98,28 @@ static int parse_entry(struct st_file *f, const char *name, json_t *v, size_t da
     t->end = (size_t)e;
     t->name = strdup(name);
     return t->name ? 0 : error_set("out of memory");
+}
+
+static int by_begin(const void *a, const void *b) {
+    const struct st_tensor *x = *(const struct st_tensor *const *)a, *y = *(const struct st_tensor *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+/* No two tensors share bytes (safetensors' rule; a hand-edited or corrupt header could
+ * otherwise alias one tensor's data as another's). Empty tensors take no bytes. */
+static int check_overlaps(const struct st_file *f) {
+    const struct st_tensor **v = malloc(sizeof *v * (size_t)(f->n ? f->n : 1));
+    if (!v) return error_set("out of memory");
+    int n = 0, rc = 0;
+    for (int i = 0; i < f->n; i++)
+        if (f->tensors[i].end > f->tensors[i].begin) v[n++] = &f->tensors[i];
+    qsort(v, (size_t)n, sizeof *v, by_begin);
+    for (int i = 1; i < n && !rc; i++)
+        if (v[i]->begin < v[i - 1]->end)
+            rc = error_set("%s: tensor '%s': field 'data_offsets' [%zu, %zu] overlaps tensor '%s' [%zu, %zu]", f->path,
+                           v[i]->name, v[i]->begin, v[i]->end, v[i - 1]->name, v[i - 1]->begin, v[i - 1]->end);
+    free(v);
+    return rc;
 }
 
 int st_open(struct st_file *f, const char *path) {
@@ -160,6 +185,7 @@ int st_open(struct st_file *f, const char *path) {
         f->n++;
     }
     json_decref(root);
+    if (!rc) rc = check_overlaps(f);
     if (rc) goto fail;
     return 0;
 fail:
@@ -207,6 +233,10 @@ static int write_all(int fd, const void *buf, size_t n, const char *path) {
 }
 
 int st_write(const char *path, const struct st_out *ts, int n, const char *metadata_json) {
+    /* the rename below would replace a device (--out /dev/full, /dev/null as root) or a FIFO */
+    struct stat pst;
+    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))
+        return error_set("%s: exists and is not a regular file; not replacing it", path);
     json_t *hdr = json_object();
     size_t off = 0;
     if (metadata_json) {

@@ -51,8 +51,9 @@ struct st_out {
     const void *data;
 };
 
-/* Write atomically (tmp + fsync + rename). metadata: NULL or a flat JSON object of
- * string values (safetensors' rule), serialised, e.g. "{\"method\":\"compacter\"}". */
+/* Write atomically (tmp + fsync + rename); an existing path that is not a regular file (a
+ * device such as /dev/full, a FIFO) is an error, never replaced. metadata: NULL or a flat
+ * JSON object of string values (safetensors' rule), serialised, e.g. "{\"method\":\"compacter\"}". */
 int st_write(const char *path, const struct st_out *tensors, int n, const char *metadata_json);
 
 #endif

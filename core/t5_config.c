@@ -64,12 +64,49 @@ int t5_config_load(struct t5_config *c, const char *path) {
         get_float(root, path, "layer_norm_epsilon", 1e-6f, &c->layer_norm_eps) ||
         get_float(root, path, "dropout_rate", 0.1f, &c->dropout_rate))
         goto out;
-    if (c->vocab_size < 1 || c->d_model < 1 || c->d_kv < 1 || c->d_ff < 1 || c->num_heads < 1 ||
-        c->num_layers < 1 || c->num_buckets < 2) {
-        error_set("%s: vocab_size, d_model, d_kv, d_ff, num_heads, num_layers must be >= 1", path);
+    /* sizes: each named on its own, so the message points at the field */
+    const struct {
+        const char *key;
+        int value, min;
+    } lo[] = {{"vocab_size", c->vocab_size, 1}, {"d_model", c->d_model, 1}, {"d_kv", c->d_kv, 1},
+              {"d_ff", c->d_ff, 1}, {"num_heads", c->num_heads, 1}, {"num_layers", c->num_layers, 1},
+              /* the position buckets: a quarter of them exact (bidirectional), at least one */
+              {"relative_attention_num_buckets", c->num_buckets, 4}};
+    for (size_t i = 0; i < sizeof lo / sizeof lo[0]; i++)
+        if (lo[i].value < lo[i].min) {
+            error_set("%s: field '%s' is %d; it must be >= %d", path, lo[i].key, lo[i].value, lo[i].min);
+            goto out;
+        }
+    /* the bucket formula divides by log(max_distance / max_exact), max_exact = num_buckets/2 at
+     * most: a smaller distance gives a non-positive log and bucket indices out of range */
+    if (c->max_distance <= c->num_buckets / 2) {
+        error_set("%s: field 'relative_attention_max_distance' is %d; it must be > relative_attention_num_buckets / 2 = %d",
+                  path, c->max_distance, c->num_buckets / 2);
+        goto out;
+    }
+    const struct {
+        const char *key;
+        int value;
+    } ids[] = {{"pad_token_id", c->pad_id}, {"eos_token_id", c->eos_id}, {"decoder_start_token_id", c->decoder_start_id}};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (ids[i].value >= c->vocab_size) {
+            error_set("%s: field '%s' is %d, outside the vocabulary [0, %d)", path, ids[i].key, ids[i].value,
+                      c->vocab_size);
+            goto out;
+        }
+    if (!(c->layer_norm_eps >= 0)) {
+        error_set("%s: field 'layer_norm_epsilon' is %g; it must be >= 0", path, (double)c->layer_norm_eps);
+        goto out;
+    }
+    if (!(c->dropout_rate >= 0 && c->dropout_rate < 1)) {
+        error_set("%s: field 'dropout_rate' is %g; it must be in [0, 1)", path, (double)c->dropout_rate);
         goto out;
     }
     json_t *ff = json_object_get(root, "feed_forward_proj");
+    if (ff && !json_is_null(ff) && !json_is_string(ff)) {
+        error_set("%s: field 'feed_forward_proj' is not a string", path);
+        goto out;
+    }
     const char *ffs = json_is_string(ff) ? json_string_value(ff) : "relu";
     if (!strcmp(ffs, "relu")) c->ffn = T5_FFN_RELU;
     else if (!strcmp(ffs, "gated-gelu")) c->ffn = T5_FFN_GATED_GELU;
@@ -81,6 +118,10 @@ int t5_config_load(struct t5_config *c, const char *path) {
     }
     c->gated = c->ffn == T5_FFN_GATED_GELU || c->ffn == T5_FFN_GATED_RELU;
     json_t *tie = json_object_get(root, "tie_word_embeddings");
+    if (tie && !json_is_null(tie) && !json_is_boolean(tie)) {
+        error_set("%s: field 'tie_word_embeddings' is not true or false", path);
+        goto out;
+    }
     c->tied = tie && json_is_boolean(tie) ? json_is_true(tie) : 1;
     rc = 0;
 out:

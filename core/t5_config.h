@@ -19,8 +19,9 @@ struct t5_config {
     int pad_id, eos_id, decoder_start_id;
 };
 
-/* Parse path (config.json). Unknown feed_forward_proj or missing required fields are
- * errors naming the file and field. */
+/* Parse path (config.json). Unknown feed_forward_proj, missing or wrong-typed fields and
+ * values the model cannot run with (ids outside the vocabulary, too few position buckets,
+ * ...) are errors naming the file and field. */
 int t5_config_load(struct t5_config *c, const char *path);
 const char *t5_ffn_name(enum t5_ffn_kind k);
 /* Number of parameters of the model (shared embedding counted once). */

@@ -67,9 +67,9 @@ int t5_model_create(struct t5_model *m, const struct t5_config *c, const struct 
     memset(m, 0, sizeof *m);
     m->cfg = *c;
     m->be = be;
-    int max_params = 8 + c->num_layers * 12 + c->num_decoder_layers * 18;
-    m->params = calloc((size_t)max_params, sizeof *m->params);
-    struct layout L = {m, calloc((size_t)max_params, NAME_CAP), 0};
+    size_t max_params = 8 + (size_t)c->num_layers * 12 + (size_t)c->num_decoder_layers * 18;
+    m->params = calloc(max_params, sizeof *m->params);
+    struct layout L = {m, calloc(max_params, NAME_CAP), 0};
     m->enc = calloc((size_t)c->num_layers, sizeof *m->enc);
     m->dec = calloc((size_t)c->num_decoder_layers, sizeof *m->dec);
     if (!m->params || !L.names || !m->enc || !m->dec) {
@@ -109,8 +109,7 @@ int t5_model_create(struct t5_model *m, const struct t5_config *c, const struct 
     /* names live as long as the model: keep the block, owned via params[0].name */
     m->n_elements = L.offset;
     m->storage = be->alloc((size_t)m->n_elements * sizeof(float));
-    if (!m->storage) {
-        free(L.names);
+    if (!m->storage) { /* the names block is params[0].name now: t5_model_free frees it */
         error_wrap("model parameters (%lld floats): ", (long long)m->n_elements);
         t5_model_free(m);
         return -1;
@@ -256,7 +255,7 @@ int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be)
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!file_exists(path)) return error_set("%s: missing (is %s a Hugging Face model folder?)", path, dir);
     if (t5_config_load(&c, path)) return -1;
-    if (t5_model_create(m, &c, be)) return -1;
+    if (t5_model_create(m, &c, be)) return error_wrap("%s: ", path); /* sizes the file asks for */
     char **shards = NULL;
     int n_shards = 0;
     if (list_shards(dir, &shards, &n_shards)) {

@@ -109,6 +109,45 @@ static json_t *get_array(const char *path, const char *jp, json_t *obj, const ch
     return a;
 }
 
+/* Every key of obj is one of known (NULL-terminated): a misspelt field would otherwise be
+ * ignored and its default used without a word. */
+static int check_keys(const char *path, const char *jp, json_t *obj, const char *const *known) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        int ok = 0;
+        for (const char *const *q = known; *q && !ok; q++) ok = !strcmp(*q, k);
+        if (ok) continue;
+        char list[512] = "";
+        for (const char *const *q = known; *q; q++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", q == known ? "" : ", ", *q);
+        return error_set("%s: %s.%s: unknown field (known: %s)", path, jp, k, list);
+    }
+    return 0;
+}
+
+static const char *const top_keys[] = {"experiment", "description", "presets", NULL};
+/* tiny_model, synthetic and threads are read by the runner (experiments/runner.c) */
+static const char *const preset_keys[] = {"model", "device", "precision", "seeds", "batch", "grad_accum", "warmup",
+                                          "max_source_length", "eval_every", "memory_budget_bytes", "batch_policy",
+                                          "tasks", "train_sizes", "methods", "tiny_model", "synthetic", "threads",
+                                          NULL};
+static const char *const method_keys[] = {"name", "label", "lr", "reduction_factor", "batch", "grad_accum",
+                                          "warmup", "options", NULL};
+static const char *const task_keys[] = {"name", "epochs", NULL};
+static const char *const size_keys[] = {"size", "epochs", NULL};
+
+/* value is one of the NULL-terminated list */
+static int check_choice(const char *path, const char *jp, const char *key, const char *value,
+                        const char *const *choices) {
+    char list[128] = "";
+    for (const char *const *q = choices; *q; q++) {
+        if (!strcmp(*q, value)) return 0;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", q == choices ? "" : ", ", *q);
+    }
+    return error_set("%s: %s.%s: '%s': expected one of %s", path, jp, key, value, list);
+}
+
 static int is_number(const json_t *v) { return json_is_number(v); }
 static int is_posint(const json_t *v) { return json_is_integer(v) && json_integer_value(v) >= 0; }
 static int is_object(const json_t *v) { return json_is_object(v); }
@@ -297,6 +336,7 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
     char jp[300];
     snprintf(jp, sizeof jp, "%s.methods[%zu]", c->jp, mi);
     if (!json_is_object(m)) return bad(c->path, jp, "expected an object");
+    if (check_keys(c->path, jp, m, method_keys)) return -1;
     int err = 0;
     struct run_spec r;
     memset(&r, 0, sizeof r);
@@ -328,6 +368,7 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
         json_t *t = json_array_get(c->tasks, ti);
         char tjp[300];
         snprintf(tjp, sizeof tjp, "%s.tasks[%zu]", c->jp, ti);
+        if (check_keys(c->path, tjp, t, task_keys)) return -1;
         const char *tname = get_str(c->path, tjp, t, "name", NULL, sizeof r.task, &err);
         int task_epochs = (int)get_int(c->path, tjp, t, "epochs", 0, c->sizes == NULL, 1, &err);
         if (err) return -1;
@@ -340,6 +381,7 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
                 json_t *s = json_array_get(c->sizes, si);
                 char sjp[300];
                 snprintf(sjp, sizeof sjp, "%s.train_sizes[%zu]", c->jp, si);
+                if (check_keys(c->path, sjp, s, size_keys)) return -1;
                 r.train_size = (long)get_int(c->path, sjp, s, "size", 0, 1, 1, &err);
                 r.epochs = (int)get_int(c->path, sjp, s, "epochs", 0, 1, 1, &err);
                 if (err) return -1;
@@ -449,8 +491,13 @@ static int load_preset(const char *path, json_t *root, const char *preset,
     c->path = path;
     int err = 0;
     if (!json_is_object(root)) return error_set("%s: expected a JSON object at the top", path);
+    if (check_keys(path, "$", root, top_keys)) return -1;
     c->experiment = get_str(path, "$", root, "experiment", NULL, RUN_NAME_CAP, &err);
     if (err) return -1;
+    /* it names the results file <results>/<experiment>.jsonl and the runs' folders */
+    if (strchr(c->experiment, '/') || c->experiment[0] == '.')
+        return error_set("%s: $.experiment: '%s': expected a plain name (no '/', not starting with '.')", path,
+                         c->experiment);
     json_t *presets = get(path, "$", root, "presets", 1);
     if (!presets) return -1;
     if (!json_is_object(presets)) return bad(path, "presets", "expected an object");
@@ -471,12 +518,14 @@ static int load_preset(const char *path, json_t *root, const char *preset,
     c->preset = preset;
     snprintf(c->jp, sizeof c->jp, "presets.%s", preset);
     if (!json_is_object(p)) return bad(path, c->jp, "expected an object");
+    if (check_keys(path, c->jp, p, preset_keys)) return -1;
     c->model = get_str(path, c->jp, p, "model", NULL, 128, &err);
     if (err) return -1;
     c->device = get_str(path, c->jp, p, "device", "cpu", 32, &err);
-    if (err) return -1;
+    static const char *const devices[] = {"cpu", "cuda", "auto", NULL}, *const precisions[] = {"fp32", "tf32", "bf16", NULL};
+    if (err || check_choice(path, c->jp, "device", c->device, devices)) return -1;
     c->precision = get_str(path, c->jp, p, "precision", "fp32", 16, &err);
-    if (err) return -1;
+    if (err || check_choice(path, c->jp, "precision", c->precision, precisions)) return -1;
     c->seeds = get_array(path, c->jp, p, "seeds", is_posint, "non-negative integers", 1, &err);
     if (err) return -1;
     c->batch = (int)get_int(path, c->jp, p, "batch", 0, 1, 0, &err);
@@ -508,7 +557,9 @@ int experiment_expand_set(const char *path, const char *preset, const struct exp
     memset(out, 0, sizeof *out);
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return error_set("%s:%d:%d: %s", path, je.line, je.column, je.text);
+    if (!root) /* no line when the file could not be read at all */
+        return je.line < 1 ? error_set("%s: %s", path, je.text)
+                           : error_set("%s:%d:%d: %s", path, je.line, je.column, je.text);
     struct preset_common c;
     size_t cap = 0;
     int rc = -1;

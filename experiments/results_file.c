@@ -118,6 +118,7 @@ int results_append(const char *path, const char *line, long *cut_bytes) {
     if (flock(fd, LOCK_EX)) rc = error_set("%s: cannot lock: %s", path, strerror(errno));
     struct stat st;
     if (!rc && fstat(fd, &st)) rc = error_set("%s: %s", path, strerror(errno));
+    off_t start = rc ? 0 : st.st_size; /* where this line begins */
     if (!rc && st.st_size > 0) {
         char last;
         if (pread(fd, &last, 1, st.st_size - 1) != 1)
@@ -126,8 +127,10 @@ int results_append(const char *path, const char *line, long *cut_bytes) {
             off_t keep;
             if (last_newline_end(fd, st.st_size, &keep) || ftruncate(fd, keep))
                 rc = error_set("%s: cannot cut the truncated last line: %s", path, strerror(errno));
-            else if (cut_bytes)
-                *cut_bytes = (long)(st.st_size - keep);
+            else {
+                start = keep;
+                if (cut_bytes) *cut_bytes = (long)(st.st_size - keep);
+            }
         }
     }
     size_t n = strlen(line);
@@ -146,6 +149,8 @@ int results_append(const char *path, const char *line, long *cut_bytes) {
                 done += (size_t)w;
         }
         if (!rc && fsync(fd)) rc = error_set("%s: fsync: %s", path, strerror(errno));
+        /* a line cut short (full disk) leaves the file as it was; its error is the one reported */
+        if (rc && ftruncate(fd, start) == 0) fsync(fd);
     }
     free(buf);
     close(fd); /* releases the lock */

@@ -29,7 +29,8 @@ int results_index_has(const struct results_index *ix, const char *run_id);
 void results_index_free(struct results_index *ix);
 
 /* Append line (no newline inside; one is added) to path, creating it and its folder.
- * *cut_bytes (may be NULL) receives how many bytes of a truncated tail were removed. */
+ * *cut_bytes (may be NULL) receives how many bytes of a truncated tail were removed. A
+ * write that fails part way (full disk) is cut off again: the file keeps its earlier lines. */
 int results_append(const char *path, const char *line, long *cut_bytes);
 
 #endif

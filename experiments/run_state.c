@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "datasets/cache.h"
@@ -118,8 +119,13 @@ int run_state_save(const struct run_state *s, const char *path) {
         return -1;
     }
     /* REAL_PRECISION 17: the scores read back bit for bit */
+    errno = 0;
     int rc = json_dump_file(o, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
     json_decref(o);
-    if (rc) return error_set("%s: cannot write", tmp);
+    if (rc) {
+        error_set("%s: cannot write%s%s", tmp, errno ? ": " : "", errno ? strerror(errno) : "");
+        unlink(tmp); /* path keeps its previous state */
+        return -1;
+    }
     return file_commit(tmp, path);
 }

@@ -41,9 +41,11 @@ void seq2seq_free(struct seq2seq_data *d) {
     memset(d, 0, sizeof *d);
 }
 
-/* ids from a JSON array of integers or, with a tokenizer, a string (with </s>). */
-static int field_ids(json_t *v, const struct tokenizer *tok, const char *path, int line, const char *field,
-                     int32_t **ids, int *n) {
+/* ids from a JSON array of integers or, with a tokenizer, a string (with </s>); each below
+ * vocab (when > 0). On error *ids is NULL. */
+static int field_ids(json_t *v, const struct tokenizer *tok, int vocab, const char *path, int line,
+                     const char *field, int32_t **ids, int *n) {
+    *ids = NULL;
     if (json_is_array(v)) {
         size_t k = json_array_size(v);
         *ids = malloc(sizeof(int32_t) * (k ? k : 1));
@@ -52,27 +54,37 @@ static int field_ids(json_t *v, const struct tokenizer *tok, const char *path, i
             json_t *e = json_array_get(v, i);
             if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > INT32_MAX) {
                 free(*ids);
+                *ids = NULL;
                 return error_set("%s: line %d: field '%s': element %zu is not a token id", path, line, field, i);
             }
             (*ids)[i] = (int32_t)json_integer_value(e);
         }
         *n = (int)k;
-        return 0;
-    }
-    if (json_is_string(v)) {
+    } else if (json_is_string(v)) {
         if (!tok)
             return error_set("%s: line %d: field '%s' is text but no tokenizer was given (--tokenizer FILE)", path,
                              line, field);
         size_t k;
-        if (tokenizer_encode(tok, json_string_value(v), json_string_length(v), ids, &k))
+        if (tokenizer_encode(tok, json_string_value(v), json_string_length(v), ids, &k)) {
+            *ids = NULL;
             return error_wrap("%s: line %d: field '%s': ", path, line, field);
+        }
         *n = (int)k;
-        return 0;
+    } else {
+        return error_set("%s: line %d: field '%s' missing or not a string / array of ids", path, line, field);
     }
-    return error_set("%s: line %d: field '%s' missing or not a string / array of ids", path, line, field);
+    for (int i = 0; vocab > 0 && i < *n; i++)
+        if ((*ids)[i] >= vocab) {
+            int id = (*ids)[i];
+            free(*ids);
+            *ids = NULL;
+            return error_set("%s: line %d: field '%s': element %d: token id %d is outside the model's vocabulary [0, %d)",
+                             path, line, field, i, id, vocab);
+        }
+    return 0;
 }
 
-int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct tokenizer *tok) {
+int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct tokenizer *tok, int vocab_size) {
     FILE *f = fopen(path, "r");
     if (!f) return error_set("%s: cannot open", path);
     char *line = NULL;
@@ -92,8 +104,8 @@ int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct to
         }
         int32_t *s = NULL, *t = NULL;
         int ns = 0, nt = 0;
-        rc = field_ids(json_object_get(o, "source"), tok, path, lineno, "source", &s, &ns);
-        if (!rc) rc = field_ids(json_object_get(o, "target"), tok, path, lineno, "target", &t, &nt);
+        rc = field_ids(json_object_get(o, "source"), tok, vocab_size, path, lineno, "source", &s, &ns);
+        if (!rc) rc = field_ids(json_object_get(o, "target"), tok, vocab_size, path, lineno, "target", &t, &nt);
         if (!rc && (ns == 0 || nt == 0)) rc = error_set("%s: line %d: empty source or target", path, lineno);
         if (!rc) rc = seq2seq_add(d, s, ns, t, nt);
         free(s);

@@ -24,8 +24,9 @@ struct seq2seq_data {
 /* Append one example (ids copied). */
 int seq2seq_add(struct seq2seq_data *d, const int32_t *src, int src_len, const int32_t *tgt, int tgt_len);
 /* Read JSONL lines {"source": S, "target": T} where S and T are arrays of token ids or
- * strings (strings need tok, which may be NULL otherwise). Errors name file and line. */
-int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct tokenizer *tok);
+ * strings (strings need tok, which may be NULL otherwise); ids must be below vocab_size
+ * (0: unchecked). Errors name file, line and field. */
+int seq2seq_load_jsonl(struct seq2seq_data *d, const char *path, const struct tokenizer *tok, int vocab_size);
 void seq2seq_free(struct seq2seq_data *d);
 
 /* A padded batch built from examples idx[0..n): host arrays owned by the batch, kept and

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -115,9 +116,12 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
             rc = t5_forward(x, m, &b.b, &out);
             float loss = NAN;
             if (!rc) rc = exec_download(x, out.loss, &loss);
-            if (!rc && !isfinite(loss))
+            if (!rc && !isfinite(loss)) {
+                /* checkpoints are never written with non-finite values: one at save_path is good */
+                int kept = c.save_path && access(c.save_path, F_OK) == 0;
                 rc = error_set("loss is %f at step %lld (epoch %d)%s%s", (double)loss, (long long)step + 1, epoch + 1,
-                               c.save_path ? "; the last good checkpoint is " : "", c.save_path ? c.save_path : "");
+                               kept ? "; the last good checkpoint is " : "", kept ? c.save_path : "");
+            }
             if (!rc) rc = backward(x, n_micro > 1 ? op_scale(x, out.loss, 1.0f / (float)n_micro) : out.loss);
             loss_sum += loss;
             exec_reset(x);

@@ -21,9 +21,9 @@ const char *method_opt(const struct method_instance *mi, const char *name) {
 int method_opt_int(const struct method_instance *mi, const char *name, int *out) {
     const char *v = method_opt(mi, name);
     char *end;
-    if (!v) return error_set("method %s: no option '%s'", mi->method->name, name);
+    if (!v) return error_set("no option '%s'", name);
     long x = strtol(v, &end, 10);
-    if (*end || end == v) return error_set("method %s: option %s=%s is not an integer", mi->method->name, name, v);
+    if (*end || end == v) return error_set("option %s=%s is not an integer", name, v);
     *out = (int)x;
     return 0;
 }
@@ -31,18 +31,18 @@ int method_opt_int(const struct method_instance *mi, const char *name, int *out)
 int method_opt_float(const struct method_instance *mi, const char *name, double *out) {
     const char *v = method_opt(mi, name);
     char *end;
-    if (!v) return error_set("method %s: no option '%s'", mi->method->name, name);
+    if (!v) return error_set("no option '%s'", name);
     *out = strtod(v, &end);
-    if (*end || end == v) return error_set("method %s: option %s=%s is not a number", mi->method->name, name, v);
+    if (*end || end == v) return error_set("option %s=%s is not a number", name, v);
     return 0;
 }
 
 int method_opt_bool(const struct method_instance *mi, const char *name, int *out) {
     const char *v = method_opt(mi, name);
-    if (!v) return error_set("method %s: no option '%s'", mi->method->name, name);
+    if (!v) return error_set("no option '%s'", name);
     if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) *out = 1;
     else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) *out = 0;
-    else return error_set("method %s: option %s=%s is not a boolean (true/false)", mi->method->name, name, v);
+    else return error_set("option %s=%s is not a boolean (true/false)", name, v);
     return 0;
 }
 

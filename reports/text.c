@@ -42,6 +42,10 @@ void sb_free(struct sbuf *b) {
 }
 
 int write_atomic(const char *path, const char *data, size_t n) {
+    /* the rename below would replace a device or a FIFO at path */
+    struct stat pst;
+    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))
+        return error_set("%s: exists and is not a regular file; not replacing it", path);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
         return error_set("%s: path too long", path);

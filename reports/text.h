@@ -14,7 +14,8 @@ struct sbuf {
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_free(struct sbuf *b);
 
-/* Write `n` bytes to `path` atomically. -1 (error set, naming the path) on failure. */
+/* Write `n` bytes to `path` atomically. -1 (error set, naming the path) on failure, or when
+ * path exists and is not a regular file (a device or FIFO is never replaced). */
 int write_atomic(const char *path, const char *data, size_t n);
 /* mkdir -p. */
 int make_dirs(const char *path);
