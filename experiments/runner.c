@@ -150,13 +150,15 @@ static int validate_grid(const char *path, const struct experiment_grid *g) {
                                   ? r->options[k].key
                                   : (r->reduction_factor > 0 ? "reduction_factor" : NULL);
             if (!key) continue;
-            int found = 0;
-            for (const struct method_option *op = me->options; op && op->name; op++)
-                found |= !strcmp(op->name, key);
+            const struct method_option *found = NULL;
+            for (const struct method_option *op = me->options; op && op->name && !found; op++)
+                if (!strcmp(op->name, key)) found = op;
             if (!found)
                 return error_set(
                     "%s: preset %s: method %s has no option '%s' (run %s); nothing was trained",
                     path, g->preset, r->method, key, r->run_id);
+            if (k < r->n_options && method_option_check(found, r->options[k].value))
+                return error_wrap("%s: preset %s: method %s (run %s): ", path, g->preset, r->method, r->run_id);
         }
         if (!task_find(r->task))
             return error_wrap("%s: preset %s: run %s: ", path, g->preset, r->run_id);

@@ -46,6 +46,30 @@ int method_opt_bool(const struct method_instance *mi, const char *name, int *out
     return 0;
 }
 
+static int parses_num(const char *v) {
+    char *end;
+    (void)strtod(v, &end);
+    return end != v && !*end;
+}
+
+static int is_bool_text(const char *v) {
+    static const char *const t[] = {"true", "false", "1", "0", "yes", "no"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(v, t[i])) return 1;
+    return 0;
+}
+
+int method_option_check(const struct method_option *op, const char *value) {
+    const char *d = op->def ? op->def : "";
+    /* a numeric default: a number (whether it must be an integer the method says at setup:
+     * LoRA's alpha defaults to 16 and takes 0.5) */
+    if (!strcmp(d, "true") || !strcmp(d, "false"))
+        return is_bool_text(value) ? 0 : error_set("option %s=%s is not a boolean (true/false)", op->name, value);
+    if (parses_num(d) && !parses_num(value))
+        return error_set("option %s=%s is not a number (its default is %s)", op->name, value, d);
+    return 0;
+}
+
 /* ---- parameters ---- */
 
 struct named_tensor {

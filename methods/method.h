@@ -76,6 +76,11 @@ const char *method_opt(const struct method_instance *mi, const char *name);
 int method_opt_int(const struct method_instance *mi, const char *name, int *out);
 int method_opt_float(const struct method_instance *mi, const char *name, double *out);
 int method_opt_bool(const struct method_instance *mi, const char *name, int *out);
+/* value has the kind of op's default (a number for a numeric default, true/false for a
+ * boolean one; any text for a text default): 0, or -1 with an error naming the option and
+ * the value. Lets a grid be checked before anything trains (the methods read their options,
+ * and check integer-ness and ranges, at setup). */
+int method_option_check(const struct method_option *op, const char *value);
 /* Declare a parameter (1-4 dims); its data exists after method_alloc(). */
 struct tensor *method_param(struct method_instance *mi, const char *name, int ndim, const int64_t *shape);
 int method_alloc(struct method_instance *mi);

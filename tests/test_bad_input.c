@@ -14,7 +14,8 @@
  *  - a run that diverges (--lr 1e39): the non-finite state is not saved over the last good
  *    checkpoint, and the NaN message names a checkpoint only when there is one;
  *  - experiment files: unknown fields at every level, unknown device / precision, an
- *    experiment name that would put the results file elsewhere, a missing file;
+ *    experiment name that would put the results file elsewhere, a method option whose value
+ *    is not of its kind (a number for phm_dim), a missing file;
  *  - a full disk (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with EFBIG): train --save,
  *    report --out, the results line of `compacter run` (was left cut short), progress.json;
  *  - an output path that is not a regular file (a FIFO standing in for /dev/full, which
@@ -377,6 +378,8 @@ static void experiment_cases(void) {
         {"experiment: precision fp8", "\"warmup\"", "\"precision\": \"fp8\", \"warmup\"",
          "presets.tiny.precision: 'fp8'"},
         {"experiment: name ../x", "\"x\"", "\"../x\"", "$.experiment: '../x'"},
+        {"experiment: method option of the wrong kind", "\"name\": \"full\"",
+         "\"name\": \"compacter\", \"options\": {\"phm_dim\": \"x\"}", "option phm_dim=x is not a number"},
     };
     const char *good = "{\"experiment\": \"x\", \"presets\": {\"tiny\": {\"model\": \"tiny\", "
                        "\"seeds\": [42], \"batch\": 8, "
