@@ -142,6 +142,16 @@ struct backend {
      * embedding_backward. */
     int (*embedding_backward_unique)(float *dtable, const float *dout, const int32_t *ids,
                                      int64_t n, int64_t d);
+
+    /* T5's FFN activation and its dropout in one pass: y = dropout(relu(x)), bit for bit
+     * relu then dropout (the same mask: seed, offset as dropout), and mask[i / 32] bit i % 32
+     * = (y[i] > 0), ceil(n / 32) words: all that the backward needs (so the tape keeps 1 bit
+     * per element, not y): dx += bit ? 0 + dy / (1 - p) : 0, bit for bit the two backward
+     * ops in turn (the "0 +" is the zeroed gradient of the relu output that dropout's
+     * backward adds into). Both may be NULL: op_relu_dropout then runs the two ops. */
+    int (*relu_dropout)(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                        uint64_t offset);
+    int (*relu_dropout_backward)(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */

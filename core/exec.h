@@ -30,6 +30,9 @@ struct exec {
      * EXEC_ATTN_RECOMPUTE_ALWAYS recomputes everywhere (tests). The results are bitwise
      * the same; only memory and time differ. */
     int recompute_attention;
+    /* Fused kernels where the backend has them (op_relu_dropout): 1 by default, 0 with
+     * COMPACTER_NO_FUSION=1 (the separate ops: bitwise the same results, for comparisons). */
+    int fuse;
 };
 
 enum { EXEC_ATTN_KEEP = 0, EXEC_ATTN_RECOMPUTE = 1, EXEC_ATTN_RECOMPUTE_ALWAYS = 2 };

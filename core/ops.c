@@ -336,6 +336,30 @@ struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
     return y;
 }
 
+struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
+    if (!in) return NULL;
+    if (!x->training || p <= 0.0f) return op_relu(x, in);
+    if (!x->fuse || !BE->relu_dropout || !BE->relu_dropout_backward) {
+        struct tensor *act = op_relu(x, in), *d = op_dropout(x, act, p);
+        if (d && d != act) exec_drop(x, act);
+        return d;
+    }
+    uint64_t offset = x->rng_offset;
+    size_t n = (size_t)tensor_numel(in);
+    x->rng_offset += (n + 3) / 4; /* the draws of op_dropout */
+    struct tensor *y = like(x, in);
+    struct tensor *mask = exec_tensor(x, DTYPE_I32, 1, (int64_t[]){(int64_t)((n + 31) / 32)});
+    if (!y || !mask ||
+        backend_failed(BE->relu_dropout(y->data, mask->data, in->data, n, p, x->seed, offset), "relu_dropout"))
+        return NULL;
+    struct tape_node *nd = REC("relu_dropout", relu_dropout_backward, y, in, mask, NULL, NULL);
+    if (nd) nd->f[0] = p;
+    /* backward reads 1 bit per element; y itself goes once its readers are done */
+    if (keep_if(x, nd, mask, 1)) return NULL;
+    exec_drop(x, mask);
+    return y;
+}
+
 /* ---- ops for methods ---- */
 
 static struct tensor *ones_vector(struct exec *x, int64_t n) {

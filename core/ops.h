@@ -20,6 +20,9 @@ struct tensor *op_gather_unique(struct exec *x, struct tensor *table, struct ten
 struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps);
 struct tensor *op_relu(struct exec *x, struct tensor *in);
 struct tensor *op_gelu_new(struct exec *x, struct tensor *in);
+/* op_dropout(op_relu(in), p), bit for bit, in one pass where the backend has the fused op
+ * (and x->fuse): one tensor made and kept for backward instead of two. */
+struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p);
 struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b);
 struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b);
 struct tensor *op_scale(struct exec *x, struct tensor *in, float s);

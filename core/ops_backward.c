@@ -56,6 +56,12 @@ int relu_backward(struct exec *x, struct tape_node *n) {
     return g ? BE->relu_backward(g, n->out->grad, n->out->data, (size_t)tensor_numel(n->out)) : -1;
 }
 
+int relu_dropout_backward(struct exec *x, struct tape_node *n) {
+    float *g = G(n->in[0]);
+    return g ? BE->relu_dropout_backward(g, n->out->grad, n->in[1]->data, (size_t)tensor_numel(n->out), n->f[0])
+             : -1;
+}
+
 int gelu_new_backward(struct exec *x, struct tape_node *n) {
     float *g = G(n->in[0]);
     return g ? BE->gelu_new_backward(g, n->out->grad, n->in[0]->data, (size_t)tensor_numel(n->out)) : -1;

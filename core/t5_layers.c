@@ -59,6 +59,13 @@ struct tensor *t5_ffn(struct exec *x, const struct t5_model *m, struct t5_site s
                           struct tensor *h) {
     const struct t5_config *c = &m->cfg;
     struct tensor *a = t5_linear(x, m, s, T5_WI, h, w->wi), *act = NULL;
+    if (c->ffn == T5_FFN_RELU) { /* T5 v1.0: relu and dropout in one op */
+        struct tensor *d = op_relu_dropout(x, a, c->dropout_rate);
+        exec_drop(x, a);
+        struct tensor *out = t5_linear(x, m, s, T5_WO, d, w->wo);
+        exec_drop(x, d);
+        return out;
+    }
     /* gated: wi_1 before the activation, the order the tape has always had (it sets the
      * order in which the input's gradient sums its two contributions) */
     int gated = c->ffn == T5_FFN_GATED_GELU || c->ffn == T5_FFN_GATED_RELU;

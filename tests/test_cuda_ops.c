@@ -6,7 +6,8 @@
  * deferred device errors. Then the whole T5 forward of both fixture families on CUDA
  * against the CPU backend (1e-5 relative) and against Hugging Face (test_t5_forward's
  * tolerances), greedy ids identical, and run-to-run bitwise determinism.
- * Training: dropout (y bit-identical to the CPU: the same Philox stream), every backward op
+ * Training: dropout (y bit-identical to the CPU: the same Philox stream), relu + dropout
+ * fused and its backward (bit-identical to the CPU), every backward op
  * and the optimizer ops (sumsq, AdamW of both variants over several steps) on fresh
  * random inputs with their outputs pre-filled with the same random values on both
  * backends, so that the accumulation (dst += ...) is checked: 1e-5 relative, outputs that
@@ -749,6 +750,31 @@ static void check_dev_exact(const char *what, const float *dev, const float *wan
     CHECK(differ == 0, "%s: %zu of %zu elements differ from the cpu", what, differ, n);
     if (!differ) printf("  ok %-52s n=%-8zu (bitwise)\n", what, n);
     free(got);
+}
+
+/* relu + dropout fused (T5 v1.0's FFN): y and its bit mask, and the backward from the mask,
+ * bitwise the CPU's fused op (itself bitwise the two ops: tests/test_fusion.c) */
+static void test_relu_dropout(size_t n, float p, uint64_t seed, uint64_t offset) {
+    size_t words = (n + 31) / 32;
+    float *x, *g0, *dy_h;
+    float *dx = dev_rand(n, -2, 2, &x), *dg = dev_rand(n, -1, 1, &g0), *ddy = dev_rand(n, -1, 1, &dy_h);
+    float *y_cpu = hnan(n), *dy = dev_nan(n), *want = hcopy(g0, n);
+    uint32_t *m_cpu = calloc(words, 4), *m_gpu = calloc(words, 4), *dm = dup_dev(m_gpu, words * 4);
+    memset(m_cpu, 0xA5, words * 4); /* every word must be written */
+    if (GPU->upload(dm, m_cpu, words * 4)) die("cuda upload");
+    check_op("cpu relu_dropout", CPU->relu_dropout(y_cpu, m_cpu, x, n, p, seed, offset));
+    check_op("cuda relu_dropout", GPU->relu_dropout(dy, dm, dx, n, p, seed, offset));
+    char what[128];
+    snprintf(what, sizeof what, "relu_dropout n=%zu p=%g", n, p);
+    check_dev_exact(what, dy, y_cpu, n);
+    to_host(m_gpu, dm, words * 4);
+    CHECK(memcmp(m_gpu, m_cpu, words * 4) == 0, "%s: the bit masks differ", what);
+    check_op("cpu relu_dropout_backward", CPU->relu_dropout_backward(want, dy_h, m_cpu, n, p));
+    check_op("cuda relu_dropout_backward", GPU->relu_dropout_backward(dg, ddy, dm, n, p));
+    snprintf(what, sizeof what, "relu_dropout_backward n=%zu p=%g (accumulating)", n, p);
+    check_dev_exact(what, dg, want, n);
+    GPU->free(dx), GPU->free(dg), GPU->free(ddy), GPU->free(dy), GPU->free(dm);
+    free(x), free(g0), free(dy_h), free(y_cpu), free(want), free(m_cpu), free(m_gpu);
 }
 
 /* embedding_backward with many repeated ids (vocab < n) and ids spread over more than the
@@ -1698,6 +1724,8 @@ static void run_backward_tests(void) {
     test_dropout(100003, 0.5f, 0x123456789abcdefull, 777); /* a 64-bit seed, an offset */
     test_dropout(5, 0.1f, 7, 3);                           /* a partial Philox block */
     test_dropout((size_t)17000003, 0.1f, 9, 1);            /* the grid-stride loop */
+    test_relu_dropout(100003, 0.1f, 42, 5);
+    test_relu_dropout(7, 0.5f, 3, 0);
 
     for (int op = BW_RELU; op <= BW_AXPY; op++)
         test_elementwise_backward((enum bw)op, 100003);

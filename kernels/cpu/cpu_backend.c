@@ -75,4 +75,6 @@ const struct backend backend_cpu = {
     .sumsq_multi = cpu_sumsq_multi,
     .adamw_multi = cpu_adamw_multi,
     .embedding_backward_unique = cpu_embedding_backward_unique,
+    .relu_dropout = cpu_relu_dropout,
+    .relu_dropout_backward = cpu_relu_dropout_backward,
 };

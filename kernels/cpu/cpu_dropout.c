@@ -1,4 +1,4 @@
-/* cpu_dropout.c: dropout and its backward on the CPU. The mask is the one of core/philox.h
+/* cpu_dropout.c: dropout and its backward on the CPU, and relu + dropout fused. The mask is the one of core/philox.h
  * (keep element i iff philox_uniform(seed, offset, i) >= p, the CUDA backend's very mask),
  * drawn for 8 Philox blocks (32 elements) at a time: with AVX2 where the CPU has it (8
  * blocks in the 8 lanes of a register, philox4x32_10's rounds in vector form), else block
@@ -79,22 +79,30 @@ __attribute__((target("avx2"))) static void keep_masks_avx2(uint64_t seed, uint6
 
 /* One whole group from element 4 * blk0: forward y = kept ? x s : +0 (an AND: a dropped inf
  * or NaN gives 0, as the select of the scalar path); backward (y = dx, x = dy) dx += dy s
- * where kept, dx untouched elsewhere (a blend, so even the sign of a zero stays). */
+ * where kept, dx untouched elsewhere (a blend, so even the sign of a zero stays). mode
+ * DROP_RELU: the forward of relu(x) (max(x, 0) with x first: x > 0 ? x : +0, NaN and -0
+ * included). */
 __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const float *x, float s, uint64_t seed,
                                                                uint64_t offset, size_t blk0, uint32_t thr,
-                                                               int backward) {
+                                                               int backward, int relu, uint32_t *bits) {
     __m256i m[4];
     keep_masks_avx2(seed, offset, blk0, thr, m);
-    const __m256 sv = _mm256_set1_ps(s);
+    const __m256 sv = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
+    uint32_t word = 0;
     for (int q = 0; q < 4; q++) {
-        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * q), sv), keep = _mm256_castsi256_ps(m[q]);
+        __m256 in = _mm256_loadu_ps(x + 8 * q);
+        if (relu) in = _mm256_max_ps(in, zero);
+        __m256 v = _mm256_mul_ps(in, sv), keep = _mm256_castsi256_ps(m[q]);
         if (!backward) {
-            _mm256_storeu_ps(y + 8 * q, _mm256_and_ps(keep, v));
+            __m256 out = _mm256_and_ps(keep, v);
+            _mm256_storeu_ps(y + 8 * q, out);
+            if (bits) word |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(out, zero, _CMP_GT_OQ)) << (8 * q);
         } else {
             __m256 dx = _mm256_loadu_ps(y + 8 * q);
             _mm256_storeu_ps(y + 8 * q, _mm256_blendv_ps(dx, _mm256_add_ps(dx, v), keep));
         }
     }
+    if (bits) *bits = word;
 }
 
 /* AVX2 when the CPU has it, unless COMPACTER_CPU_NO_AVX2 is set (tests of the other path) */
@@ -115,21 +123,28 @@ static uint32_t keep_threshold(float p) {
 
 /* elements [i0, i1) of the group from element 4 * blk0 (i0 = 4 * blk0), portable path */
 static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint64_t offset, size_t blk0,
-                          uint32_t thr, int backward, size_t i0, size_t i1) {
-    uint32_t w[4][LANES];
+                          uint32_t thr, int backward, int relu, uint32_t *bits, size_t i0, size_t i1) {
+    uint32_t w[4][LANES], word = 0;
     philox_group(seed, offset, blk0, w);
     for (size_t i = i0; i < i1; i++) {
         size_t j = i - i0;
         int keep = (w[j & 3][j >> 2] >> 8) >= thr;
-        if (!backward)
-            y[i] = keep ? x[i] * s : 0.0f;
+        float v = relu ? (x[i] > 0 ? x[i] : 0.0f) : x[i];
+        if (!backward) {
+            y[i] = keep ? v * s : 0.0f;
+            word |= (uint32_t)(y[i] > 0) << j;
+        }
         else if (keep)
             y[i] += x[i] * s;
     }
+    if (bits) *bits = word;
 }
 
-/* y = dropout(x) (backward = 0), or y += its backward applied to x = dy (backward = 1) */
-static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset, int backward) {
+/* y = dropout(x) (backward = 0; relu: of relu(x), with mask: bit i of mask[i / 32] = y[i] > 0;
+ * a group of GROUP = 32 elements is one mask word), or y += its backward applied to x = dy
+ * (backward = 1) */
+static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset, int backward,
+                        int relu, uint32_t *mask) {
     float s = 1.0f / (1.0f - p);
     uint32_t thr = keep_threshold(p);
     size_t groups = (n + GROUP - 1) / GROUP;
@@ -141,20 +156,41 @@ static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t se
         size_t i0 = g * GROUP, i1 = n - i0 < GROUP ? n : i0 + GROUP;
 #ifdef HAVE_AVX2_PATH
         if (avx2 && i1 - i0 == GROUP) {
-            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, backward);
+            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL);
             continue;
         }
 #endif
-        dropout_group(y, x, s, seed, offset, g * LANES, thr, backward, i0, i1);
+        dropout_group(y, x, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL, i0, i1);
     }
 }
 
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, 0);
+    dropout_run(y, x, n, p, seed, offset, 0, 0, NULL);
     return 0;
 }
 
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(dx, dy, n, p, seed, offset, 1);
+    dropout_run(dx, dy, n, p, seed, offset, 1, 0, NULL);
+    return 0;
+}
+
+int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                     uint64_t offset) {
+    dropout_run(y, x, n, p, seed, offset, 0, 1, mask);
+    return 0;
+}
+
+int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p) {
+    float s = 1.0f / (1.0f - p);
+    size_t words = (n + 31) / 32;
+#pragma omp parallel for schedule(static)
+    for (size_t w = 0; w < words; w++) {
+        uint32_t m = mask[w];
+        size_t i0 = 32 * w, i1 = n - i0 < 32 ? n : i0 + 32;
+        for (size_t i = i0; i < i1; i++) {
+            float g = 0.0f + dy[i] * s;
+            dx[i] += (m >> (i - i0)) & 1u ? g : 0.0f;
+        }
+    }
     return 0;
 }

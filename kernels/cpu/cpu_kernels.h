@@ -47,6 +47,9 @@ int cpu_axpy(float *y, const float *x, float alpha, size_t n);
 int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, const float *dmean,
                                int64_t rows, int64_t vocab);
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset);
+int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                     uint64_t offset);
+int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
 struct adamw_step;
 int cpu_sumsq(float *out, const float *x, size_t n);
 int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);

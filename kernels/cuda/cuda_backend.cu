@@ -322,4 +322,6 @@ extern "C" const struct backend backend_cuda = {
     /* .sumsq_multi = */ cuda_sumsq_multi,
     /* .adamw_multi = */ cuda_adamw_multi,
     /* .embedding_backward_unique = */ cuda_embedding_backward_unique,
+    /* .relu_dropout = */ cuda_relu_dropout,
+    /* .relu_dropout_backward = */ cuda_relu_dropout_backward,
 };

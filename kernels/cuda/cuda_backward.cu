@@ -73,6 +73,50 @@ extern "C" int cuda_dropout_backward(float *dx, const float *dy, size_t n, float
     EW_LAUNCH(dropout_backward_kernel, (n + 3) / 4, dx, dy, n, p, s, seed, offset);
 }
 
+/* relu + dropout fused: y = kept ? relu(x) s : 0 (relu as relu_kernel: x > 0 ? x : 0), and
+ * the mask word of y > 0 for each 32 elements: one thread per word (8 Philox blocks; the
+ * thread's 32 floats are 128 contiguous bytes) */
+static __global__ void relu_dropout_kernel(float *y, uint32_t *mask, const float *x, size_t n, float p,
+                                           float s, uint64_t seed, uint64_t offset) {
+    size_t words = (n + 31) / 32;
+    GRID_STRIDE(w, words) {
+        uint32_t bits = 0;
+        for (size_t blk = 8 * w; blk < 8 * w + 8 && 4 * blk < n; blk++) {
+            int keep[4];
+            dropout_keep4(seed, offset, blk, p, keep);
+            for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) {
+                float v = x[i] > 0 ? x[i] : 0.0f;
+                float o = keep[i & 3] ? __fmul_rn(v, s) : 0.0f;
+                y[i] = o;
+                bits |= (uint32_t)(o > 0) << (i & 31);
+            }
+        }
+        mask[w] = bits;
+    }
+}
+
+/* dx += bit ? 0 + dy s : 0: dropout's backward into the zeroed relu-output gradient, then
+ * relu's backward (the bit is y > 0: kept and relu(x) > 0) */
+static __global__ void relu_dropout_backward_kernel(float *dx, const float *dy, const uint32_t *mask,
+                                                    size_t n, float s) {
+    GRID_STRIDE(i, n) {
+        int bit = (mask[i >> 5] >> (i & 31)) & 1u;
+        dx[i] = __fadd_rn(dx[i], bit ? __fadd_rn(0.0f, __fmul_rn(dy[i], s)) : 0.0f);
+    }
+}
+
+extern "C" int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p,
+                                 uint64_t seed, uint64_t offset) {
+    float s = 1.0f / (1.0f - p);
+    EW_LAUNCH(relu_dropout_kernel, (n + 31) / 32, y, mask, x, n, p, s, seed, offset);
+}
+
+extern "C" int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n,
+                                          float p) {
+    float s = 1.0f / (1.0f - p);
+    EW_LAUNCH(relu_dropout_backward_kernel, n, dx, dy, mask, n, s);
+}
+
 /* ---- elementwise backward ---- */
 
 static __global__ void relu_backward_kernel(float *dx, const float *dy, const float *y, size_t n) {

@@ -115,6 +115,9 @@ int cuda_cross_entropy_backward(float *dlogits, const float *logits, const int32
                                 const float *dmean, int64_t rows, int64_t vocab);
 int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed,
                           uint64_t offset);
+int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                      uint64_t offset);
+int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
 
 /* cuda_optim.cu */
 struct adamw_step;

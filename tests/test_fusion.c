@@ -1,0 +1,221 @@
+/* test_fusion.c: T5 v1.0's FFN activation and dropout fused (op_relu_dropout, backend
+ * relu_dropout / relu_dropout_backward) against the two ops it replaces.
+ *  1. Kernels, CPU backend, AVX2 and portable paths (COMPACTER_CPU_NO_AVX2), lengths around
+ *     the 32-element Philox groups: relu_dropout(x) is bit for bit dropout(relu(x)) with
+ *     the same seed and offset, over inputs holding -0, +0, NaN, +-inf, subnormals and
+ *     ordinary values, and its mask has bit i set exactly where y[i] > 0 (every word
+ *     written); relu_dropout_backward(dx, dy, mask) is bit for bit dropout_backward into a
+ *     zeroed buffer followed by relu_backward, into a pre-filled dx.
+ *  2. Whole steps of the v1.0 fixture T5 (ReLU FFN) at batch 8, dropout on, two forward +
+ *     backward passes each: full fine-tuning, Compacter++ and LoRA, fused (x->fuse = 1,
+ *     the default) and not (0): the loss, the logits, every trained gradient and the dropout
+ *     stream's offset bitwise the same; the tape holds one relu_dropout node per FFN when
+ *     fused and none otherwise.
+ *  3. Memory: the bytes live after the forward drop by exactly one [tokens, d_ff] float
+ *     tensor per FFN (the relu output the unfused relu kept for its backward) less the bit
+ *     mask kept instead (ceil(tokens d_ff / 32) words, in 256-byte pool units), whether wo
+ *     trains (full fine-tuning: its input, y, is kept either way) or not. */
+#include "tests/check.h"
+
+#include <stdint.h>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/t5_forward.h"
+#include "core/trainable.h"
+#include "methods/method.h"
+
+#define FIX "tests/fixtures/t5"
+enum { B = 8, S = 24, T = 6, STEPS = 2 };
+
+static const struct backend *CPU = &backend_cpu;
+
+static uint64_t rng = 0x853c49e6748fea9bull;
+static uint64_t next_u64(void) {
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static float uniform(void) { return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 4.0 - 2.0); }
+
+/* random values with the special ones sprinkled in */
+static float *inputs(size_t n) {
+    static const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, 1e30f};
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) v[i] = i % 7 == 3 ? special[(i / 7) % 8] : uniform();
+    return v;
+}
+
+static size_t bit_diff(const float *a, const float *b, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+static void test_kernels(size_t n, float p, const char *path) {
+    uint64_t seed = 0x1234567890abcdefull, offset = 77;
+    float *x = inputs(n), *relu = malloc(4 * n), *want = malloc(4 * n), *got = malloc(4 * n);
+    size_t words = (n + 31) / 32;
+    uint32_t *mask = malloc(4 * words);
+    memset(mask, 0xA5, 4 * words);
+    CHECK(CPU->relu(relu, x, n) == 0 && CPU->dropout(want, relu, n, p, seed, offset) == 0, "%s", error_message());
+    CHECK(CPU->relu_dropout(got, mask, x, n, p, seed, offset) == 0, "%s", error_message());
+    size_t d = bit_diff(got, want, n);
+    CHECK(d == 0, "relu_dropout n=%zu p=%g (%s): %zu elements differ from dropout(relu)", n, p, path, d);
+    size_t wrong_bits = 0;
+    for (size_t i = 0; i < 32 * words; i++)
+        wrong_bits += ((mask[i / 32] >> (i % 32)) & 1u) != (i < n && want[i] > 0);
+    CHECK(wrong_bits == 0, "relu_dropout n=%zu p=%g (%s): %zu mask bits are not y > 0", n, p, path, wrong_bits);
+
+    /* backward, from y = the fused output */
+    float *dy = inputs(n), *dx0 = inputs(n), *tmp = calloc(n ? n : 1, 4), *dx_want = malloc(4 * n),
+          *dx_got = malloc(4 * n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dy[i])) dy[i] = uniform(); /* gradients are finite */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dx0[i])) dx0[i] = -0.0f;
+    memcpy(dx_want, dx0, 4 * n);
+    memcpy(dx_got, dx0, 4 * n);
+    CHECK(CPU->dropout_backward(tmp, dy, n, p, seed, offset) == 0 &&
+              CPU->relu_backward(dx_want, tmp, relu, n) == 0,
+          "%s", error_message());
+    CHECK(CPU->relu_dropout_backward(dx_got, dy, mask, n, p) == 0, "%s", error_message());
+    d = bit_diff(dx_got, dx_want, n);
+    CHECK(d == 0, "relu_dropout_backward n=%zu p=%g (%s): %zu elements differ from the two backward ops", n, p,
+          path, d);
+    printf("  ok relu_dropout and its backward, n=%zu p=%g (%s): bit for bit the two ops\n", n, p, path);
+    free(x), free(relu), free(want), free(got), free(dy), free(dx0), free(tmp), free(dx_want), free(dx_got), free(mask);
+}
+
+/* ---- whole steps ---- */
+
+struct run {
+    float loss[STEPS];
+    float *logits[STEPS];
+    int64_t n_logits;
+    float *grads[STEPS]; /* all trained gradients, concatenated */
+    int64_t n_grads;
+    uint64_t rng_offset[STEPS];
+    size_t live_fwd; /* bytes live after the first forward */
+    int fused_nodes; /* relu_dropout nodes on the first tape */
+    int64_t tokens_ff;  /* sum over FFNs of tokens x d_ff */
+    int64_t mask_bytes; /* the masks kept instead: each ceil(tokens d_ff / 32) words, pool-rounded */
+};
+
+static int32_t enc_ids[B * S], enc_mask[B * S], labels[B * T], dec_ids[B * T];
+
+static int run_case(const char *method, const char *const *opts, int n_opts, int fuse, struct run *r) {
+    struct t5_model m;
+    struct method_instance mi = {0};
+    struct trainable tr = {0};
+    struct exec x;
+    memset(r, 0, sizeof *r);
+    if (t5_model_load(&m, FIX "/v10", CPU)) return -1;
+    if (exec_init(&x, CPU)) {
+        t5_model_free(&m);
+        return -1;
+    }
+    const struct t5_config *c = &m.cfg;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < S; t++) {
+            int real = t < S - 2 * b;
+            enc_ids[b * S + t] = real ? 2 + (b * 131 + t * 17) % (c->vocab_size - 2) : c->pad_id;
+            enc_mask[b * S + t] = real;
+        }
+    for (int i = 0; i < B * T; i++) labels[i] = 2 + (i * 29) % (c->vocab_size - 2);
+    t5_shift_right(c, labels, B, T, dec_ids);
+    r->tokens_ff = ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff;
+    int64_t enc_mask_b = ((int64_t)B * S * c->d_ff + 31) / 32 * 4, dec_mask_b = ((int64_t)B * T * c->d_ff + 31) / 32 * 4;
+    enc_mask_b = (enc_mask_b + 255) / 256 * 256, dec_mask_b = (dec_mask_b + 255) / 256 * 256;
+    r->mask_bytes = c->num_layers * enc_mask_b + c->num_decoder_layers * dec_mask_b;
+    int rc = method_attach(&mi, method, &m, (const char **)opts, n_opts, 42) ||
+             trainable_init(&tr, CPU, mi.train, mi.n_train, NULL);
+    struct t5_batch batch = {B, S, T, enc_ids, enc_mask, dec_ids, labels};
+    x.data.poison = 1; /* a read of freed memory shows as NaN */
+    x.fuse = fuse;
+    x.record = 1;
+    x.training = 1;
+    x.seed = 99;
+    for (int s = 0; s < STEPS && !rc; s++) {
+        struct t5_outputs o;
+        rc = trainable_zero_grad(&tr) || t5_forward(&x, &m, &batch, &o);
+        if (rc) break;
+        if (s == 0) {
+            r->live_fwd = x.data.live;
+            for (const struct tape_node *n = x.tape; n; n = n->prev) r->fused_nodes += !strcmp(n->op, "relu_dropout");
+        }
+        r->loss[s] = *(const float *)o.loss->data;
+        r->n_logits = tensor_numel(o.logits);
+        r->logits[s] = malloc(tensor_bytes(o.logits));
+        memcpy(r->logits[s], o.logits->data, tensor_bytes(o.logits));
+        if ((rc = backward(&x, o.loss))) break;
+        r->n_grads = tr.numel;
+        r->grads[s] = malloc(sizeof(float) * (size_t)tr.numel);
+        memcpy(r->grads[s], tr.grad, sizeof(float) * (size_t)tr.numel);
+        r->rng_offset[s] = x.rng_offset;
+        rc = exec_reset(&x);
+    }
+    trainable_free(&tr);
+    method_detach(&mi);
+    exec_free(&x);
+    t5_model_free(&m);
+    return rc;
+}
+
+static void run_free(struct run *r) {
+    for (int s = 0; s < STEPS; s++) free(r->logits[s]), free(r->grads[s]);
+}
+
+static void test_steps(const char *method, const char *const *opts, int n_opts) {
+    struct run f, u;
+    if (run_case(method, opts, n_opts, 1, &f) || run_case(method, opts, n_opts, 0, &u)) {
+        CHECK(0, "%s: %s", method, error_message());
+        return;
+    }
+    for (int s = 0; s < STEPS; s++) {
+        CHECK(memcmp(&f.loss[s], &u.loss[s], 4) == 0 && isfinite(f.loss[s]), "%s step %d: loss %.9g fused, %.9g not",
+              method, s + 1, f.loss[s], u.loss[s]);
+        CHECK(bit_diff(f.logits[s], u.logits[s], (size_t)f.n_logits) == 0, "%s step %d: logits differ", method,
+              s + 1);
+        size_t d = bit_diff(f.grads[s], u.grads[s], (size_t)f.n_grads);
+        CHECK(d == 0, "%s step %d: %zu of %lld gradient elements differ", method, s + 1, d, (long long)f.n_grads);
+        CHECK(f.rng_offset[s] == u.rng_offset[s], "%s step %d: dropout offset %llu fused, %llu not", method, s + 1,
+              (unsigned long long)f.rng_offset[s], (unsigned long long)u.rng_offset[s]);
+    }
+    CHECK(f.fused_nodes > 0 && u.fused_nodes == 0, "%s: %d relu_dropout nodes fused, %d not", method, f.fused_nodes,
+          u.fused_nodes);
+    size_t want_saved = (size_t)f.tokens_ff * sizeof(float) - (size_t)f.mask_bytes;
+    CHECK(u.live_fwd - f.live_fwd == want_saved, "%s: live bytes after the forward %zu fused, %zu not (expected %zu less)",
+          method, f.live_fwd, u.live_fwd, want_saved);
+    printf("  ok %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld gradient elements, "
+           "dropout offset); %d fused nodes; live after forward %zu vs %zu bytes\n",
+           method, STEPS, (long long)f.n_grads, f.fused_nodes, f.live_fwd, u.live_fwd);
+    run_free(&f);
+    run_free(&u);
+}
+
+int main(void) {
+    const size_t lens[] = {1, 31, 32, 33, 100003};
+    for (int path = 0; path < 2; path++) {
+        setenv("COMPACTER_CPU_NO_AVX2", path ? "1" : "0", 1);
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            test_kernels(lens[i], 0.1f, path ? "portable" : "avx2 where the cpu has it");
+            test_kernels(lens[i], 0.5f, path ? "portable" : "avx2 where the cpu has it");
+        }
+    }
+    unsetenv("COMPACTER_CPU_NO_AVX2");
+
+    struct stat st;
+    if (stat(FIX "/v10/model.safetensors", &st) != 0) {
+        printf("  (fixture %s/v10 missing: whole-step checks not run)\n", FIX);
+        CHECK(0, "fixture %s/v10 missing", FIX);
+        CHECK_DONE();
+    }
+    test_steps("full", NULL, 0);
+    const char *phm[] = {"reduction_factor=2", "phm_dim=2"};
+    test_steps("compacter++", phm, 2);
+    const char *lora[] = {"targets=q,v"};
+    test_steps("lora", lora, 1);
+    CHECK_DONE();
+}
