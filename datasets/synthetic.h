@@ -52,10 +52,13 @@
  *             neutral (unmentioned object or size) / contradiction; train and dev_matched
  *             use the frame above, dev_mismatched the frame "the OBJ PREP the PLACE is
  *             COLOR" (an unseen "genre").
- *   syn-boolq question "is the ..." about a passage (a premise, 30% in the other frame),
- *             True about 62%. Direct: True = a fact's words "is the COLOR OBJ PREP the
- *             PLACE", False = an unmentioned object with a size. Otherwise: one fact asked
- *             about, False with its colour, place or preposition changed.
+ *   syn-boolq question "is the OBJ COLOR" / "is the OBJ PREP the PLACE" / "is the COLOR
+ *             OBJ PREP the PLACE" about one fact of a passage (a premise, 30% in the other
+ *             frame), True (about 62%) when it states the fact. False: one value changed.
+ *             Direct: an unmentioned object with a size, big/small or their synonyms
+ *             large/little (no word in more than a tenth of the rows). Otherwise a value the
+ *             passage never mentions (object, colour, place) or another fact's colour or
+ *             location (every question word in the passage); never the preposition alone.
  *   syn-cb    entailment / contradiction / neutral (about 45 / 45 / 10 %), hypotheses as
  *             syn-rte's (direct ones in the premise's frame) or syn-mnli's.
  * Classification labels are then flipped to another class with probability label_noise
@@ -70,7 +73,7 @@
 
 /* Version of the generated data: bump it when the generators change, so cached data (the
  * SYNTHETIC stamp) and the tiny model pre-trained on it (its cache key) are remade. */
-#define SYNTHETIC_FORMAT 3
+#define SYNTHETIC_FORMAT 4
 
 struct tokenizer;
 
