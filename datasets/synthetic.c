@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "core/error.h"
@@ -834,17 +835,21 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
         FILE *f = fopen(tmp, "wb");
         if (!f) {
             example_set_free(&set);
-            return error_set("synthetic: cannot write %s: %s", tmp, strerror(errno));
+            return error_set("%s: cannot write: %s", tmp, strerror(errno));
         }
         write_rows(t, ti, split_code(ti, raw), f, &set);
         example_set_free(&set);
-        int bad = ferror(f);
+        int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+        int err = errno;
         if (fclose(f) != 0 || bad) {
             remove(tmp);
-            return error_set("synthetic: write error on %s", tmp);
+            return error_set("%s: write error: %s", tmp, strerror(bad ? err : errno));
         }
-        if (rename(tmp, path) < 0)
-            return error_set("synthetic: cannot rename %s: %s", tmp, strerror(errno));
+        if (rename(tmp, path) < 0) {
+            err = errno;
+            remove(tmp);
+            return error_set("%s: cannot rename to %s: %s", tmp, path, strerror(err));
+        }
     }
     return 0;
 }
@@ -867,10 +872,22 @@ int synthetic_write(const char *dir, const struct synthetic_options *o) {
     char path[4200], text[512];
     snprintf(path, sizeof path, "%s/SYNTHETIC", dir);
     stamp(o, text, sizeof text);
-    FILE *f = fopen(path, "wb");
-    if (!f) return error_set("synthetic: cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    if (fclose(f) != 0) return error_set("synthetic: write error on %s", path);
+    /* the stamp says the data is complete: written last, whole or not at all */
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return error_set("%s: cannot write: %s", tmp, strerror(errno));
+    int bad = fputs(text, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int err = errno;
+    if (fclose(f) != 0 || bad) {
+        remove(tmp);
+        return error_set("%s: write error: %s", tmp, strerror(bad ? err : errno));
+    }
+    if (rename(tmp, path) < 0) {
+        err = errno;
+        remove(tmp);
+        return error_set("%s: cannot rename to %s: %s", tmp, path, strerror(err));
+    }
     return 0;
 }
 
