@@ -152,6 +152,11 @@ struct backend {
     int (*relu_dropout)(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                         uint64_t offset);
     int (*relu_dropout_backward)(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
+    /* T5's residual add of a dropped-out sublayer output: y = h + dropout(x), bit for bit
+     * dropout then add (the same mask: seed, offset as dropout). Its backward is add's and
+     * dropout's (axpy, dropout_backward). May be NULL: op_dropout_add then runs the two ops. */
+    int (*dropout_add)(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed,
+                       uint64_t offset);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */

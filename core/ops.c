@@ -360,6 +360,25 @@ struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
     return y;
 }
 
+struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *in, float p) {
+    if (!h || !in) return NULL;
+    if (!x->training || p <= 0.0f || !x->fuse || !BE->dropout_add) return op_add(x, h, op_dropout(x, in, p));
+    if (same_shape(h, in, "dropout_add")) return NULL;
+    uint64_t offset = x->rng_offset;
+    size_t n = (size_t)tensor_numel(in);
+    x->rng_offset += (n + 3) / 4; /* the draws of op_dropout */
+    struct tensor *y = like(x, h);
+    if (!y || backend_failed(BE->dropout_add(y->data, h->data, in->data, n, p, x->seed, offset), "dropout_add"))
+        return NULL;
+    struct tape_node *nd = REC("dropout_add", dropout_add_backward, y, h, in, NULL, NULL);
+    if (nd) {
+        nd->f[0] = p;
+        nd->i[0] = (int64_t)x->seed;
+        nd->i[1] = (int64_t)offset;
+    }
+    return y;
+}
+
 /* ---- ops for methods ---- */
 
 static struct tensor *ones_vector(struct exec *x, int64_t n) {

@@ -23,6 +23,9 @@ struct tensor *op_gelu_new(struct exec *x, struct tensor *in);
 /* op_dropout(op_relu(in), p), bit for bit, in one pass where the backend has the fused op
  * (and x->fuse): one tensor made and kept for backward instead of two. */
 struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p);
+/* op_add(h, op_dropout(in, p)), bit for bit, in one pass where the backend has the fused op
+ * (and x->fuse): the dropped-out tensor is never made. */
+struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *in, float p);
 struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b);
 struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b);
 struct tensor *op_scale(struct exec *x, struct tensor *in, float s);

@@ -255,6 +255,24 @@ int dropout_backward(struct exec *x, struct tape_node *n) {
              : -1;
 }
 
+/* add's backward, then dropout's (the order of the two unfused nodes): dh += dy; din +=
+ * dropout backward of dy (the unfused chain adds dy into a zeroed buffer first: the same
+ * values, that buffer being din's only other source) */
+int dropout_add_backward(struct exec *x, struct tape_node *n) {
+    size_t cnt = (size_t)tensor_numel(n->out);
+    if (NEEDS(n->in[0])) {
+        float *g = G(n->in[0]);
+        if (!g) return -1;
+        CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt));
+    }
+    if (NEEDS(n->in[1])) {
+        float *g = G(n->in[1]);
+        if (!g) return -1;
+        CHECKED(BE->dropout_backward(g, n->out->grad, cnt, n->f[0], (uint64_t)n->i[0], (uint64_t)n->i[1]));
+    }
+    return 0;
+}
+
 int add_bias_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *b = n->in[1], *ones = n->in[2];
     int64_t rows = tensor_rows(in), cols = tensor_cols(in);

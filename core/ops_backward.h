@@ -10,6 +10,7 @@ int embedding_unique_backward(struct exec *x, struct tape_node *n);
 int rmsnorm_backward(struct exec *x, struct tape_node *n);
 int relu_backward(struct exec *x, struct tape_node *n);
 int relu_dropout_backward(struct exec *x, struct tape_node *n);
+int dropout_add_backward(struct exec *x, struct tape_node *n);
 int gelu_new_backward(struct exec *x, struct tape_node *n);
 int mul_backward(struct exec *x, struct tape_node *n);
 int add_backward(struct exec *x, struct tape_node *n);

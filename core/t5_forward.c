@@ -60,11 +60,11 @@ struct tensor *t5_encode(struct exec *x, const struct t5_model *m, int batch, in
         sc = exec_scope_begin(x);
         struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
         struct tensor *y = t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, madd, 0));
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
+        h = sublayer_end(x, sc, h, op_dropout_add(x, h, y, p));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
         y = t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n));
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
+        h = sublayer_end(x, sc, h, op_dropout_add(x, h, y, p));
     }
     exec_drop(x, bias);
     *enc_mask_add = madd;
@@ -92,15 +92,15 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
         sc = exec_scope_begin(x);
         struct tensor *n = t5_norm(x, m, sa, h, b->ln_self);
         struct tensor *y = t5_sublayer_out(x, m, sa, t5_attention(x, m, sa, &b->self, n, n, bias, NULL, 1));
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
+        h = sublayer_end(x, sc, h, op_dropout_add(x, h, y, p));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ca, h, b->ln_cross);
         y = t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0);
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, t5_sublayer_out(x, m, ca, y), p)));
+        h = sublayer_end(x, sc, h, op_dropout_add(x, h, t5_sublayer_out(x, m, ca, y), p));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
         y = t5_sublayer_out(x, m, ff, t5_ffn(x, m, ff, &b->ff, n));
-        h = sublayer_end(x, sc, h, op_add(x, h, op_dropout(x, y, p)));
+        h = sublayer_end(x, sc, h, op_dropout_add(x, h, y, p));
     }
     exec_drop(x, bias);
     if (last_only && h) { /* gather row tgt_len-1 of each sequence */

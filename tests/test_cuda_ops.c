@@ -7,7 +7,8 @@
  * against the CPU backend (1e-5 relative) and against Hugging Face (test_t5_forward's
  * tolerances), greedy ids identical, and run-to-run bitwise determinism.
  * Training: dropout (y bit-identical to the CPU: the same Philox stream), relu + dropout
- * fused and its backward (bit-identical to the CPU), every backward op
+ * fused and its backward, dropout + residual add fused (bit-identical to the CPU), every
+ * backward op
  * and the optimizer ops (sumsq, AdamW of both variants over several steps) on fresh
  * random inputs with their outputs pre-filled with the same random values on both
  * backends, so that the accumulation (dst += ...) is checked: 1e-5 relative, outputs that
@@ -775,6 +776,20 @@ static void test_relu_dropout(size_t n, float p, uint64_t seed, uint64_t offset)
     check_dev_exact(what, dg, want, n);
     GPU->free(dx), GPU->free(dg), GPU->free(ddy), GPU->free(dy), GPU->free(dm);
     free(x), free(g0), free(dy_h), free(y_cpu), free(want), free(m_cpu), free(m_gpu);
+}
+
+/* the residual add of a dropped-out sublayer output: bitwise the CPU's */
+static void test_dropout_add(size_t n, float p, uint64_t seed, uint64_t offset) {
+    float *x, *h;
+    float *dx = dev_rand(n, -2, 2, &x), *dh = dev_rand(n, -2, 2, &h);
+    float *y_cpu = hnan(n), *dy = dev_nan(n);
+    check_op("cpu dropout_add", CPU->dropout_add(y_cpu, h, x, n, p, seed, offset));
+    check_op("cuda dropout_add", GPU->dropout_add(dy, dh, dx, n, p, seed, offset));
+    char what[96];
+    snprintf(what, sizeof what, "dropout_add n=%zu p=%g", n, p);
+    check_dev_exact(what, dy, y_cpu, n);
+    GPU->free(dx), GPU->free(dh), GPU->free(dy);
+    free(x), free(h), free(y_cpu);
 }
 
 /* embedding_backward with many repeated ids (vocab < n) and ids spread over more than the
@@ -1726,6 +1741,8 @@ static void run_backward_tests(void) {
     test_dropout((size_t)17000003, 0.1f, 9, 1);            /* the grid-stride loop */
     test_relu_dropout(100003, 0.1f, 42, 5);
     test_relu_dropout(7, 0.5f, 3, 0);
+    test_dropout_add(100003, 0.1f, 42, 9);
+    test_dropout_add(6, 0.5f, 1, 0);
 
     for (int op = BW_RELU; op <= BW_AXPY; op++)
         test_elementwise_backward((enum bw)op, 100003);

@@ -1,20 +1,24 @@
-/* test_fusion.c: T5 v1.0's FFN activation and dropout fused (op_relu_dropout, backend
- * relu_dropout / relu_dropout_backward) against the two ops it replaces.
+/* test_fusion.c: the fused ops against the ops they replace: T5 v1.0's FFN activation and
+ * dropout (op_relu_dropout, backend relu_dropout / relu_dropout_backward) and the residual
+ * add of a dropped-out sublayer output (op_dropout_add, backend dropout_add).
  *  1. Kernels, CPU backend, AVX2 and portable paths (COMPACTER_CPU_NO_AVX2), lengths around
  *     the 32-element Philox groups: relu_dropout(x) is bit for bit dropout(relu(x)) with
  *     the same seed and offset, over inputs holding -0, +0, NaN, +-inf, subnormals and
  *     ordinary values, and its mask has bit i set exactly where y[i] > 0 (every word
  *     written); relu_dropout_backward(dx, dy, mask) is bit for bit dropout_backward into a
- *     zeroed buffer followed by relu_backward, into a pre-filled dx.
+ *     zeroed buffer followed by relu_backward, into a pre-filled dx; dropout_add(h, x) is bit
+ *     for bit add(h, dropout(x)).
  *  2. Whole steps of the v1.0 fixture T5 (ReLU FFN) at batch 8, dropout on, two forward +
  *     backward passes each: full fine-tuning, Compacter++ and LoRA, fused (x->fuse = 1,
  *     the default) and not (0): the loss, the logits, every trained gradient and the dropout
- *     stream's offset bitwise the same; the tape holds one relu_dropout node per FFN when
- *     fused and none otherwise.
+ *     stream's offset bitwise the same; the tape holds one relu_dropout node per FFN and
+ *     one dropout_add node per sublayer when fused and none otherwise. The same for full
+ *     fine-tuning of the v1.1 fixture (gated-GELU: dropout_add only).
  *  3. Memory: the bytes live after the forward drop by exactly one [tokens, d_ff] float
- *     tensor per FFN (the relu output the unfused relu kept for its backward) less the bit
- *     mask kept instead (ceil(tokens d_ff / 32) words, in 256-byte pool units), whether wo
- *     trains (full fine-tuning: its input, y, is kept either way) or not. */
+ *     tensor per ReLU FFN (the relu output the unfused relu kept for its backward) less the
+ *     bit mask kept instead (ceil(tokens d_ff / 32) words, in 256-byte pool units), whether
+ *     wo trains (full fine-tuning: its input, y, is kept either way) or not; dropout_add
+ *     keeps nothing, as add and dropout did (v1.1: equal). */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -84,7 +88,16 @@ static void test_kernels(size_t n, float p, const char *path) {
     d = bit_diff(dx_got, dx_want, n);
     CHECK(d == 0, "relu_dropout_backward n=%zu p=%g (%s): %zu elements differ from the two backward ops", n, p,
           path, d);
-    printf("  ok relu_dropout and its backward, n=%zu p=%g (%s): bit for bit the two ops\n", n, p, path);
+    /* dropout_add: y = h + dropout(x) */
+    float *h = inputs(n), *dropped = malloc(4 * n);
+    CHECK(CPU->dropout(dropped, x, n, p, seed, offset) == 0 && CPU->add(want, h, dropped, n) == 0, "%s",
+          error_message());
+    CHECK(CPU->dropout_add(got, h, x, n, p, seed, offset) == 0, "%s", error_message());
+    d = bit_diff(got, want, n);
+    CHECK(d == 0, "dropout_add n=%zu p=%g (%s): %zu elements differ from add(h, dropout(x))", n, p, path, d);
+    free(h), free(dropped);
+    printf("  ok relu_dropout and its backward, dropout_add, n=%zu p=%g (%s): bit for bit the separate ops\n", n, p,
+           path);
     free(x), free(relu), free(want), free(got), free(dy), free(dx0), free(tmp), free(dx_want), free(dx_got), free(mask);
 }
 
@@ -99,19 +112,23 @@ struct run {
     uint64_t rng_offset[STEPS];
     size_t live_fwd; /* bytes live after the first forward */
     int fused_nodes; /* relu_dropout nodes on the first tape */
+    int add_nodes;   /* dropout_add nodes on the first tape */
     int64_t tokens_ff;  /* sum over FFNs of tokens x d_ff */
     int64_t mask_bytes; /* the masks kept instead: each ceil(tokens d_ff / 32) words, pool-rounded */
 };
 
 static int32_t enc_ids[B * S], enc_mask[B * S], labels[B * T], dec_ids[B * T];
 
-static int run_case(const char *method, const char *const *opts, int n_opts, int fuse, struct run *r) {
+static int run_case(const char *fam, const char *method, const char *const *opts, int n_opts, int fuse,
+                    struct run *r) {
     struct t5_model m;
     struct method_instance mi = {0};
     struct trainable tr = {0};
     struct exec x;
     memset(r, 0, sizeof *r);
-    if (t5_model_load(&m, FIX "/v10", CPU)) return -1;
+    char dir[64];
+    snprintf(dir, sizeof dir, FIX "/%s", fam);
+    if (t5_model_load(&m, dir, CPU)) return -1;
     if (exec_init(&x, CPU)) {
         t5_model_free(&m);
         return -1;
@@ -125,10 +142,11 @@ static int run_case(const char *method, const char *const *opts, int n_opts, int
         }
     for (int i = 0; i < B * T; i++) labels[i] = 2 + (i * 29) % (c->vocab_size - 2);
     t5_shift_right(c, labels, B, T, dec_ids);
-    r->tokens_ff = ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff;
+    int relu = c->ffn == T5_FFN_RELU; /* only then is there a relu_dropout */
+    r->tokens_ff = relu ? ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff : 0;
     int64_t enc_mask_b = ((int64_t)B * S * c->d_ff + 31) / 32 * 4, dec_mask_b = ((int64_t)B * T * c->d_ff + 31) / 32 * 4;
     enc_mask_b = (enc_mask_b + 255) / 256 * 256, dec_mask_b = (dec_mask_b + 255) / 256 * 256;
-    r->mask_bytes = c->num_layers * enc_mask_b + c->num_decoder_layers * dec_mask_b;
+    r->mask_bytes = relu ? c->num_layers * enc_mask_b + c->num_decoder_layers * dec_mask_b : 0;
     int rc = method_attach(&mi, method, &m, (const char **)opts, n_opts, 42) ||
              trainable_init(&tr, CPU, mi.train, mi.n_train, NULL);
     struct t5_batch batch = {B, S, T, enc_ids, enc_mask, dec_ids, labels};
@@ -143,7 +161,10 @@ static int run_case(const char *method, const char *const *opts, int n_opts, int
         if (rc) break;
         if (s == 0) {
             r->live_fwd = x.data.live;
-            for (const struct tape_node *n = x.tape; n; n = n->prev) r->fused_nodes += !strcmp(n->op, "relu_dropout");
+            for (const struct tape_node *n = x.tape; n; n = n->prev) {
+                r->fused_nodes += !strcmp(n->op, "relu_dropout");
+                r->add_nodes += !strcmp(n->op, "dropout_add");
+            }
         }
         r->loss[s] = *(const float *)o.loss->data;
         r->n_logits = tensor_numel(o.logits);
@@ -167,9 +188,9 @@ static void run_free(struct run *r) {
     for (int s = 0; s < STEPS; s++) free(r->logits[s]), free(r->grads[s]);
 }
 
-static void test_steps(const char *method, const char *const *opts, int n_opts) {
+static void test_steps(const char *fam, const char *method, const char *const *opts, int n_opts) {
     struct run f, u;
-    if (run_case(method, opts, n_opts, 1, &f) || run_case(method, opts, n_opts, 0, &u)) {
+    if (run_case(fam, method, opts, n_opts, 1, &f) || run_case(fam, method, opts, n_opts, 0, &u)) {
         CHECK(0, "%s: %s", method, error_message());
         return;
     }
@@ -183,14 +204,16 @@ static void test_steps(const char *method, const char *const *opts, int n_opts) 
         CHECK(f.rng_offset[s] == u.rng_offset[s], "%s step %d: dropout offset %llu fused, %llu not", method, s + 1,
               (unsigned long long)f.rng_offset[s], (unsigned long long)u.rng_offset[s]);
     }
-    CHECK(f.fused_nodes > 0 && u.fused_nodes == 0, "%s: %d relu_dropout nodes fused, %d not", method, f.fused_nodes,
-          u.fused_nodes);
+    CHECK((f.fused_nodes > 0) == (f.tokens_ff > 0) && u.fused_nodes == 0, "%s %s: %d relu_dropout nodes fused, %d not",
+          fam, method, f.fused_nodes, u.fused_nodes);
+    CHECK(f.add_nodes > 0 && u.add_nodes == 0, "%s %s: %d dropout_add nodes fused, %d not", fam, method, f.add_nodes,
+          u.add_nodes);
     size_t want_saved = (size_t)f.tokens_ff * sizeof(float) - (size_t)f.mask_bytes;
     CHECK(u.live_fwd - f.live_fwd == want_saved, "%s: live bytes after the forward %zu fused, %zu not (expected %zu less)",
           method, f.live_fwd, u.live_fwd, want_saved);
-    printf("  ok %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld gradient elements, "
-           "dropout offset); %d fused nodes; live after forward %zu vs %zu bytes\n",
-           method, STEPS, (long long)f.n_grads, f.fused_nodes, f.live_fwd, u.live_fwd);
+    printf("  ok %s %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld gradient elements, "
+           "dropout offset); %d relu_dropout and %d dropout_add nodes; live after forward %zu vs %zu bytes\n",
+           fam, method, STEPS, (long long)f.n_grads, f.fused_nodes, f.add_nodes, f.live_fwd, u.live_fwd);
     run_free(&f);
     run_free(&u);
 }
@@ -212,10 +235,11 @@ int main(void) {
         CHECK(0, "fixture %s/v10 missing", FIX);
         CHECK_DONE();
     }
-    test_steps("full", NULL, 0);
+    test_steps("v10", "full", NULL, 0);
     const char *phm[] = {"reduction_factor=2", "phm_dim=2"};
-    test_steps("compacter++", phm, 2);
+    test_steps("v10", "compacter++", phm, 2);
     const char *lora[] = {"targets=q,v"};
-    test_steps("lora", lora, 1);
+    test_steps("v10", "lora", lora, 1);
+    test_steps("v11", "full", NULL, 0);
     CHECK_DONE();
 }

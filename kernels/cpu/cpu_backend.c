@@ -77,4 +77,5 @@ const struct backend backend_cpu = {
     .embedding_backward_unique = cpu_embedding_backward_unique,
     .relu_dropout = cpu_relu_dropout,
     .relu_dropout_backward = cpu_relu_dropout_backward,
+    .dropout_add = cpu_dropout_add,
 };

@@ -1,4 +1,5 @@
-/* cpu_dropout.c: dropout and its backward on the CPU, and relu + dropout fused. The mask is the one of core/philox.h
+/* cpu_dropout.c: dropout and its backward on the CPU, and fused with relu (before) or with
+ * the residual add (after). The mask is the one of core/philox.h
  * (keep element i iff philox_uniform(seed, offset, i) >= p, the CUDA backend's very mask),
  * drawn for 8 Philox blocks (32 elements) at a time: with AVX2 where the CPU has it (8
  * blocks in the 8 lanes of a register, philox4x32_10's rounds in vector form), else block
@@ -84,7 +85,8 @@ __attribute__((target("avx2"))) static void keep_masks_avx2(uint64_t seed, uint6
  * included). */
 __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const float *x, float s, uint64_t seed,
                                                                uint64_t offset, size_t blk0, uint32_t thr,
-                                                               int backward, int relu, uint32_t *bits) {
+                                                               int backward, int relu, uint32_t *bits,
+                                                               const float *h) {
     __m256i m[4];
     keep_masks_avx2(seed, offset, blk0, thr, m);
     const __m256 sv = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
@@ -95,6 +97,7 @@ __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const f
         __m256 v = _mm256_mul_ps(in, sv), keep = _mm256_castsi256_ps(m[q]);
         if (!backward) {
             __m256 out = _mm256_and_ps(keep, v);
+            if (h) out = _mm256_add_ps(_mm256_loadu_ps(h + 8 * q), out);
             _mm256_storeu_ps(y + 8 * q, out);
             if (bits) word |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(out, zero, _CMP_GT_OQ)) << (8 * q);
         } else {
@@ -123,7 +126,8 @@ static uint32_t keep_threshold(float p) {
 
 /* elements [i0, i1) of the group from element 4 * blk0 (i0 = 4 * blk0), portable path */
 static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint64_t offset, size_t blk0,
-                          uint32_t thr, int backward, int relu, uint32_t *bits, size_t i0, size_t i1) {
+                          uint32_t thr, int backward, int relu, uint32_t *bits, const float *h, size_t i0,
+                          size_t i1) {
     uint32_t w[4][LANES], word = 0;
     philox_group(seed, offset, blk0, w);
     for (size_t i = i0; i < i1; i++) {
@@ -131,8 +135,9 @@ static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint
         int keep = (w[j & 3][j >> 2] >> 8) >= thr;
         float v = relu ? (x[i] > 0 ? x[i] : 0.0f) : x[i];
         if (!backward) {
-            y[i] = keep ? v * s : 0.0f;
-            word |= (uint32_t)(y[i] > 0) << j;
+            float o = keep ? v * s : 0.0f;
+            y[i] = h ? h[i] + o : o;
+            word |= (uint32_t)(o > 0) << j;
         }
         else if (keep)
             y[i] += x[i] * s;
@@ -141,10 +146,10 @@ static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint
 }
 
 /* y = dropout(x) (backward = 0; relu: of relu(x), with mask: bit i of mask[i / 32] = y[i] > 0;
- * a group of GROUP = 32 elements is one mask word), or y += its backward applied to x = dy
- * (backward = 1) */
+ * a group of GROUP = 32 elements is one mask word; h: y = h + dropout(x)), or y += its
+ * backward applied to x = dy (backward = 1) */
 static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset, int backward,
-                        int relu, uint32_t *mask) {
+                        int relu, uint32_t *mask, const float *h) {
     float s = 1.0f / (1.0f - p);
     uint32_t thr = keep_threshold(p);
     size_t groups = (n + GROUP - 1) / GROUP;
@@ -156,27 +161,33 @@ static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t se
         size_t i0 = g * GROUP, i1 = n - i0 < GROUP ? n : i0 + GROUP;
 #ifdef HAVE_AVX2_PATH
         if (avx2 && i1 - i0 == GROUP) {
-            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL);
+            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL,
+                               h ? h + i0 : NULL);
             continue;
         }
 #endif
-        dropout_group(y, x, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL, i0, i1);
+        dropout_group(y, x, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL, h, i0, i1);
     }
 }
 
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, 0, 0, NULL);
+    dropout_run(y, x, n, p, seed, offset, 0, 0, NULL, NULL);
     return 0;
 }
 
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(dx, dy, n, p, seed, offset, 1, 0, NULL);
+    dropout_run(dx, dy, n, p, seed, offset, 1, 0, NULL, NULL);
     return 0;
 }
 
 int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                      uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, 0, 1, mask);
+    dropout_run(y, x, n, p, seed, offset, 0, 1, mask, NULL);
+    return 0;
+}
+
+int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
+    dropout_run(y, x, n, p, seed, offset, 0, 0, NULL, h);
     return 0;
 }
 

@@ -324,4 +324,5 @@ extern "C" const struct backend backend_cuda = {
     /* .embedding_backward_unique = */ cuda_embedding_backward_unique,
     /* .relu_dropout = */ cuda_relu_dropout,
     /* .relu_dropout_backward = */ cuda_relu_dropout_backward,
+    /* .dropout_add = */ cuda_dropout_add,
 };

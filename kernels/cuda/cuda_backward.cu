@@ -105,6 +105,24 @@ static __global__ void relu_dropout_backward_kernel(float *dx, const float *dy, 
     }
 }
 
+/* y = h + (kept ? x s : 0): dropout then the residual add */
+static __global__ void dropout_add_kernel(float *y, const float *h, const float *x, size_t n, float p, float s,
+                                          uint64_t seed, uint64_t offset) {
+    size_t blocks = (n + 3) / 4;
+    GRID_STRIDE(blk, blocks) {
+        int keep[4];
+        dropout_keep4(seed, offset, blk, p, keep);
+        for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++)
+            y[i] = __fadd_rn(h[i], keep[i & 3] ? __fmul_rn(x[i], s) : 0.0f);
+    }
+}
+
+extern "C" int cuda_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed,
+                                uint64_t offset) {
+    float s = 1.0f / (1.0f - p);
+    EW_LAUNCH(dropout_add_kernel, (n + 3) / 4, y, h, x, n, p, s, seed, offset);
+}
+
 extern "C" int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p,
                                  uint64_t seed, uint64_t offset) {
     float s = 1.0f / (1.0f - p);
