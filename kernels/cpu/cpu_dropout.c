@@ -191,13 +191,37 @@ int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p,
     return 0;
 }
 
+#ifdef HAVE_AVX2_PATH
+/* one whole mask word: the 4 x 8 bits as lane masks (bit l of each byte: lane l) */
+__attribute__((target("avx2"))) static void relu_dropout_backward_word_avx2(float *dx, const float *dy, uint32_t m,
+                                                                            float s) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256 sv = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
+    for (int q = 0; q < 4; q++) {
+        __m256i b = _mm256_and_si256(_mm256_set1_epi32((int)((m >> (8 * q)) & 0xffu)), sel);
+        __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
+        __m256 g = _mm256_add_ps(zero, _mm256_mul_ps(_mm256_loadu_ps(dy + 8 * q), sv));
+        _mm256_storeu_ps(dx + 8 * q, _mm256_add_ps(_mm256_loadu_ps(dx + 8 * q), _mm256_and_ps(keep, g)));
+    }
+}
+#endif
+
 int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p) {
     float s = 1.0f / (1.0f - p);
     size_t words = (n + 31) / 32;
+#ifdef HAVE_AVX2_PATH
+    int avx2 = use_avx2();
+#endif
 #pragma omp parallel for schedule(static)
     for (size_t w = 0; w < words; w++) {
         uint32_t m = mask[w];
         size_t i0 = 32 * w, i1 = n - i0 < 32 ? n : i0 + 32;
+#ifdef HAVE_AVX2_PATH
+        if (avx2 && i1 - i0 == 32) {
+            relu_dropout_backward_word_avx2(dx + i0, dy + i0, m, s);
+            continue;
+        }
+#endif
         for (size_t i = i0; i < i1; i++) {
             float g = 0.0f + dy[i] * s;
             dx[i] += (m >> (i - i0)) & 1u ? g : 0.0f;
