@@ -809,6 +809,24 @@ static int write_rows(const struct task *t, int ti, int sc, FILE *f,
     return 0;
 }
 
+/* Finish a file written at tmp: flush, fsync, close and rename it to path; on any failure
+ * remove tmp and return -1 with an error naming it. */
+static int commit_tmp(FILE *f, const char *tmp, const char *path) {
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    int err = errno;
+    if (fclose(f) != 0 || bad) {
+        if (!bad) err = errno;
+        remove(tmp);
+        return error_set("%s: write error: %s", tmp, strerror(err));
+    }
+    if (rename(tmp, path) < 0) {
+        err = errno;
+        remove(tmp);
+        return error_set("%s: cannot rename to %s: %s", tmp, path, strerror(err));
+    }
+    return 0;
+}
+
 int synthetic_write_task(const struct task *t, const char *dir, const struct synthetic_options *o) {
     int ti = syn_index(t);
     if (ti < 0) return error_set("synthetic: %s is not a synthetic task", t ? t->name : "(null)");
@@ -839,17 +857,7 @@ int synthetic_write_task(const struct task *t, const char *dir, const struct syn
         }
         write_rows(t, ti, split_code(ti, raw), f, &set);
         example_set_free(&set);
-        int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-        int err = errno;
-        if (fclose(f) != 0 || bad) {
-            remove(tmp);
-            return error_set("%s: write error: %s", tmp, strerror(bad ? err : errno));
-        }
-        if (rename(tmp, path) < 0) {
-            err = errno;
-            remove(tmp);
-            return error_set("%s: cannot rename to %s: %s", tmp, path, strerror(err));
-        }
+        if (commit_tmp(f, tmp, path)) return -1;
     }
     return 0;
 }
@@ -877,18 +885,8 @@ int synthetic_write(const char *dir, const struct synthetic_options *o) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return error_set("%s: cannot write: %s", tmp, strerror(errno));
-    int bad = fputs(text, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int err = errno;
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return error_set("%s: write error: %s", tmp, strerror(bad ? err : errno));
-    }
-    if (rename(tmp, path) < 0) {
-        err = errno;
-        remove(tmp);
-        return error_set("%s: cannot rename to %s: %s", tmp, path, strerror(err));
-    }
-    return 0;
+    fputs(text, f); /* an error shows in ferror */
+    return commit_tmp(f, tmp, path);
 }
 
 int synthetic_ensure(const char *dir, const struct synthetic_options *o) {

@@ -25,6 +25,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "core/t5_forward.h"
 #include "core/trainable.h"
 #include "methods/method.h"
@@ -35,12 +36,7 @@ enum { B = 8, S = 24, T = 6, STEPS = 2 };
 static const struct backend *CPU = &backend_cpu;
 
 static uint64_t rng = 0x853c49e6748fea9bull;
-static uint64_t next_u64(void) {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t next_u64(void) { return splitmix64(&rng); }
 static float uniform(void) { return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 4.0 - 2.0); }
 
 /* random values with the special ones sprinkled in */
