@@ -56,7 +56,7 @@ int optimizer_step(struct optimizer *o) {
     if (trainable_grad_sumsq(tr, &sumsq)) return -1;
     double norm = sqrt(sumsq);
     o->last_grad_norm = norm;
-    if (!isfinite(norm)) return error_set("gradient norm is %f at step %d (NaN or overflow in the loss?)", norm, o->step + 1);
+    if (!isfinite(norm)) return error_set("gradient norm is %s at step %d (NaN or overflow in the loss?)", isnan(norm) ? "NaN" : "inf", o->step + 1);
     float scale = 1.0f;
     if (o->c.max_grad_norm > 0) { /* torch: coef = max / (norm + 1e-6) in f32, clamped to 1 */
         float coef = (float)o->c.max_grad_norm / ((float)norm + 1e-6f);

@@ -344,7 +344,7 @@ static void train_cases(void) {
     expect_fail("train --lr 1e39 (NaN loss)",
                 cli(-1, "train", "--device", "cpu", "--model", FIX, "--train", ok, "--batch", "1",
                     "--epochs", "2", "--lr", "1e39", "--save", ck2, NULL),
-                1, NEEDLES("loss is", "at step 2"));
+                1, NEEDLES("loss is NaN", "at step 2"));
     CHECK(!strstr(out, "last good checkpoint") && access(ck2, F_OK) != 0,
           "a checkpoint that does not exist named: %s", out);
 
