@@ -116,7 +116,7 @@ int main(void) {
     CHECK(system(cmd) == 0, "cp");
     snprintf(a1, sizeof a1, "--model %s --save %s --save-every 1", nandir, keep);
     int rc = run(a1);
-    CHECK(rc != 0 && strstr(out, "loss is nan at step 1"), "NaN loss not stopped: rc %d %s", rc, out);
+    CHECK(rc != 0 && strstr(out, "loss is NaN at step 1"), "NaN loss not stopped: rc %d %s", rc, out);
     CHECK(strstr(out, keep) != NULL, "error does not name the last good checkpoint: %s", out);
     CHECK(files_identical(keep, ck_straight), "the last good checkpoint was overwritten");
 
