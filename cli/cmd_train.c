@@ -33,6 +33,7 @@ static void on_step(void *ctx, const struct step_info *s) {
     printf("step %lld epoch %d loss %.9g lr %.6g grad_norm %.6g time %.3fs\n", (long long)s->step, s->epoch, s->loss,
            s->lr, s->grad_norm, s->seconds);
     fflush(stdout);
+    if (s->warning) fprintf(stderr, "%swarning: %s\n", p->tty ? "\n" : "", s->warning);
 }
 
 int cmd_train(int argc, char **argv) {

@@ -1,6 +1,7 @@
 /* trainable.c: trained-tensor sets and their gradient buffers. */
 #include "core/trainable.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,10 +39,11 @@ int trainable_init(struct trainable *tr, const struct backend *be, struct tensor
     tr->grad = be->alloc((size_t)(tr->numel ? tr->numel : 1) * sizeof(float));
     tr->norms = be->alloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
     tr->norms_host = malloc((size_t)(tr->n ? tr->n : 1) * sizeof(float));
+    tr->got_grad = calloc((size_t)(tr->n ? tr->n : 1), 1);
     tr->data_list = calloc((size_t)tr->n + 1, sizeof *tr->data_list);
     tr->grad_list = calloc((size_t)tr->n + 1, sizeof *tr->grad_list);
     tr->numel_list = calloc((size_t)tr->n + 1, sizeof *tr->numel_list);
-    if (!tr->grad || !tr->norms || !tr->norms_host || !tr->data_list || !tr->grad_list || !tr->numel_list) {
+    if (!tr->grad || !tr->norms || !tr->norms_host || !tr->got_grad || !tr->data_list || !tr->grad_list || !tr->numel_list) {
         trainable_free(tr);
         return error_wrap("gradients of %lld trained parameters: ", (long long)tr->numel);
     }
@@ -70,9 +72,25 @@ int trainable_grad_sumsq(struct trainable *tr, double *out) {
             tr->be, tr->norms, tr->grad_list, tr->numel_list, tr->n);
     if (!rc) rc = tr->be->download(h, tr->norms, sizeof(float) * (size_t)tr->n);
     double total = 0;
-    for (int i = 0; i < tr->n && !rc; i++) total += (double)h[i];
+    for (int i = 0; i < tr->n && !rc; i++) {
+        total += (double)h[i];
+        if (h[i] != 0.0f) tr->got_grad[i] = 1;
+    }
     *out = total;
     return rc ? -1 : 0;
+}
+
+int trainable_without_grad(const struct trainable *tr, char *names, size_t cap) {
+    int count = 0;
+    if (cap) names[0] = 0;
+    for (int i = 0; i < tr->n; i++) {
+        if (tr->got_grad[i]) continue;
+        size_t l = strlen(names);
+        if (count < 3 && l + 1 < cap)
+            snprintf(names + l, cap - l, "%s%s", count ? ", " : "", tr->t[i]->name ? tr->t[i]->name : "?");
+        count++;
+    }
+    return count;
 }
 
 void trainable_free(struct trainable *tr) {
@@ -83,6 +101,7 @@ void trainable_free(struct trainable *tr) {
     if (tr->grad) tr->be->free(tr->grad);
     if (tr->norms) tr->be->free(tr->norms);
     free(tr->norms_host);
+    free(tr->got_grad);
     free(tr->data_list);
     free(tr->grad_list);
     free(tr->numel_list);

@@ -25,6 +25,7 @@ struct trainable {
     float **data_list;
     const float **grad_list;
     size_t *numel_list;      /* host, n: each tensor's element count */
+    unsigned char *got_grad; /* host, n: 1 once a step gave the tensor a non-zero gradient */
     int per_tensor;          /* COMPACTER_OPTIM_PER_TENSOR=1: the optimizer ops tensor by tensor */
 };
 
@@ -36,6 +37,10 @@ int trainable_zero_grad(struct trainable *tr);
 /* Sum over tensors of the squared L2 norm of the gradients (each tensor's in one
  * multi-tensor sumsq, then added in double on the host, in tensor order). */
 int trainable_grad_sumsq(struct trainable *tr, double *out);
+/* The trained tensors that no step so far (trainable_grad_sumsq) gave a non-zero gradient:
+ * their count, and the first names, comma-separated, in names (cap bytes). A tensor the
+ * loss does not reach never changes: a method that does not use its parameter. */
+int trainable_without_grad(const struct trainable *tr, char *names, size_t cap);
 void trainable_free(struct trainable *tr);
 
 /* The reference's rule (HF Trainer): no decay for names containing "bias" (T5's own

@@ -270,6 +270,7 @@ static void on_step(void *ctx, const struct step_info *s) {
     c->loss_sum += s->loss;
     c->n++;
     progress_step(c->p, s->step, s->loss);
+    if (s->warning) fprintf(stderr, "\nwarning: %s\n", s->warning);
 }
 
 static json_t *metrics_json(int n, const char names[][32], const double *values, double score) {

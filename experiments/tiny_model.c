@@ -310,6 +310,7 @@ static void on_step(void *ctx, const struct step_info *s) {
     struct pretrain_log *p = ctx;
     p->loss_sum += s->loss;
     p->n++;
+    if (s->warning) say(p->log, p->ctx, "tiny model: warning: %s", s->warning);
     if (s->step % 50 == 0 || s->step == s->total_steps) {
         say(p->log, p->ctx, "tiny model: pre-training step %lld/%lld span-corruption loss %.4f",
             (long long)s->step, (long long)s->total_steps, p->loss_sum / p->n);

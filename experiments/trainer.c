@@ -2,6 +2,7 @@
 #include "experiments/trainer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +89,7 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
         step = s.step;
         x->rng_offset = s.rng_offset;
     }
+    const int64_t first_step = step; /* the gradient check looks at this call's steps */
     int bpe = batches_per_epoch(&c, d->n), spe = steps_per_epoch(&c, d->n);
     size_t *perm = malloc(sizeof(size_t) * (size_t)d->n);
     int *idx = malloc(sizeof(int) * (size_t)c.batch);
@@ -132,6 +134,16 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
         step++;
         si.grad_norm = o.last_grad_norm;
         si.seconds = now() - t0;
+        char warning[512], names[256];
+        int64_t check = total < TRAINER_GRAD_CHECK ? total : TRAINER_GRAD_CHECK;
+        int missing = step == check && step > first_step ? trainable_without_grad(tr, names, sizeof names) : 0;
+        if (missing) {
+            snprintf(warning, sizeof warning,
+                     "%d of %d trained tensors got no gradient in %lld steps (%s%s): the loss does not reach them, "
+                     "so training leaves them as they are (a method that does not use its parameters?)",
+                     missing, tr->n, (long long)step, names, missing > 3 ? ", ..." : "");
+            si.warning = warning;
+        }
         if (cb) cb(ctx, &si);
         if (c.save_every > 0 && step % c.save_every == 0 && step < stop) rc = save(&c, tr, &o, x, step);
         if (!rc && c.on_period && (step % period == 0 || step == total))

@@ -57,7 +57,14 @@ struct step_info {
     double loss;    /* mean of the micro-batch losses of this step */
     double lr, grad_norm;
     double seconds; /* wall time of this step */
+    /* NULL, or a warning to show once (at step TRAINER_GRAD_CHECK, or the last step if
+     * fewer): trained tensors that no step gave a gradient */
+    const char *warning;
 };
+
+/* The step after which trainer_run checks that every trained tensor got a gradient (LoRA's
+ * A gets none at step 1, while B is zero: a few steps are needed). */
+#define TRAINER_GRAD_CHECK 20
 
 typedef void (*step_callback)(void *ctx, const struct step_info *s);
 
