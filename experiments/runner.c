@@ -263,6 +263,7 @@ struct step_ctx {
     struct progress *p;
     double loss_sum;
     int n;
+    char warning[512]; /* the trainer's (a trained tensor without gradient), for the results line */
 };
 
 static void on_step(void *ctx, const struct step_info *s) {
@@ -270,7 +271,10 @@ static void on_step(void *ctx, const struct step_info *s) {
     c->loss_sum += s->loss;
     c->n++;
     progress_step(c->p, s->step, s->loss);
-    if (s->warning) fprintf(stderr, "\nwarning: %s\n", s->warning);
+    if (s->warning) {
+        fprintf(stderr, "\nwarning: %s\n", s->warning);
+        snprintf(c->warning, sizeof c->warning, "%s", s->warning);
+    }
 }
 
 static json_t *metrics_json(int n, const char names[][32], const double *values, double score) {
@@ -607,7 +611,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (!rc && q.st.ckpt[0]) rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt);
     struct eval_point_ctx ec = {.q = &q, .run_dir = run_dir, .state_path = state_path,
                                 .model_name = model_name, .static_bytes = static_bytes,
-                                .spe = spe, .sc = {&p, 0, 0}};
+                                .spe = spe, .sc = {&p, 0, 0, ""}};
     c.on_period = on_eval_point;
     c.period_ctx = &ec;
     c.period = chunk;
@@ -675,6 +679,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (line && r->train_size >= 0)
         json_object_set_new(line, "train_size", json_integer(r->train_size));
     if (line && r->overrides[0]) json_object_set_new(line, "overrides", overrides_json(r));
+    if (line && ec.sc.warning[0]) json_object_set_new(line, "warnings", json_pack("[s]", ec.sc.warning));
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
     long cut = 0;
