@@ -74,24 +74,24 @@ extern "C" int cuda_dropout_backward(float *dx, const float *dy, size_t n, float
 }
 
 /* relu + dropout fused: y = kept ? relu(x) s : 0 (relu as relu_kernel: x > 0 ? x : 0), and
- * the mask word of y > 0 for each 32 elements: one thread per word (8 Philox blocks; the
- * thread's 32 floats are 128 contiguous bytes) */
+ * the mask word of y > 0 for each 32 elements: one thread per element (coalesced), the
+ * warp's ballot is the word (a warp's lanes hold 32 consecutive elements, a multiple of 32
+ * apart from 0, so bit = lane; the loop runs over n rounded up to 32 so that every lane
+ * takes part). Each lane draws its own element's Philox block (4 lanes share one). */
 static __global__ void relu_dropout_kernel(float *y, uint32_t *mask, const float *x, size_t n, float p,
                                            float s, uint64_t seed, uint64_t offset) {
-    size_t words = (n + 31) / 32;
-    GRID_STRIDE(w, words) {
-        uint32_t bits = 0;
-        for (size_t blk = 8 * w; blk < 8 * w + 8 && 4 * blk < n; blk++) {
+    size_t padded = (n + 31) / 32 * 32;
+    GRID_STRIDE(i, padded) {
+        float o = 0.0f;
+        if (i < n) {
             int keep[4];
-            dropout_keep4(seed, offset, blk, p, keep);
-            for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) {
-                float v = x[i] > 0 ? x[i] : 0.0f;
-                float o = keep[i & 3] ? __fmul_rn(v, s) : 0.0f;
-                y[i] = o;
-                bits |= (uint32_t)(o > 0) << (i & 31);
-            }
+            dropout_keep4(seed, offset, i / 4, p, keep);
+            float v = x[i] > 0 ? x[i] : 0.0f;
+            o = keep[i & 3] ? __fmul_rn(v, s) : 0.0f;
+            y[i] = o;
         }
-        mask[w] = bits;
+        unsigned bits = __ballot_sync(0xffffffffu, o > 0);
+        if ((threadIdx.x & 31) == 0) mask[i >> 5] = bits;
     }
 }
 
@@ -126,7 +126,8 @@ extern "C" int cuda_dropout_add(float *y, const float *h, const float *x, size_t
 extern "C" int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p,
                                  uint64_t seed, uint64_t offset) {
     float s = 1.0f / (1.0f - p);
-    EW_LAUNCH(relu_dropout_kernel, (n + 31) / 32, y, mask, x, n, p, s, seed, offset);
+    /* blocks of CUDA_EW_THREADS (a multiple of 32): the ballot's lanes, see the kernel */
+    EW_LAUNCH(relu_dropout_kernel, (n + 31) / 32 * 32, y, mask, x, n, p, s, seed, offset);
 }
 
 extern "C" int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n,
