@@ -157,6 +157,13 @@ struct backend {
      * dropout's (axpy, dropout_backward). May be NULL: op_dropout_add then runs the two ops. */
     int (*dropout_add)(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed,
                        uint64_t offset);
+    /* T5 v1.1's gated FFN: y = gelu_new(a) * g, bit for bit gelu_new then mul. Backward,
+     * from a and g alone (gelu_new(a) is recomputed): dg += dy gelu_new(a) (if dg), and
+     * da += (0 + dy g) gelu_new'(a) (if da), bit for bit mul's and gelu_new's backward in
+     * turn (the "0 +" is the zeroed gradient of gelu's output that mul's backward adds
+     * into). Both may be NULL: op_gelu_mul then runs the two ops. */
+    int (*gelu_mul)(float *y, const float *a, const float *g, size_t n);
+    int (*gelu_mul_backward)(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */

@@ -379,6 +379,22 @@ struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *i
     return y;
 }
 
+struct tensor *op_gelu_mul(struct exec *x, struct tensor *a, struct tensor *g) {
+    if (!a || !g || same_shape(a, g, "gelu_mul")) return NULL;
+    if (!x->fuse || !BE->gelu_mul || !BE->gelu_mul_backward) {
+        struct tensor *act = op_gelu_new(x, a), *y = op_mul(x, act, g);
+        exec_drop(x, act);
+        return y;
+    }
+    struct tensor *y = like(x, a);
+    if (!y || backend_failed(BE->gelu_mul(y->data, a->data, g->data, (size_t)tensor_numel(a)), "gelu_mul"))
+        return NULL;
+    struct tape_node *nd = REC("gelu_mul", gelu_mul_backward, y, a, g, NULL, NULL);
+    /* a for both gradients (gelu's output is recomputed from it), g for a's */
+    if (keep_if(x, nd, a, 1) || keep_if(x, nd, g, NEEDS(a))) return NULL;
+    return y;
+}
+
 /* ---- ops for methods ---- */
 
 static struct tensor *ones_vector(struct exec *x, int64_t n) {

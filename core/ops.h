@@ -26,6 +26,9 @@ struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p);
 /* op_add(h, op_dropout(in, p)), bit for bit, in one pass where the backend has the fused op
  * (and x->fuse): the dropped-out tensor is never made. */
 struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *in, float p);
+/* op_mul(op_gelu_new(a), g), bit for bit, in one pass where the backend has the fused op
+ * (and x->fuse): gelu's output is never stored (its backward recomputes it from a). */
+struct tensor *op_gelu_mul(struct exec *x, struct tensor *a, struct tensor *g);
 struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b);
 struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b);
 struct tensor *op_scale(struct exec *x, struct tensor *in, float s);

@@ -62,6 +62,13 @@ int relu_dropout_backward(struct exec *x, struct tape_node *n) {
              : -1;
 }
 
+int gelu_mul_backward(struct exec *x, struct tape_node *n) {
+    struct tensor *a = n->in[0], *g = n->in[1];
+    float *da = NEEDS(a) ? G(a) : NULL, *dg = NEEDS(g) ? G(g) : NULL;
+    if ((NEEDS(a) && !da) || (NEEDS(g) && !dg)) return -1;
+    return BE->gelu_mul_backward(da, dg, n->out->grad, a->data, g->data, (size_t)tensor_numel(n->out));
+}
+
 int gelu_new_backward(struct exec *x, struct tape_node *n) {
     float *g = G(n->in[0]);
     return g ? BE->gelu_new_backward(g, n->out->grad, n->in[0]->data, (size_t)tensor_numel(n->out)) : -1;

@@ -11,6 +11,7 @@ int rmsnorm_backward(struct exec *x, struct tape_node *n);
 int relu_backward(struct exec *x, struct tape_node *n);
 int relu_dropout_backward(struct exec *x, struct tape_node *n);
 int dropout_add_backward(struct exec *x, struct tape_node *n);
+int gelu_mul_backward(struct exec *x, struct tape_node *n);
 int gelu_new_backward(struct exec *x, struct tape_node *n);
 int mul_backward(struct exec *x, struct tape_node *n);
 int add_backward(struct exec *x, struct tape_node *n);

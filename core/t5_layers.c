@@ -70,13 +70,19 @@ struct tensor *t5_ffn(struct exec *x, const struct t5_model *m, struct t5_site s
      * order in which the input's gradient sums its two contributions) */
     int gated = c->ffn == T5_FFN_GATED_GELU || c->ffn == T5_FFN_GATED_RELU;
     struct tensor *gate = gated ? t5_linear(x, m, s, T5_WI_1, h, w->wi_1) : NULL;
-    act = c->ffn == T5_FFN_RELU || c->ffn == T5_FFN_GATED_RELU ? op_relu(x, a) : op_gelu_new(x, a);
-    exec_drop(x, a); /* consumed (gelu keeps it for backward, relu its output) */
-    if (gated) {
-        struct tensor *prod = op_mul(x, act, gate);
-        exec_drop(x, act);
+    if (c->ffn == T5_FFN_GATED_GELU) { /* T5 v1.1: gelu and the gate's product in one op */
+        act = op_gelu_mul(x, a, gate);
+        exec_drop(x, a);
         exec_drop(x, gate);
-        act = prod;
+    } else {
+        act = c->ffn == T5_FFN_GATED_RELU ? op_relu(x, a) : op_gelu_new(x, a);
+        exec_drop(x, a); /* consumed (gelu keeps it for backward, relu its output) */
+        if (gate) {
+            struct tensor *prod = op_mul(x, act, gate);
+            exec_drop(x, act);
+            exec_drop(x, gate);
+            act = prod;
+        }
     }
     struct tensor *d = op_dropout(x, act, c->dropout_rate);
     if (d != act) exec_drop(x, act);

@@ -7,7 +7,8 @@
  * against the CPU backend (1e-5 relative) and against Hugging Face (test_t5_forward's
  * tolerances), greedy ids identical, and run-to-run bitwise determinism.
  * Training: dropout (y bit-identical to the CPU: the same Philox stream), relu + dropout
- * fused and its backward, dropout + residual add fused (bit-identical to the CPU), every
+ * fused and its backward, dropout + residual add fused (bit-identical to the CPU), gelu
+ * times the gate fused and its backward (bit-identical to the CUDA separate ops), every
  * backward op
  * and the optimizer ops (sumsq, AdamW of both variants over several steps) on fresh
  * random inputs with their outputs pre-filled with the same random values on both
@@ -790,6 +791,52 @@ static void test_dropout_add(size_t n, float p, uint64_t seed, uint64_t offset) 
     check_dev_exact(what, dy, y_cpu, n);
     GPU->free(dx), GPU->free(dh), GPU->free(dy);
     free(x), free(h), free(y_cpu);
+}
+
+/* gelu_mul (T5 v1.1's gated FFN) and its backward: bitwise the CUDA backend's own separate
+ * ops (gelu_new, mul; mul_acc, gelu_new_backward), and within 1e-5 of the CPU (tanhf may
+ * differ by 2 ulp between the two) */
+static void test_gelu_mul(size_t n) {
+    float *a, *g, *dy_h, *g0;
+    float *da_ = dev_rand(n, -4, 4, &a), *dg_ = dev_rand(n, -2, 2, &g), *ddy = dev_rand(n, -1, 1, &dy_h);
+    float *acc0 = dev_rand(n, -1, 1, &g0); /* the gradients' prior content */
+    float *act = dev_nan(n), *chain = dev_nan(n), *fused = dev_nan(n), *zero = dev_nan(n);
+    float *da_chain = dup_dev(g0, n * 4), *dg_chain = dup_dev(g0, n * 4), *da_fused = dup_dev(g0, n * 4),
+          *dg_fused = dup_dev(g0, n * 4);
+    check_op("cuda gelu_new", GPU->gelu_new(act, da_, n));
+    check_op("cuda mul", GPU->mul(chain, act, dg_, n));
+    check_op("cuda gelu_mul", GPU->gelu_mul(fused, da_, dg_, n));
+    float *want = hnan(n), *y_cpu = hnan(n);
+    to_host(want, chain, n * 4);
+    char what[128];
+    snprintf(what, sizeof what, "gelu_mul n=%zu, against cuda gelu_new + mul", n);
+    check_dev_exact(what, fused, want, n);
+    check_op("cpu gelu_mul", CPU->gelu_mul(y_cpu, a, g, n));
+    snprintf(what, sizeof what, "gelu_mul n=%zu, against the cpu", n);
+    check_dev_rel(what, fused, y_cpu, n, TOL);
+    /* backward: the chain's zeroed buffer for gelu's output gradient */
+    check_op("cuda fill", GPU->fill(zero, 0.0f, n));
+    check_op("cuda mul_acc", GPU->mul_acc(zero, ddy, dg_, n));
+    check_op("cuda mul_acc", GPU->mul_acc(dg_chain, ddy, act, n));
+    check_op("cuda gelu_new_backward", GPU->gelu_new_backward(da_chain, zero, da_, n));
+    check_op("cuda gelu_mul_backward", GPU->gelu_mul_backward(da_fused, dg_fused, ddy, da_, dg_, n));
+    float *da_want = hnan(n), *dg_want = hnan(n), *da_cpu = hcopy(g0, n), *dg_cpu = hcopy(g0, n);
+    to_host(da_want, da_chain, n * 4);
+    to_host(dg_want, dg_chain, n * 4);
+    snprintf(what, sizeof what, "gelu_mul_backward da n=%zu, against the cuda chain", n);
+    check_dev_exact(what, da_fused, da_want, n);
+    snprintf(what, sizeof what, "gelu_mul_backward dg n=%zu, against the cuda chain", n);
+    check_dev_exact(what, dg_fused, dg_want, n);
+    check_op("cpu gelu_mul_backward", CPU->gelu_mul_backward(da_cpu, dg_cpu, dy_h, a, g, n));
+    snprintf(what, sizeof what, "gelu_mul_backward da n=%zu, against the cpu", n);
+    check_dev_rel(what, da_fused, da_cpu, n, TOL);
+    snprintf(what, sizeof what, "gelu_mul_backward dg n=%zu, against the cpu", n);
+    check_dev_rel(what, dg_fused, dg_cpu, n, TOL);
+    GPU->free(da_), GPU->free(dg_), GPU->free(ddy), GPU->free(acc0), GPU->free(act), GPU->free(chain);
+    GPU->free(fused), GPU->free(zero), GPU->free(da_chain), GPU->free(dg_chain), GPU->free(da_fused);
+    GPU->free(dg_fused);
+    free(a), free(g), free(dy_h), free(g0), free(want), free(y_cpu), free(da_want), free(dg_want), free(da_cpu);
+    free(dg_cpu);
 }
 
 /* embedding_backward with many repeated ids (vocab < n) and ids spread over more than the
@@ -1743,6 +1790,8 @@ static void run_backward_tests(void) {
     test_relu_dropout(7, 0.5f, 3, 0);
     test_dropout_add(100003, 0.1f, 42, 9);
     test_dropout_add(6, 0.5f, 1, 0);
+    test_gelu_mul(100003);
+    test_gelu_mul(5);
 
     for (int op = BW_RELU; op <= BW_AXPY; op++)
         test_elementwise_backward((enum bw)op, 100003);

@@ -1,24 +1,27 @@
 /* test_fusion.c: the fused ops against the ops they replace: T5 v1.0's FFN activation and
- * dropout (op_relu_dropout, backend relu_dropout / relu_dropout_backward) and the residual
- * add of a dropped-out sublayer output (op_dropout_add, backend dropout_add).
+ * dropout (op_relu_dropout, backend relu_dropout / relu_dropout_backward), T5 v1.1's gated
+ * GELU (op_gelu_mul, backend gelu_mul / gelu_mul_backward) and the residual add of a
+ * dropped-out sublayer output (op_dropout_add, backend dropout_add).
  *  1. Kernels, CPU backend, AVX2 and portable paths (COMPACTER_CPU_NO_AVX2), lengths around
  *     the 32-element Philox groups: relu_dropout(x) is bit for bit dropout(relu(x)) with
  *     the same seed and offset, over inputs holding -0, +0, NaN, +-inf, subnormals and
  *     ordinary values, and its mask has bit i set exactly where y[i] > 0 (every word
  *     written); relu_dropout_backward(dx, dy, mask) is bit for bit dropout_backward into a
  *     zeroed buffer followed by relu_backward, into a pre-filled dx; dropout_add(h, x) is bit
- *     for bit add(h, dropout(x)).
+ *     for bit add(h, dropout(x)); gelu_mul(a, g) is bit for bit mul(gelu_new(a), g) and its
+ *     backward mul_acc into a zeroed buffer then gelu_new_backward (da), and mul_acc (dg).
  *  2. Whole steps of the v1.0 fixture T5 (ReLU FFN) at batch 8, dropout on, two forward +
  *     backward passes each: full fine-tuning, Compacter++ and LoRA, fused (x->fuse = 1,
  *     the default) and not (0): the loss, the logits, every trained gradient and the dropout
  *     stream's offset bitwise the same; the tape holds one relu_dropout node per FFN and
  *     one dropout_add node per sublayer when fused and none otherwise. The same for full
- *     fine-tuning of the v1.1 fixture (gated-GELU: dropout_add only).
+ *     fine-tuning and Compacter++ of the v1.1 fixture (gated-GELU: gelu_mul, dropout_add).
  *  3. Memory: the bytes live after the forward drop by exactly one [tokens, d_ff] float
  *     tensor per ReLU FFN (the relu output the unfused relu kept for its backward) less the
  *     bit mask kept instead (ceil(tokens d_ff / 32) words, in 256-byte pool units), whether
- *     wo trains (full fine-tuning: its input, y, is kept either way) or not; dropout_add
- *     keeps nothing, as add and dropout did (v1.1: equal). */
+ *     wo trains (full fine-tuning: its input, y, is kept either way) or not; per gated-GELU
+ *     FFN exactly gelu's output (mul kept it; gelu_mul recomputes it); dropout_add keeps
+ *     nothing, as add and dropout did. */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -92,8 +95,34 @@ static void test_kernels(size_t n, float p, const char *path) {
     d = bit_diff(got, want, n);
     CHECK(d == 0, "dropout_add n=%zu p=%g (%s): %zu elements differ from add(h, dropout(x))", n, p, path, d);
     free(h), free(dropped);
-    printf("  ok relu_dropout and its backward, dropout_add, n=%zu p=%g (%s): bit for bit the separate ops\n", n, p,
-           path);
+
+    /* gelu_mul: y = gelu_new(a) g; backward = mul's then gelu_new's */
+    float *g = inputs(n), *act = malloc(4 * n), *dga = malloc(4 * n), *dgg = malloc(4 * n), *dact = calloc(n ? n : 1, 4),
+          *da_want = malloc(4 * n), *dg_want = malloc(4 * n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(g[i])) g[i] = uniform();
+    float *a = inputs(n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a[i]) || fabsf(a[i]) > 1e10f) a[i] = uniform(); /* activations are finite */
+    CHECK(CPU->gelu_new(act, a, n) == 0 && CPU->mul(want, act, g, n) == 0 && CPU->gelu_mul(got, a, g, n) == 0, "%s",
+          error_message());
+    d = bit_diff(got, want, n);
+    CHECK(d == 0, "gelu_mul n=%zu: %zu elements differ from mul(gelu_new(a), g)", n, d);
+    memcpy(da_want, dx0, 4 * n), memcpy(dga, dx0, 4 * n), memcpy(dg_want, dx0, 4 * n), memcpy(dgg, dx0, 4 * n);
+    CHECK(CPU->mul_acc(dact, dy, g, n) == 0 && CPU->mul_acc(dg_want, dy, act, n) == 0 &&
+              CPU->gelu_new_backward(da_want, dact, a, n) == 0,
+          "%s", error_message());
+    CHECK(CPU->gelu_mul_backward(dga, dgg, dy, a, g, n) == 0, "%s", error_message());
+    size_t da_diff = bit_diff(dga, da_want, n), dg_diff = bit_diff(dgg, dg_want, n);
+    CHECK(da_diff == 0 && dg_diff == 0, "gelu_mul_backward n=%zu: %zu da and %zu dg elements differ", n, da_diff,
+          dg_diff);
+    memcpy(dga, dx0, 4 * n);
+    CHECK(CPU->gelu_mul_backward(dga, NULL, dy, a, g, n) == 0 && bit_diff(dga, da_want, n) == 0,
+          "gelu_mul_backward n=%zu, da only", n);
+    free(g), free(act), free(dga), free(dgg), free(dact), free(da_want), free(dg_want), free(a);
+    printf("  ok relu_dropout and its backward, dropout_add, gelu_mul and its backward, n=%zu p=%g (%s): bit for "
+           "bit the separate ops\n",
+           n, p, path);
     free(x), free(relu), free(want), free(got), free(dy), free(dx0), free(tmp), free(dx_want), free(dx_got), free(mask);
 }
 
@@ -111,6 +140,8 @@ struct run {
     int add_nodes;   /* dropout_add nodes on the first tape */
     int64_t tokens_ff;  /* sum over FFNs of tokens x d_ff */
     int64_t mask_bytes; /* the masks kept instead: each ceil(tokens d_ff / 32) words, pool-rounded */
+    int gelu_mul;       /* the model's FFN is gated-GELU */
+    int gm_nodes;       /* gelu_mul nodes on the first tape */
 };
 
 static int32_t enc_ids[B * S], enc_mask[B * S], labels[B * T], dec_ids[B * T];
@@ -138,8 +169,9 @@ static int run_case(const char *fam, const char *method, const char *const *opts
         }
     for (int i = 0; i < B * T; i++) labels[i] = 2 + (i * 29) % (c->vocab_size - 2);
     t5_shift_right(c, labels, B, T, dec_ids);
-    int relu = c->ffn == T5_FFN_RELU; /* only then is there a relu_dropout */
-    r->tokens_ff = relu ? ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff : 0;
+    int relu = c->ffn == T5_FFN_RELU; /* relu_dropout; gated-GELU: gelu_mul */
+    r->gelu_mul = c->ffn == T5_FFN_GATED_GELU;
+    r->tokens_ff = ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff;
     int64_t enc_mask_b = ((int64_t)B * S * c->d_ff + 31) / 32 * 4, dec_mask_b = ((int64_t)B * T * c->d_ff + 31) / 32 * 4;
     enc_mask_b = (enc_mask_b + 255) / 256 * 256, dec_mask_b = (dec_mask_b + 255) / 256 * 256;
     r->mask_bytes = relu ? c->num_layers * enc_mask_b + c->num_decoder_layers * dec_mask_b : 0;
@@ -160,6 +192,7 @@ static int run_case(const char *fam, const char *method, const char *const *opts
             for (const struct tape_node *n = x.tape; n; n = n->prev) {
                 r->fused_nodes += !strcmp(n->op, "relu_dropout");
                 r->add_nodes += !strcmp(n->op, "dropout_add");
+                r->gm_nodes += !strcmp(n->op, "gelu_mul");
             }
         }
         r->loss[s] = *(const float *)o.loss->data;
@@ -200,16 +233,20 @@ static void test_steps(const char *fam, const char *method, const char *const *o
         CHECK(f.rng_offset[s] == u.rng_offset[s], "%s step %d: dropout offset %llu fused, %llu not", method, s + 1,
               (unsigned long long)f.rng_offset[s], (unsigned long long)u.rng_offset[s]);
     }
-    CHECK((f.fused_nodes > 0) == (f.tokens_ff > 0) && u.fused_nodes == 0, "%s %s: %d relu_dropout nodes fused, %d not",
+    CHECK((f.fused_nodes > 0) == !f.gelu_mul && u.fused_nodes == 0, "%s %s: %d relu_dropout nodes fused, %d not",
           fam, method, f.fused_nodes, u.fused_nodes);
+    CHECK((f.gm_nodes > 0) == f.gelu_mul && u.gm_nodes == 0, "%s %s: %d gelu_mul nodes fused, %d not", fam, method,
+          f.gm_nodes, u.gm_nodes);
     CHECK(f.add_nodes > 0 && u.add_nodes == 0, "%s %s: %d dropout_add nodes fused, %d not", fam, method, f.add_nodes,
           u.add_nodes);
+    /* relu: the relu output less its bit mask; gated-GELU: gelu's output (mul kept it) */
     size_t want_saved = (size_t)f.tokens_ff * sizeof(float) - (size_t)f.mask_bytes;
     CHECK(u.live_fwd - f.live_fwd == want_saved, "%s: live bytes after the forward %zu fused, %zu not (expected %zu less)",
           method, f.live_fwd, u.live_fwd, want_saved);
     printf("  ok %s %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld gradient elements, "
-           "dropout offset); %d relu_dropout and %d dropout_add nodes; live after forward %zu vs %zu bytes\n",
-           fam, method, STEPS, (long long)f.n_grads, f.fused_nodes, f.add_nodes, f.live_fwd, u.live_fwd);
+           "dropout offset); %d relu_dropout, %d gelu_mul and %d dropout_add nodes; live after forward %zu vs %zu "
+           "bytes\n",
+           fam, method, STEPS, (long long)f.n_grads, f.fused_nodes, f.gm_nodes, f.add_nodes, f.live_fwd, u.live_fwd);
     run_free(&f);
     run_free(&u);
 }
@@ -237,5 +274,6 @@ int main(void) {
     const char *lora[] = {"targets=q,v"};
     test_steps("v10", "lora", lora, 1);
     test_steps("v11", "full", NULL, 0);
+    test_steps("v11", "compacter++", phm, 2);
     CHECK_DONE();
 }

@@ -78,4 +78,6 @@ const struct backend backend_cpu = {
     .relu_dropout = cpu_relu_dropout,
     .relu_dropout_backward = cpu_relu_dropout_backward,
     .dropout_add = cpu_dropout_add,
+    .gelu_mul = cpu_gelu_mul,
+    .gelu_mul_backward = cpu_gelu_mul_backward,
 };

@@ -129,6 +129,25 @@ int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n) 
     return 0;
 }
 
+int cpu_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n) {
+    const float c = 0.7978845608028654f, k = 0.044715f;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i];
+        if (dg) { /* mul's backward for g, with gelu's output as cpu_gelu_new makes it */
+            float act = (0.5f * v) * (1.0f + tanhf(c * (v + k * ((v * v) * v))));
+            dg[i] += dy[i] * act;
+        }
+        if (da) { /* mul's backward for gelu's output (into zero), then cpu_gelu_new_backward */
+            float dact = 0.0f + dy[i] * g[i];
+            float t = tanhf(c * (v + k * v * v * v));
+            float dt = (1.0f - t * t) * c * (1.0f + 3.0f * k * v * v);
+            da[i] += dact * (0.5f * (1.0f + t) + 0.5f * v * dt);
+        }
+    }
+    return 0;
+}
+
 int cpu_mul_acc(float *y, const float *a, const float *b, size_t n) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) y[i] += a[i] * b[i];

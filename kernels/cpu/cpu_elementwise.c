@@ -22,6 +22,18 @@ int cpu_gelu_new(float *y, const float *x, size_t n) {
     return 0;
 }
 
+int cpu_gelu_mul(float *y, const float *a, const float *g, size_t n) {
+    const float c = 0.7978845608028654f, k = 0.044715f;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i];
+        float inner = c * (v + k * ((v * v) * v));
+        float act = (0.5f * v) * (1.0f + tanhf(inner)); /* cpu_gelu_new's expression */
+        y[i] = act * g[i];
+    }
+    return 0;
+}
+
 int cpu_mul(float *y, const float *a, const float *b, size_t n) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];

@@ -51,6 +51,8 @@ int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p
                      uint64_t offset);
 int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
 int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
+int cpu_gelu_mul(float *y, const float *a, const float *g, size_t n);
+int cpu_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
 struct adamw_step;
 int cpu_sumsq(float *out, const float *x, size_t n);
 int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);

@@ -325,4 +325,6 @@ extern "C" const struct backend backend_cuda = {
     /* .relu_dropout = */ cuda_relu_dropout,
     /* .relu_dropout_backward = */ cuda_relu_dropout_backward,
     /* .dropout_add = */ cuda_dropout_add,
+    /* .gelu_mul = */ cuda_gelu_mul,
+    /* .gelu_mul_backward = */ cuda_gelu_mul_backward,
 };

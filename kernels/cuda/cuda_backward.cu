@@ -158,6 +158,37 @@ static __global__ void gelu_new_backward_kernel(float *dx, const float *dy, cons
     }
 }
 
+/* gelu_mul's backward: dg += dy gelu_new(a) (gelu_mul_kernel's expression), da += (0 + dy g)
+ * gelu_new'(a) (gelu_new_backward_kernel's expression tree) */
+static __global__ void gelu_mul_backward_kernel(float *da, float *dg, const float *dy, const float *a,
+                                                const float *g, size_t n) {
+    const float c = 0.7978845608028654f, k = 0.044715f, k3 = 3.0f * k;
+    GRID_STRIDE(i, n) {
+        float v = a[i];
+        if (dg) {
+            float cube = __fmul_rn(__fmul_rn(v, v), v);
+            float inner = __fmul_rn(c, __fadd_rn(v, __fmul_rn(k, cube)));
+            float act = __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
+            dg[i] = __fadd_rn(dg[i], __fmul_rn(dy[i], act));
+        }
+        if (da) {
+            float dact = __fadd_rn(0.0f, __fmul_rn(dy[i], g[i]));
+            float cube = __fmul_rn(__fmul_rn(__fmul_rn(k, v), v), v);
+            float t = tanhf(__fmul_rn(c, __fadd_rn(v, cube)));
+            float dt = __fmul_rn(__fmul_rn(__fsub_rn(1.0f, __fmul_rn(t, t)), c),
+                                 __fadd_rn(1.0f, __fmul_rn(__fmul_rn(k3, v), v)));
+            float d = __fadd_rn(__fmul_rn(0.5f, __fadd_rn(1.0f, t)), __fmul_rn(__fmul_rn(0.5f, v), dt));
+            da[i] = __fadd_rn(da[i], __fmul_rn(dact, d));
+        }
+    }
+}
+
+extern "C" int cuda_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g,
+                                      size_t n) {
+    if (!da && !dg) return 0;
+    EW_LAUNCH(gelu_mul_backward_kernel, n, da, dg, dy, a, g, n);
+}
+
 static __global__ void mul_acc_kernel(float *y, const float *a, const float *b, size_t n) {
     GRID_STRIDE(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(a[i], b[i]));
 }

@@ -120,6 +120,8 @@ int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float 
 int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
 int cuda_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed,
                      uint64_t offset);
+int cuda_gelu_mul(float *y, const float *a, const float *g, size_t n);
+int cuda_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
 
 /* cuda_optim.cu */
 struct adamw_step;

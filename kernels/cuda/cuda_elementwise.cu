@@ -27,6 +27,18 @@ static __global__ void gelu_new_kernel(float *y, const float *x, size_t n) {
     }
 }
 
+/* gelu_new(a) g: gelu_new_kernel's expression, then the product */
+static __global__ void gelu_mul_kernel(float *y, const float *a, const float *g, size_t n) {
+    const float c = 0.7978845608028654f, k = 0.044715f;
+    GRID_STRIDE(i, n) {
+        float v = a[i];
+        float cube = __fmul_rn(__fmul_rn(v, v), v);
+        float inner = __fmul_rn(c, __fadd_rn(v, __fmul_rn(k, cube)));
+        float act = __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
+        y[i] = __fmul_rn(act, g[i]);
+    }
+}
+
 static __global__ void mul_kernel(float *y, const float *a, const float *b, size_t n) {
     GRID_STRIDE(i, n) y[i] = a[i] * b[i];
 }
@@ -44,6 +56,9 @@ extern "C" int cuda_fill(float *x, float value, size_t n) {
 }
 extern "C" int cuda_relu(float *y, const float *x, size_t n) {
     EW_LAUNCH(relu_kernel, n, y, x, n);
+}
+extern "C" int cuda_gelu_mul(float *y, const float *a, const float *g, size_t n) {
+    EW_LAUNCH(gelu_mul_kernel, n, y, a, g, n);
 }
 extern "C" int cuda_gelu_new(float *y, const float *x, size_t n) {
     EW_LAUNCH(gelu_new_kernel, n, y, x, n);
