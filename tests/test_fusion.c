@@ -39,20 +39,26 @@ enum { B = 8, S = 24, T = 6, STEPS = 2 };
 static const struct backend *CPU = &backend_cpu;
 
 static uint64_t rng = 0x853c49e6748fea9bull;
-static uint64_t next_u64(void) { return splitmix64(&rng); }
-static float uniform(void) { return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 4.0 - 2.0); }
+static uint64_t next_u64(void) {
+    return splitmix64(&rng);
+}
+static float uniform(void) {
+    return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+}
 
 /* random values with the special ones sprinkled in */
 static float *inputs(size_t n) {
     static const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, 1e30f};
     float *v = malloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) v[i] = i % 7 == 3 ? special[(i / 7) % 8] : uniform();
+    for (size_t i = 0; i < n; i++)
+        v[i] = i % 7 == 3 ? special[(i / 7) % 8] : uniform();
     return v;
 }
 
 static size_t bit_diff(const float *a, const float *b, size_t n) {
     size_t d = 0;
-    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    for (size_t i = 0; i < n; i++)
+        d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
     return d;
 }
 
@@ -62,14 +68,17 @@ static void test_kernels(size_t n, float p, const char *path) {
     size_t words = (n + 31) / 32;
     uint32_t *mask = malloc(4 * words);
     memset(mask, 0xA5, 4 * words);
-    CHECK(CPU->relu(relu, x, n) == 0 && CPU->dropout(want, relu, n, p, seed, offset) == 0, "%s", error_message());
+    CHECK(CPU->relu(relu, x, n) == 0 && CPU->dropout(want, relu, n, p, seed, offset) == 0, "%s",
+          error_message());
     CHECK(CPU->relu_dropout(got, mask, x, n, p, seed, offset) == 0, "%s", error_message());
     size_t d = bit_diff(got, want, n);
-    CHECK(d == 0, "relu_dropout n=%zu p=%g (%s): %zu elements differ from dropout(relu)", n, p, path, d);
+    CHECK(d == 0, "relu_dropout n=%zu p=%g (%s): %zu elements differ from dropout(relu)", n, p,
+          path, d);
     size_t wrong_bits = 0;
     for (size_t i = 0; i < 32 * words; i++)
         wrong_bits += ((mask[i / 32] >> (i % 32)) & 1u) != (i < n && want[i] > 0);
-    CHECK(wrong_bits == 0, "relu_dropout n=%zu p=%g (%s): %zu mask bits are not y > 0", n, p, path, wrong_bits);
+    CHECK(wrong_bits == 0, "relu_dropout n=%zu p=%g (%s): %zu mask bits are not y > 0", n, p, path,
+          wrong_bits);
 
     /* backward, from y = the fused output */
     float *dy = inputs(n), *dx0 = inputs(n), *tmp = calloc(n ? n : 1, 4), *dx_want = malloc(4 * n),
@@ -85,45 +94,51 @@ static void test_kernels(size_t n, float p, const char *path) {
           "%s", error_message());
     CHECK(CPU->relu_dropout_backward(dx_got, dy, mask, n, p) == 0, "%s", error_message());
     d = bit_diff(dx_got, dx_want, n);
-    CHECK(d == 0, "relu_dropout_backward n=%zu p=%g (%s): %zu elements differ from the two backward ops", n, p,
-          path, d);
+    CHECK(d == 0,
+          "relu_dropout_backward n=%zu p=%g (%s): %zu elements differ from the two backward ops", n,
+          p, path, d);
     /* dropout_add: y = h + dropout(x) */
     float *h = inputs(n), *dropped = malloc(4 * n);
-    CHECK(CPU->dropout(dropped, x, n, p, seed, offset) == 0 && CPU->add(want, h, dropped, n) == 0, "%s",
-          error_message());
+    CHECK(CPU->dropout(dropped, x, n, p, seed, offset) == 0 && CPU->add(want, h, dropped, n) == 0,
+          "%s", error_message());
     CHECK(CPU->dropout_add(got, h, x, n, p, seed, offset) == 0, "%s", error_message());
     d = bit_diff(got, want, n);
-    CHECK(d == 0, "dropout_add n=%zu p=%g (%s): %zu elements differ from add(h, dropout(x))", n, p, path, d);
+    CHECK(d == 0, "dropout_add n=%zu p=%g (%s): %zu elements differ from add(h, dropout(x))", n, p,
+          path, d);
     free(h), free(dropped);
 
     /* gelu_mul: y = gelu_new(a) g; backward = mul's then gelu_new's */
-    float *g = inputs(n), *act = malloc(4 * n), *dga = malloc(4 * n), *dgg = malloc(4 * n), *dact = calloc(n ? n : 1, 4),
-          *da_want = malloc(4 * n), *dg_want = malloc(4 * n);
+    float *g = inputs(n), *act = malloc(4 * n), *dga = malloc(4 * n), *dgg = malloc(4 * n),
+          *dact = calloc(n ? n : 1, 4), *da_want = malloc(4 * n), *dg_want = malloc(4 * n);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(g[i])) g[i] = uniform();
     float *a = inputs(n);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(a[i]) || fabsf(a[i]) > 1e10f) a[i] = uniform(); /* activations are finite */
-    CHECK(CPU->gelu_new(act, a, n) == 0 && CPU->mul(want, act, g, n) == 0 && CPU->gelu_mul(got, a, g, n) == 0, "%s",
-          error_message());
+    CHECK(CPU->gelu_new(act, a, n) == 0 && CPU->mul(want, act, g, n) == 0 &&
+              CPU->gelu_mul(got, a, g, n) == 0,
+          "%s", error_message());
     d = bit_diff(got, want, n);
     CHECK(d == 0, "gelu_mul n=%zu: %zu elements differ from mul(gelu_new(a), g)", n, d);
-    memcpy(da_want, dx0, 4 * n), memcpy(dga, dx0, 4 * n), memcpy(dg_want, dx0, 4 * n), memcpy(dgg, dx0, 4 * n);
+    memcpy(da_want, dx0, 4 * n), memcpy(dga, dx0, 4 * n), memcpy(dg_want, dx0, 4 * n),
+        memcpy(dgg, dx0, 4 * n);
     CHECK(CPU->mul_acc(dact, dy, g, n) == 0 && CPU->mul_acc(dg_want, dy, act, n) == 0 &&
               CPU->gelu_new_backward(da_want, dact, a, n) == 0,
           "%s", error_message());
     CHECK(CPU->gelu_mul_backward(dga, dgg, dy, a, g, n) == 0, "%s", error_message());
     size_t da_diff = bit_diff(dga, da_want, n), dg_diff = bit_diff(dgg, dg_want, n);
-    CHECK(da_diff == 0 && dg_diff == 0, "gelu_mul_backward n=%zu: %zu da and %zu dg elements differ", n, da_diff,
-          dg_diff);
+    CHECK(da_diff == 0 && dg_diff == 0,
+          "gelu_mul_backward n=%zu: %zu da and %zu dg elements differ", n, da_diff, dg_diff);
     memcpy(dga, dx0, 4 * n);
     CHECK(CPU->gelu_mul_backward(dga, NULL, dy, a, g, n) == 0 && bit_diff(dga, da_want, n) == 0,
           "gelu_mul_backward n=%zu, da only", n);
     free(g), free(act), free(dga), free(dgg), free(dact), free(da_want), free(dg_want), free(a);
-    printf("  ok relu_dropout and its backward, dropout_add, gelu_mul and its backward, n=%zu p=%g (%s): bit for "
+    printf("  ok relu_dropout and its backward, dropout_add, gelu_mul and its backward, n=%zu p=%g "
+           "(%s): bit for "
            "bit the separate ops\n",
            n, p, path);
-    free(x), free(relu), free(want), free(got), free(dy), free(dx0), free(tmp), free(dx_want), free(dx_got), free(mask);
+    free(x), free(relu), free(want), free(got), free(dy), free(dx0), free(tmp), free(dx_want),
+        free(dx_got), free(mask);
 }
 
 /* ---- whole steps ---- */
@@ -135,19 +150,20 @@ struct run {
     float *grads[STEPS]; /* all trained gradients, concatenated */
     int64_t n_grads;
     uint64_t rng_offset[STEPS];
-    size_t live_fwd; /* bytes live after the first forward */
-    int fused_nodes; /* relu_dropout nodes on the first tape */
-    int add_nodes;   /* dropout_add nodes on the first tape */
-    int64_t tokens_ff;  /* sum over FFNs of tokens x d_ff */
-    int64_t mask_bytes; /* the masks kept instead: each ceil(tokens d_ff / 32) words, pool-rounded */
-    int gelu_mul;       /* the model's FFN is gated-GELU */
-    int gm_nodes;       /* gelu_mul nodes on the first tape */
+    size_t live_fwd;   /* bytes live after the first forward */
+    int fused_nodes;   /* relu_dropout nodes on the first tape */
+    int add_nodes;     /* dropout_add nodes on the first tape */
+    int64_t tokens_ff; /* sum over FFNs of tokens x d_ff */
+    int64_t
+        mask_bytes; /* the masks kept instead: each ceil(tokens d_ff / 32) words, pool-rounded */
+    int gelu_mul;   /* the model's FFN is gated-GELU */
+    int gm_nodes;   /* gelu_mul nodes on the first tape */
 };
 
 static int32_t enc_ids[B * S], enc_mask[B * S], labels[B * T], dec_ids[B * T];
 
-static int run_case(const char *fam, const char *method, const char *const *opts, int n_opts, int fuse,
-                    struct run *r) {
+static int run_case(const char *fam, const char *method, const char *const *opts, int n_opts,
+                    int fuse, struct run *r) {
     struct t5_model m;
     struct method_instance mi = {0};
     struct trainable tr = {0};
@@ -167,12 +183,15 @@ static int run_case(const char *fam, const char *method, const char *const *opts
             enc_ids[b * S + t] = real ? 2 + (b * 131 + t * 17) % (c->vocab_size - 2) : c->pad_id;
             enc_mask[b * S + t] = real;
         }
-    for (int i = 0; i < B * T; i++) labels[i] = 2 + (i * 29) % (c->vocab_size - 2);
+    for (int i = 0; i < B * T; i++)
+        labels[i] = 2 + (i * 29) % (c->vocab_size - 2);
     t5_shift_right(c, labels, B, T, dec_ids);
     int relu = c->ffn == T5_FFN_RELU; /* relu_dropout; gated-GELU: gelu_mul */
     r->gelu_mul = c->ffn == T5_FFN_GATED_GELU;
-    r->tokens_ff = ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff;
-    int64_t enc_mask_b = ((int64_t)B * S * c->d_ff + 31) / 32 * 4, dec_mask_b = ((int64_t)B * T * c->d_ff + 31) / 32 * 4;
+    r->tokens_ff =
+        ((int64_t)c->num_layers * B * S + (int64_t)c->num_decoder_layers * B * T) * c->d_ff;
+    int64_t enc_mask_b = ((int64_t)B * S * c->d_ff + 31) / 32 * 4,
+            dec_mask_b = ((int64_t)B * T * c->d_ff + 31) / 32 * 4;
     enc_mask_b = (enc_mask_b + 255) / 256 * 256, dec_mask_b = (dec_mask_b + 255) / 256 * 256;
     r->mask_bytes = relu ? c->num_layers * enc_mask_b + c->num_decoder_layers * dec_mask_b : 0;
     int rc = method_attach(&mi, method, &m, (const char **)opts, n_opts, 42) ||
@@ -214,7 +233,8 @@ static int run_case(const char *fam, const char *method, const char *const *opts
 }
 
 static void run_free(struct run *r) {
-    for (int s = 0; s < STEPS; s++) free(r->logits[s]), free(r->grads[s]);
+    for (int s = 0; s < STEPS; s++)
+        free(r->logits[s]), free(r->grads[s]);
 }
 
 static void test_steps(const char *fam, const char *method, const char *const *opts, int n_opts) {
@@ -224,29 +244,35 @@ static void test_steps(const char *fam, const char *method, const char *const *o
         return;
     }
     for (int s = 0; s < STEPS; s++) {
-        CHECK(memcmp(&f.loss[s], &u.loss[s], 4) == 0 && isfinite(f.loss[s]), "%s step %d: loss %.9g fused, %.9g not",
-              method, s + 1, f.loss[s], u.loss[s]);
-        CHECK(bit_diff(f.logits[s], u.logits[s], (size_t)f.n_logits) == 0, "%s step %d: logits differ", method,
-              s + 1);
+        CHECK(memcmp(&f.loss[s], &u.loss[s], 4) == 0 && isfinite(f.loss[s]),
+              "%s step %d: loss %.9g fused, %.9g not", method, s + 1, f.loss[s], u.loss[s]);
+        CHECK(bit_diff(f.logits[s], u.logits[s], (size_t)f.n_logits) == 0,
+              "%s step %d: logits differ", method, s + 1);
         size_t d = bit_diff(f.grads[s], u.grads[s], (size_t)f.n_grads);
-        CHECK(d == 0, "%s step %d: %zu of %lld gradient elements differ", method, s + 1, d, (long long)f.n_grads);
-        CHECK(f.rng_offset[s] == u.rng_offset[s], "%s step %d: dropout offset %llu fused, %llu not", method, s + 1,
-              (unsigned long long)f.rng_offset[s], (unsigned long long)u.rng_offset[s]);
+        CHECK(d == 0, "%s step %d: %zu of %lld gradient elements differ", method, s + 1, d,
+              (long long)f.n_grads);
+        CHECK(f.rng_offset[s] == u.rng_offset[s], "%s step %d: dropout offset %llu fused, %llu not",
+              method, s + 1, (unsigned long long)f.rng_offset[s],
+              (unsigned long long)u.rng_offset[s]);
     }
-    CHECK((f.fused_nodes > 0) == !f.gelu_mul && u.fused_nodes == 0, "%s %s: %d relu_dropout nodes fused, %d not",
-          fam, method, f.fused_nodes, u.fused_nodes);
-    CHECK((f.gm_nodes > 0) == f.gelu_mul && u.gm_nodes == 0, "%s %s: %d gelu_mul nodes fused, %d not", fam, method,
-          f.gm_nodes, u.gm_nodes);
-    CHECK(f.add_nodes > 0 && u.add_nodes == 0, "%s %s: %d dropout_add nodes fused, %d not", fam, method, f.add_nodes,
-          u.add_nodes);
+    CHECK((f.fused_nodes > 0) == !f.gelu_mul && u.fused_nodes == 0,
+          "%s %s: %d relu_dropout nodes fused, %d not", fam, method, f.fused_nodes, u.fused_nodes);
+    CHECK((f.gm_nodes > 0) == f.gelu_mul && u.gm_nodes == 0,
+          "%s %s: %d gelu_mul nodes fused, %d not", fam, method, f.gm_nodes, u.gm_nodes);
+    CHECK(f.add_nodes > 0 && u.add_nodes == 0, "%s %s: %d dropout_add nodes fused, %d not", fam,
+          method, f.add_nodes, u.add_nodes);
     /* relu: the relu output less its bit mask; gated-GELU: gelu's output (mul kept it) */
     size_t want_saved = (size_t)f.tokens_ff * sizeof(float) - (size_t)f.mask_bytes;
-    CHECK(u.live_fwd - f.live_fwd == want_saved, "%s: live bytes after the forward %zu fused, %zu not (expected %zu less)",
-          method, f.live_fwd, u.live_fwd, want_saved);
-    printf("  ok %s %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld gradient elements, "
-           "dropout offset); %d relu_dropout, %d gelu_mul and %d dropout_add nodes; live after forward %zu vs %zu "
+    CHECK(u.live_fwd - f.live_fwd == want_saved,
+          "%s: live bytes after the forward %zu fused, %zu not (expected %zu less)", method,
+          f.live_fwd, u.live_fwd, want_saved);
+    printf("  ok %s %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld "
+           "gradient elements, "
+           "dropout offset); %d relu_dropout, %d gelu_mul and %d dropout_add nodes; live after "
+           "forward %zu vs %zu "
            "bytes\n",
-           fam, method, STEPS, (long long)f.n_grads, f.fused_nodes, f.gm_nodes, f.add_nodes, f.live_fwd, u.live_fwd);
+           fam, method, STEPS, (long long)f.n_grads, f.fused_nodes, f.gm_nodes, f.add_nodes,
+           f.live_fwd, u.live_fwd);
     run_free(&f);
     run_free(&u);
 }

@@ -23,13 +23,18 @@
 static const struct backend *CPU = &backend_cpu;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_u64(void) { return splitmix64(&rng); }
-static float uniform(void) { return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+static uint64_t next_u64(void) {
+    return splitmix64(&rng);
+}
+static float uniform(void) {
+    return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
 
 static float *random_floats(size_t n) {
     float *v = malloc(sizeof(float) * (n ? n : 1));
     if (!v) exit(2);
-    for (size_t i = 0; i < n; i++) v[i] = uniform();
+    for (size_t i = 0; i < n; i++)
+        v[i] = uniform();
     return v;
 }
 
@@ -55,7 +60,8 @@ static void test_reference_is_hadamard(void) {
         stagewise(y, 1, L);
         for (int64_t i = 0; i < L; i++) {
             double s = 0;
-            for (int64_t j = 0; j < L; j++) s += (__builtin_popcountll((uint64_t)(i & j)) & 1 ? -1.0 : 1.0) * x[j];
+            for (int64_t j = 0; j < L; j++)
+                s += (__builtin_popcountll((uint64_t)(i & j)) & 1 ? -1.0 : 1.0) * x[j];
             want[i] = (float)s;
         }
         char what[64];
@@ -75,10 +81,12 @@ static size_t fwht_diff(int64_t rows, int64_t L) {
     stagewise(want, rows, L);
     size_t bad = 0;
     if (CPU->fwht(x, rows, L)) {
-        fprintf(stderr, "fwht rows %lld L %lld: %s\n", (long long)rows, (long long)L, error_message());
+        fprintf(stderr, "fwht rows %lld L %lld: %s\n", (long long)rows, (long long)L,
+                error_message());
         bad = n ? n : 1;
     } else {
-        for (size_t i = 0; i < n; i++) bad += memcmp(&x[i], &want[i], sizeof(float)) != 0;
+        for (size_t i = 0; i < n; i++)
+            bad += memcmp(&x[i], &want[i], sizeof(float)) != 0;
     }
     free(x);
     free(want);
@@ -96,8 +104,9 @@ static void test_bitwise(int threads) {
             if (rows * L > ((int64_t)1 << 22)) continue;
             size_t bad = fwht_diff(rows, L);
             cases++;
-            CHECK(bad == 0, "fwht (%d threads) rows %lld L 2^%d: %zu elements differ from stage-by-stage", threads,
-                  (long long)rows, lg, bad);
+            CHECK(bad == 0,
+                  "fwht (%d threads) rows %lld L 2^%d: %zu elements differ from stage-by-stage",
+                  threads, (long long)rows, lg, bad);
             failed += bad != 0;
         }
     }
@@ -115,7 +124,8 @@ static void test_errors(void) {
 
 static void test_unique_scatter(int64_t n, int64_t d) {
     int32_t *perm = malloc(sizeof(int32_t) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) perm[i] = (int32_t)i;
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = (int32_t)i;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)(next_u64() % (uint64_t)(i + 1));
         int32_t t = perm[i];
@@ -129,18 +139,23 @@ static void test_unique_scatter(int64_t n, int64_t d) {
     memcpy(c, a, sizeof(float) * m);
     CHECK(CPU->embedding_backward_unique(a, dout, perm, n, d) == 0, "%s", error_message());
     CHECK(CPU->embedding_backward(b, dout, perm, n, d) == 0, "%s", error_message());
-    CHECK(!memcmp(a, b, sizeof(float) * m), "embedding_backward_unique n=%lld d=%lld differs from embedding_backward",
-          (long long)n, (long long)d);
+    CHECK(!memcmp(a, b, sizeof(float) * m),
+          "embedding_backward_unique n=%lld d=%lld differs from embedding_backward", (long long)n,
+          (long long)d);
     int changed = 0;
-    for (size_t i = 0; i < m; i++) changed += memcmp(&a[i], &c[i], sizeof(float)) != 0;
+    for (size_t i = 0; i < m; i++)
+        changed += memcmp(&a[i], &c[i], sizeof(float)) != 0;
     CHECK(changed > (int)(m / 2), "the scatter changed only %d of %zu elements", changed, m);
     /* a backend without the op: the wrapper takes embedding_backward */
     struct backend plain = *CPU;
     plain.embedding_backward_unique = NULL;
-    CHECK(backend_embedding_backward_unique(&plain, c, dout, perm, n, d) == 0, "%s", error_message());
-    CHECK(!memcmp(c, b, sizeof(float) * m), "fallback n=%lld d=%lld differs", (long long)n, (long long)d);
+    CHECK(backend_embedding_backward_unique(&plain, c, dout, perm, n, d) == 0, "%s",
+          error_message());
+    CHECK(!memcmp(c, b, sizeof(float) * m), "fallback n=%lld d=%lld differs", (long long)n,
+          (long long)d);
     int32_t neg = -1;
-    CHECK(CPU->embedding_backward_unique(c, dout, &neg, 1, d) == -1 && strstr(error_message(), "negative"),
+    CHECK(CPU->embedding_backward_unique(c, dout, &neg, 1, d) == -1 &&
+              strstr(error_message(), "negative"),
           "a negative id is refused: %s", error_message());
     printf("  ok embedding_backward_unique n=%lld d=%lld\n", (long long)n, (long long)d);
     free(perm);

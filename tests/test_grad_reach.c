@@ -37,7 +37,8 @@ static int data(struct seq2seq_data *d) {
     for (int i = 0; i < 12; i++) {
         int32_t src[10], tgt[3];
         int len = 4 + i % 6;
-        for (int j = 0; j < len; j++) src[j] = 2 + (int)((s = s * 1103515245u + 12345u) >> 16) % 90;
+        for (int j = 0; j < len; j++)
+            src[j] = 2 + (int)((s = s * 1103515245u + 12345u) >> 16) % 90;
         src[len - 1] = 1;
         tgt[0] = src[0], tgt[1] = src[1], tgt[2] = 1;
         if (seq2seq_add(d, src, len, tgt, 3)) return -1;
@@ -46,8 +47,8 @@ static int data(struct seq2seq_data *d) {
 }
 
 /* train method (with `extra`: one more trained tensor, unused by the forward) for `steps` */
-static int run(const char *method, const char *const *opts, int n_opts, int extra, int64_t steps, struct probe *p,
-               int *extra_unchanged) {
+static int run(const char *method, const char *const *opts, int n_opts, int extra, int64_t steps,
+               struct probe *p, int *extra_unchanged) {
     struct t5_model m;
     struct exec x;
     struct trainable tr;
@@ -55,7 +56,9 @@ static int run(const char *method, const char *const *opts, int n_opts, int extr
     struct method_instance mi;
     memset(p, 0, sizeof *p);
     if (t5_model_load(&m, FIX, &backend_cpu)) return -1;
-    if (exec_init(&x, &backend_cpu) || data(&d) || method_attach(&mi, method, &m, (const char **)opts, n_opts, 3)) return -1;
+    if (exec_init(&x, &backend_cpu) || data(&d) ||
+        method_attach(&mi, method, &m, (const char **)opts, n_opts, 3))
+        return -1;
     float unused_data[5] = {0.5f, -1, 2, 0.25f, 3}, before[5];
     memcpy(before, unused_data, sizeof before);
     struct tensor unused;
@@ -63,18 +66,26 @@ static int run(const char *method, const char *const *opts, int n_opts, int extr
     unused.data = unused_data;
     unused.name = "method.unused_weight";
     struct tensor **ts = malloc(sizeof *ts * (size_t)(mi.n_train + 1));
-    for (int i = 0; i < mi.n_train; i++) ts[i] = mi.train[i];
+    for (int i = 0; i < mi.n_train; i++)
+        ts[i] = mi.train[i];
     if (extra) ts[mi.n_train] = &unused;
     int rc = trainable_init(&tr, &backend_cpu, ts, mi.n_train + extra, NULL);
     free(ts);
-    struct train_config c = {.epochs = 100, .batch = 4, .grad_accum = 1, .max_source_len = 16, .max_target_len = 4,
-                             .max_steps = steps, .seed = 2, .dropout = 1};
+    struct train_config c = {.epochs = 100,
+                             .batch = 4,
+                             .grad_accum = 1,
+                             .max_source_len = 16,
+                             .max_target_len = 4,
+                             .max_steps = steps,
+                             .seed = 2,
+                             .dropout = 1};
     c.optim = optim_defaults(1e-2, 2, 0);
     if (!rc) rc = trainer_run(&x, &m, &tr, &d, &c, NULL, on_step, p);
     if (!rc && extra) {
         char names[256];
         int n = trainable_without_grad(&tr, names, sizeof names);
-        CHECK(n == 1 && !strcmp(names, "method.unused_weight"), "after training: %d without gradient (%s)", n, names);
+        CHECK(n == 1 && !strcmp(names, "method.unused_weight"),
+              "after training: %d without gradient (%s)", n, names);
     }
     *extra_unchanged = !memcmp(before, unused_data, sizeof before);
     trainable_free(&tr);
@@ -92,9 +103,11 @@ int main(void) {
     int unchanged;
 
     CHECK(run("full", NULL, 0, 1, 30, &p, &unchanged) == 0, "%s", error_message());
-    CHECK(p.warnings == 1 && p.at == TRAINER_GRAD_CHECK, "an unused trained tensor: %d warnings, the first at step %lld",
-          p.warnings, (long long)p.at);
-    CHECK(strstr(p.text, "method.unused_weight") && strstr(p.text, "1 of") && strstr(p.text, "no gradient"),
+    CHECK(p.warnings == 1 && p.at == TRAINER_GRAD_CHECK,
+          "an unused trained tensor: %d warnings, the first at step %lld", p.warnings,
+          (long long)p.at);
+    CHECK(strstr(p.text, "method.unused_weight") && strstr(p.text, "1 of") &&
+              strstr(p.text, "no gradient"),
           "the warning names the tensor: %s", p.text);
     CHECK(unchanged, "the unused tensor changed");
     printf("  ok unused trained tensor: warning at step %lld: %s\n", (long long)p.at, p.text);
@@ -107,8 +120,8 @@ int main(void) {
     printf("  ok full fine-tuning and LoRA: no warning\n");
 
     CHECK(run("full", NULL, 0, 1, 5, &p, &unchanged) == 0, "%s", error_message());
-    CHECK(p.warnings == 1 && p.at == 5, "a 5-step run: %d warnings, the first at step %lld", p.warnings,
-          (long long)p.at);
+    CHECK(p.warnings == 1 && p.at == 5, "a 5-step run: %d warnings, the first at step %lld",
+          p.warnings, (long long)p.at);
     printf("  ok a 5-step run checks at its last step\n");
     CHECK_DONE();
 }
