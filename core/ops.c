@@ -201,6 +201,22 @@ struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tens
     return c;
 }
 
+/* The dropout stream's next n draws: their Philox counter offset (four values per counter).
+ * Every dropout, fused or not, takes its mask so: fused and separate ops draw the same. */
+static uint64_t dropout_draws(struct exec *x, size_t n) {
+    uint64_t offset = x->rng_offset;
+    x->rng_offset += (n + 3) / 4;
+    return offset;
+}
+
+/* a node whose backward regenerates the mask (dropout_backward's scalars) */
+static void dropout_scalars(struct tape_node *nd, float p, uint64_t seed, uint64_t offset) {
+    if (!nd) return;
+    nd->f[0] = p;
+    nd->i[0] = (int64_t)seed;
+    nd->i[1] = (int64_t)offset;
+}
+
 /* Whether op_attention recomputes (x->recompute_attention): under EXEC_ATTN_RECOMPUTE when
  * the bytes recomputation pins beyond the op-by-op chain's pins are fewer than the
  * probabilities the chain keeps. The chain keeps the probabilities (the softmax node, when
@@ -244,9 +260,8 @@ struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, 
         return c;
     }
     /* the same backend calls as the chain's (core/ops_backward.h), the dropout in place */
-    uint64_t offset = x->rng_offset;
+    uint64_t offset = dropout ? dropout_draws(x, np) : x->rng_offset;
     if (dropout) {
-        x->rng_offset += (np + 3) / 4; /* as op_dropout */
         if (!BE->dropout) {
             error_set("dropout: the %s backend has no dropout yet", BE->name);
             return NULL;
@@ -318,21 +333,15 @@ struct tensor *op_argmax(struct exec *x, struct tensor *in) {
 struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
     if (!in) return NULL;
     if (!x->training || p <= 0.0f) return in;
-    uint64_t offset = x->rng_offset;
     size_t n = (size_t)tensor_numel(in);
-    x->rng_offset += (n + 3) / 4; /* Philox draws four values per counter */
+    uint64_t offset = dropout_draws(x, n);
     if (!BE->dropout) {
         error_set("dropout: the %s backend has no dropout yet", BE->name);
         return NULL;
     }
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->dropout(y->data, in->data, n, p, x->seed, offset), "dropout")) return NULL;
-    struct tape_node *nd = REC("dropout", dropout_backward, y, in, NULL, NULL, NULL);
-    if (nd) {
-        nd->f[0] = p;
-        nd->i[0] = (int64_t)x->seed;
-        nd->i[1] = (int64_t)offset;
-    }
+    dropout_scalars(REC("dropout", dropout_backward, y, in, NULL, NULL, NULL), p, x->seed, offset);
     return y;
 }
 
@@ -344,9 +353,8 @@ struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
         if (d && d != act) exec_drop(x, act);
         return d;
     }
-    uint64_t offset = x->rng_offset;
     size_t n = (size_t)tensor_numel(in);
-    x->rng_offset += (n + 3) / 4; /* the draws of op_dropout */
+    uint64_t offset = dropout_draws(x, n);
     struct tensor *y = like(x, in);
     struct tensor *mask = exec_tensor(x, DTYPE_I32, 1, (int64_t[]){(int64_t)((n + 31) / 32)});
     if (!y || !mask ||
@@ -364,18 +372,12 @@ struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *i
     if (!h || !in) return NULL;
     if (!x->training || p <= 0.0f || !x->fuse || !BE->dropout_add) return op_add(x, h, op_dropout(x, in, p));
     if (same_shape(h, in, "dropout_add")) return NULL;
-    uint64_t offset = x->rng_offset;
     size_t n = (size_t)tensor_numel(in);
-    x->rng_offset += (n + 3) / 4; /* the draws of op_dropout */
+    uint64_t offset = dropout_draws(x, n);
     struct tensor *y = like(x, h);
     if (!y || backend_failed(BE->dropout_add(y->data, h->data, in->data, n, p, x->seed, offset), "dropout_add"))
         return NULL;
-    struct tape_node *nd = REC("dropout_add", dropout_add_backward, y, h, in, NULL, NULL);
-    if (nd) {
-        nd->f[0] = p;
-        nd->i[0] = (int64_t)x->seed;
-        nd->i[1] = (int64_t)offset;
-    }
+    dropout_scalars(REC("dropout_add", dropout_add_backward, y, h, in, NULL, NULL), p, x->seed, offset);
     return y;
 }
 
