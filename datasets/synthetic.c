@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "datasets/cache.h"
 #include "core/splitmix.h"
 #include "core/tokenizer.h"
 
@@ -809,20 +810,18 @@ static int write_rows(const struct task *t, int ti, int sc, FILE *f,
     return 0;
 }
 
-/* Finish a file written at tmp: flush, fsync, close and rename it to path; on any failure
- * remove tmp and return -1 with an error naming it. */
+/* Close a file written at tmp and make it path (datasets/cache.h's file_commit: fsync, rename,
+ * fsync the folder); on any failure remove tmp and return -1 with an error naming it. */
 static int commit_tmp(FILE *f, const char *tmp, const char *path) {
-    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    int err = errno;
-    if (fclose(f) != 0 || bad) {
+    int bad = fflush(f) != 0 || ferror(f), err = errno, rc = fclose(f);
+    if (bad || rc != 0) {
         if (!bad) err = errno;
         remove(tmp);
         return error_set("%s: write error: %s", tmp, strerror(err));
     }
-    if (rename(tmp, path) < 0) {
-        err = errno;
+    if (file_commit(tmp, path)) {
         remove(tmp);
-        return error_set("%s: cannot rename to %s: %s", tmp, path, strerror(err));
+        return -1;
     }
     return 0;
 }
