@@ -208,6 +208,19 @@ static int is_one_of(const char *x, const char *const *set, int n) {
     return 0;
 }
 
+/* o's string field key is want (a missing or non-string field is not) */
+static int str_is(json_t *o, const char *key, const char *want) {
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && want && !strcmp(v, want);
+}
+
+/* what every paper-preset line of experiment xp holds: experiment, preset, model, device
+ * (and the task, when given) */
+static int paper_line(json_t *o, const char *xp, const char *task) {
+    return str_is(o, "experiment", xp) && str_is(o, "preset", "paper") && str_is(o, "model", "t5-base") &&
+           device_ok(o) && (!task || str_is(o, "task", task));
+}
+
 /* Check every line of a results file against the paper preset of experiment `xp`. */
 static int check_results(const char *results, const char *xp, const char *const *tasks, int n_tasks,
                          const char *const *methods, int n_methods) {
@@ -221,15 +234,9 @@ static int check_results(const char *results, const char *xp, const char *const 
         json_t *cfg = json_object_get(o, "config"), *m = paper_method(preset, method ? method : "");
         printf("  %s\n", run_id ? run_id : "(no run id)");
         CHECK(m != NULL, "%s: method %s is not in the paper preset", results, method);
-        int t_ok = 0, m_ok = 0;
-        for (int i = 0; i < n_tasks; i++) t_ok |= task && !strcmp(task, tasks[i]);
-        for (int i = 0; i < n_methods; i++) m_ok |= method && !strcmp(method, methods[i]);
-        CHECK(t_ok && m_ok, "%s: unexpected run %s", results, run_id);
-        CHECK(!strcmp(json_string_value(json_object_get(o, "experiment")), xp) &&
-                  !strcmp(json_string_value(json_object_get(o, "preset")), "paper") &&
-                  !strcmp(json_string_value(json_object_get(o, "model")), "t5-base") &&
-                  device_ok(o),
-              "%s: experiment/preset/model/device", run_id);
+        CHECK(is_one_of(task, tasks, n_tasks) && is_one_of(method, methods, n_methods), "%s: unexpected run %s",
+              results, run_id);
+        CHECK(paper_line(o, xp, NULL), "%s: experiment/preset/model/device", run_id);
         /* the preset's hyper-parameters, from the experiment file itself */
         check_method_fields(o, m, run_id);
         CHECK(json_number_value(json_object_get(cfg, "lr")) == json_number_value(json_object_get(o, "lr")),
@@ -323,11 +330,7 @@ static int check_efficiency(const char *results, const char *const *methods, int
             json_decref(o);
             continue;
         }
-        CHECK(!strcmp(json_string_value(json_object_get(o, "experiment")), "efficiency") &&
-                  !strcmp(json_string_value(json_object_get(o, "preset")), "paper") &&
-                  !strcmp(json_string_value(json_object_get(o, "model")), "t5-base") &&
-                  device_ok(o) && !strcmp(json_string_value(json_object_get(o, "precision")), "fp32") && task &&
-                  !strcmp(json_string_value(json_object_get(o, "task")), task),
+        CHECK(task && paper_line(o, "efficiency", task) && str_is(o, "precision", "fp32"),
               "%s: experiment/preset/model/device/precision/task (the preset's %s)", run_id, task);
         check_method_fields(o, m, run_id);
         /* the budget is the override's, not the preset's own */
@@ -396,10 +399,7 @@ static int check_lowresource(const char *results, const char *task, const char *
             json_decref(o);
             continue;
         }
-        CHECK(!strcmp(json_string_value(json_object_get(o, "experiment")), "lowresource") &&
-                  !strcmp(json_string_value(json_object_get(o, "preset")), "paper") &&
-                  !strcmp(json_string_value(json_object_get(o, "model")), "t5-base") &&
-                  device_ok(o) && !strcmp(json_string_value(json_object_get(o, "task")), task),
+        CHECK(paper_line(o, "lowresource", task),
               "%s: experiment/preset/model/device/task", run_id);
         check_method_fields(o, m, run_id);
         /* the train size: one of the preset's two smallest, in the line, its config, its run id */
