@@ -17,6 +17,9 @@
 #endif
 
 #define LANES 8           /* Philox blocks per draw */
+/* what a pass computes: y = dropout(x) (optionally h + it), y += dropout's backward of x, or
+ * y = dropout(relu(x)) (optionally with the bit mask of y > 0) */
+enum drop_mode { DROP_FORWARD, DROP_BACKWARD, DROP_RELU };
 #define GROUP (4 * LANES) /* elements per draw */
 
 /* The 4 output words of Philox blocks blk0 + l (l < LANES): w[k][l] is word k of the block
@@ -79,14 +82,15 @@ __attribute__((target("avx2"))) static void keep_masks_avx2(uint64_t seed, uint6
 }
 
 /* One whole group from element 4 * blk0: forward y = kept ? x s : +0 (an AND: a dropped inf
- * or NaN gives 0, as the select of the scalar path); backward (y = dx, x = dy) dx += dy s
- * where kept, dx untouched elsewhere (a blend, so even the sign of a zero stays). mode
- * DROP_RELU: the forward of relu(x) (max(x, 0) with x first: x > 0 ? x : +0, NaN and -0
- * included). */
+ * or NaN gives 0, as the select of the scalar path), plus h[i] when h; DROP_BACKWARD (y = dx,
+ * x = dy) dx += dy s where kept, dx untouched elsewhere (a blend, so even the sign of a zero
+ * stays); DROP_RELU: the forward of relu(x) (max(x, 0) with x first: x > 0 ? x : +0, NaN
+ * and -0 included), *bits (when given) the word of y > 0. */
 __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const float *x, float s, uint64_t seed,
                                                                uint64_t offset, size_t blk0, uint32_t thr,
-                                                               int backward, int relu, uint32_t *bits,
+                                                               enum drop_mode mode, uint32_t *bits,
                                                                const float *h) {
+    int backward = mode == DROP_BACKWARD, relu = mode == DROP_RELU;
     __m256i m[4];
     keep_masks_avx2(seed, offset, blk0, thr, m);
     const __m256 sv = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
@@ -126,8 +130,9 @@ static uint32_t keep_threshold(float p) {
 
 /* elements [i0, i1) of the group from element 4 * blk0 (i0 = 4 * blk0), portable path */
 static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint64_t offset, size_t blk0,
-                          uint32_t thr, int backward, int relu, uint32_t *bits, const float *h, size_t i0,
+                          uint32_t thr, enum drop_mode mode, uint32_t *bits, const float *h, size_t i0,
                           size_t i1) {
+    int backward = mode == DROP_BACKWARD, relu = mode == DROP_RELU;
     uint32_t w[4][LANES], word = 0;
     philox_group(seed, offset, blk0, w);
     for (size_t i = i0; i < i1; i++) {
@@ -145,11 +150,11 @@ static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint
     if (bits) *bits = word;
 }
 
-/* y = dropout(x) (backward = 0; relu: of relu(x), with mask: bit i of mask[i / 32] = y[i] > 0;
- * a group of GROUP = 32 elements is one mask word; h: y = h + dropout(x)), or y += its
- * backward applied to x = dy (backward = 1) */
-static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset, int backward,
-                        int relu, uint32_t *mask, const float *h) {
+/* One pass of `mode` over n elements; mask (DROP_RELU, may be NULL): bit i of mask[i / 32] =
+ * y[i] > 0 (a group of GROUP = 32 elements is one mask word); h (DROP_FORWARD, may be NULL):
+ * y = h + dropout(x). */
+static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset,
+                        enum drop_mode mode, uint32_t *mask, const float *h) {
     float s = 1.0f / (1.0f - p);
     uint32_t thr = keep_threshold(p);
     size_t groups = (n + GROUP - 1) / GROUP;
@@ -161,33 +166,33 @@ static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t se
         size_t i0 = g * GROUP, i1 = n - i0 < GROUP ? n : i0 + GROUP;
 #ifdef HAVE_AVX2_PATH
         if (avx2 && i1 - i0 == GROUP) {
-            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL,
+            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, mode, mask ? mask + g : NULL,
                                h ? h + i0 : NULL);
             continue;
         }
 #endif
-        dropout_group(y, x, s, seed, offset, g * LANES, thr, backward, relu, mask ? mask + g : NULL, h, i0, i1);
+        dropout_group(y, x, s, seed, offset, g * LANES, thr, mode, mask ? mask + g : NULL, h, i0, i1);
     }
 }
 
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, 0, 0, NULL, NULL);
+    dropout_run(y, x, n, p, seed, offset, DROP_FORWARD, NULL, NULL);
     return 0;
 }
 
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(dx, dy, n, p, seed, offset, 1, 0, NULL, NULL);
+    dropout_run(dx, dy, n, p, seed, offset, DROP_BACKWARD, NULL, NULL);
     return 0;
 }
 
 int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                      uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, 0, 1, mask, NULL);
+    dropout_run(y, x, n, p, seed, offset, DROP_RELU, mask, NULL);
     return 0;
 }
 
 int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, 0, 0, NULL, h);
+    dropout_run(y, x, n, p, seed, offset, DROP_FORWARD, NULL, h);
     return 0;
 }
 
