@@ -121,8 +121,9 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
             if (!rc && !isfinite(loss)) {
                 /* checkpoints are never written with non-finite values: one at save_path is good */
                 int kept = c.save_path && access(c.save_path, F_OK) == 0;
-                rc = error_set("loss is %s at step %lld (epoch %d)%s%s", isnan(loss) ? "NaN" : loss > 0 ? "inf" : "-inf", (long long)step + 1, epoch + 1,
-                               kept ? "; the last good checkpoint is " : "", kept ? c.save_path : "");
+                rc = error_set("loss is %s at step %lld (epoch %d)%s%s", isnan(loss) ? "NaN" : loss > 0 ? "inf" : "-inf",
+                               (long long)step + 1, epoch + 1, kept ? "; the last good checkpoint is " : "",
+                               kept ? c.save_path : "");
             }
             if (!rc) rc = backward(x, n_micro > 1 ? op_scale(x, out.loss, 1.0f / (float)n_micro) : out.loss);
             loss_sum += loss;

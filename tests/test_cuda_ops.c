@@ -799,7 +799,7 @@ static void test_dropout_add(size_t n, float p, uint64_t seed, uint64_t offset) 
 static void test_gelu_mul(size_t n) {
     float *a, *g, *dy_h, *g0;
     float *da_ = dev_rand(n, -4, 4, &a), *dg_ = dev_rand(n, -2, 2, &g), *ddy = dev_rand(n, -1, 1, &dy_h);
-    float *acc0 = dev_rand(n, -1, 1, &g0); /* the gradients' prior content */
+    g0 = hrand(n, -1, 1); /* the gradients' prior content */
     float *act = dev_nan(n), *chain = dev_nan(n), *fused = dev_nan(n), *zero = dev_nan(n);
     float *da_chain = dup_dev(g0, n * 4), *dg_chain = dup_dev(g0, n * 4), *da_fused = dup_dev(g0, n * 4),
           *dg_fused = dup_dev(g0, n * 4);
@@ -832,7 +832,7 @@ static void test_gelu_mul(size_t n) {
     check_dev_rel(what, da_fused, da_cpu, n, TOL);
     snprintf(what, sizeof what, "gelu_mul_backward dg n=%zu, against the cpu", n);
     check_dev_rel(what, dg_fused, dg_cpu, n, TOL);
-    GPU->free(da_), GPU->free(dg_), GPU->free(ddy), GPU->free(acc0), GPU->free(act), GPU->free(chain);
+    GPU->free(da_), GPU->free(dg_), GPU->free(ddy), GPU->free(act), GPU->free(chain);
     GPU->free(fused), GPU->free(zero), GPU->free(da_chain), GPU->free(dg_chain), GPU->free(da_fused);
     GPU->free(dg_fused);
     free(a), free(g), free(dy_h), free(g0), free(want), free(y_cpu), free(da_want), free(dg_want), free(da_cpu);
