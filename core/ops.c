@@ -58,27 +58,29 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
     return y;
 }
 
-struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor *ids) {
+/* out = table[ids]; backward scatter-adds with `backward` (op_embedding's for repeated ids,
+ * the parallel one for a permutation) */
+static struct tensor *gather_rows(struct exec *x, struct tensor *table, struct tensor *ids, const char *name,
+                                  int (*backward)(struct exec *, struct tape_node *)) {
     if (!table || !ids) return NULL;
     int64_t shape[TENSOR_MAX_DIMS];
     for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
     shape[ids->ndim] = table->shape[1];
     struct tensor *y = exec_tensor(x, DTYPE_F32, ids->ndim + 1, shape);
     if (!y) return NULL;
-    if (backend_failed(BE->embedding(y->data, table->data, ids->data, tensor_numel(ids), table->shape[1]), "embedding"))
+    if (backend_failed(BE->embedding(y->data, table->data, ids->data, tensor_numel(ids), table->shape[1]), name))
         return NULL;
-    struct tape_node *nd = REC("embedding", embedding_backward, y, table, ids, NULL, NULL);
+    struct tape_node *nd = REC(name, backward, y, table, ids, NULL, NULL);
     if (keep_if(x, nd, ids, NEEDS(table))) return NULL; /* scatter-add by ids */
     return y;
 }
 
+struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor *ids) {
+    return gather_rows(x, table, ids, "embedding", embedding_backward);
+}
+
 struct tensor *op_gather_unique(struct exec *x, struct tensor *table, struct tensor *ids) {
-    struct tensor *y = op_embedding(x, table, ids);
-    if (y && y->node) { /* op_embedding's node, with the parallel scatter for backward */
-        y->node->op = "gather_unique";
-        y->node->backward = embedding_unique_backward;
-    }
-    return y;
+    return gather_rows(x, table, ids, "gather_unique", embedding_unique_backward);
 }
 
 struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps) {
