@@ -164,6 +164,19 @@ struct backend {
      * into). Both may be NULL: op_gelu_mul then runs the two ops. */
     int (*gelu_mul)(float *y, const float *a, const float *g, size_t n);
     int (*gelu_mul_backward)(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
+    /* T5's attention probabilities and their dropout in one pass, in place: scores become
+     * dropout(softmax(scores + bias + mask (+ causal)), p), bit for bit attn_softmax then
+     * dropout(scores, scores, B H Q K, p, seed, offset) (element i of the [B, H, Q, K] tensor
+     * takes draw i). Backward, from the undropped probabilities: ds (and dbias) +=
+     * attn_softmax_backward of dprobs = dropout_backward of ddropped into zeros, bit for bit
+     * those ops in turn with dprobs zero-filled first; then, if drop_probs, probs becomes its
+     * dropped copy (bit for bit dropout(probs, probs, ...): what dv = dropped^T dctx reads).
+     * Both may be NULL: op_attention then runs the separate ops. */
+    int (*attn_softmax_dropout)(float *scores, const float *bias, const float *mask, int causal, int64_t B,
+                                int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset);
+    int (*attn_softmax_dropout_backward)(float *ds, float *dbias, const float *ddropped, float *probs,
+                                         int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
+                                         uint64_t offset, int drop_probs);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */

@@ -271,9 +271,9 @@ struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, 
     }
     struct tensor *probs = exec_tensor(x, DTYPE_F32, 4, (int64_t[]){B, heads, Tq, Tk});
     struct tensor *c = probs ? exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, Tq, inner}) : NULL;
-    if (!c || backend_failed(attn_probs(BE, probs->data, q->data, k->data, bias ? bias->data : NULL,
-                                        mask ? mask->data : NULL, causal, B, heads, Tq, Tk, inner) ||
-                                 (dropout && BE->dropout(probs->data, probs->data, np, p, x->seed, offset)) ||
+    if (!c || backend_failed(attn_probs(BE, x->fuse, probs->data, q->data, k->data, bias ? bias->data : NULL,
+                                        mask ? mask->data : NULL, causal, B, heads, Tq, Tk, inner,
+                                        dropout ? p : 0.0f, x->seed, offset) ||
                                  attn_context_gemm(BE, c->data, probs->data, v->data, B, heads, Tq, Tk, inner),
                              "attention"))
         return NULL;

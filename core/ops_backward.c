@@ -145,10 +145,15 @@ int attn_context_grad(const struct backend *be, float *dp, float *dv, const floa
     return 0;
 }
 
-int attn_probs(const struct backend *be, float *probs, const float *q, const float *k, const float *bias,
-               const float *mask, int causal, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
-    return attn_scores_gemm(be, probs, q, k, B, H, Tq, Tk, inner) ||
-                   be->attn_softmax(probs, bias, mask, causal, B, H, Tq, Tk)
+int attn_probs(const struct backend *be, int fuse, float *probs, const float *q, const float *k, const float *bias,
+               const float *mask, int causal, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner, float p,
+               uint64_t seed, uint64_t offset) {
+    if (attn_scores_gemm(be, probs, q, k, B, H, Tq, Tk, inner)) return -1;
+    if (p <= 0.0f) return be->attn_softmax(probs, bias, mask, causal, B, H, Tq, Tk);
+    if (fuse && be->attn_softmax_dropout)
+        return be->attn_softmax_dropout(probs, bias, mask, causal, B, H, Tq, Tk, p, seed, offset);
+    return be->attn_softmax(probs, bias, mask, causal, B, H, Tq, Tk) ||
+                   be->dropout(probs, probs, (size_t)(B * H * Tq * Tk), p, seed, offset)
                ? -1
                : 0;
 }
@@ -202,7 +207,11 @@ int attn_context_backward(struct exec *x, struct tape_node *n) {
  * the probabilities recomputed by the forward's own calls and every intermediate gradient
  * zero-filled and accumulated as grad_of does: the same backend calls on the same values,
  * hence bitwise the same gradients. At most three [B, H, Tq, Tk] buffers live at once
- * (probs, d dropped probs, d probs; then probs, d probs, d scores), each freed once used. */
+ * (probs, d dropped probs, d probs; then probs, d probs, d scores), each freed once used.
+ * With x->fuse and the backend's fused ops, bit for bit the same: the softmax backward takes
+ * d dropped probs and regenerates the mask itself (d probs is never made), and drops the
+ * probabilities in place for dv once it has read them (at most probs, d dropped probs and
+ * d scores live); with only v trained, the probabilities are recomputed already dropped. */
 int attention_backward(struct exec *x, struct tape_node *n) {
     struct tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *bias = n->in[3], *mask = n->in[4];
     int64_t H = n->i[0], B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
@@ -210,30 +219,41 @@ int attention_backward(struct exec *x, struct tape_node *n) {
     float p = n->f[0];
     uint64_t seed = (uint64_t)n->i[2], offset = (uint64_t)n->i[3];
     const float *dc = n->out->grad;
+    int need_ds = NEEDS(q) || NEEDS(k) || NEEDS(bias);
+    int fused = p > 0.0f && x->fuse && BE->attn_softmax_dropout_backward;
+    int dropped = p > 0.0f && !need_ds; /* whether probs holds the dropped probabilities */
     float *probs = exec_scratch(x, np * sizeof(float)), *dpd = NULL, *dp = NULL, *ds = NULL;
-    int rc = !probs || attn_probs(BE, probs, q->data, k->data, bias ? bias->data : NULL, mask ? mask->data : NULL,
-                                  (int)n->i[1], B, H, Tq, Tk, inner);
-    if (!rc && (NEEDS(q) || NEEDS(k) || NEEDS(bias))) {
+    int rc = !probs || attn_probs(BE, x->fuse, probs, q->data, k->data, bias ? bias->data : NULL,
+                                  mask ? mask->data : NULL, (int)n->i[1], B, H, Tq, Tk, inner,
+                                  dropped ? p : 0.0f, seed, offset);
+    if (!rc && need_ds) {
         /* d dropped probs = dc V^T */
         rc = !(dpd = zeroed(x, np)) || attn_context_grad(BE, dpd, NULL, dc, NULL, v->data, B, H, Tq, Tk, inner);
-        if (p > 0.0f) { /* d probs through the regenerated mask */
-            rc = rc || !(dp = zeroed(x, np)) || BE->dropout_backward(dp, dpd, np, p, seed, offset);
+        float *db = !rc && NEEDS(bias) ? G(bias) : NULL;
+        rc = rc || (NEEDS(bias) && !db);
+        if (fused) { /* d scores from d dropped probs; probs dropped in place when dv needs them */
+            rc = rc || !(ds = zeroed(x, np)) ||
+                 BE->attn_softmax_dropout_backward(ds, db, dpd, probs, B, H, Tq, Tk, p, seed, offset, NEEDS(v));
+            dropped = NEEDS(v);
             done(x, dpd);
         } else {
-            dp = dpd;
+            if (p > 0.0f) { /* d probs through the regenerated mask */
+                rc = rc || !(dp = zeroed(x, np)) || BE->dropout_backward(dp, dpd, np, p, seed, offset);
+                done(x, dpd);
+            } else {
+                dp = dpd;
+            }
+            rc = rc || !(ds = zeroed(x, np)) || BE->attn_softmax_backward(ds, db, dp, probs, B, H, Tq, Tk);
+            done(x, dp);
         }
-        float *db = !rc && NEEDS(bias) ? G(bias) : NULL;
-        rc = rc || (NEEDS(bias) && !db) || !(ds = zeroed(x, np)) ||
-             BE->attn_softmax_backward(ds, db, dp, probs, B, H, Tq, Tk);
-        done(x, dp);
         float *dq = !rc && NEEDS(q) ? G(q) : NULL, *dk = !rc && NEEDS(k) ? G(k) : NULL;
         rc = rc || (NEEDS(q) && !dq) || (NEEDS(k) && !dk) ||
              attn_scores_grad(BE, dq, dk, ds, q->data, k->data, B, H, Tq, Tk, inner);
         done(x, ds);
     }
-    if (!rc && NEEDS(v)) { /* dv = dropped probs^T dc, the mask applied in place */
+    if (!rc && NEEDS(v)) { /* dv = dropped probs^T dc, the mask applied in place if not yet */
         float *dv = G(v);
-        rc = !dv || (p > 0.0f && BE->dropout(probs, probs, np, p, seed, offset)) ||
+        rc = !dv || (p > 0.0f && !dropped && BE->dropout(probs, probs, np, p, seed, offset)) ||
              attn_context_grad(BE, NULL, dv, dc, probs, NULL, B, H, Tq, Tk, inner);
     }
     done(x, probs);

@@ -45,8 +45,12 @@ int attn_scores_grad(const struct backend *be, float *dq, float *dk, const float
                      const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
 int attn_context_grad(const struct backend *be, float *dp, float *dv, const float *dc, const float *p,
                       const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
-/* probs = softmax(q k^T + bias + mask (+ causal)), bias and mask may be NULL */
-int attn_probs(const struct backend *be, float *probs, const float *q, const float *k, const float *bias,
-               const float *mask, int causal, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
+/* probs = dropout(softmax(q k^T + bias + mask (+ causal)), p) (p = 0: no dropout; seed and
+ * offset: the dropout stream's, as be->dropout's), bias and mask may be NULL. With fuse and the
+ * backend's attn_softmax_dropout the softmax and the dropout are one pass, bit for bit the
+ * two (be->attn_softmax, then be->dropout in place). */
+int attn_probs(const struct backend *be, int fuse, float *probs, const float *q, const float *k, const float *bias,
+               const float *mask, int causal, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner, float p,
+               uint64_t seed, uint64_t offset);
 
 #endif

@@ -21,13 +21,20 @@
  *     bit mask kept instead (ceil(tokens d_ff / 32) words, in 256-byte pool units), whether
  *     wo trains (full fine-tuning: its input, y, is kept either way) or not; per gated-GELU
  *     FFN exactly gelu's output (mul kept it; gelu_mul recomputes it); dropout_add keeps
- *     nothing, as add and dropout did. */
+ *     nothing, as add and dropout did.
+ *  4. Attention's softmax and its dropout (backend attn_softmax_dropout and its backward,
+ *     through op_attention with the probabilities recomputed): the output and the gradients
+ *     of q, k, v and the bias are bit for bit those of the separate ops (x->fuse = 0), for
+ *     7 cases of shape, masks and trained inputs (only v: the probabilities recomputed
+ *     already dropped; the bias with and without v: the backward's in-place drop), and the
+ *     fused ops ran exactly as often as expected (a counting wrapper over the CPU backend). */
 #include "tests/check.h"
 
 #include <stdint.h>
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/ops.h"
 #include "core/splitmix.h"
 #include "core/t5_forward.h"
 #include "core/trainable.h"
@@ -139,6 +146,122 @@ static void test_kernels(size_t n, float p, const char *path) {
            n, p, path);
     free(x), free(relu), free(want), free(got), free(dy), free(dx0), free(tmp), free(dx_want),
         free(dx_got), free(mask);
+}
+
+/* ---- attention: softmax and its dropout fused (op_attention, probabilities recomputed) ----
+ * The CPU backend under a wrapper that counts the fused calls, so that a silent fallback to
+ * the separate ops fails the test as surely as a wrong value. */
+static struct backend counting;
+static int n_fused_fwd, n_fused_bwd;
+
+static int count_fwd(float *s, const float *bias, const float *mask, int causal, int64_t b, int64_t h, int64_t q,
+                     int64_t k, float p, uint64_t seed, uint64_t offset) {
+    n_fused_fwd++;
+    return backend_cpu.attn_softmax_dropout(s, bias, mask, causal, b, h, q, k, p, seed, offset);
+}
+
+static int count_bwd(float *ds, float *dbias, const float *dd, float *probs, int64_t b, int64_t h, int64_t q,
+                     int64_t k, float p, uint64_t seed, uint64_t offset, int drop_probs) {
+    n_fused_bwd++;
+    return backend_cpu.attn_softmax_dropout_backward(ds, dbias, dd, probs, b, h, q, k, p, seed, offset,
+                                                     drop_probs);
+}
+
+struct attn_case {
+    const char *name;
+    int b, h, tq, tk, dk, causal, mask, bias;
+    int gq, gk, gv, gb; /* which inputs train */
+    float p;
+    int fwd, bwd; /* fused calls expected (forward's and backward's together; backward) */
+};
+
+/* out, then the gradients of q, k, v, bias in turn (those that train), into *res */
+static int attn_run(const struct attn_case *c, int fuse, float **res, size_t *len) {
+    struct exec x;
+    if (exec_init(&x, &counting)) return -1;
+    x.fuse = fuse;
+    x.record = 1;
+    x.training = 1;
+    x.seed = 0x5eedull + (uint64_t)c->b;
+    x.rng_offset = 12345;
+    x.recompute_attention = EXEC_ATTN_RECOMPUTE_ALWAYS;
+    int64_t inner = (int64_t)c->h * c->dk, nq = (int64_t)c->b * c->tq * inner, nk = (int64_t)c->b * c->tk * inner;
+    int64_t nb = (int64_t)c->h * c->tq * c->tk, nout = nq;
+    float *hq = malloc(4 * (size_t)nq), *hk = malloc(4 * (size_t)nk), *hv = malloc(4 * (size_t)nk),
+          *hb = malloc(4 * (size_t)nb), *hm = malloc(4 * (size_t)(c->b * c->tk)), *hr = malloc(4 * (size_t)nout);
+    rng = 0x853c49e6748fea9bull; /* the same inputs for the fused and the separate run */
+    for (int64_t i = 0; i < nq; i++) hq[i] = uniform();
+    for (int64_t i = 0; i < nk; i++) hk[i] = uniform(), hv[i] = uniform();
+    for (int64_t i = 0; i < nb; i++) hb[i] = uniform();
+    for (int64_t i = 0; i < (int64_t)c->b * c->tk; i++) hm[i] = (i % c->tk) >= c->tk - (i / c->tk) ? -1e9f : 0.0f;
+    for (int64_t i = 0; i < nout; i++) hr[i] = uniform();
+    struct tensor *q = exec_upload(&x, DTYPE_F32, 3, (int64_t[]){c->b, c->tq, inner}, hq),
+                  *k = exec_upload(&x, DTYPE_F32, 3, (int64_t[]){c->b, c->tk, inner}, hk),
+                  *v = exec_upload(&x, DTYPE_F32, 3, (int64_t[]){c->b, c->tk, inner}, hv),
+                  *bias = c->bias ? exec_upload(&x, DTYPE_F32, 3, (int64_t[]){c->h, c->tq, c->tk}, hb) : NULL,
+                  *mask = c->mask ? exec_upload(&x, DTYPE_F32, 2, (int64_t[]){c->b, c->tk}, hm) : NULL,
+                  *r = exec_upload(&x, DTYPE_F32, 2, (int64_t[]){1, nout}, hr);
+    int rc = !q || !k || !v || (c->bias && !bias) || (c->mask && !mask) || !r;
+    if (!rc) {
+        q->requires_grad = c->gq, k->requires_grad = c->gk, v->requires_grad = c->gv;
+        if (bias) bias->requires_grad = c->gb;
+        struct tensor *out = op_attention(&x, q, k, v, bias, mask, c->h, c->causal, c->p);
+        struct tensor *loss = op_linear(&x, op_view(&x, out, 2, (int64_t[]){1, nout}), r); /* sum(out r) */
+        rc = !loss;
+        *len = (size_t)nout + (size_t)(c->gq * nq + c->gk * nk + c->gv * nk + c->gb * nb);
+        *res = malloc(4 * *len);
+        if (!rc) memcpy(*res, out->data, 4 * (size_t)nout);
+        rc = rc || backward(&x, loss);
+        float *o = *res + nout;
+        struct tensor *ts[] = {q, k, v, bias};
+        for (int t = 0; t < 4 && !rc; t++)
+            if (ts[t] && ts[t]->requires_grad) {
+                size_t nt = (size_t)tensor_numel(ts[t]);
+                memcpy(o, ts[t]->grad, 4 * nt);
+                o += nt;
+            }
+    }
+    free(hq), free(hk), free(hv), free(hb), free(hm), free(hr);
+    exec_free(&x);
+    return rc ? -1 : 0;
+}
+
+static void test_attention(void) {
+    counting = backend_cpu;
+    counting.attn_softmax_dropout = count_fwd;
+    counting.attn_softmax_dropout_backward = count_bwd;
+    static const struct attn_case cases[] = {
+        /* name                               b  h tq tk dk cau msk bia  gq gk gv gb  p    fwd bwd */
+        {"self, bias and mask, all train", 2, 3, 5, 7, 4, 0, 1, 1, 1, 1, 1, 1, 0.1f, 1, 1},
+        {"causal, frozen k, no bias", 2, 2, 6, 6, 3, 1, 0, 0, 1, 0, 1, 0, 0.5f, 1, 1},
+        {"cross, only v trains", 3, 2, 3, 9, 4, 0, 1, 0, 0, 0, 1, 0, 0.1f, 2, 0},
+        {"only the bias trains", 2, 3, 4, 5, 2, 0, 1, 1, 0, 0, 0, 1, 0.2f, 1, 1},
+        {"bias and v train", 2, 3, 4, 5, 2, 0, 0, 1, 0, 0, 1, 1, 0.2f, 1, 1},
+        {"q only, 33 keys", 1, 1, 2, 33, 5, 0, 1, 0, 1, 0, 0, 0, 0.3f, 1, 1},
+        {"no dropout", 2, 2, 3, 4, 2, 0, 1, 1, 1, 1, 1, 1, 0.0f, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct attn_case *c = &cases[i];
+        float *fu = NULL, *se = NULL;
+        size_t nf = 0, ns = 0;
+        n_fused_fwd = n_fused_bwd = 0;
+        int rc = attn_run(c, 1, &fu, &nf);
+        int fwd = n_fused_fwd, bwd = n_fused_bwd;
+        n_fused_fwd = n_fused_bwd = 0;
+        rc = rc || attn_run(c, 0, &se, &ns);
+        CHECK(!rc, "attention %s: %s", c->name, error_message());
+        if (!rc) {
+            size_t d = bit_diff(fu, se, nf);
+            CHECK(nf == ns && d == 0, "attention %s: %zu of %zu values (output, then gradients) differ", c->name, d,
+                  nf);
+            CHECK(fwd == c->fwd && bwd == c->bwd && n_fused_fwd == 0 && n_fused_bwd == 0,
+                  "attention %s: %d/%d fused forward/backward calls (expected %d/%d), %d/%d unfused", c->name,
+                  fwd, bwd, c->fwd, c->bwd, n_fused_fwd, n_fused_bwd);
+            printf("  ok attention %s, p=%g: fused = separate ops bit for bit (%zu values), %d + %d fused calls\n",
+                   c->name, c->p, nf, fwd, bwd);
+        }
+        free(fu), free(se);
+    }
 }
 
 /* ---- whole steps ---- */
@@ -287,6 +410,7 @@ int main(void) {
         }
     }
     unsetenv("COMPACTER_CPU_NO_AVX2");
+    test_attention();
 
     struct stat st;
     if (stat(FIX "/v10/model.safetensors", &st) != 0) {

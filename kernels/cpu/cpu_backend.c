@@ -80,4 +80,6 @@ const struct backend backend_cpu = {
     .dropout_add = cpu_dropout_add,
     .gelu_mul = cpu_gelu_mul,
     .gelu_mul_backward = cpu_gelu_mul_backward,
+    .attn_softmax_dropout = cpu_attn_softmax_dropout,
+    .attn_softmax_dropout_backward = cpu_attn_softmax_dropout_backward,
 };
