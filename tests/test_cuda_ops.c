@@ -8,7 +8,9 @@
  * tolerances), greedy ids identical, and run-to-run bitwise determinism.
  * Training: dropout (y bit-identical to the CPU: the same Philox stream), relu + dropout
  * fused and its backward, dropout + residual add fused (bit-identical to the CPU), gelu
- * times the gate fused and its backward (bit-identical to the CUDA separate ops), every
+ * times the gate fused and its backward (bit-identical to the CUDA separate ops), the
+ * attention softmax and its dropout fused, forward and backward (bit-identical to the CUDA
+ * separate ops, 1e-5 of the CPU), every
  * backward op
  * and the optimizer ops (sumsq, AdamW of both variants over several steps) on fresh
  * random inputs with their outputs pre-filled with the same random values on both
@@ -993,6 +995,77 @@ static void test_softmax_backward(int64_t B, int64_t H, int64_t Q, int64_t K, in
     free(p), free(dp), free(gs0), free(gb0), free(gs), free(gb);
 }
 
+/* attention's softmax and its dropout fused, forward and backward: bitwise the CUDA
+ * backend's own separate ops (attn_softmax then dropout in place; a zero-filled dP,
+ * dropout_backward, attn_softmax_backward, then dropout of the probabilities in place), and
+ * within 1e-5 of the CPU's fused ops (the dropped probabilities for dv bitwise: the same
+ * products of the same inputs) */
+static void test_attn_softmax_dropout(int64_t B, int64_t H, int64_t Q, int64_t K, float p, int with_bias,
+                                      int drop_probs) {
+    size_t n = (size_t)(B * H * Q * K), nb = (size_t)(H * Q * K), nm = (size_t)(B * K);
+    uint64_t seed = 0xfeedface12345ull, offset = 4242;
+    float *s, *bias, *mask = hrand(nm, -1, 1);
+    for (int64_t b = 1; b < B; b++) /* padding, as test_softmax */
+        for (int64_t k = K - b; k < K; k++)
+            if (k > 0) mask[b * K + k] = -1e9f;
+    float *ds_f = dev_rand(n, -4, 4, &s), *dbias = dev_rand(nb, -2, 2, &bias), *dmask = dup_dev(mask, nm * 4);
+    float *ds_c = dup_dev(s, n * 4), *want = hnan(n), *cpu = hcopy(s, n);
+    int causal = Q == K;
+    check_op("cuda attn_softmax_dropout",
+             GPU->attn_softmax_dropout(ds_f, with_bias ? dbias : NULL, dmask, causal, B, H, Q, K, p, seed, offset));
+    check_op("cuda attn_softmax", GPU->attn_softmax(ds_c, with_bias ? dbias : NULL, dmask, causal, B, H, Q, K));
+    check_op("cuda dropout", GPU->dropout(ds_c, ds_c, n, p, seed, offset));
+    to_host(want, ds_c, n * 4);
+    char what[160];
+    snprintf(what, sizeof what, "attn_softmax_dropout B=%lld H=%lld Q=%lld K=%lld p=%g bias=%d, against cuda's two",
+             (long long)B, (long long)H, (long long)Q, (long long)K, p, with_bias);
+    check_dev_exact(what, ds_f, want, n);
+    check_op("cpu attn_softmax_dropout",
+             CPU->attn_softmax_dropout(cpu, with_bias ? bias : NULL, mask, causal, B, H, Q, K, p, seed, offset));
+    snprintf(what, sizeof what, "attn_softmax_dropout B=%lld H=%lld Q=%lld K=%lld p=%g, against the cpu", (long long)B,
+             (long long)H, (long long)Q, (long long)K, p);
+    check_dev_rel(what, ds_f, cpu, n, TOL);
+
+    /* backward from the CPU's undropped probabilities, into pre-filled gradients */
+    float *probs = hrand(n, -4, 4);
+    check_op("cpu attn_softmax", CPU->attn_softmax(probs, NULL, NULL, causal, B, H, Q, K));
+    float *dd, *g0, *gb0;
+    float *d_dd = dev_rand(n, -1, 1, &dd), *g_f = dev_rand(n, -1, 1, &g0), *gb_f = dev_rand(nb, -1, 1, &gb0);
+    float *g_c = dup_dev(g0, n * 4), *gb_c = dup_dev(gb0, nb * 4), *pr_f = dup_dev(probs, n * 4),
+          *pr_c = dup_dev(probs, n * 4), *dp = dev_nan(n);
+    check_op("cuda attn_softmax_dropout_backward",
+             GPU->attn_softmax_dropout_backward(g_f, with_bias ? gb_f : NULL, d_dd, pr_f, B, H, Q, K, p, seed, offset,
+                                                drop_probs));
+    check_op("cuda fill", GPU->fill(dp, 0.0f, n));
+    check_op("cuda dropout_backward", GPU->dropout_backward(dp, d_dd, n, p, seed, offset));
+    check_op("cuda attn_softmax_backward",
+             GPU->attn_softmax_backward(g_c, with_bias ? gb_c : NULL, dp, pr_c, B, H, Q, K));
+    if (drop_probs) check_op("cuda dropout", GPU->dropout(pr_c, pr_c, n, p, seed, offset));
+    float *h_g = hnan(n), *h_gb = hnan(nb), *h_pr = hnan(n);
+    to_host(h_g, g_c, n * 4), to_host(h_gb, gb_c, nb * 4), to_host(h_pr, pr_c, n * 4);
+    const char *tag = drop_probs ? "probs dropped" : "probs kept";
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward ds (bias=%d, %s), against cuda's", with_bias, tag);
+    check_dev_exact(what, g_f, h_g, n);
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward dbias (bias=%d, %s), against cuda's", with_bias, tag);
+    check_dev_exact(what, gb_f, h_gb, nb);
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward probs (bias=%d, %s), against cuda's", with_bias, tag);
+    check_dev_exact(what, pr_f, h_pr, n);
+    float *c_g = hcopy(g0, n), *c_gb = hcopy(gb0, nb), *c_pr = hcopy(probs, n);
+    check_op("cpu attn_softmax_dropout_backward",
+             CPU->attn_softmax_dropout_backward(c_g, with_bias ? c_gb : NULL, dd, c_pr, B, H, Q, K, p, seed, offset,
+                                                drop_probs));
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward ds (bias=%d), against the cpu", with_bias);
+    check_dev_rel(what, g_f, c_g, n, TOL);
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward dbias (bias=%d), against the cpu", with_bias);
+    check_dev_rel(what, gb_f, c_gb, nb, with_bias ? TOL : 0.0);
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward probs (%s), against the cpu", tag);
+    check_dev_exact(what, pr_f, c_pr, n);
+    GPU->free(ds_f), GPU->free(dbias), GPU->free(dmask), GPU->free(ds_c), GPU->free(d_dd), GPU->free(g_f);
+    GPU->free(gb_f), GPU->free(g_c), GPU->free(gb_c), GPU->free(pr_f), GPU->free(pr_c), GPU->free(dp);
+    free(s), free(bias), free(mask), free(want), free(cpu), free(probs), free(dd), free(g0), free(gb0), free(h_g);
+    free(h_gb), free(h_pr), free(c_g), free(c_gb), free(c_pr);
+}
+
 static void test_cross_entropy_backward(int64_t rows, int64_t vocab, int all_ignored) {
     size_t n = (size_t)(rows * vocab);
     float *logits, *g0;
@@ -1832,6 +1905,14 @@ static void run_backward_tests(void) {
         test_softmax_backward(2, 2, 6, 6, with_bias);
     }
     test_softmax_backward(1, 1, 300000, 3, 1); /* more rows than warps in the grid */
+    for (int with_bias = 0; with_bias < 2; with_bias++)
+        for (int drop_probs = 0; drop_probs < 2; drop_probs++) {
+            test_attn_softmax_dropout(2, 3, 5, 7, 0.1f, with_bias, drop_probs);
+            test_attn_softmax_dropout(3, 2, 9, 70, 0.5f, with_bias, drop_probs);
+            test_attn_softmax_dropout(2, 2, 6, 6, 0.1f, with_bias, drop_probs);
+        }
+    test_attn_softmax_dropout(1, 1, 300000, 3, 0.1f, 1, 1); /* more rows than warps in the grid */
+    test_attn_softmax_dropout(4, 12, 128, 128, 0.1f, 1, 1);  /* t5-base's encoder self-attention, batch 4 */
 
     test_cross_entropy_backward(11, 96, 0);
     test_cross_entropy_backward(6, 32128, 0);

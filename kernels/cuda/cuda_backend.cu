@@ -327,4 +327,6 @@ extern "C" const struct backend backend_cuda = {
     /* .dropout_add = */ cuda_dropout_add,
     /* .gelu_mul = */ cuda_gelu_mul,
     /* .gelu_mul_backward = */ cuda_gelu_mul_backward,
+    /* .attn_softmax_dropout = */ cuda_attn_softmax_dropout,
+    /* .attn_softmax_dropout_backward = */ cuda_attn_softmax_dropout_backward,
 };

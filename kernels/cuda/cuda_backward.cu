@@ -19,8 +19,8 @@
 #include <float.h>
 #include <math.h>
 
-#include "core/philox.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_dropout_mask.h"
 #include "kernels/cuda/cuda_reduce.h"
 
 static unsigned row_blocks(int64_t rows) {
@@ -28,17 +28,8 @@ static unsigned row_blocks(int64_t rows) {
 }
 
 /* ---- dropout: the mask is philox_uniform(seed, offset, i) >= p, the very function the
- * CPU calls (core/philox.h compiles for both), so masks are bit-identical ---- */
-
-/* One thread per block of 4 elements: one Philox call gives the four draws that
- * philox_uniform(seed, offset, i) gives one at a time (counter offset + i/4, word i%4). */
-static __device__ __forceinline__ void dropout_keep4(uint64_t seed, uint64_t offset, size_t blk, float p,
-                                                     int keep[4]) {
-    uint64_t ctr = offset + blk;
-    uint32_t c[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), 0u, 0u};
-    philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
-    for (int j = 0; j < 4; j++) keep[j] = (float)(c[j] >> 8) * (1.0f / 16777216.0f) >= p;
-}
+ * CPU calls (kernels/cuda/cuda_dropout_mask.h), so masks are bit-identical; one thread per
+ * block of 4 elements ---- */
 
 static __global__ void dropout_kernel(float *y, const float *x, size_t n, float p, float s,
                                       uint64_t seed, uint64_t offset) {
@@ -84,10 +75,8 @@ static __global__ void relu_dropout_kernel(float *y, uint32_t *mask, const float
     GRID_STRIDE(i, padded) {
         float o = 0.0f;
         if (i < n) {
-            int keep[4];
-            dropout_keep4(seed, offset, i / 4, p, keep);
             float v = x[i] > 0 ? x[i] : 0.0f;
-            o = keep[i & 3] ? __fmul_rn(v, s) : 0.0f;
+            o = dropout_keep1(seed, offset, i, p) ? __fmul_rn(v, s) : 0.0f;
             y[i] = o;
         }
         unsigned bits = __ballot_sync(0xffffffffu, o > 0);
@@ -436,72 +425,112 @@ extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, cons
 /* ---- attention softmax backward ----
  * dscores += P (dP - dot), dot = sum_k dP P per row (one warp per row, as the forward);
  * dbias[h, q, k] += sum over b (in order, in double) of the same term (one thread per
- * (h, q, k)), reading the rows' dots from the scratch. */
+ * (h, q, k)), reading the rows' dots from the scratch.
+ * Fused with the dropout's backward (drop_p > 0): the kernels read d dropped probs and take
+ * dP = kept ? 0 + dD s : 0 (dropout_backward's value in a zero-filled buffer, the mask
+ * regenerated per element), and with drop_probs overwrite P by its dropped copy (dropout's
+ * kept ? P s : 0) once read: the rows kernel when there is no bias gradient, else the bias
+ * kernel (which reads every P of the batch after the rows kernel). */
 
 #define WARPS_PER_BLOCK 4
 
-static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots, const float *dp,
-                                                         const float *p, int64_t rows, int64_t K) {
+/* dP for element e: dp itself, or through the regenerated dropout mask */
+static __device__ __forceinline__ float softmax_dp(const float *dp, int64_t e, float drop_p, float s, uint64_t seed,
+                                                   uint64_t offset) {
+    if (drop_p <= 0.0f) return dp[e];
+    return dropout_keep1(seed, offset, (size_t)e, drop_p) ? __fadd_rn(0.0f, __fmul_rn(dp[e], s)) : 0.0f;
+}
+
+/* P for dv: dropped in place (dropout's kept ? P s : 0) */
+static __device__ __forceinline__ void drop_prob(float *p, int64_t e, float drop_p, float s, uint64_t seed,
+                                                 uint64_t offset) {
+    p[e] = dropout_keep1(seed, offset, (size_t)e, drop_p) ? __fmul_rn(p[e], s) : 0.0f;
+}
+
+static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots, const float *dp, float *p,
+                                                         int64_t rows, int64_t K, float drop_p, float s,
+                                                         uint64_t seed, uint64_t offset, int drop_probs) {
     const unsigned full = 0xffffffffu;
     int lane = threadIdx.x & 31;
     int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int64_t n_warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t row = warp; row < rows; row += n_warps) { /* row is warp-uniform */
-        const float *dpr = dp + row * K, *pr = p + row * K;
+        float *pr = p + row * K;
         double acc = 0;
         for (int64_t k = lane; k < K; k += 32)
-            acc = __dadd_rn(acc, __dmul_rn((double)dpr[k], (double)pr[k]));
+            acc = __dadd_rn(acc, __dmul_rn((double)softmax_dp(dp, row * K + k, drop_p, s, seed, offset),
+                                           (double)pr[k]));
         for (int o = 16; o > 0; o >>= 1) /* butterfly: every lane ends with the same sum */
             acc = __dadd_rn(acc, __shfl_xor_sync(full, acc, o));
         float dot = (float)acc;
         if (dots && lane == 0) dots[row] = dot;
         float *o = ds + row * K;
-        for (int64_t k = lane; k < K; k += 32)
-            o[k] = __fadd_rn(o[k], __fmul_rn(pr[k], __fsub_rn(dpr[k], dot)));
+        for (int64_t k = lane; k < K; k += 32) {
+            float d = softmax_dp(dp, row * K + k, drop_p, s, seed, offset);
+            o[k] = __fadd_rn(o[k], __fmul_rn(pr[k], __fsub_rn(d, dot)));
+            if (drop_probs) drop_prob(p, row * K + k, drop_p, s, seed, offset); /* this lane's own element */
+        }
     }
 }
 
-static __global__ void attn_softmax_backward_bias_kernel(float *dbias, const float *dots,
-                                                         const float *dp, const float *p, int64_t B,
-                                                         int64_t HQ, int64_t K) {
+static __global__ void attn_softmax_backward_bias_kernel(float *dbias, const float *dots, const float *dp, float *p,
+                                                         int64_t B, int64_t HQ, int64_t K, float drop_p, float s,
+                                                         uint64_t seed, uint64_t offset, int drop_probs) {
     GRID_STRIDE64(i, HQ * K) {
         int64_t hq = i / K, k = i - hq * K;
         double acc = 0;
         for (int64_t b = 0; b < B; b++) {
             int64_t r = b * HQ + hq, e = r * K + k;
-            acc = __dadd_rn(acc, (double)__fmul_rn(p[e], __fsub_rn(dp[e], dots[r])));
+            acc = __dadd_rn(acc, (double)__fmul_rn(p[e], __fsub_rn(softmax_dp(dp, e, drop_p, s, seed, offset),
+                                                                   dots[r])));
+            if (drop_probs) drop_prob(p, e, drop_p, s, seed, offset); /* read by this thread alone */
         }
         dbias[i] = __fadd_rn(dbias[i], (float)acc);
     }
 }
 
-extern "C" int cuda_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p,
-                                          int64_t B, int64_t H, int64_t Q, int64_t K) {
+static int softmax_backward_launch(const char *what, float *ds, float *dbias, const float *dp, float *p, int64_t B,
+                                   int64_t H, int64_t Q, int64_t K, float drop_p, uint64_t seed, uint64_t offset,
+                                   int drop_probs) {
     if (B < 0 || H < 0 || Q < 0 || K <= 0)
-        return error_set("attention softmax backward: bad size B=%lld H=%lld Q=%lld K=%lld",
-                         (long long)B, (long long)H, (long long)Q, (long long)K);
+        return error_set("%s: bad size B=%lld H=%lld Q=%lld K=%lld", what, (long long)B, (long long)H, (long long)Q,
+                         (long long)K);
     int64_t rows = B * H * Q;
     if (rows == 0) return 0;
+    float s = drop_p > 0.0f ? 1.0f / (1.0f - drop_p) : 1.0f; /* on the host, as the CPU's dropout */
     float *dots = NULL;
     if (dbias) {
         size_t cap = 0;
         dots = (float *)cuda_scratch(&cap);
         if (!dots) return -1;
         if ((size_t)rows * sizeof(float) > cap)
-            return error_set("attention softmax backward (cuda): %lld rows need more than the "
-                             "%zu-byte scratch for the bias gradient",
+            return error_set("%s (cuda): %lld rows need more than the %zu-byte scratch for the bias gradient", what,
                              (long long)rows, cap);
     }
     int64_t blocks = (rows + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
-    attn_softmax_backward_rows_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0,
-                                        cuda_stream()>>>(ds, dots, dp, p, rows, K);
+    attn_softmax_backward_rows_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0, cuda_stream()>>>(
+        ds, dots, dp, p, rows, K, drop_p, s, seed, offset, drop_probs && !dbias);
     CUDA_CHECK_LAUNCH("attn_softmax_backward rows");
     if (dbias) {
-        attn_softmax_backward_bias_kernel<<<cuda_ew_blocks((size_t)(H * Q * K)), CUDA_EW_THREADS, 0,
-                                            cuda_stream()>>>(dbias, dots, dp, p, B, H * Q, K);
+        attn_softmax_backward_bias_kernel<<<cuda_ew_blocks((size_t)(H * Q * K)), CUDA_EW_THREADS, 0, cuda_stream()>>>(
+            dbias, dots, dp, p, B, H * Q, K, drop_p, s, seed, offset, drop_probs);
         CUDA_CHECK_LAUNCH("attn_softmax_backward bias");
     }
     return 0;
+}
+
+extern "C" int cuda_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B,
+                                          int64_t H, int64_t Q, int64_t K) {
+    /* p is only read (drop_probs 0) */
+    return softmax_backward_launch("attention softmax backward", ds, dbias, dp, (float *)p, B, H, Q, K, 0.0f, 0, 0,
+                                   0);
+}
+
+extern "C" int cuda_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs,
+                                                  int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
+                                                  uint64_t offset, int drop_probs) {
+    return softmax_backward_launch("attention softmax and dropout backward", ds, dbias, ddropped, probs, B, H, Q, K,
+                                   p, seed, offset, drop_probs);
 }
 
 /* ---- cross-entropy backward ----

@@ -122,6 +122,11 @@ int cuda_dropout_add(float *y, const float *h, const float *x, size_t n, float p
                      uint64_t offset);
 int cuda_gelu_mul(float *y, const float *a, const float *g, size_t n);
 int cuda_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
+int cuda_attn_softmax_dropout(float *s, const float *bias, const float *mask, int causal, int64_t B, int64_t H,
+                              int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset);
+int cuda_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs, int64_t B,
+                                       int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset,
+                                       int drop_probs);
 
 /* cuda_optim.cu */
 struct adamw_step;

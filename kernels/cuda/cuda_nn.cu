@@ -1,5 +1,6 @@
 /* cuda_nn.cu: CUDA kernels for the T5 layers: embedding (also the row gather), RMSNorm,
- * attention softmax with relative bias, padding mask and causal mask, position-bias
+ * attention softmax with relative bias, padding mask and causal mask (and, fused, the
+ * dropout of the probabilities), position-bias
  * gather, cross-entropy and argmax; plus the deferred device-error word. The numerics
  * follow kernels/cpu/cpu_nn.c: double accumulation where the CPU accumulates in double,
  * the same float expressions elsewhere, and reductions in a fixed tree order so that
@@ -10,6 +11,7 @@
 #include <math.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_dropout_mask.h"
 #include "kernels/cuda/cuda_reduce.h"
 
 /* ---- deferred device errors ---- */
@@ -112,8 +114,12 @@ extern "C" int cuda_rmsnorm(float *out, const float *x, const float *w, int64_t 
 
 #define WARPS_PER_BLOCK 4
 
+/* With drop_p > 0 the probabilities are dropped out as they are written (dropout's kept ?
+ * P scale : 0, the mask of element row K + k regenerated per element): bit for bit this
+ * kernel without dropout followed by cuda_dropout in place. */
 static __global__ void attn_softmax_kernel(float *s, const float *bias, const float *mask,
-                                           int causal, int64_t B, int64_t H, int64_t Q, int64_t K) {
+                                           int causal, int64_t B, int64_t H, int64_t Q, int64_t K,
+                                           float drop_p, float scale, uint64_t seed, uint64_t offset) {
     const float masked = -1e9f;
     const unsigned full = 0xffffffffu;
     int lane = threadIdx.x & 31;
@@ -147,23 +153,38 @@ static __global__ void attn_softmax_kernel(float *s, const float *bias, const fl
         for (int o = 16; o > 0; o >>= 1)
             sum += __shfl_xor_sync(full, sum, o);
         float inv = (float)(1.0 / sum);
-        for (int64_t k = lane; k < K; k += 32)
-            r[k] *= inv;
+        for (int64_t k = lane; k < K; k += 32) {
+            float v = __fmul_rn(r[k], inv);
+            if (drop_p > 0.0f)
+                v = dropout_keep1(seed, offset, (size_t)(row * K + k), drop_p) ? __fmul_rn(v, scale) : 0.0f;
+            r[k] = v;
+        }
     }
 }
 
-extern "C" int cuda_attn_softmax(float *s, const float *bias, const float *mask, int causal,
-                                 int64_t B, int64_t H, int64_t Q, int64_t K) {
+static int attn_softmax_launch(const char *what, float *s, const float *bias, const float *mask, int causal,
+                               int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset) {
     if (B < 0 || H < 0 || Q < 0 || K <= 0)
-        return error_set("attention softmax: bad size B=%lld H=%lld Q=%lld K=%lld", (long long)B,
-                         (long long)H, (long long)Q, (long long)K);
+        return error_set("%s: bad size B=%lld H=%lld Q=%lld K=%lld", what, (long long)B, (long long)H, (long long)Q,
+                         (long long)K);
     int64_t rows = B * H * Q;
     if (rows == 0) return 0;
+    float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f; /* on the host, as cuda_dropout */
     int64_t blocks = (rows + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
-    attn_softmax_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0, cuda_stream()>>>(
-        s, bias, mask, causal, B, H, Q, K);
-    CUDA_CHECK_LAUNCH("attn_softmax");
+    attn_softmax_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0, cuda_stream()>>>(s, bias, mask, causal, B, H,
+                                                                                        Q, K, p, scale, seed, offset);
+    CUDA_CHECK_LAUNCH(what);
     return 0;
+}
+
+extern "C" int cuda_attn_softmax(float *s, const float *bias, const float *mask, int causal, int64_t B, int64_t H,
+                                 int64_t Q, int64_t K) {
+    return attn_softmax_launch("attention softmax", s, bias, mask, causal, B, H, Q, K, 0.0f, 0, 0);
+}
+
+extern "C" int cuda_attn_softmax_dropout(float *s, const float *bias, const float *mask, int causal, int64_t B,
+                                         int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset) {
+    return attn_softmax_launch("attention softmax and dropout", s, bias, mask, causal, B, H, Q, K, p, seed, offset);
 }
 
 /* ---- position bias: out[h, i] = table[buckets[i] * H + h] ---- */
