@@ -30,7 +30,11 @@ static int run(const char *cmd, char *out, size_t cap) {
 int main(void) {
     if (access(compacter_bin(), X_OK)) SKIP("%s not built", compacter_bin());
     struct st_file rf;
-    if (st_open(&rf, "tests/fixtures/t5/v11-reference.safetensors")) SKIP("%s", error_message());
+    /* a committed fixture: missing is a broken checkout, a failure, not a skip */
+    if (st_open(&rf, "tests/fixtures/t5/v11-reference.safetensors")) {
+        CHECK(0, "%s", error_message());
+        CHECK_DONE();
+    }
     const struct st_tensor *e = st_find(&rf, "enc_ids"), *d = st_find(&rf, "dec_ids");
     int B = (int)e->shape[0], S = (int)e->shape[1], T = (int)d->shape[1];
     const int32_t *enc = (const int32_t *)(rf.map + rf.data_start + e->begin);
@@ -47,6 +51,8 @@ int main(void) {
     if (st_open(&lf, tmp) == 0) {
         const struct st_tensor *l = st_find(&lf, "logits"), *want = st_find(&rf, "logits");
         CHECK(l && l->ndim == 3 && l->shape[0] == B && l->shape[1] == T && l->dtype == ST_F32, "logits shape");
+        CHECK(l && st_numel(l) == st_numel(want), "logits: %lld elements, HF %lld", l ? (long long)st_numel(l) : -1LL,
+              (long long)st_numel(want));
         if (l && st_numel(l) == st_numel(want))
             check_close_f32("cli logits (3 padded sequences)", (const float *)(lf.map + lf.data_start + l->begin),
                             (const float *)(rf.map + rf.data_start + want->begin), (size_t)st_numel(l), 1e-5, 1e-4);
@@ -64,6 +70,8 @@ int main(void) {
         const struct st_tensor *l = st_find(&lf, "logits");
         CHECK(l && l->ndim == 2 && l->shape[0] == 2 && l->shape[1] == 100, "single sequence gives [dec_len, vocab]");
         st_close(&lf);
+    } else {
+        CHECK(0, "single-sequence logits: no output file: %s", error_message());
     }
     unlink(tmp);
 

@@ -38,7 +38,7 @@ static void close_to(const char *what, size_t i, double got, double want) {
 }
 
 static void check_fixture(json_t *fx) {
-    size_t i, counts[4] = {0};
+    size_t i, counts[4] = {0}, n_group = 0;
     json_t *c;
     json_array_foreach(json_object_get(fx, "cases"), i, c) {
         const char *kind = json_string_value(json_object_get(c, "kind"));
@@ -95,7 +95,14 @@ static void check_fixture(json_t *fx) {
         int *p = ints(json_object_get(c, "pred")), *g = ints(json_object_get(c, "gold"));
         close_to("group em", i, metric_group_exact_match(p, g, grp, n), num(c, "em"));
         free(grp), free(p), free(g);
+        n_group++;
     }
+    /* what tools/make_task_fixtures.py writes: a fixture missing a section (renamed, emptied)
+     * fails here instead of running its loop zero times */
+    CHECK(counts[0] >= 7 && counts[1] >= 5 && counts[2] >= 6 && counts[3] >= 11 && n_group >= 3,
+          "metrics.json: %zu binary, %zu multiclass, %zu correlation, %zu squad, %zu group_em cases; "
+          "want at least 7, 5, 6, 11, 3",
+          counts[0], counts[1], counts[2], counts[3], n_group);
     printf("  ok vs sklearn/scipy/T5: %zu binary, %zu multiclass, %zu correlation, %zu squad; "
            "max|diff| %.3g (tol %g)\n",
            counts[0], counts[1], counts[2], counts[3], worst, TOL);
@@ -117,6 +124,8 @@ static void check_stsb(json_t *fx) {
         bad += !ok;
     }
     CHECK(bad == 0, "%zu STS-B targets differ from numpy", bad);
+    CHECK(json_array_size(json_object_get(fx, "labels")) >= 1144, "stsb.json: %zu labels, want at least 1144",
+          json_array_size(json_object_get(fx, "labels")));
     printf("  ok STS-B rounding (0.1 code, 0.2 paper) vs numpy on %zu labels\n", i);
 }
 

@@ -112,12 +112,12 @@ static void run_family(const char *fam) {
     exec_reset(&x);
     t5_model_free(&m);
 
-    /* half-precision and sharded checkpoints */
+    /* half-precision and sharded checkpoints: the committed copies (tests/fixtures/t5/), each
+     * required, so a missing one fails instead of being skipped; only v11 has a sharded copy */
     static const char *variants[][2] = {{"bf16", "logits_bf16"}, {"f16", "logits_f16"}, {"sharded", "logits"}};
-    for (int v = 0; v < 3; v++) {
+    int n_variants = strcmp(fam, "v11") ? 2 : 3;
+    for (int v = 0; v < n_variants; v++) {
         snprintf(dir, sizeof dir, FIX "/%s-%s", fam, variants[v][0]);
-        struct stat st;
-        if (stat(dir, &st)) continue; /* only v11 has a sharded copy */
         if (t5_model_load(&m, dir, &backend_cpu)) {
             CHECK(0, "load %s: %s", dir, error_message());
             continue;

@@ -185,11 +185,14 @@ static void check_cases(struct named_tok *toks, size_t n_toks) {
     }
     free(line);
     fclose(f);
-    for (size_t k = 0; k < n_toks; k++)
+    for (size_t k = 0; k < n_toks; k++) {
+        /* every loaded tokenizer has its cases in cases.jsonl: none is a broken fixture */
+        if (toks[k].tok) CHECK(per_tok_total[k] > 0, "cases.jsonl: no case for tokenizer %s", toks[k].name);
         if (toks[k].tok)
             printf("  %s %-8s %d/%d hard strings: ids and decodes identical to HF\n",
                    per_tok_ok[k] == per_tok_total[k] ? "ok" : "FAIL", toks[k].name, per_tok_ok[k],
                    per_tok_total[k]);
+    }
 }
 
 /* -------------------------------------------------------------- graphemes ---- */
@@ -203,6 +206,7 @@ static void check_graphemes(void) {
     while (getline(&line, &cap, f) > 0) {
         json_error_t err;
         json_t *c = json_loads(line, JSON_ALLOW_NUL, &err);
+        CHECK(c != NULL, "graphemes.jsonl line: %s", err.text);
         if (!c) continue;
         json_t *jt = json_object_get(c, "text"), *jl = json_object_get(c, "lens");
         const char *s = json_string_value(jt);
@@ -222,6 +226,7 @@ static void check_graphemes(void) {
     }
     free(line);
     fclose(f);
+    CHECK(total > 0, "graphemes.jsonl: no strings");
     printf("  %s %d/%d strings: grapheme clusters identical to regex \\X (Unicode 17.0)\n",
            good == total ? "ok" : "FAIL", good, total);
 }
