@@ -20,7 +20,7 @@ static const char *usage =
     "  TASK: cola sst2 mrpc qqp stsb mnli qnli rte wnli diagnostic | boolq cb copa multirc record\n"
     "        wic wsc superglue/rte axb axg\n"
     "  MODEL: a Hugging Face repo id (t5-small, t5-base, google/t5-v1_1-base, google/flan-t5-base)\n"
-    "  files go to $COMPACTER_CACHE (default ~/.cache/compacter): data/glue/<Task>/*.tsv,\n"
+    "  files go to $COMPACTER_CACHE (default $XDG_CACHE_HOME/compacter, else ~/.cache/compacter): data/glue/<Task>/*.tsv,\n"
     "  data/superglue/<Task>/*.jsonl, models/<org>--<name>/";
 
 static int one_task(const char *name) {
@@ -32,7 +32,7 @@ static int one_task(const char *name) {
 
 int cmd_download(int argc, char **argv) {
     struct arg args[] = {
-        {.name = "cache", .takes_value = 1, .help = "cache folder (default $COMPACTER_CACHE or ~/.cache/compacter)"},
+        {.name = "cache", .takes_value = 1, .help = "cache folder (default $COMPACTER_CACHE, else $XDG_CACHE_HOME/compacter, else ~/.cache/compacter)"},
         {.name = "data-dir", .takes_value = 1, .help = "a folder you already have (DIR/<Task>/, e.g. glue_data/): used, not fetched"},
         {.name = "mirror", .takes_value = 1, .help = "base URL replacing the official one for the sources named on this line"},
         {.name = "timeout", .takes_value = 1, .help = "seconds without data before a transfer is abandoned (default 30)"},

@@ -22,7 +22,7 @@ int cmd_params(int argc, char **argv) {
         {"verbose", 0, "list every trained tensor"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
-    int r = args_parse(argc, argv, a, n, "compacter params --config FILE --method NAME [--option k=v ...]", NULL, 0,
+    int r = args_parse(argc, argv, a, n, "compacter params --config FILE [--method NAME] [--option k=v ...]", NULL, 0,
                        NULL);
     if (r) return r == 1 ? 0 : r;
     if (args_has(a, n, "list")) {
