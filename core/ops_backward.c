@@ -9,19 +9,30 @@
 #define G(t) grad_of(x, (t))
 #define CHECKED(call) do { if (call) return -1; } while (0)
 
+/* t's gradient for a GEMM that writes all of it: *beta 0 when it is new (written outright, no
+ * zero fill: grad_for_overwrite), 1 when it accumulates. Take them in the order the GEMMs
+ * write, so that an input feeding two of them (q = k) is overwritten once, then added to. */
+static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
+    int fresh = 0;
+    float *g = grad_for_overwrite(x, t, &fresh);
+    *beta = fresh ? 0.0f : 1.0f;
+    return g;
+}
+
 int linear_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *w = n->in[1];
     int rows = (int)tensor_rows(in), k = (int)tensor_cols(in), m = (int)w->shape[0];
     const float *dy = n->out->grad;
-    if (NEEDS(in)) {
-        float *g = G(in);
+    float beta;
+    if (NEEDS(in)) { /* dx = dy W */
+        float *g = grad_w(x, in, &beta);
         if (!g) return -1;
-        CHECKED(BE->gemm(0, 0, rows, k, m, 1.0f, dy, m, 0, w->data, k, 0, 1.0f, g, k, 0, 1));
+        CHECKED(BE->gemm(0, 0, rows, k, m, 1.0f, dy, m, 0, w->data, k, 0, beta, g, k, 0, 1));
     }
-    if (NEEDS(w)) {
-        float *g = G(w);
+    if (NEEDS(w)) { /* dW = dy^T x (a parameter's gradient always accumulates) */
+        float *g = grad_w(x, w, &beta);
         if (!g) return -1;
-        CHECKED(BE->gemm(1, 0, m, k, rows, 1.0f, dy, m, 0, in->data, k, 0, 1.0f, g, k, 0, 1));
+        CHECKED(BE->gemm(1, 0, m, k, rows, 1.0f, dy, m, 0, in->data, k, 0, beta, g, k, 0, 1));
     }
     return 0;
 }
@@ -121,26 +132,26 @@ int attn_context_gemm(const struct backend *be, float *c, const float *p, const 
                                (int)inner, dk, Tk * inner, 0.0f, c, (int)inner, dk, Tq * inner, (int)H, (int)B);
 }
 
-int attn_scores_grad(const struct backend *be, float *dq, float *dk, const float *ds, const float *q,
-                     const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
+int attn_scores_grad(const struct backend *be, float *dq, float beta_q, float *dk, float beta_k, const float *ds,
+                     const float *q, const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
     int64_t d = inner / H;
     if (dq && backend_gemm_2level(be, 0, 0, (int)Tq, (int)d, (int)Tk, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, k,
-                                  (int)inner, d, Tk * inner, 1.0f, dq, (int)inner, d, Tq * inner, (int)H, (int)B))
+                                  (int)inner, d, Tk * inner, beta_q, dq, (int)inner, d, Tq * inner, (int)H, (int)B))
         return -1;
     if (dk && backend_gemm_2level(be, 1, 0, (int)Tk, (int)d, (int)Tq, 1.0f, ds, (int)Tk, Tq * Tk, H * Tq * Tk, q,
-                                  (int)inner, d, Tq * inner, 1.0f, dk, (int)inner, d, Tk * inner, (int)H, (int)B))
+                                  (int)inner, d, Tq * inner, beta_k, dk, (int)inner, d, Tk * inner, (int)H, (int)B))
         return -1;
     return 0;
 }
 
-int attn_context_grad(const struct backend *be, float *dp, float *dv, const float *dc, const float *p,
-                      const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
+int attn_context_grad(const struct backend *be, float *dp, float beta_p, float *dv, float beta_v, const float *dc,
+                      const float *p, const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner) {
     int64_t d = inner / H;
     if (dp && backend_gemm_2level(be, 0, 1, (int)Tq, (int)Tk, (int)d, 1.0f, dc, (int)inner, d, Tq * inner, v,
-                                  (int)inner, d, Tk * inner, 1.0f, dp, (int)Tk, Tq * Tk, H * Tq * Tk, (int)H, (int)B))
+                                  (int)inner, d, Tk * inner, beta_p, dp, (int)Tk, Tq * Tk, H * Tq * Tk, (int)H, (int)B))
         return -1;
     if (dv && backend_gemm_2level(be, 1, 0, (int)Tk, (int)d, (int)Tq, 1.0f, p, (int)Tk, Tq * Tk, H * Tq * Tk, dc,
-                                  (int)inner, d, Tq * inner, 1.0f, dv, (int)inner, d, Tk * inner, (int)H, (int)B))
+                                  (int)inner, d, Tq * inner, beta_v, dv, (int)inner, d, Tk * inner, (int)H, (int)B))
         return -1;
     return 0;
 }
@@ -174,9 +185,10 @@ static void done(struct exec *x, float *p) {
 
 int attn_scores_backward(struct exec *x, struct tape_node *n) {
     struct tensor *q = n->in[0], *k = n->in[1];
-    float *dq = NEEDS(q) ? G(q) : NULL, *dkk = NEEDS(k) ? G(k) : NULL;
+    float bq = 1.0f, bk = 1.0f;
+    float *dq = NEEDS(q) ? grad_w(x, q, &bq) : NULL, *dkk = NEEDS(k) ? grad_w(x, k, &bk) : NULL;
     if ((NEEDS(q) && !dq) || (NEEDS(k) && !dkk)) return -1;
-    return attn_scores_grad(BE, dq, dkk, n->out->grad, q->data, k->data, q->shape[0], n->i[0], q->shape[1],
+    return attn_scores_grad(BE, dq, bq, dkk, bk, n->out->grad, q->data, k->data, q->shape[0], n->i[0], q->shape[1],
                             k->shape[1], q->shape[2]);
 }
 
@@ -196,17 +208,19 @@ int attn_softmax_backward(struct exec *x, struct tape_node *n) {
 
 int attn_context_backward(struct exec *x, struct tape_node *n) {
     struct tensor *p = n->in[0], *v = n->in[1];
-    float *dp = NEEDS(p) ? G(p) : NULL, *dv = NEEDS(v) ? G(v) : NULL;
+    float bp = 1.0f, bv = 1.0f;
+    float *dp = NEEDS(p) ? grad_w(x, p, &bp) : NULL, *dv = NEEDS(v) ? grad_w(x, v, &bv) : NULL;
     if ((NEEDS(p) && !dp) || (NEEDS(v) && !dv)) return -1;
-    return attn_context_grad(BE, dp, dv, n->out->grad, p->data, v->data, p->shape[0], p->shape[1], p->shape[2],
-                             p->shape[3], v->shape[2]);
+    return attn_context_grad(BE, dp, bp, dv, bv, n->out->grad, p->data, v->data, p->shape[0], p->shape[1],
+                             p->shape[2], p->shape[3], v->shape[2]);
 }
 
 /* The backward of the chain scores -> softmax -> dropout -> context (attn_context_backward,
  * dropout_backward, attn_softmax_backward, attn_scores_backward in the tape's order), with
  * the probabilities recomputed by the forward's own calls and every intermediate gradient
- * zero-filled and accumulated as grad_of does: the same backend calls on the same values,
- * hence bitwise the same gradients. At most three [B, H, Tq, Tk] buffers live at once
+ * made as grad_of and grad_w make the chain's (zero-filled and accumulated, or written
+ * outright by its GEMM): the same backend calls on the same values, hence bitwise the same
+ * gradients. At most three [B, H, Tq, Tk] buffers live at once
  * (probs, d dropped probs, d probs; then probs, d probs, d scores), each freed once used.
  * With x->fuse and the backend's fused ops, bit for bit the same: the softmax backward takes
  * d dropped probs and regenerates the mask itself (d probs is never made), and drops the
@@ -227,8 +241,9 @@ int attention_backward(struct exec *x, struct tape_node *n) {
                                   mask ? mask->data : NULL, (int)n->i[1], B, H, Tq, Tk, inner,
                                   dropped ? p : 0.0f, seed, offset);
     if (!rc && need_ds) {
-        /* d dropped probs = dc V^T */
-        rc = !(dpd = zeroed(x, np)) || attn_context_grad(BE, dpd, NULL, dc, NULL, v->data, B, H, Tq, Tk, inner);
+        /* d dropped probs = dc V^T, written outright (beta 0: no zero fill) */
+        rc = !(dpd = exec_scratch(x, np * sizeof(float))) ||
+             attn_context_grad(BE, dpd, 0.0f, NULL, 1.0f, dc, NULL, v->data, B, H, Tq, Tk, inner);
         float *db = !rc && NEEDS(bias) ? G(bias) : NULL;
         rc = rc || (NEEDS(bias) && !db);
         if (fused) { /* d scores from d dropped probs; probs dropped in place when dv needs them */
@@ -246,15 +261,16 @@ int attention_backward(struct exec *x, struct tape_node *n) {
             rc = rc || !(ds = zeroed(x, np)) || BE->attn_softmax_backward(ds, db, dp, probs, B, H, Tq, Tk);
             done(x, dp);
         }
-        float *dq = !rc && NEEDS(q) ? G(q) : NULL, *dk = !rc && NEEDS(k) ? G(k) : NULL;
+        float bq = 1.0f, bk = 1.0f;
+        float *dq = !rc && NEEDS(q) ? grad_w(x, q, &bq) : NULL, *dk = !rc && NEEDS(k) ? grad_w(x, k, &bk) : NULL;
         rc = rc || (NEEDS(q) && !dq) || (NEEDS(k) && !dk) ||
-             attn_scores_grad(BE, dq, dk, ds, q->data, k->data, B, H, Tq, Tk, inner);
+             attn_scores_grad(BE, dq, bq, dk, bk, ds, q->data, k->data, B, H, Tq, Tk, inner);
         done(x, ds);
     }
     if (!rc && NEEDS(v)) { /* dv = dropped probs^T dc, the mask applied in place if not yet */
-        float *dv = G(v);
+        float bv = 1.0f, *dv = grad_w(x, v, &bv);
         rc = !dv || (p > 0.0f && !dropped && BE->dropout(probs, probs, np, p, seed, offset)) ||
-             attn_context_grad(BE, NULL, dv, dc, probs, NULL, B, H, Tq, Tk, inner);
+             attn_context_grad(BE, NULL, 1.0f, dv, bv, dc, probs, NULL, B, H, Tq, Tk, inner);
     }
     done(x, probs);
     return rc ? -1 : 0;
@@ -345,16 +361,17 @@ int bmm_backward(struct exec *x, struct tape_node *n) {
     int64_t bt = a->ndim == 3 ? a->shape[0] : 1, m = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1],
             nn = b->shape[b->ndim - 1];
     const float *dy = n->out->grad;
+    float beta;
     if (NEEDS(a)) { /* dA = dY B^T */
-        float *g = G(a);
+        float *g = grad_w(x, a, &beta);
         if (!g) return -1;
-        CHECKED(BE->gemm(0, 1, (int)m, (int)k, (int)nn, 1.0f, dy, (int)nn, m * nn, b->data, (int)nn, k * nn, 1.0f, g,
+        CHECKED(BE->gemm(0, 1, (int)m, (int)k, (int)nn, 1.0f, dy, (int)nn, m * nn, b->data, (int)nn, k * nn, beta, g,
                          (int)k, m * k, (int)bt));
     }
     if (NEEDS(b)) { /* dB = A^T dY */
-        float *g = G(b);
+        float *g = grad_w(x, b, &beta);
         if (!g) return -1;
-        CHECKED(BE->gemm(1, 0, (int)k, (int)nn, (int)m, 1.0f, a->data, (int)k, m * k, dy, (int)nn, m * nn, 1.0f, g,
+        CHECKED(BE->gemm(1, 0, (int)k, (int)nn, (int)m, 1.0f, a->data, (int)k, m * k, dy, (int)nn, m * nn, beta, g,
                          (int)nn, k * nn, (int)bt));
     }
     return 0;

@@ -35,16 +35,17 @@ int resize_cols_backward(struct exec *x, struct tape_node *n);
  * op_attn_softmax, op_attn_context) and op_attention, which recomputes the probabilities in
  * backward: both paths make the very same calls, so their results are bitwise equal.
  * Shapes: q [B, Tq, inner], k and v [B, Tk, inner], inner = H dk, scores and probs
- * [B, H, Tq, Tk], context [B, Tq, inner]. The forward GEMMs overwrite, the gradient ones
- * accumulate; a NULL gradient output is skipped. */
+ * [B, H, Tq, Tk], context [B, Tq, inner]. The forward GEMMs overwrite; each gradient output
+ * is scaled by its beta first (1: accumulate; 0: overwrite a new buffer, which may hold
+ * anything); a NULL gradient output is skipped. */
 int attn_scores_gemm(const struct backend *be, float *s, const float *q, const float *k, int64_t B, int64_t H,
                      int64_t Tq, int64_t Tk, int64_t inner);
 int attn_context_gemm(const struct backend *be, float *c, const float *p, const float *v, int64_t B, int64_t H,
                       int64_t Tq, int64_t Tk, int64_t inner);
-int attn_scores_grad(const struct backend *be, float *dq, float *dk, const float *ds, const float *q,
-                     const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
-int attn_context_grad(const struct backend *be, float *dp, float *dv, const float *dc, const float *p,
-                      const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
+int attn_scores_grad(const struct backend *be, float *dq, float beta_q, float *dk, float beta_k, const float *ds,
+                     const float *q, const float *k, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
+int attn_context_grad(const struct backend *be, float *dp, float beta_p, float *dv, float beta_v, const float *dc,
+                      const float *p, const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t inner);
 /* probs = dropout(softmax(q k^T + bias + mask (+ causal)), p) (p = 0: no dropout; seed and
  * offset: the dropout stream's, as be->dropout's), bias and mask may be NULL. With fuse and the
  * backend's attn_softmax_dropout the softmax and the dropout are one pass, bit for bit the
