@@ -2,7 +2,8 @@
  * no other test pins down, each checked against a value typed in here from the spec (or,
  * for the head factor, computed with numpy/torch and quoted below), never one produced by
  * the code under test:
- *  1. the tied head's factor f32(d_model ** -0.5) (exact-behaviours.md section 5). */
+ *  1. the tied head's factor f32(d_model ** -0.5) (exact-behaviours.md section 5);
+ *  2. the task-name prefix only for methods without task adapters (reference-spec.md 5). */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -35,7 +36,29 @@ static void head_scale(void) {
     }
 }
 
+/* ---- 2. task prefix ---- */
+
+static void task_prefix(void) {
+    /* reference-spec.md 5: prefix for full FT, BitFit, prompt tuning, SAID; none for the
+     * methods with task adapters */
+    static const struct {
+        const char *method;
+        int prefix;
+    } want[] = {{"full", 1},           {"bitfit", 1},          {"prompt-tuning-r", 1},
+                {"prompt-tuning-t", 1}, {"intrinsic-said", 1},  {"adapter", 0},
+                {"pfeiffer", 0},        {"adapterdrop", 0},     {"adapter-lowrank", 0},
+                {"phm-adapter", 0},     {"compacter", 0},       {"compacter++", 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct method *me = method_find(want[i].method);
+        CHECK(me != NULL, "method %s missing", want[i].method);
+        if (me)
+            CHECK(me->task_prefix == want[i].prefix, "%s: task_prefix %d, want %d", want[i].method,
+                  me->task_prefix, want[i].prefix);
+    }
+}
+
 int main(void) {
     head_scale();
+    task_prefix();
     CHECK_DONE();
 }
