@@ -7,7 +7,10 @@
  *  3. Intrinsic-SAID on t5-base: all 257 named tensors, theta_d 19,742 zeros, lambda 258
  *     ones, nothing else trains (section 3);
  *  4. BitFit on t5-base: zero biases on q, k, v, o (self and cross), wi, wo, every block
- *     layer norm (not the final ones) and the lm_head; only they train (section 3). */
+ *     layer norm (not the final ones) and the lm_head; only they train (section 3);
+ *  5. the paper presets of experiments/{table1,table2,lowresource,efficiency}.json against sections 2-4, 6 and 7: per method lr,
+ *     batch x grad-accum, reduction-factor grid and phm_dim; per task epochs; warmup, seed,
+ *     source length, precision, evaluation period, low-resource sizes and epochs. */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -154,9 +157,186 @@ static void t5_base_methods(void) {
     t5_model_free(&m);
 }
 
+/* ---- 5. paper presets ---- */
+
+struct method_want {
+    const char *name;
+    double lr;
+    int batch, grad_accum, rf_grid; /* rf_grid: runs per task (3 = rf 32, 16, 8; 1 = none) */
+    const char *phm_dim;            /* NULL: not a PHM method */
+};
+
+/* reference-spec.md 2-4: lr per method; batch 100 (SAID, prompt tuning 50 x 2); adapter-style
+ * methods search rf {32, 16, 8}; phm-adapter n = 12, compacter / compacter++ n = 4 */
+static const struct method_want METHODS[] = {
+    {"full", 3e-4, 100, 1, 1, NULL},
+    {"adapter", 3e-4, 100, 1, 3, NULL},
+    {"pfeiffer", 3e-4, 100, 1, 3, NULL},
+    {"adapterdrop", 3e-4, 100, 1, 3, NULL},
+    {"adapter-lowrank", 3e-3, 100, 1, 3, NULL},
+    {"prompt-tuning-r", 3e-2, 50, 2, 1, NULL},
+    {"prompt-tuning-t", 3e-1, 50, 2, 1, NULL},
+    {"intrinsic-said", 3e-2, 50, 2, 1, NULL},
+    {"bitfit", 3e-4, 100, 1, 1, NULL},
+    {"phm-adapter", 3e-3, 100, 1, 3, "12"},
+    {"compacter", 3e-3, 100, 1, 3, "4"},
+    {"compacter++", 3e-3, 100, 1, 3, "4"},
+};
+
+/* The option as the run will see it: the run's own value, else the method's default. */
+static const char *effective_option(const struct run_spec *r, const char *key) {
+    const char *v = run_spec_option(r, key);
+    if (v) return v;
+    const struct method *me = method_find(r->method);
+    for (const struct method_option *o = me ? me->options : NULL; o && o->name; o++)
+        if (!strcmp(o->name, key)) return o->def;
+    return NULL;
+}
+
+static int close_to(double a, double b) { return fabs(a - b) <= 1e-12 * fabs(b); }
+
+static void check_method(const char *file, const struct run_spec *r, const struct method_want *w,
+                         int batch_check) {
+    CHECK(close_to(r->lr, w->lr), "%s %s: lr %g, want %g", file, r->run_id, r->lr, w->lr);
+    if (batch_check)
+        CHECK(r->batch == w->batch && r->grad_accum == w->grad_accum,
+              "%s %s: batch %d x %d, want %d x %d", file, r->run_id, r->batch, r->grad_accum,
+              w->batch, w->grad_accum);
+    if (w->phm_dim) {
+        const char *n = effective_option(r, "phm_dim");
+        CHECK(n && !strcmp(n, w->phm_dim), "%s %s: phm_dim %s, want %s", file, r->run_id,
+              n ? n : "(none)", w->phm_dim);
+    }
+    CHECK(r->seed == 42 && r->warmup == (batch_check ? 500 : r->warmup) &&
+              r->max_source_length == 128 && !strcmp(r->precision, "fp32") &&
+              !strcmp(r->model, "t5-base"),
+          "%s %s: seed %d warmup %d source %d precision %s model %s", file, r->run_id, r->seed,
+          r->warmup, r->max_source_length, r->precision, r->model);
+}
+
+static const struct method_want *method_want(const char *name) {
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (!strcmp(METHODS[i].name, name)) return &METHODS[i];
+    return NULL;
+}
+
+/* Tables 1 and 2: every (method, task, rf) once, with the spec's values. */
+static void table(const char *file, const char *const *tasks, const int *epochs, int n_tasks) {
+    struct experiment_grid g;
+    if (experiment_expand(file, "paper", NULL, NULL, &g)) {
+        CHECK(0, "%s: %s", file, error_message());
+        return;
+    }
+    int seen[16][16] = {{0}}; /* [method][task]: runs */
+    int rf_seen[16][16] = {{0}}; /* bit 0: 32, 1: 16, 2: 8 */
+    for (size_t i = 0; i < g.n; i++) {
+        const struct run_spec *r = &g.runs[i];
+        const struct method_want *w = method_want(r->method);
+        int t = 0;
+        while (t < n_tasks && strcmp(tasks[t], r->task)) t++;
+        CHECK(w && t < n_tasks, "%s: unexpected run %s", file, r->run_id);
+        if (!w || t == n_tasks) continue;
+        int mi = (int)(w - METHODS);
+        seen[mi][t]++;
+        check_method(file, r, w, 1);
+        CHECK(r->epochs == epochs[t] && r->eval_every == 0 && r->train_size == -1,
+              "%s %s: epochs %d eval_every %d train_size %ld, want %d, 0 (every epoch), -1", file,
+              r->run_id, r->epochs, r->eval_every, r->train_size, epochs[t]);
+        if (w->rf_grid == 3)
+            rf_seen[mi][t] |= r->reduction_factor == 32 ? 1 : r->reduction_factor == 16 ? 2
+                              : r->reduction_factor == 8  ? 4
+                                                          : 8;
+        else
+            CHECK(r->reduction_factor == 0, "%s %s: rf %d on a method without adapters", file,
+                  r->run_id, r->reduction_factor);
+    }
+    for (size_t k = 0; k < sizeof METHODS / sizeof METHODS[0]; k++)
+        for (int t = 0; t < n_tasks; t++) {
+            CHECK(seen[k][t] == METHODS[k].rf_grid, "%s: %s on %s: %d runs, want %d", file,
+                  METHODS[k].name, tasks[t], seen[k][t], METHODS[k].rf_grid);
+            if (METHODS[k].rf_grid == 3)
+                CHECK(rf_seen[k][t] == 7, "%s: %s on %s: rf grid is not {32, 16, 8}", file,
+                      METHODS[k].name, tasks[t]);
+        }
+    experiment_grid_free(&g);
+}
+
+static void presets(void) {
+    /* reference-spec.md 4: 20 epochs for the small tasks (MRPC, CoLA, STS-B, RTE and the
+     * small SuperGLUE tasks), 3 for the large ones (SST-2, QQP, MNLI, QNLI, ReCoRD) */
+    static const char *const t1[] = {"cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte"};
+    static const int e1[] = {20, 3, 20, 3, 20, 3, 3, 20};
+    table("experiments/table1.json", t1, e1, 8);
+    static const char *const t2[] = {"boolq", "cb", "copa", "multirc", "record", "wic"};
+    static const int e2[] = {20, 20, 20, 20, 3, 20};
+    table("experiments/table2.json", t2, e2, 6);
+
+    /* reference-spec.md 7: sizes 100, 500, 1000, 2000, 4000 with 1000, 200, 100, 50, 25
+     * epochs; evaluation every 250 steps; batch 40; warmup 0; the GLUE tasks */
+    struct experiment_grid g;
+    if (experiment_expand("experiments/lowresource.json", "paper", NULL, NULL, &g)) {
+        CHECK(0, "lowresource: %s", error_message());
+    } else {
+        static const long size[] = {100, 500, 1000, 2000, 4000};
+        static const int ep[] = {1000, 200, 100, 50, 25};
+        int per_size[5] = {0};
+        for (size_t i = 0; i < g.n; i++) {
+            const struct run_spec *r = &g.runs[i];
+            int k = 0;
+            while (k < 5 && size[k] != r->train_size) k++;
+            CHECK(k < 5, "lowresource %s: train size %ld", r->run_id, r->train_size);
+            if (k == 5) continue;
+            per_size[k]++;
+            static const char *const glue[] = {"cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte"};
+            int is_glue = 0;
+            for (int t = 0; t < 8; t++) is_glue |= !strcmp(glue[t], r->task);
+            CHECK(is_glue, "lowresource %s: task %s is not a GLUE task", r->run_id, r->task);
+            const struct method_want *w = method_want(r->method);
+            CHECK(w != NULL, "lowresource: unexpected method %s", r->method);
+            if (w) check_method("lowresource", r, w, 0);
+            CHECK(r->epochs == ep[k] && r->batch == 40 && r->grad_accum == 1 && r->warmup == 0 &&
+                      r->eval_every == 250,
+                  "lowresource %s: epochs %d batch %d x %d warmup %d eval_every %d", r->run_id,
+                  r->epochs, r->batch, r->grad_accum, r->warmup, r->eval_every);
+        }
+        for (int k = 1; k < 5; k++)
+            CHECK(per_size[k] == per_size[0] && per_size[0] > 0,
+                  "lowresource: size %ld has %d runs, size 100 %d", size[k], per_size[k],
+                  per_size[0]);
+        experiment_grid_free(&g);
+    }
+
+    /* reference-spec.md 6: one epoch of MNLI, adapter size 24 (rf 32), prompt length 100,
+     * SAID d 20,000, the largest batch within a 24 GB budget */
+    if (experiment_expand("experiments/efficiency.json", "paper", NULL, NULL, &g)) {
+        CHECK(0, "efficiency: %s", error_message());
+    } else {
+        CHECK(g.n == sizeof METHODS / sizeof METHODS[0], "efficiency: %zu runs, want one per method",
+              g.n);
+        for (size_t i = 0; i < g.n; i++) {
+            const struct run_spec *r = &g.runs[i];
+            const struct method_want *w = method_want(r->method);
+            CHECK(w != NULL, "efficiency: unexpected method %s", r->method);
+            if (w) check_method("efficiency", r, w, 0);
+            CHECK(!strcmp(r->task, "mnli") && r->epochs == 1 && r->batch == 0 &&
+                      r->memory_budget_bytes == 24000000000LL,
+                  "efficiency %s: task %s epochs %d batch %d budget %lld", r->run_id, r->task,
+                  r->epochs, r->batch, r->memory_budget_bytes);
+            CHECK(r->reduction_factor == (w && w->rf_grid == 3 ? 32 : 0), "efficiency %s: rf %d",
+                  r->run_id, r->reduction_factor);
+            const char *pl = effective_option(r, "prompt_length");
+            const char *d = effective_option(r, "intrinsic_dim");
+            CHECK(!pl || !strcmp(pl, "100"), "efficiency %s: prompt_length %s", r->run_id, pl);
+            CHECK(!d || !strcmp(d, "20000"), "efficiency %s: intrinsic_dim %s", r->run_id, d);
+        }
+        experiment_grid_free(&g);
+    }
+}
+
 int main(void) {
     head_scale();
     task_prefix();
     t5_base_methods();
+    presets();
     CHECK_DONE();
 }
