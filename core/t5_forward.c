@@ -119,13 +119,15 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
     sc = exec_scope_begin(x);
     struct tensor *in = h;
     h = op_dropout(x, t5_norm(x, m, fin, h, m->dec_final_ln), p);
-    if (c->tied) h = op_scale(x, h, 1.0f / sqrtf((float)c->d_model));
+    if (c->tied) h = op_scale(x, h, t5_tied_head_scale(c->d_model));
     /* a tied head stays the original embedding even under re-parameterisation: the
      * reference's Intrinsic-SAID keeps lm_head pointing at the frozen original */
     struct tensor *w = c->tied ? m->lm_head : t5_param(x, m, m->lm_head);
     const struct t5_hooks *hk = m->hooks;
     return sublayer_end(x, sc, in, hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w));
 }
+
+float t5_tied_head_scale(int d_model) { return (float)pow((double)d_model, -0.5); }
 
 void t5_shift_right(const struct t5_config *c, const int32_t *labels, int batch, int tgt_len,
                     int32_t *dec_ids) {

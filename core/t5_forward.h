@@ -43,6 +43,11 @@ int t5_generate_greedy(struct exec *x, const struct t5_model *m, int batch, int 
 int t5_forward(struct exec *x, const struct t5_model *m, const struct t5_batch *b,
                struct t5_outputs *out);
 
+/* The factor a tied head's input is multiplied by: transformers' `d_model ** -0.5`, a
+ * Python double that the f32 tensor op rounds to f32 (exact-behaviours.md section 5:
+ * 0x3D13CD3A for d = 768). 1.0f / sqrtf(d) is one ulp off it for some d (384, 96). */
+float t5_tied_head_scale(int d_model);
+
 /* Shift labels right into decoder inputs as transformers does (start token first,
  * -100 replaced by pad). */
 void t5_shift_right(const struct t5_config *c, const int32_t *labels, int batch, int tgt_len,
