@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "datasets/task.h"
 
 /* Everything a preset fixes before the per-method loops. */
 struct preset_common {
@@ -17,6 +18,7 @@ struct preset_common {
     char jp[256]; /* JSON path of the preset: "presets.tiny" */
     const char *experiment, *preset, *model, *device, *precision;
     int batch, grad_accum, warmup, max_source_length, eval_every, batch_common;
+    double stsb_step;
     long long memory_budget_bytes;
     json_t *seeds, *tasks, *sizes;
 };
@@ -129,7 +131,8 @@ static int check_keys(const char *path, const char *jp, json_t *obj, const char 
 static const char *const top_keys[] = {"experiment", "description", "presets", NULL};
 /* tiny_model, synthetic and threads are read by the runner (experiments/runner.c) */
 static const char *const preset_keys[] = {"model", "device", "precision", "seeds", "batch", "grad_accum", "warmup",
-                                          "max_source_length", "eval_every", "memory_budget_bytes", "batch_policy",
+                                          "max_source_length", "stsb_step", "eval_every", "memory_budget_bytes",
+                                          "batch_policy",
                                           "tasks", "train_sizes", "methods", "tiny_model", "synthetic", "threads",
                                           NULL};
 static const char *const method_keys[] = {"name", "label", "lr", "reduction_factor", "batch", "grad_accum",
@@ -214,8 +217,11 @@ static int set_run_id(struct run_spec *r) {
     if (r->reduction_factor > 0) snprintf(rf, sizeof rf, "/rf%d", r->reduction_factor);
     if (r->overrides[0]) snprintf(set, sizeof set, "/set-%s", r->overrides);
     const char *policy = r->batch > 0 ? "" : r->batch_common ? "/batch-common" : "/batch-own";
-    int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s/lr%s%s/seed%d%s%s", r->experiment,
-                     r->preset, r->label, r->task, size, lr, rf, r->seed, policy, set);
+    /* the paper's STS-B rounding is another configuration of the STS-B runs only */
+    const struct task *t = r->stsb_step != 0.1 ? task_find(r->task) : NULL; /* an unknown task fails later */
+    const char *stsb = t && !strcmp(t->name, "stsb") ? "/stsb-step0.2" : "";
+    int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s%s/lr%s%s/seed%d%s%s", r->experiment,
+                     r->preset, r->label, r->task, size, stsb, lr, rf, r->seed, policy, set);
     if (n < 0 || (size_t)n >= sizeof r->run_id) return error_set("run id too long: %s", r->run_id);
     return 0;
 }
@@ -361,6 +367,7 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
     copy(r.device, sizeof r.device, c->device);
     copy(r.precision, sizeof r.precision, c->precision);
     r.max_source_length = c->max_source_length;
+    r.stsb_step = c->stsb_step;
     r.eval_every = c->eval_every;
     r.memory_budget_bytes = c->memory_budget_bytes;
     r.batch_common = c->batch_common;
@@ -533,6 +540,12 @@ static int load_preset(const char *path, json_t *root, const char *preset,
     c->warmup = (int)get_int(path, c->jp, p, "warmup", 0, 1, 0, &err);
     c->max_source_length = (int)get_int(path, c->jp, p, "max_source_length", 128, 0, 1, &err);
     c->eval_every = (int)get_int(path, c->jp, p, "eval_every", 0, 0, 0, &err);
+    c->stsb_step = 0.1;
+    json_t *step = json_object_get(p, "stsb_step");
+    if (step && (!json_is_number(step) || (json_number_value(step) != 0.1 && json_number_value(step) != 0.2)))
+        return error_set("%s: %s.stsb_step: expected 0.1 (the reference code's rounding) or 0.2 (the paper's)", path,
+                         c->jp);
+    if (step) c->stsb_step = json_number_value(step);
     c->memory_budget_bytes = get_int(path, c->jp, p, "memory_budget_bytes", 0, 0, 0, &err);
     if (err) return -1;
     const char *policy = get_str(path, c->jp, p, "batch_policy", "common", 16, &err);

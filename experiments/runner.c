@@ -340,6 +340,7 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
         "decoding", "greedy, skip special tokens, clean-up", "device", backend, "precision",
         r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
     if (!cfg) return NULL;
+    json_object_set_new(cfg, "stsb_step", json_real(r->stsb_step));
     if (!strcmp(r->model, "tiny")) {
         char spec[1024];
         tiny_model_spec_text(&R->tiny, spec, sizeof spec);
@@ -431,6 +432,7 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
     if (!rc) rc = data_root(R, t, data, sizeof data);
     struct task_options to = task_options_default();
     if (!rc) to.add_prefix = q->mi.method->task_prefix;
+    to.stsb_step = r->stsb_step;
     if (!rc) {
         struct task_options tt = to;
         tt.n_obs = r->train_size; /* the low-resource size, capped by --set max_train_samples */

@@ -253,6 +253,41 @@ int main(void) {
     expect_error(one, "p", "colour=red", NULL, "unknown key 'colour'", NULL);
     expect_error(one, "p", "method", NULL, "expected key=value", NULL);
     expect_error(one, "p", "method=nothing", NULL, "matches none of its 2 runs", NULL);
+
+    /* STS-B rounding (reference-spec.md 5): 0.1 (the code's) by default; the paper's 0.2 is a
+     * preset field that makes the STS-B runs, and only them, other runs (their id says so) */
+    {
+        const char *step2 =
+            "{\"experiment\":\"x\",\"presets\":{\"p\":{\"model\":\"tiny\",\"seeds\":[1],\"batch\":4,"
+            "\"warmup\":0,\"stsb_step\":0.2,\"tasks\":[{\"name\":\"stsb\",\"epochs\":2},"
+            "{\"name\":\"rte\",\"epochs\":2}],\"methods\":[{\"name\":\"full\",\"lr\":[0.001]}]}}}";
+        const char *path = tmp_json(step2);
+        struct experiment_grid sg;
+        CHECK(path && experiment_expand(path, "p", NULL, NULL, &sg) == 0, "stsb_step 0.2: %s", error_message());
+        if (path) unlink(path);
+        if (sg.n == 2) {
+            const struct run_spec *st = find(&sg, "x/p/full/stsb/stsb-step0.2/lr0.001/seed1"),
+                                  *rt = find(&sg, "x/p/full/rte/lr0.001/seed1");
+            CHECK(st && st->stsb_step == 0.2, "stsb_step 0.2: the STS-B run %s", sg.runs[0].run_id);
+            CHECK(rt && rt->stsb_step == 0.2, "stsb_step 0.2: the RTE run keeps its id (%s)", sg.runs[1].run_id);
+        } else {
+            CHECK(0, "stsb_step 0.2: %zu runs, want 2", sg.n);
+        }
+        if (sg.n) experiment_grid_free(&sg);
+        struct experiment_grid t1;
+        CHECK(experiment_expand("experiments/table1.json", "paper", "method=full,task=stsb", NULL, &t1) == 0 &&
+                  t1.n == 1,
+              "table1 paper full stsb: %s", error_message());
+        if (t1.n == 1)
+            CHECK(t1.runs[0].stsb_step == 0.1 && !strcmp(t1.runs[0].run_id, "table1/paper/full/stsb/lr0.0003/seed42"),
+                  "table1 paper: STS-B rounds to 0.1 by default (%s)", t1.runs[0].run_id);
+        if (t1.n) experiment_grid_free(&t1);
+        const char *step3 =
+            "{\"experiment\":\"x\",\"presets\":{\"p\":{\"model\":\"tiny\",\"seeds\":[1],\"batch\":4,"
+            "\"warmup\":0,\"stsb_step\":0.3,\"tasks\":[{\"name\":\"stsb\",\"epochs\":2}],"
+            "\"methods\":[{\"name\":\"full\",\"lr\":[0.001]}]}}}";
+        expect_error(step3, "p", NULL, NULL, "presets.p.stsb_step", "0.2 (the paper's)");
+    }
     /* --set: overrides every run (over the task's epochs and a method's own batch), the run id
      * gains a canonical /set- suffix (sorted by key, whatever the order given), --only applies
      * after; parse errors name the key */
