@@ -10,7 +10,9 @@
  * freed.
  * Gradients accumulate: a parameter's grad points into its owner's persistent gradient
  * buffer (zeroed by the optimizer); an activation's grad is allocated from the pool on
- * first use, zero-filled. Only leaves (tensors without a node) keep theirs after backward. */
+ * first use, zero-filled, or left unfilled for an op that writes all of it outright
+ * (grad_for_overwrite: GEMMs with beta 0, kernels with accumulate 0). Only leaves (tensors
+ * without a node) keep theirs after backward. */
 #ifndef COMPACTER_AUTOGRAD_H
 #define COMPACTER_AUTOGRAD_H
 

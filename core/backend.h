@@ -81,15 +81,19 @@ struct backend {
      * y may be x (in place: op_attention drops out its probabilities so) */
     int (*dropout)(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 
-    /* ---- backward: every op ACCUMULATES into its gradient outputs (dst += ...) ---- */
+    /* ---- backward: every op ACCUMULATES into its gradient outputs (dst += ...); those with an
+     * `accumulate` flag, given 0, instead write dst = 0 + ... for every element (bitwise what a
+     * zero-filled dst holds after accumulating; dst's prior content, which may be anything, is
+     * not read): a new gradient buffer needs no zero fill (core/autograd.h grad_for_overwrite) */
     int (*embedding_backward)(float *dtable, const float *dout, const int32_t *ids, int64_t n,
                               int64_t d);
     /* dx and/or dw (either may be NULL) of out = w * x / rms(x) */
     int (*rmsnorm_backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
                             int64_t rows, int64_t d, float eps);
-    /* dscores += P (dP - rowsum(dP P)); dbias (may be NULL) += the same summed over B */
+    /* dscores += P (dP - rowsum(dP P)) (accumulate 0: dscores = 0 + ...); dbias (may be NULL)
+     * += the same summed over B (always accumulated) */
     int (*attn_softmax_backward)(float *dscores, float *dbias, const float *dprobs,
-                                 const float *probs, int64_t B, int64_t H, int64_t Q, int64_t K);
+                                 const float *probs, int64_t B, int64_t H, int64_t Q, int64_t K, int accumulate);
     int (*position_bias_backward)(float *dtable, const float *dbias, const int32_t *buckets,
                                   int64_t H, int64_t QK);
     int (*relu_backward)(float *dx, const float *dy, const float *y, size_t n);
@@ -99,8 +103,9 @@ struct backend {
     /* dlogits += (softmax(logits) - onehot(target)) * dmean[0] / (rows with target != -100) */
     int (*cross_entropy_backward)(float *dlogits, const float *logits, const int32_t *targets,
                                   const float *dmean, int64_t rows, int64_t vocab);
+    /* dx += kept ? dy / (1 - p) : 0 (accumulate 0: dx = kept ? 0 + dy / (1 - p) : 0) */
     int (*dropout_backward)(float *dx, const float *dy, size_t n, float p, uint64_t seed,
-                            uint64_t offset);
+                            uint64_t offset, int accumulate);
 
     /* ---- optimizer ---- */
     /* out[0] += sum of x^2 (accumulated in double on the CPU) */
@@ -151,7 +156,8 @@ struct backend {
      * backward adds into). Both may be NULL: op_relu_dropout then runs the two ops. */
     int (*relu_dropout)(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                         uint64_t offset);
-    int (*relu_dropout_backward)(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
+    int (*relu_dropout_backward)(float *dx, const float *dy, const uint32_t *mask, size_t n, float p,
+                                 int accumulate);
     /* T5's residual add of a dropped-out sublayer output: y = h + dropout(x), bit for bit
      * dropout then add (the same mask: seed, offset as dropout). Its backward is add's and
      * dropout's (axpy, dropout_backward). May be NULL: op_dropout_add then runs the two ops. */
@@ -169,14 +175,15 @@ struct backend {
      * dropout(scores, scores, B H Q K, p, seed, offset) (element i of the [B, H, Q, K] tensor
      * takes draw i). Backward, from the undropped probabilities: ds (and dbias) +=
      * attn_softmax_backward of dprobs = dropout_backward of ddropped into zeros, bit for bit
-     * those ops in turn with dprobs zero-filled first; then, if drop_probs, probs becomes its
+     * those ops in turn with dprobs zero-filled first (accumulate: ds's, as attn_softmax_backward);
+     * then, if drop_probs, probs becomes its
      * dropped copy (bit for bit dropout(probs, probs, ...): what dv = dropped^T dctx reads).
      * Both may be NULL: op_attention then runs the separate ops. */
     int (*attn_softmax_dropout)(float *scores, const float *bias, const float *mask, int causal, int64_t B,
                                 int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset);
     int (*attn_softmax_dropout_backward)(float *ds, float *dbias, const float *ddropped, float *probs,
                                          int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
-                                         uint64_t offset, int drop_probs);
+                                         uint64_t offset, int drop_probs, int accumulate);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */

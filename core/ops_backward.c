@@ -68,8 +68,10 @@ int relu_backward(struct exec *x, struct tape_node *n) {
 }
 
 int relu_dropout_backward(struct exec *x, struct tape_node *n) {
-    float *g = G(n->in[0]);
-    return g ? BE->relu_dropout_backward(g, n->out->grad, n->in[1]->data, (size_t)tensor_numel(n->out), n->f[0])
+    int fresh = 0;
+    float *g = grad_for_overwrite(x, n->in[0], &fresh);
+    return g ? BE->relu_dropout_backward(g, n->out->grad, n->in[1]->data, (size_t)tensor_numel(n->out), n->f[0],
+                                         !fresh)
              : -1;
 }
 
@@ -169,16 +171,6 @@ int attn_probs(const struct backend *be, int fuse, float *probs, const float *q,
                : 0;
 }
 
-/* n zero floats of scratch, or NULL */
-static float *zeroed(struct exec *x, size_t n) {
-    float *p = exec_scratch(x, n * sizeof(float));
-    if (p && BE->fill(p, 0.0f, n)) {
-        exec_scratch_done(x, p);
-        return NULL;
-    }
-    return p;
-}
-
 static void done(struct exec *x, float *p) {
     if (p) exec_scratch_done(x, p);
 }
@@ -194,14 +186,16 @@ int attn_scores_backward(struct exec *x, struct tape_node *n) {
 
 int attn_softmax_backward(struct exec *x, struct tape_node *n) {
     struct tensor *s = n->in[0], *bias = n->in[1];
-    float *ds = NEEDS(s) ? G(s) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
+    /* the kernel always writes dscores: with only the bias trainable, into scratch (written
+     * outright, as a new gradient is) */
+    int fresh = 1;
+    float *ds = NEEDS(s) ? grad_for_overwrite(x, s, &fresh) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
     if ((NEEDS(s) && !ds) || (NEEDS(bias) && !db)) return -1;
-    /* the kernel always writes dscores: with only the bias trainable, into scratch */
     float *scratch = NULL;
-    if (!ds && db && !(ds = scratch = zeroed(x, (size_t)tensor_numel(s)))) return -1;
+    if (!ds && db && !(ds = scratch = exec_scratch(x, sizeof(float) * (size_t)tensor_numel(s)))) return -1;
     if (!ds) return 0;
     int rc = BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
-                                       s->shape[3]);
+                                       s->shape[3], !fresh);
     done(x, scratch);
     return rc;
 }
@@ -218,9 +212,9 @@ int attn_context_backward(struct exec *x, struct tape_node *n) {
 /* The backward of the chain scores -> softmax -> dropout -> context (attn_context_backward,
  * dropout_backward, attn_softmax_backward, attn_scores_backward in the tape's order), with
  * the probabilities recomputed by the forward's own calls and every intermediate gradient
- * made as grad_of and grad_w make the chain's (zero-filled and accumulated, or written
- * outright by its GEMM): the same backend calls on the same values, hence bitwise the same
- * gradients. At most three [B, H, Tq, Tk] buffers live at once
+ * new, as the chain's are (written outright by its GEMM or kernel, bitwise what a zero fill
+ * and an accumulation give): the same backend calls on the same values, hence bitwise the
+ * same gradients. At most three [B, H, Tq, Tk] buffers live at once
  * (probs, d dropped probs, d probs; then probs, d probs, d scores), each freed once used.
  * With x->fuse and the backend's fused ops, bit for bit the same: the softmax backward takes
  * d dropped probs and regenerates the mask itself (d probs is never made), and drops the
@@ -247,18 +241,20 @@ int attention_backward(struct exec *x, struct tape_node *n) {
         float *db = !rc && NEEDS(bias) ? G(bias) : NULL;
         rc = rc || (NEEDS(bias) && !db);
         if (fused) { /* d scores from d dropped probs; probs dropped in place when dv needs them */
-            rc = rc || !(ds = zeroed(x, np)) ||
-                 BE->attn_softmax_dropout_backward(ds, db, dpd, probs, B, H, Tq, Tk, p, seed, offset, NEEDS(v));
+            rc = rc || !(ds = exec_scratch(x, np * sizeof(float))) ||
+                 BE->attn_softmax_dropout_backward(ds, db, dpd, probs, B, H, Tq, Tk, p, seed, offset, NEEDS(v), 0);
             dropped = NEEDS(v);
             done(x, dpd);
         } else {
             if (p > 0.0f) { /* d probs through the regenerated mask */
-                rc = rc || !(dp = zeroed(x, np)) || BE->dropout_backward(dp, dpd, np, p, seed, offset);
+                rc = rc || !(dp = exec_scratch(x, np * sizeof(float))) ||
+                     BE->dropout_backward(dp, dpd, np, p, seed, offset, 0);
                 done(x, dpd);
             } else {
                 dp = dpd;
             }
-            rc = rc || !(ds = zeroed(x, np)) || BE->attn_softmax_backward(ds, db, dp, probs, B, H, Tq, Tk);
+            rc = rc || !(ds = exec_scratch(x, np * sizeof(float))) ||
+                 BE->attn_softmax_backward(ds, db, dp, probs, B, H, Tq, Tk, 0);
             done(x, dp);
         }
         float bq = 1.0f, bk = 1.0f;
@@ -292,15 +288,16 @@ int cross_entropy_backward(struct exec *x, struct tape_node *n) {
 }
 
 int dropout_backward(struct exec *x, struct tape_node *n) {
-    float *g = G(n->in[0]);
+    int fresh = 0;
+    float *g = grad_for_overwrite(x, n->in[0], &fresh);
     return g ? BE->dropout_backward(g, n->out->grad, (size_t)tensor_numel(n->out), n->f[0], (uint64_t)n->i[0],
-                                    (uint64_t)n->i[1])
+                                    (uint64_t)n->i[1], !fresh)
              : -1;
 }
 
 /* add's backward, then dropout's (the order of the two unfused nodes): dh += dy; din +=
- * dropout backward of dy (the unfused chain adds dy into a zeroed buffer first: the same
- * values, that buffer being din's only other source) */
+ * dropout backward of dy (the unfused chain adds dy into a new, zero-filled buffer first: the
+ * same values, that buffer being din's only other source) */
 int dropout_add_backward(struct exec *x, struct tape_node *n) {
     size_t cnt = (size_t)tensor_numel(n->out);
     if (NEEDS(n->in[0])) {
@@ -308,10 +305,11 @@ int dropout_add_backward(struct exec *x, struct tape_node *n) {
         if (!g) return -1;
         CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt));
     }
-    if (NEEDS(n->in[1])) {
-        float *g = G(n->in[1]);
+    if (NEEDS(n->in[1])) { /* after h's: in == h (not T5's case) accumulates */
+        int fresh = 0;
+        float *g = grad_for_overwrite(x, n->in[1], &fresh);
         if (!g) return -1;
-        CHECKED(BE->dropout_backward(g, n->out->grad, cnt, n->f[0], (uint64_t)n->i[0], (uint64_t)n->i[1]));
+        CHECKED(BE->dropout_backward(g, n->out->grad, cnt, n->f[0], (uint64_t)n->i[0], (uint64_t)n->i[1], !fresh));
     }
     return 0;
 }

@@ -694,8 +694,8 @@ static void test_dropout(size_t n, float p, uint64_t seed, uint64_t offset) {
     float *g0, *gy;
     float *dg = dev_rand(n, -1, 1, &g0), *ddy = dev_rand(n, -1, 1, &gy);
     float *g_cpu = hcopy(g0, n), *g_gpu = hnan(n);
-    check_op("cpu dropout_backward", CPU->dropout_backward(g_cpu, gy, n, p, seed, offset));
-    check_op("cuda dropout_backward", GPU->dropout_backward(dg, ddy, n, p, seed, offset));
+    check_op("cpu dropout_backward", CPU->dropout_backward(g_cpu, gy, n, p, seed, offset, 1));
+    check_op("cuda dropout_backward", GPU->dropout_backward(dg, ddy, n, p, seed, offset, 1));
     to_host(g_gpu, dg, n * 4);
     char what[128];
     snprintf(what, sizeof what, "dropout_backward n=%zu p=%.2f (accumulating)", n, p);
@@ -704,6 +704,16 @@ static void test_dropout(size_t n, float p, uint64_t seed, uint64_t offset) {
     for (size_t i = 0; i < n; i++)
         mask_differ += (g_gpu[i] == g0[i]) != (g_cpu[i] == g0[i]);
     CHECK(mask_differ == 0, "%s: the dropped sets differ in %zu elements", what, mask_differ);
+    /* accumulate 0: written outright over NaN, bitwise the CPU's accumulation into zeros */
+    float *dz = dev_nan(n), *z_cpu = calloc(n ? n : 1, 4);
+    check_op("cpu dropout_backward into zeros", CPU->dropout_backward(z_cpu, gy, n, p, seed, offset, 1));
+    check_op("cuda dropout_backward overwrite", GPU->dropout_backward(dz, ddy, n, p, seed, offset, 0));
+    to_host(g_gpu, dz, n * 4);
+    differ = 0;
+    for (size_t i = 0; i < n; i++) differ += memcmp(&z_cpu[i], &g_gpu[i], sizeof(float)) != 0;
+    CHECK(differ == 0, "dropout_backward n=%zu p=%g (overwrite): %zu elements differ from the cpu's into zeros", n,
+          p, differ);
+    GPU->free(dz), free(z_cpu);
     GPU->free(dx), GPU->free(dy), GPU->free(dg), GPU->free(ddy);
     free(x), free(y_cpu), free(y_gpu), free(g0), free(gy), free(g_cpu), free(g_gpu);
 }
@@ -773,10 +783,17 @@ static void test_relu_dropout(size_t n, float p, uint64_t seed, uint64_t offset)
     check_dev_exact(what, dy, y_cpu, n);
     to_host(m_gpu, dm, words * 4);
     CHECK(memcmp(m_gpu, m_cpu, words * 4) == 0, "%s: the bit masks differ", what);
-    check_op("cpu relu_dropout_backward", CPU->relu_dropout_backward(want, dy_h, m_cpu, n, p));
-    check_op("cuda relu_dropout_backward", GPU->relu_dropout_backward(dg, ddy, dm, n, p));
+    check_op("cpu relu_dropout_backward", CPU->relu_dropout_backward(want, dy_h, m_cpu, n, p, 1));
+    check_op("cuda relu_dropout_backward", GPU->relu_dropout_backward(dg, ddy, dm, n, p, 1));
     snprintf(what, sizeof what, "relu_dropout_backward n=%zu p=%g (accumulating)", n, p);
     check_dev_exact(what, dg, want, n);
+    /* accumulate 0: over NaN, bitwise the CPU's into zeros */
+    float *zero_cpu = calloc(n ? n : 1, 4), *dz = dev_nan(n);
+    check_op("cpu relu_dropout_backward into zeros", CPU->relu_dropout_backward(zero_cpu, dy_h, m_cpu, n, p, 1));
+    check_op("cuda relu_dropout_backward overwrite", GPU->relu_dropout_backward(dz, ddy, dm, n, p, 0));
+    snprintf(what, sizeof what, "relu_dropout_backward n=%zu p=%g (overwrite)", n, p);
+    check_dev_exact(what, dz, zero_cpu, n);
+    GPU->free(dz), free(zero_cpu);
     GPU->free(dx), GPU->free(dg), GPU->free(ddy), GPU->free(dy), GPU->free(dm);
     free(x), free(g0), free(dy_h), free(y_cpu), free(want), free(m_cpu), free(m_gpu);
 }
@@ -980,9 +997,9 @@ static void test_softmax_backward(int64_t B, int64_t H, int64_t Q, int64_t K, in
     float *dgs = dev_rand(n, -1, 1, &gs0), *dgb = dev_rand(nb, -1, 1, &gb0);
     float *gs = hcopy(gs0, n), *gb = hcopy(gb0, nb);
     check_op("cpu attn_softmax_backward",
-             CPU->attn_softmax_backward(gs, with_bias ? gb : NULL, dp, p, B, H, Q, K));
+             CPU->attn_softmax_backward(gs, with_bias ? gb : NULL, dp, p, B, H, Q, K, 1));
     check_op("cuda attn_softmax_backward",
-             GPU->attn_softmax_backward(dgs, with_bias ? dgb : NULL, ddp, dprobs, B, H, Q, K));
+             GPU->attn_softmax_backward(dgs, with_bias ? dgb : NULL, ddp, dprobs, B, H, Q, K, 1));
     char what[128];
     snprintf(what, sizeof what, "attn_softmax_backward B=%lld H=%lld Q=%lld K=%lld dscores",
              (long long)B, (long long)H, (long long)Q, (long long)K);
@@ -991,6 +1008,14 @@ static void test_softmax_backward(int64_t B, int64_t H, int64_t Q, int64_t K, in
              (long long)B, (long long)H, (long long)Q, (long long)K,
              with_bias ? "" : " (NULL: untouched)");
     check_dev_rel(what, dgb, gb, nb, with_bias ? TOL : 0.0);
+    /* accumulate 0 (dscores over NaN; dbias still accumulates): the CPU's into zeros */
+    float *zs = calloc(n, 4), *dzs = dev_nan(n);
+    check_op("cpu attn_softmax_backward into zeros", CPU->attn_softmax_backward(zs, NULL, dp, p, B, H, Q, K, 1));
+    check_op("cuda attn_softmax_backward overwrite", GPU->attn_softmax_backward(dzs, NULL, ddp, dprobs, B, H, Q, K, 0));
+    snprintf(what, sizeof what, "attn_softmax_backward B=%lld H=%lld Q=%lld K=%lld dscores (overwrite)", (long long)B,
+             (long long)H, (long long)Q, (long long)K);
+    check_dev_rel(what, dzs, zs, n, TOL);
+    GPU->free(dzs), free(zs);
     GPU->free(dprobs), GPU->free(ddp), GPU->free(dgs), GPU->free(dgb);
     free(p), free(dp), free(gs0), free(gb0), free(gs), free(gb);
 }
@@ -1035,11 +1060,11 @@ static void test_attn_softmax_dropout(int64_t B, int64_t H, int64_t Q, int64_t K
           *pr_c = dup_dev(probs, n * 4), *dp = dev_nan(n);
     check_op("cuda attn_softmax_dropout_backward",
              GPU->attn_softmax_dropout_backward(g_f, with_bias ? gb_f : NULL, d_dd, pr_f, B, H, Q, K, p, seed, offset,
-                                                drop_probs));
+                                                drop_probs, 1));
     check_op("cuda fill", GPU->fill(dp, 0.0f, n));
-    check_op("cuda dropout_backward", GPU->dropout_backward(dp, d_dd, n, p, seed, offset));
+    check_op("cuda dropout_backward", GPU->dropout_backward(dp, d_dd, n, p, seed, offset, 1));
     check_op("cuda attn_softmax_backward",
-             GPU->attn_softmax_backward(g_c, with_bias ? gb_c : NULL, dp, pr_c, B, H, Q, K));
+             GPU->attn_softmax_backward(g_c, with_bias ? gb_c : NULL, dp, pr_c, B, H, Q, K, 1));
     if (drop_probs) check_op("cuda dropout", GPU->dropout(pr_c, pr_c, n, p, seed, offset));
     float *h_g = hnan(n), *h_gb = hnan(nb), *h_pr = hnan(n);
     to_host(h_g, g_c, n * 4), to_host(h_gb, gb_c, nb * 4), to_host(h_pr, pr_c, n * 4);
@@ -1053,13 +1078,25 @@ static void test_attn_softmax_dropout(int64_t B, int64_t H, int64_t Q, int64_t K
     float *c_g = hcopy(g0, n), *c_gb = hcopy(gb0, nb), *c_pr = hcopy(probs, n);
     check_op("cpu attn_softmax_dropout_backward",
              CPU->attn_softmax_dropout_backward(c_g, with_bias ? c_gb : NULL, dd, c_pr, B, H, Q, K, p, seed, offset,
-                                                drop_probs));
+                                                drop_probs, 1));
     snprintf(what, sizeof what, "attn_softmax_dropout_backward ds (bias=%d), against the cpu", with_bias);
     check_dev_rel(what, g_f, c_g, n, TOL);
     snprintf(what, sizeof what, "attn_softmax_dropout_backward dbias (bias=%d), against the cpu", with_bias);
     check_dev_rel(what, gb_f, c_gb, nb, with_bias ? TOL : 0.0);
     snprintf(what, sizeof what, "attn_softmax_dropout_backward probs (%s), against the cpu", tag);
     check_dev_exact(what, pr_f, c_pr, n);
+    /* accumulate 0: ds over NaN, bitwise CUDA's own accumulation into zeros */
+    float *ds_z = dev_nan(n), *ds_acc = dev_nan(n), *pr_z = dup_dev(probs, n * 4), *pr_acc = dup_dev(probs, n * 4);
+    check_op("cuda fill", GPU->fill(ds_acc, 0.0f, n));
+    check_op("cuda attn_softmax_dropout_backward overwrite",
+             GPU->attn_softmax_dropout_backward(ds_z, NULL, d_dd, pr_z, B, H, Q, K, p, seed, offset, drop_probs, 0));
+    check_op("cuda attn_softmax_dropout_backward into zeros",
+             GPU->attn_softmax_dropout_backward(ds_acc, NULL, d_dd, pr_acc, B, H, Q, K, p, seed, offset, drop_probs, 1));
+    float *h_acc = hnan(n);
+    to_host(h_acc, ds_acc, n * 4);
+    snprintf(what, sizeof what, "attn_softmax_dropout_backward ds (overwrite, %s), against into zeros", tag);
+    check_dev_exact(what, ds_z, h_acc, n);
+    GPU->free(ds_z), GPU->free(ds_acc), GPU->free(pr_z), GPU->free(pr_acc), free(h_acc);
     GPU->free(ds_f), GPU->free(dbias), GPU->free(dmask), GPU->free(ds_c), GPU->free(d_dd), GPU->free(g_f);
     GPU->free(gb_f), GPU->free(g_c), GPU->free(gb_c), GPU->free(pr_f), GPU->free(pr_c), GPU->free(dp);
     free(s), free(bias), free(mask), free(want), free(cpu), free(probs), free(dd), free(g0), free(gb0), free(h_g);

@@ -305,16 +305,21 @@ static void check_kernels_exact(const char *path) {
                     for (size_t i = 0; i < n; i++) want[i] = philox_uniform(seed, off, i) >= p ? x[i] * sc : 0.0f;
                     if (memcmp(y, want, n * 4)) bad++;
                     memcpy(dx, dx0, n * 4);
-                    if (backend_cpu.dropout_backward(dx, x, n, p, seed, off)) bad++;
+                    if (backend_cpu.dropout_backward(dx, x, n, p, seed, off, 1)) bad++;
                     for (size_t i = 0; i < n; i++)
                         want[i] = philox_uniform(seed, off, i) >= p ? dx0[i] + x[i] * sc : dx0[i];
                     if (memcmp(dx, want, n * 4)) bad++;
+                    /* accumulate 0: written outright (dx's NaN never read) as into zeros */
+                    for (size_t i = 0; i < n; i++) dx[i] = NAN;
+                    if (backend_cpu.dropout_backward(dx, x, n, p, seed, off, 0)) bad++;
+                    for (size_t i = 0; i < n; i++) want[i] = philox_uniform(seed, off, i) >= p ? 0.0f + x[i] * sc : 0.0f;
+                    if (memcmp(dx, want, n * 4)) bad++;
                 }
     CHECK(bad == 0, "dropout kernels (%s): %ld of %ld cases differ bitwise from the per-element definition", path,
-          bad, cases * 2);
-    printf("  ok dropout and dropout_backward kernels (%s) bitwise equal to the per-element definition in %ld "
-           "cases\n",
-           path, cases * 2);
+          bad, cases * 3);
+    printf("  ok dropout and dropout_backward (accumulating and not) kernels (%s) bitwise equal to the per-element "
+           "definition in %ld cases\n",
+           path, cases * 3);
     free(x), free(y), free(dx), free(want), free(dx0);
 }
 

@@ -27,7 +27,10 @@
  *     of q, k, v and the bias are bit for bit those of the separate ops (x->fuse = 0), for
  *     7 cases of shape, masks and trained inputs (only v: the probabilities recomputed
  *     already dropped; the bias with and without v: the backward's in-place drop), and the
- *     fused ops ran exactly as often as expected (a counting wrapper over the CPU backend). */
+ *     fused ops ran exactly as often as expected (a counting wrapper over the CPU backend).
+ *  5. The backward kernels' accumulate 0 (a new gradient written outright, core/autograd.h
+ *     grad_for_overwrite): relu_dropout_backward (both paths) and the two softmax backwards
+ *     over NaN give bit for bit what accumulating into zeros gives. */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -96,14 +99,24 @@ static void test_kernels(size_t n, float p, const char *path) {
         if (!isfinite(dx0[i])) dx0[i] = -0.0f;
     memcpy(dx_want, dx0, 4 * n);
     memcpy(dx_got, dx0, 4 * n);
-    CHECK(CPU->dropout_backward(tmp, dy, n, p, seed, offset) == 0 &&
+    CHECK(CPU->dropout_backward(tmp, dy, n, p, seed, offset, 1) == 0 &&
               CPU->relu_backward(dx_want, tmp, relu, n) == 0,
           "%s", error_message());
-    CHECK(CPU->relu_dropout_backward(dx_got, dy, mask, n, p) == 0, "%s", error_message());
+    CHECK(CPU->relu_dropout_backward(dx_got, dy, mask, n, p, 1) == 0, "%s", error_message());
     d = bit_diff(dx_got, dx_want, n);
     CHECK(d == 0,
           "relu_dropout_backward n=%zu p=%g (%s): %zu elements differ from the two backward ops", n,
           p, path, d);
+    /* accumulate 0 over NaN: bitwise the two backward ops into a zero-filled dx */
+    float *zero = calloc(n ? n : 1, 4), *tmp0 = calloc(n ? n : 1, 4);
+    for (size_t i = 0; i < n; i++) dx_got[i] = NAN;
+    CHECK(CPU->dropout_backward(tmp0, dy, n, p, seed, offset, 1) == 0 && CPU->relu_backward(zero, tmp0, relu, n) == 0 &&
+              CPU->relu_dropout_backward(dx_got, dy, mask, n, p, 0) == 0,
+          "%s", error_message());
+    d = bit_diff(dx_got, zero, n);
+    CHECK(d == 0, "relu_dropout_backward n=%zu p=%g (%s, overwrite): %zu elements differ from into zeros", n, p, path,
+          d);
+    free(zero), free(tmp0);
     /* dropout_add: y = h + dropout(x) */
     float *h = inputs(n), *dropped = malloc(4 * n);
     CHECK(CPU->dropout(dropped, x, n, p, seed, offset) == 0 && CPU->add(want, h, dropped, n) == 0,
@@ -161,10 +174,10 @@ static int count_fwd(float *s, const float *bias, const float *mask, int causal,
 }
 
 static int count_bwd(float *ds, float *dbias, const float *dd, float *probs, int64_t b, int64_t h, int64_t q,
-                     int64_t k, float p, uint64_t seed, uint64_t offset, int drop_probs) {
+                     int64_t k, float p, uint64_t seed, uint64_t offset, int drop_probs, int accumulate) {
     n_fused_bwd++;
-    return backend_cpu.attn_softmax_dropout_backward(ds, dbias, dd, probs, b, h, q, k, p, seed, offset,
-                                                     drop_probs);
+    return backend_cpu.attn_softmax_dropout_backward(ds, dbias, dd, probs, b, h, q, k, p, seed, offset, drop_probs,
+                                                     accumulate);
 }
 
 struct attn_case {
@@ -226,7 +239,36 @@ static int attn_run(const struct attn_case *c, int fuse, float **res, size_t *le
     return rc ? -1 : 0;
 }
 
+/* The softmax backward ops with accumulate 0 over NaN: bitwise accumulate 1 into zeros */
+static void test_softmax_overwrite(int64_t b, int64_t h, int64_t q, int64_t k) {
+    size_t n = (size_t)(b * h * q * k);
+    float *probs = malloc(4 * n), *dp = malloc(4 * n), *want = calloc(n, 4), *got = malloc(4 * n);
+    for (size_t i = 0; i < n; i++) probs[i] = uniform(), dp[i] = uniform();
+    CHECK(CPU->attn_softmax(probs, NULL, NULL, 0, b, h, q, k) == 0, "%s", error_message());
+    for (size_t i = 0; i < n; i++) got[i] = NAN;
+    CHECK(CPU->attn_softmax_backward(want, NULL, dp, probs, b, h, q, k, 1) == 0 &&
+              CPU->attn_softmax_backward(got, NULL, dp, probs, b, h, q, k, 0) == 0,
+          "%s", error_message());
+    size_t d1 = bit_diff(got, want, n);
+    float *pa = malloc(4 * n), *pb = malloc(4 * n);
+    memcpy(pa, probs, 4 * n), memcpy(pb, probs, 4 * n);
+    memset(want, 0, 4 * n);
+    for (size_t i = 0; i < n; i++) got[i] = NAN;
+    CHECK(CPU->attn_softmax_dropout_backward(want, NULL, dp, pa, b, h, q, k, 0.1f, 7, 3, 1, 1) == 0 &&
+              CPU->attn_softmax_dropout_backward(got, NULL, dp, pb, b, h, q, k, 0.1f, 7, 3, 1, 0) == 0,
+          "%s", error_message());
+    size_t d2 = bit_diff(got, want, n);
+    CHECK(d1 == 0 && d2 == 0, "softmax backward [%lld,%lld,%lld,%lld] overwrite: %zu, fused %zu values differ",
+          (long long)b, (long long)h, (long long)q, (long long)k, d1, d2);
+    printf("  ok attn_softmax_backward and attn_softmax_dropout_backward, accumulate 0 over NaN = accumulate into "
+           "zeros, bit for bit (%zu values)\n",
+           n);
+    free(probs), free(dp), free(want), free(got), free(pa), free(pb);
+}
+
 static void test_attention(void) {
+    test_softmax_overwrite(2, 3, 5, 7);
+    test_softmax_overwrite(1, 2, 4, 33);
     counting = backend_cpu;
     counting.attn_softmax_dropout = count_fwd;
     counting.attn_softmax_dropout_backward = count_bwd;

@@ -63,7 +63,7 @@ int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
 }
 
 int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B, int64_t H,
-                              int64_t Q, int64_t K) {
+                              int64_t Q, int64_t K, int accumulate) {
     int64_t rows = B * H * Q;
     /* one allocation: the rows' dot products, then (bias gradient) a row of double sums per
      * thread */
@@ -78,7 +78,7 @@ int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const fl
         for (int64_t k = 0; k < K; k++) acc += (double)dpr[k] * pr[k];
         dot[r] = (float)acc;
         float *o = ds + r * K;
-        for (int64_t k = 0; k < K; k++) o[k] += pr[k] * (dpr[k] - dot[r]);
+        for (int64_t k = 0; k < K; k++) o[k] = (accumulate ? o[k] : 0.0f) + pr[k] * (dpr[k] - dot[r]);
     }
     if (dbias) { /* the bias [H, Q, K] is shared across the batch: per element, the sum over
                   * b in order, in double; row by row (contiguous in k) */

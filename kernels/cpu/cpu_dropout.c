@@ -20,9 +20,10 @@
 #endif
 
 #define LANES 8           /* Philox blocks per draw */
-/* what a pass computes: y = dropout(x) (optionally h + it), y += dropout's backward of x, or
- * y = dropout(relu(x)) (optionally with the bit mask of y > 0) */
-enum drop_mode { DROP_FORWARD, DROP_BACKWARD, DROP_RELU };
+/* what a pass computes: y = dropout(x) (optionally h + it), y += dropout's backward of x (or
+ * y = 0 + it, y's prior content not read), or y = dropout(relu(x)) (optionally with the bit
+ * mask of y > 0) */
+enum drop_mode { DROP_FORWARD, DROP_BACKWARD, DROP_BACKWARD_SET, DROP_RELU };
 #define GROUP (4 * LANES) /* elements per draw */
 
 /* The 4 output words of Philox blocks blk0 + l (l < LANES): w[k][l] is word k of the block
@@ -87,13 +88,14 @@ __attribute__((target("avx2"))) static void keep_masks_avx2(uint64_t seed, uint6
 /* One whole group from element 4 * blk0: forward y = kept ? x s : +0 (an AND: a dropped inf
  * or NaN gives 0, as the select of the scalar path), plus h[i] when h; DROP_BACKWARD (y = dx,
  * x = dy) dx += dy s where kept, dx untouched elsewhere (a blend, so even the sign of a zero
- * stays); DROP_RELU: the forward of relu(x) (max(x, 0) with x first: x > 0 ? x : +0, NaN
+ * stays), DROP_BACKWARD_SET the same from dx = +0; DROP_RELU: the forward of relu(x) (max(x, 0) with x first: x > 0 ? x : +0, NaN
  * and -0 included), *bits (when given) the word of y > 0. */
 __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const float *x, float s, uint64_t seed,
                                                                uint64_t offset, size_t blk0, uint32_t thr,
                                                                enum drop_mode mode, uint32_t *bits,
                                                                const float *h) {
-    int backward = mode == DROP_BACKWARD, relu = mode == DROP_RELU;
+    int backward = mode == DROP_BACKWARD || mode == DROP_BACKWARD_SET, set = mode == DROP_BACKWARD_SET,
+        relu = mode == DROP_RELU;
     __m256i m[4];
     keep_masks_avx2(seed, offset, blk0, thr, m);
     const __m256 sv = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
@@ -108,7 +110,7 @@ __attribute__((target("avx2"))) static void dropout_group_avx2(float *y, const f
             _mm256_storeu_ps(y + 8 * q, out);
             if (bits) word |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(out, zero, _CMP_GT_OQ)) << (8 * q);
         } else {
-            __m256 dx = _mm256_loadu_ps(y + 8 * q);
+            __m256 dx = set ? zero : _mm256_loadu_ps(y + 8 * q);
             _mm256_storeu_ps(y + 8 * q, _mm256_blendv_ps(dx, _mm256_add_ps(dx, v), keep));
         }
     }
@@ -135,7 +137,8 @@ static uint32_t keep_threshold(float p) {
 static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint64_t offset, size_t blk0,
                           uint32_t thr, enum drop_mode mode, uint32_t *bits, const float *h, size_t i0,
                           size_t i1) {
-    int backward = mode == DROP_BACKWARD, relu = mode == DROP_RELU;
+    int backward = mode == DROP_BACKWARD || mode == DROP_BACKWARD_SET, set = mode == DROP_BACKWARD_SET,
+        relu = mode == DROP_RELU;
     uint32_t w[4][LANES], word = 0;
     philox_group(seed, offset, blk0, w);
     for (size_t i = i0; i < i1; i++) {
@@ -147,6 +150,8 @@ static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint
             y[i] = h ? h[i] + o : o;
             word |= (uint32_t)(o > 0) << j;
         }
+        else if (set)
+            y[i] = keep ? 0.0f + x[i] * s : 0.0f;
         else if (keep)
             y[i] += x[i] * s;
     }
@@ -183,8 +188,9 @@ int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint
     return 0;
 }
 
-int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(dx, dy, n, p, seed, offset, DROP_BACKWARD, NULL, NULL);
+int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset,
+                         int accumulate) {
+    dropout_run(dx, dy, n, p, seed, offset, accumulate ? DROP_BACKWARD : DROP_BACKWARD_SET, NULL, NULL);
     return 0;
 }
 
@@ -202,19 +208,20 @@ int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p,
 #ifdef HAVE_AVX2_PATH
 /* one whole mask word: the 4 x 8 bits as lane masks (bit l of each byte: lane l) */
 __attribute__((target("avx2"))) static void relu_dropout_backward_word_avx2(float *dx, const float *dy, uint32_t m,
-                                                                            float s) {
+                                                                            float s, int acc) {
     const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256 sv = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
     for (int q = 0; q < 4; q++) {
         __m256i b = _mm256_and_si256(_mm256_set1_epi32((int)((m >> (8 * q)) & 0xffu)), sel);
         __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
         __m256 g = _mm256_add_ps(zero, _mm256_mul_ps(_mm256_loadu_ps(dy + 8 * q), sv));
-        _mm256_storeu_ps(dx + 8 * q, _mm256_add_ps(_mm256_loadu_ps(dx + 8 * q), _mm256_and_ps(keep, g)));
+        __m256 prior = acc ? _mm256_loadu_ps(dx + 8 * q) : zero;
+        _mm256_storeu_ps(dx + 8 * q, _mm256_add_ps(prior, _mm256_and_ps(keep, g)));
     }
 }
 #endif
 
-int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p) {
+int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p, int accumulate) {
     float s = 1.0f / (1.0f - p);
     size_t words = (n + 31) / 32;
 #ifdef HAVE_AVX2_PATH
@@ -226,13 +233,13 @@ int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, 
         size_t i0 = 32 * w, i1 = n - i0 < 32 ? n : i0 + 32;
 #ifdef HAVE_AVX2_PATH
         if (avx2 && i1 - i0 == 32) {
-            relu_dropout_backward_word_avx2(dx + i0, dy + i0, m, s);
+            relu_dropout_backward_word_avx2(dx + i0, dy + i0, m, s, accumulate);
             continue;
         }
 #endif
         for (size_t i = i0; i < i1; i++) {
             float g = 0.0f + dy[i] * s;
-            dx[i] += (m >> (i - i0)) & 1u ? g : 0.0f;
+            dx[i] = (accumulate ? dx[i] : 0.0f) + ((m >> (i - i0)) & 1u ? g : 0.0f);
         }
     }
     return 0;
@@ -249,12 +256,12 @@ int cpu_attn_softmax_dropout(float *scores, const float *bias, const float *mask
 
 int cpu_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs,
                                       int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
-                                      uint64_t offset, int drop_probs) {
+                                      uint64_t offset, int drop_probs, int accumulate) {
     size_t n = (size_t)(B * H * Q * K);
-    float *dprobs = calloc(n ? n : 1, sizeof(float)); /* +0.0f everywhere, as a zero fill */
+    float *dprobs = malloc((n ? n : 1) * sizeof(float));
     if (!dprobs) return error_set("attention softmax and dropout backward: out of memory (%zu floats)", n);
-    int rc = cpu_dropout_backward(dprobs, ddropped, n, p, seed, offset) ||
-             cpu_attn_softmax_backward(ds, dbias, dprobs, probs, B, H, Q, K);
+    int rc = cpu_dropout_backward(dprobs, ddropped, n, p, seed, offset, 0) || /* into zeros */
+             cpu_attn_softmax_backward(ds, dbias, dprobs, probs, B, H, Q, K, accumulate);
     free(dprobs);
     if (!rc && drop_probs) rc = cpu_dropout(probs, probs, n, p, seed, offset);
     return rc ? -1 : 0;

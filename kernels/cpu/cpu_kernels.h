@@ -38,7 +38,7 @@ int cpu_embedding_backward_unique(float *dtable, const float *dout, const int32_
 int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
                          int64_t d, float eps);
 int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B, int64_t H,
-                              int64_t Q, int64_t K);
+                              int64_t Q, int64_t K, int accumulate);
 int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets, int64_t H, int64_t QK);
 int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n);
 int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n);
@@ -46,10 +46,11 @@ int cpu_mul_acc(float *y, const float *a, const float *b, size_t n);
 int cpu_axpy(float *y, const float *x, float alpha, size_t n);
 int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, const float *dmean,
                                int64_t rows, int64_t vocab);
-int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset);
+int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset,
+                         int accumulate);
 int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                      uint64_t offset);
-int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
+int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p, int accumulate);
 int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 int cpu_gelu_mul(float *y, const float *a, const float *g, size_t n);
 int cpu_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
@@ -57,7 +58,7 @@ int cpu_attn_softmax_dropout(float *scores, const float *bias, const float *mask
                              int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset);
 int cpu_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs,
                                       int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
-                                      uint64_t offset, int drop_probs);
+                                      uint64_t offset, int drop_probs, int accumulate);
 struct adamw_step;
 int cpu_sumsq(float *out, const float *x, size_t n);
 int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);

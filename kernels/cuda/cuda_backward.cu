@@ -41,14 +41,18 @@ static __global__ void dropout_kernel(float *y, const float *x, size_t n, float 
     }
 }
 
+/* dx += kept ? dy s : 0; with acc 0, dx = kept ? 0 + dy s : 0 (dx not read) */
 static __global__ void dropout_backward_kernel(float *dx, const float *dy, size_t n, float p,
-                                               float s, uint64_t seed, uint64_t offset) {
+                                               float s, uint64_t seed, uint64_t offset, int acc) {
     size_t blocks = (n + 3) / 4;
     GRID_STRIDE(blk, blocks) {
         int keep[4];
         dropout_keep4(seed, offset, blk, p, keep);
         for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++)
-            if (keep[i & 3]) dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], s));
+            if (keep[i & 3])
+                dx[i] = __fadd_rn(acc ? dx[i] : 0.0f, __fmul_rn(dy[i], s));
+            else if (!acc)
+                dx[i] = 0.0f;
     }
 }
 
@@ -59,9 +63,9 @@ extern "C" int cuda_dropout(float *y, const float *x, size_t n, float p, uint64_
 }
 
 extern "C" int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed,
-                                     uint64_t offset) {
+                                     uint64_t offset, int accumulate) {
     float s = 1.0f / (1.0f - p);
-    EW_LAUNCH(dropout_backward_kernel, (n + 3) / 4, dx, dy, n, p, s, seed, offset);
+    EW_LAUNCH(dropout_backward_kernel, (n + 3) / 4, dx, dy, n, p, s, seed, offset, accumulate);
 }
 
 /* relu + dropout fused: y = kept ? relu(x) s : 0 (relu as relu_kernel: x > 0 ? x : 0), and
@@ -85,12 +89,12 @@ static __global__ void relu_dropout_kernel(float *y, uint32_t *mask, const float
 }
 
 /* dx += bit ? 0 + dy s : 0: dropout's backward into the zeroed relu-output gradient, then
- * relu's backward (the bit is y > 0: kept and relu(x) > 0) */
+ * relu's backward (the bit is y > 0: kept and relu(x) > 0); acc 0: from dx = 0 (not read) */
 static __global__ void relu_dropout_backward_kernel(float *dx, const float *dy, const uint32_t *mask,
-                                                    size_t n, float s) {
+                                                    size_t n, float s, int acc) {
     GRID_STRIDE(i, n) {
         int bit = (mask[i >> 5] >> (i & 31)) & 1u;
-        dx[i] = __fadd_rn(dx[i], bit ? __fadd_rn(0.0f, __fmul_rn(dy[i], s)) : 0.0f);
+        dx[i] = __fadd_rn(acc ? dx[i] : 0.0f, bit ? __fadd_rn(0.0f, __fmul_rn(dy[i], s)) : 0.0f);
     }
 }
 
@@ -120,9 +124,9 @@ extern "C" int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_
 }
 
 extern "C" int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n,
-                                          float p) {
+                                          float p, int accumulate) {
     float s = 1.0f / (1.0f - p);
-    EW_LAUNCH(relu_dropout_backward_kernel, n, dx, dy, mask, n, s);
+    EW_LAUNCH(relu_dropout_backward_kernel, n, dx, dy, mask, n, s, accumulate);
 }
 
 /* ---- elementwise backward ---- */
@@ -449,7 +453,7 @@ static __device__ __forceinline__ void drop_prob(float *p, int64_t e, float drop
 
 static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots, const float *dp, float *p,
                                                          int64_t rows, int64_t K, float drop_p, float s,
-                                                         uint64_t seed, uint64_t offset, int drop_probs) {
+                                                         uint64_t seed, uint64_t offset, int drop_probs, int acc) {
     const unsigned full = 0xffffffffu;
     int lane = threadIdx.x & 31;
     int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
@@ -467,7 +471,7 @@ static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots,
         float *o = ds + row * K;
         for (int64_t k = lane; k < K; k += 32) {
             float d = softmax_dp(dp, row * K + k, drop_p, s, seed, offset);
-            o[k] = __fadd_rn(o[k], __fmul_rn(pr[k], __fsub_rn(d, dot)));
+            o[k] = __fadd_rn(acc ? o[k] : 0.0f, __fmul_rn(pr[k], __fsub_rn(d, dot)));
             if (drop_probs) drop_prob(p, row * K + k, drop_p, s, seed, offset); /* this lane's own element */
         }
     }
@@ -491,7 +495,7 @@ static __global__ void attn_softmax_backward_bias_kernel(float *dbias, const flo
 
 static int softmax_backward_launch(const char *what, float *ds, float *dbias, const float *dp, float *p, int64_t B,
                                    int64_t H, int64_t Q, int64_t K, float drop_p, uint64_t seed, uint64_t offset,
-                                   int drop_probs) {
+                                   int drop_probs, int accumulate) {
     if (B < 0 || H < 0 || Q < 0 || K <= 0)
         return error_set("%s: bad size B=%lld H=%lld Q=%lld K=%lld", what, (long long)B, (long long)H, (long long)Q,
                          (long long)K);
@@ -509,7 +513,7 @@ static int softmax_backward_launch(const char *what, float *ds, float *dbias, co
     }
     int64_t blocks = (rows + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
     attn_softmax_backward_rows_kernel<<<row_blocks(blocks), WARPS_PER_BLOCK * 32, 0, cuda_stream()>>>(
-        ds, dots, dp, p, rows, K, drop_p, s, seed, offset, drop_probs && !dbias);
+        ds, dots, dp, p, rows, K, drop_p, s, seed, offset, drop_probs && !dbias, accumulate);
     CUDA_CHECK_LAUNCH("attn_softmax_backward rows");
     if (dbias) {
         attn_softmax_backward_bias_kernel<<<cuda_ew_blocks((size_t)(H * Q * K)), CUDA_EW_THREADS, 0, cuda_stream()>>>(
@@ -520,17 +524,17 @@ static int softmax_backward_launch(const char *what, float *ds, float *dbias, co
 }
 
 extern "C" int cuda_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B,
-                                          int64_t H, int64_t Q, int64_t K) {
+                                          int64_t H, int64_t Q, int64_t K, int accumulate) {
     /* p is only read (drop_probs 0) */
     return softmax_backward_launch("attention softmax backward", ds, dbias, dp, (float *)p, B, H, Q, K, 0.0f, 0, 0,
-                                   0);
+                                   0, accumulate);
 }
 
 extern "C" int cuda_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs,
                                                   int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
-                                                  uint64_t offset, int drop_probs) {
+                                                  uint64_t offset, int drop_probs, int accumulate) {
     return softmax_backward_launch("attention softmax and dropout backward", ds, dbias, ddropped, probs, B, H, Q, K,
-                                   p, seed, offset, drop_probs);
+                                   p, seed, offset, drop_probs, accumulate);
 }
 
 /* ---- cross-entropy backward ----

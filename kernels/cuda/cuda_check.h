@@ -104,7 +104,7 @@ int cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids
 int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                           int64_t rows, int64_t d, float eps);
 int cuda_attn_softmax_backward(float *dscores, float *dbias, const float *dprobs,
-                               const float *probs, int64_t B, int64_t H, int64_t Q, int64_t K);
+                               const float *probs, int64_t B, int64_t H, int64_t Q, int64_t K, int accumulate);
 int cuda_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets,
                                 int64_t H, int64_t QK);
 int cuda_relu_backward(float *dx, const float *dy, const float *y, size_t n);
@@ -114,10 +114,11 @@ int cuda_axpy(float *y, const float *x, float alpha, size_t n);
 int cuda_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
                                 const float *dmean, int64_t rows, int64_t vocab);
 int cuda_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed,
-                          uint64_t offset);
+                          uint64_t offset, int accumulate);
 int cuda_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                       uint64_t offset);
-int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p);
+int cuda_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, size_t n, float p,
+                               int accumulate);
 int cuda_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed,
                      uint64_t offset);
 int cuda_gelu_mul(float *y, const float *a, const float *g, size_t n);
@@ -126,7 +127,7 @@ int cuda_attn_softmax_dropout(float *s, const float *bias, const float *mask, in
                               int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset);
 int cuda_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs, int64_t B,
                                        int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset,
-                                       int drop_probs);
+                                       int drop_probs, int accumulate);
 
 /* cuda_optim.cu */
 struct adamw_step;
