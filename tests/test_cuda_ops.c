@@ -1898,6 +1898,9 @@ static void run_backward_tests(void) {
     test_dropout((size_t)17000003, 0.1f, 9, 1);            /* the grid-stride loop */
     test_relu_dropout(100003, 0.1f, 42, 5);
     test_relu_dropout(7, 0.5f, 3, 0);
+    /* the grid-stride loop: the second pass's warps must still hold 32 consecutive elements
+     * from a multiple of 32 (the ballot's word), and its last word is partial */
+    test_relu_dropout((size_t)17000003, 0.1f, 9, 1);
     test_dropout_add(100003, 0.1f, 42, 9);
     test_dropout_add(6, 0.5f, 1, 0);
     test_gelu_mul(100003);
