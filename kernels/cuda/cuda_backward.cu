@@ -438,41 +438,55 @@ extern "C" int cuda_rmsnorm_backward(float *dx, float *dw, const float *dy, cons
 
 #define WARPS_PER_BLOCK 4
 
-/* dP for element e: dp itself, or through the regenerated dropout mask */
-static __device__ __forceinline__ float softmax_dp(const float *dp, int64_t e, float drop_p, float s, uint64_t seed,
-                                                   uint64_t offset) {
-    if (drop_p <= 0.0f) return dp[e];
-    return dropout_keep1(seed, offset, (size_t)e, drop_p) ? __fadd_rn(0.0f, __fmul_rn(dp[e], s)) : 0.0f;
+/* dP from d dropped P and the element's keep flag: 0 + dD s where kept, else 0 (dropout's
+ * backward into zeros); without dropout (drop_p <= 0: keep 1, s 1) dP is dp itself */
+static __device__ __forceinline__ float softmax_dp(float dpe, int keep, float drop_p, float s) {
+    if (drop_p <= 0.0f) return dpe;
+    return keep ? __fadd_rn(0.0f, __fmul_rn(dpe, s)) : 0.0f;
 }
 
-/* P for dv: dropped in place (dropout's kept ? P s : 0) */
-static __device__ __forceinline__ void drop_prob(float *p, int64_t e, float drop_p, float s, uint64_t seed,
-                                                 uint64_t offset) {
-    p[e] = dropout_keep1(seed, offset, (size_t)e, drop_p) ? __fmul_rn(p[e], s) : 0.0f;
-}
-
+/* The rows kernel regenerates the keep flags a window of 128 elements at a time, one Philox
+ * call per lane per window (cuda_dropout_mask.h), in each of its two passes over a row; the
+ * bias kernel draws once per element it visits. */
 static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots, const float *dp, float *p,
                                                          int64_t rows, int64_t K, float drop_p, float s,
-                                                         uint64_t seed, uint64_t offset, int drop_probs, int acc) {
+                                                         uint64_t seed, uint64_t offset, int drop_probs,
+                                                         int accumulate) {
     const unsigned full = 0xffffffffu;
     int lane = threadIdx.x & 31;
     int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int64_t n_warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
+    int dropout = drop_p > 0.0f;
     for (int64_t row = warp; row < rows; row += n_warps) { /* row is warp-uniform */
         float *pr = p + row * K;
-        double acc = 0;
-        for (int64_t k = lane; k < K; k += 32)
-            acc = __dadd_rn(acc, __dmul_rn((double)softmax_dp(dp, row * K + k, drop_p, s, seed, offset),
-                                           (double)pr[k]));
+        const float *dpr = dp + row * K;
+        struct keep_windows kw;
+        keep_windows_init(&kw, row * K);
+        double sum = 0;
+        for (int64_t j = 0; 32 * j < K; j++) { /* warp-uniform: every lane draws and votes */
+            if (dropout) keep_windows_for(&kw, row * K, j, seed, offset, drop_p);
+            int64_t k = lane + 32 * j;
+            if (k < K) {
+                int keep = !dropout || keep_windows_get(&kw, row * K + k);
+                sum = __dadd_rn(sum, __dmul_rn((double)softmax_dp(dpr[k], keep, drop_p, s), (double)pr[k]));
+            }
+        }
         for (int o = 16; o > 0; o >>= 1) /* butterfly: every lane ends with the same sum */
-            acc = __dadd_rn(acc, __shfl_xor_sync(full, acc, o));
-        float dot = (float)acc;
+            sum = __dadd_rn(sum, __shfl_xor_sync(full, sum, o));
+        float dot = (float)sum;
         if (dots && lane == 0) dots[row] = dot;
         float *o = ds + row * K;
-        for (int64_t k = lane; k < K; k += 32) {
-            float d = softmax_dp(dp, row * K + k, drop_p, s, seed, offset);
-            o[k] = __fadd_rn(acc ? o[k] : 0.0f, __fmul_rn(pr[k], __fsub_rn(d, dot)));
-            if (drop_probs) drop_prob(p, row * K + k, drop_p, s, seed, offset); /* this lane's own element */
+        keep_windows_init(&kw, row * K);
+        for (int64_t j = 0; 32 * j < K; j++) {
+            if (dropout) keep_windows_for(&kw, row * K, j, seed, offset, drop_p);
+            int64_t k = lane + 32 * j;
+            if (k < K) {
+                int keep = !dropout || keep_windows_get(&kw, row * K + k);
+                float d = softmax_dp(dpr[k], keep, drop_p, s);
+                o[k] = __fadd_rn(accumulate ? o[k] : 0.0f, __fmul_rn(pr[k], __fsub_rn(d, dot)));
+                /* P for dv, dropped in place (dropout's kept ? P s : 0): this lane's own element */
+                if (drop_probs) pr[k] = keep ? __fmul_rn(pr[k], s) : 0.0f;
+            }
         }
     }
 }
@@ -480,16 +494,17 @@ static __global__ void attn_softmax_backward_rows_kernel(float *ds, float *dots,
 static __global__ void attn_softmax_backward_bias_kernel(float *dbias, const float *dots, const float *dp, float *p,
                                                          int64_t B, int64_t HQ, int64_t K, float drop_p, float s,
                                                          uint64_t seed, uint64_t offset, int drop_probs) {
+    int dropout = drop_p > 0.0f;
     GRID_STRIDE64(i, HQ * K) {
         int64_t hq = i / K, k = i - hq * K;
-        double acc = 0;
+        double sum = 0;
         for (int64_t b = 0; b < B; b++) {
             int64_t r = b * HQ + hq, e = r * K + k;
-            acc = __dadd_rn(acc, (double)__fmul_rn(p[e], __fsub_rn(softmax_dp(dp, e, drop_p, s, seed, offset),
-                                                                   dots[r])));
-            if (drop_probs) drop_prob(p, e, drop_p, s, seed, offset); /* read by this thread alone */
+            int keep = !dropout || dropout_keep1(seed, offset, (size_t)e, drop_p);
+            sum = __dadd_rn(sum, (double)__fmul_rn(p[e], __fsub_rn(softmax_dp(dp[e], keep, drop_p, s), dots[r])));
+            if (drop_probs) p[e] = keep ? __fmul_rn(p[e], s) : 0.0f; /* read by this thread alone */
         }
-        dbias[i] = __fadd_rn(dbias[i], (float)acc);
+        dbias[i] = __fadd_rn(dbias[i], (float)sum);
     }
 }
 

@@ -30,4 +30,50 @@ static __device__ __forceinline__ int dropout_keep1(uint64_t seed, uint64_t offs
     return keep[i & 3];
 }
 
+/* A warp walking a row of elements in order (a softmax row: lane + 32 j): the keep flags of
+ * 128-element windows aligned to Philox blocks, one block per lane and one ballot per word, so
+ * that the warp makes one Philox call per lane per 128 elements instead of one per element.
+ * Window t covers elements a0 + 128 t .. + 127 (a0: the row's first element rounded down to a
+ * multiple of 4); element a0 + 128 t + 4 m + w is bit m of b[w]. Two windows are held, so an
+ * iteration of 32 elements straddling two windows finds both. Every lane of the warp must
+ * make the same keep_window_need calls (warp-uniform arguments: the ballots need all 32). */
+struct keep_windows {
+    int64_t a0;
+    int64_t t[2];     /* the windows held (-1: none) */
+    uint32_t b[2][4]; /* their ballots */
+    int older;        /* the slot to replace next */
+};
+
+static __device__ __forceinline__ void keep_windows_init(struct keep_windows *kw, int64_t first) {
+    kw->a0 = first - (first & 3);
+    kw->t[0] = kw->t[1] = -1;
+    kw->older = 0;
+}
+
+/* make window t held (warp-uniform t) */
+static __device__ __forceinline__ void keep_window_need(struct keep_windows *kw, int64_t t, uint64_t seed,
+                                                        uint64_t offset, float p) {
+    if (kw->t[0] == t || kw->t[1] == t) return;
+    int slot = kw->older, keep[4];
+    dropout_keep4(seed, offset, (size_t)((kw->a0 >> 2) + 32 * t + (threadIdx.x & 31)), p, keep);
+    for (int w = 0; w < 4; w++) kw->b[slot][w] = __ballot_sync(0xffffffffu, keep[w]);
+    kw->t[slot] = t;
+    kw->older = slot ^ 1;
+}
+
+/* The windows iteration j of a row (elements first + 32 j .. + 31) needs: call before it. */
+static __device__ __forceinline__ void keep_windows_for(struct keep_windows *kw, int64_t first, int64_t j,
+                                                        uint64_t seed, uint64_t offset, float p) {
+    int64_t lo = first + 32 * j - kw->a0;
+    keep_window_need(kw, lo >> 7, seed, offset, p);
+    keep_window_need(kw, (lo + 31) >> 7, seed, offset, p);
+}
+
+/* The keep flag of element e (held by one of the two windows) */
+static __device__ __forceinline__ int keep_windows_get(const struct keep_windows *kw, int64_t e) {
+    int64_t r = e - kw->a0, t = r >> 7;
+    int i = (int)(r & 127), slot = kw->t[0] == t ? 0 : 1;
+    return (int)((kw->b[slot][i & 3] >> (i >> 2)) & 1u);
+}
+
 #endif

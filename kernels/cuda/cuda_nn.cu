@@ -115,8 +115,8 @@ extern "C" int cuda_rmsnorm(float *out, const float *x, const float *w, int64_t 
 #define WARPS_PER_BLOCK 4
 
 /* With drop_p > 0 the probabilities are dropped out as they are written (dropout's kept ?
- * P scale : 0, the mask of element row K + k regenerated per element): bit for bit this
- * kernel without dropout followed by cuda_dropout in place. */
+ * P scale : 0, the mask of element row K + k regenerated): bit for bit this kernel without
+ * dropout followed by cuda_dropout in place. */
 static __global__ void attn_softmax_kernel(float *s, const float *bias, const float *mask,
                                            int causal, int64_t B, int64_t H, int64_t Q, int64_t K,
                                            float drop_p, float scale, uint64_t seed, uint64_t offset) {
@@ -153,11 +153,20 @@ static __global__ void attn_softmax_kernel(float *s, const float *bias, const fl
         for (int o = 16; o > 0; o >>= 1)
             sum += __shfl_xor_sync(full, sum, o);
         float inv = (float)(1.0 / sum);
-        for (int64_t k = lane; k < K; k += 32) {
-            float v = __fmul_rn(r[k], inv);
-            if (drop_p > 0.0f)
-                v = dropout_keep1(seed, offset, (size_t)(row * K + k), drop_p) ? __fmul_rn(v, scale) : 0.0f;
-            r[k] = v;
+        if (drop_p > 0.0f) { /* the keep flags a window of 128 at a time (cuda_dropout_mask.h) */
+            struct keep_windows kw;
+            keep_windows_init(&kw, row * K);
+            for (int64_t j = 0; 32 * j < K; j++) { /* warp-uniform: every lane draws and votes */
+                keep_windows_for(&kw, row * K, j, seed, offset, drop_p);
+                int64_t k = lane + 32 * j;
+                if (k < K) {
+                    float v = __fmul_rn(r[k], inv);
+                    r[k] = keep_windows_get(&kw, row * K + k) ? __fmul_rn(v, scale) : 0.0f;
+                }
+            }
+        } else {
+            for (int64_t k = lane; k < K; k += 32)
+                r[k] = __fmul_rn(r[k], inv);
         }
     }
 }
