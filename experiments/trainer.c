@@ -21,8 +21,14 @@ static double now(void) {
 
 static int batches_per_epoch(const struct train_config *c, int n) { return (n + c->batch - 1) / c->batch; }
 
+/* Gradient accumulation as the reference's transformers 4.6 Trainer does it: an epoch of bpe
+ * micro-batches makes floor(bpe / accum) optimizer steps (one when bpe <= accum, from all of
+ * them); every micro-batch's loss is scaled by 1 / accum; the bpe % accum micro-batches left at
+ * an epoch's end (bpe > accum) add their gradients to the next epoch's first step (the
+ * Trainer zeroes gradients only after a step), and those of the last epoch are never used. */
 static int steps_per_epoch(const struct train_config *c, int n) {
-    return (batches_per_epoch(c, n) + c->grad_accum - 1) / c->grad_accum;
+    int s = batches_per_epoch(c, n) / c->grad_accum;
+    return s > 0 ? s : 1;
 }
 
 int64_t trainer_total_steps(const struct train_config *c, int n_examples) {
@@ -91,9 +97,10 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
     }
     const int64_t first_step = step; /* the gradient check looks at this call's steps */
     int bpe = batches_per_epoch(&c, d->n), spe = steps_per_epoch(&c, d->n);
-    size_t *perm = malloc(sizeof(size_t) * (size_t)d->n);
+    int tail = bpe > c.grad_accum ? bpe % c.grad_accum : 0; /* carried into the next epoch */
+    size_t *perm = malloc(sizeof(size_t) * (size_t)d->n), *perm_prev = tail ? malloc(sizeof(size_t) * (size_t)d->n) : NULL;
     int *idx = malloc(sizeof(int) * (size_t)c.batch);
-    int rc = (!perm || !idx) ? error_set("out of memory") : 0;
+    int rc = (!perm || !idx || (tail && !perm_prev)) ? error_set("out of memory") : 0;
     int perm_epoch = -1;
     struct seq2seq_batch b = {0}; /* host arrays reused by every micro-batch */
     int64_t stop = c.stop_after > 0 && step + c.stop_after < total ? step + c.stop_after : total;
@@ -107,12 +114,17 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
             perm_epoch = epoch;
         }
         int first_batch = (int)(step % spe) * c.grad_accum;
-        int n_micro = bpe - first_batch < c.grad_accum ? bpe - first_batch : c.grad_accum;
+        int n_micro = bpe <= c.grad_accum ? bpe : c.grad_accum;
+        /* the previous epoch's last micro-batches first (a fresh order per epoch: resumable) */
+        int carried = tail && step % spe == 0 && epoch > 0 ? tail : 0;
+        if (carried && (rc = randperm((size_t)d->n, c.seed + (uint64_t)(epoch - 1), perm_prev))) break;
         double t0 = now(), loss_sum = 0;
         if ((rc = trainable_zero_grad(tr))) break;
-        for (int mb = 0; mb < n_micro && !rc; mb++) {
-            int start = (first_batch + mb) * c.batch, n = d->n - start < c.batch ? d->n - start : c.batch;
-            for (int i = 0; i < n; i++) idx[i] = (int)perm[start + i];
+        for (int mb = -carried; mb < n_micro && !rc; mb++) {
+            const size_t *order = mb < 0 ? perm_prev : perm;
+            int batch_no = mb < 0 ? spe * c.grad_accum + carried + mb : first_batch + mb;
+            int start = batch_no * c.batch, n = d->n - start < c.batch ? d->n - start : c.batch;
+            for (int i = 0; i < n; i++) idx[i] = (int)order[start + i];
             if ((rc = seq2seq_make_batch(&b, d, idx, n, c.max_source_len, c.max_target_len, &m->cfg))) break;
             struct t5_outputs out;
             rc = t5_forward(x, m, &b.b, &out);
@@ -125,12 +137,12 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
                                (long long)step + 1, epoch + 1, kept ? "; the last good checkpoint is " : "",
                                kept ? c.save_path : "");
             }
-            if (!rc) rc = backward(x, n_micro > 1 ? op_scale(x, out.loss, 1.0f / (float)n_micro) : out.loss);
+            if (!rc) rc = backward(x, c.grad_accum > 1 ? op_scale(x, out.loss, 1.0f / (float)c.grad_accum) : out.loss);
             loss_sum += loss;
             exec_reset(x);
         }
         if (rc) break;
-        struct step_info si = {step + 1, total, epoch + 1, loss_sum / n_micro, optimizer_lr(&o), 0, 0};
+        struct step_info si = {step + 1, total, epoch + 1, loss_sum / (n_micro + carried), optimizer_lr(&o), 0, 0};
         if ((rc = optimizer_step(&o))) break;
         step++;
         si.grad_norm = o.last_grad_norm;
@@ -155,6 +167,7 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
     if (!rc) rc = save(&c, tr, &o, x, step);
     seq2seq_batch_free(&b);
     free(perm);
+    free(perm_prev);
     free(idx);
     optimizer_free(&o);
     return rc;
