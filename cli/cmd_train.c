@@ -44,7 +44,7 @@ int cmd_train(int argc, char **argv) {
         {"epochs", 1, "epochs (default 1)"},
         {"lr", 1, "peak learning rate (default 3e-4)"},
         {"batch", 1, "examples per micro-batch (default 8)"},
-        {"grad-accum", 1, "micro-batches per optimizer step (default 1)"},
+        {"grad-accum", 1, "micro-batches per optimizer step (default 1; an epoch makes floor(batches / N) steps, the rest carried into the next epoch, as the transformers 4.6 Trainer)"},
         {"warmup", 1, "linear warmup steps (default 0)"},
         {"max-steps", 1, "train for this many optimizer steps in all (sets the schedule)"},
         {"stop-after", 1, "leave after N steps of this invocation (checkpointed with --save)"},

@@ -341,6 +341,9 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
         r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
     if (!cfg) return NULL;
     json_object_set_new(cfg, "stsb_step", json_real(r->stsb_step));
+    json_object_set_new(cfg, "grad_accum_tail",
+                        json_string("floor(micro-batches / grad_accum) steps an epoch; the rest carried into the "
+                                    "next epoch's first step (transformers 4.6 Trainer)"));
     if (!strcmp(r->model, "tiny")) {
         char spec[1024];
         tiny_model_spec_text(&R->tiny, spec, sizeof spec);
