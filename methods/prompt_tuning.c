@@ -8,7 +8,9 @@
  *   prompt-tuning-t: rows of the embedding matrix (reference lr 3e-1): prompt_init_rows=first
  *     copies token ids 0..P-1 (the reference); =sampled copies P distinct ids drawn
  *     uniformly from the vocabulary (partial Fisher-Yates over [0, V) driven by splitmix64
- *     seeded with the method seed), as Lester et al.'s sampled-vocabulary init.
+ *     seeded with the method seed), as Lester et al.'s sampled-vocabulary init; =normal
+ *     draws N(0, 1) (reference-spec.md's quirk: under transformers 4.6's fast init the
+ *     reference probably copied rows of a freshly initialised embedding, T5's N(0, 1)).
  * Options: prompt_length (100). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +47,10 @@ static int prompt_common(struct method_instance *mi, int from_vocab) {
     if (!from_vocab) return init_uniform(mi, s->prompt, -0.5, 0.5);
 
     const char *rows = method_opt(mi, "prompt_init_rows");
+    if (!strcmp(rows, "normal")) return init_normal(mi, s->prompt, 0.0, 1.0);
     int sampled = !strcmp(rows, "sampled");
     if (!sampled && strcmp(rows, "first"))
-        return error_set("prompt_init_rows=%s: use first or sampled", rows);
+        return error_set("prompt_init_rows=%s: use first, sampled or normal", rows);
     if (P > c->vocab_size)
         return error_set("prompt_length %d exceeds the vocabulary (%d rows) to copy from", P,
                          c->vocab_size);
@@ -115,7 +118,8 @@ const struct method method_prompt_tuning_t = {
             {"prompt_length", "100", "number of prompt vectors prepended to the encoder input"},
             {"prompt_init_rows", "first",
              "first: embedding rows of token ids 0..P-1 (reference); sampled: P "
-             "distinct random vocabulary rows"},
+             "distinct random vocabulary rows; normal: N(0, 1), the rows the reference "
+             "probably copied under transformers 4.6's fast init"},
             {0},
         },
     .init = prompt_t_init,

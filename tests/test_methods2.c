@@ -296,6 +296,24 @@ static void prompt_inits(const char *fam) {
               mean, sd);
     }
     close_case(&s);
+    /* prompt_init_rows=normal (the reference's probable fast-init quirk): N(0, 1), no row a
+     * vocabulary row; mean within 5 standard errors of 0, sd within 0.05 of 1 */
+    const char *nrm[] = {"prompt_length=100", "prompt_init_rows=normal"};
+    if (open_case(&s, fam, "prompt-tuning-t", nrm, 2, NULL)) {
+        CHECK(0, "%s: %s", fam, error_message());
+    } else {
+        const float *p = s.mi.params[0]->data, *e = s.m.shared->data;
+        int64_t n = tensor_numel(s.mi.params[0]);
+        int d = s.m.cfg.d_model, copies = 0;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < n; i++) sum += p[i], sq += (double)p[i] * p[i];
+        double mean = sum / (double)n, sd = sqrt(sq / (double)n - mean * mean);
+        for (int i = 0; i < 100; i++) copies += !memcmp(p + i * d, e + i * d, sizeof(float) * (size_t)d);
+        CHECK(fabs(mean) < 5.0 / sqrt((double)n) && fabs(sd - 1.0) < 0.05 && copies == 0,
+              "%s prompt_init_rows=normal: mean %g sd %g over %lld values, %d rows copied from the vocabulary", fam,
+              mean, sd, (long long)n, copies);
+    }
+    close_case(&s);
 }
 
 static void lora_merge_check(const char *fam) {
