@@ -478,9 +478,9 @@ static int report_efficiency(const struct results *R, const struct report_option
     char title[512], caption[4096];
     snprintf(title, sizeof title, "Table 3: %s, preset %s", m.experiment, m.preset);
     snprintf(caption, sizeof caption,
-             "Model %s; device %s; precision %s; %s; task %s. Peak memory in MB (2^20 bytes) "
-             "and time per training epoch, relative columns against full fine-tuning; the last "
-             "line of each method counts.%s",
+             "Model %s; device %s; precision %s; %s; task %s. Peak memory in MB (2^20 bytes; the "
+             "reference's script prints bytes / 2^20 / 1000) and time per training epoch, relative "
+             "columns against full fine-tuning; the last line of each method counts.%s",
              m.model, m.device, m.precision, m.dates, m.tasks, batch_note);
     char lines[7][600];
     const char *cm[7];
