@@ -570,7 +570,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     c.optim.variant = ADAMW_HF46;
     int n_train = q.train.ids.n;
     int64_t total = trainer_total_steps(&c, n_train);
-    int bpe = (n_train + c.batch - 1) / c.batch, spe = (bpe + c.grad_accum - 1) / c.grad_accum;
+    int spe = trainer_steps_per_epoch(&c, n_train);
     int chunk = r->eval_every > 0 ? r->eval_every : spe;
     q.cfg = effective_config(R, r, &q.mi, model_name, model_path, be->name, &c, total, chunk,
                              n_train, q.val.ids.n, q.test.ids.n);

@@ -31,6 +31,8 @@ static int steps_per_epoch(const struct train_config *c, int n) {
     return s > 0 ? s : 1;
 }
 
+int trainer_steps_per_epoch(const struct train_config *c, int n_examples) { return steps_per_epoch(c, n_examples); }
+
 int64_t trainer_total_steps(const struct train_config *c, int n_examples) {
     int64_t t = (int64_t)c->epochs * steps_per_epoch(c, n_examples);
     return c->max_steps > 0 && c->max_steps < t ? c->max_steps : t;

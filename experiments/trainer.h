@@ -70,6 +70,10 @@ typedef void (*step_callback)(void *ctx, const struct step_info *s);
 
 /* Number of optimizer steps trainer_run takes for these data and settings. */
 int64_t trainer_total_steps(const struct train_config *c, int n_examples);
+/* Optimizer steps in one epoch: floor(micro-batches / grad_accum), at least 1 (the
+ * transformers 4.6 Trainer's count; the micro-batches left over go into the next epoch's
+ * first step). */
+int trainer_steps_per_epoch(const struct train_config *c, int n_examples);
 
 /* Train tr's tensors of model m (plus whatever the forward uses) on d. resume: a checkpoint
  * path or NULL. The last step's state is checkpointed to c->save_path if set. c->on_period,

@@ -251,6 +251,35 @@ int main(void) {
     CHECK(access(resD, F_OK) != 0, "unknown task: %s was created", resD);
     printf("  ok unknown method / task refused before training\n");
 
+    /* 5. accumulation with an odd number of micro-batches: 120 examples at batch 8 are 15, so
+     * 2 accumulated make 7 steps an epoch (transformers 4.6's floor, the 15th carried): the
+     * evaluations fall at the epochs' ends, steps 7 and 14 of 14 */
+    {
+        char acc[300], resE[300], fileE[400];
+        snprintf(acc, sizeof acc, "%s/accum.json", dir);
+        snprintf(resE, sizeof resE, "%s/E", dir);
+        snprintf(fileE, sizeof fileE, "%s/atest.jsonl", resE);
+        FILE *f = fopen(acc, "w");
+        fprintf(f, "{\"experiment\": \"atest\", \"presets\": {\"tiny\": {\n"
+                   "  \"model\": \"tiny\", \"seeds\": [42], \"batch\": 8, \"warmup\": 2, \"max_source_length\": 48,\n"
+                   "  \"threads\": 1, \"tiny_model\": {\"d_model\": 16, \"d_kv\": 4, \"d_ff\": 32, \"num_heads\": 2,\n"
+                   "  \"num_layers\": 1, \"num_decoder_layers\": 1, \"pretrain_steps\": 5, \"pretrain_batch\": 4},\n"
+                   "  \"synthetic\": {\"train\": 120, \"dev\": 40},\n"
+                   "  \"tasks\": [{\"name\": \"syn-rte\", \"epochs\": 2}],\n"
+                   "  \"methods\": [{\"name\": \"full\", \"lr\": [0.003], \"grad_accum\": 2}]\n}}}\n");
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s run %s --results %s --no-progress-bar 2>&1", compacter_bin(), acc, resE);
+        CHECK(run_capture(cmd, out, sizeof out) == 0, "accumulation grid: %s", out);
+        static char line[1 << 16];
+        FILE *r = fopen(fileE, "r");
+        int got = r && fgets(line, sizeof line, r) != NULL;
+        if (r) fclose(r);
+        CHECK(got && strstr(line, "\"total_steps\":14") && strstr(line, "{\"epoch\":1,\"step\":7") &&
+                  strstr(line, "{\"epoch\":2,\"step\":14") && !strstr(line, "\"epoch\":3"),
+              "accumulation: evaluations not at steps 7 and 14 of 14: %s", got ? line : "(no results line)");
+        printf("  ok grad_accum 2 over 15 micro-batches: 7 steps an epoch, evaluated at steps 7 and 14\n");
+    }
+
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "cleanup failed\n");
     CHECK_DONE();
