@@ -462,6 +462,7 @@ struct eval_point_ctx {
     const char *run_dir, *state_path, *model_name;
     int64_t static_bytes;
     int spe;            /* optimizer steps per epoch */
+    int64_t period;     /* steps between evaluations (spe, or eval_every) */
     struct step_ctx sc; /* the period's step losses and the progress display */
     double t0;          /* when the period's training began */
 };
@@ -474,6 +475,13 @@ static int on_eval_point(void *ctx, const struct trainer_point *tp) {
     struct eval_point_ctx *ec = ctx;
     struct run_resources *q = ec->q;
     int64_t next = tp->step;
+    /* as the reference's Trainer, evaluations fall at multiples of the period only: a last
+     * step between two (e.g. a low-resource size of 2,600 steps evaluated every 250) is no
+     * candidate for the best checkpoint, unless nothing was evaluated before it */
+    if (next == tp->total_steps && next % ec->period != 0 && q->st.n > 0) {
+        q->st.train_time_s += now() - ec->t0;
+        return 0;
+    }
     char ck[128], save[4400];
     snprintf(ck, sizeof ck, "ckpt-%lld.safetensors", (long long)next);
     if (path_fmt(save, sizeof save, "%s/%s", ec->run_dir, ck) || trainer_checkpoint(tp, save)) return -1;
@@ -616,7 +624,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (!rc && q.st.ckpt[0]) rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt);
     struct eval_point_ctx ec = {.q = &q, .run_dir = run_dir, .state_path = state_path,
                                 .model_name = model_name, .static_bytes = static_bytes,
-                                .spe = spe, .sc = {&p, 0, 0, ""}};
+                                .spe = spe, .period = chunk, .sc = {&p, 0, 0, ""}};
     c.on_period = on_eval_point;
     c.period_ctx = &ec;
     c.period = chunk;

@@ -278,6 +278,41 @@ int main(void) {
                   strstr(line, "{\"epoch\":2,\"step\":14") && !strstr(line, "\"epoch\":3"),
               "accumulation: evaluations not at steps 7 and 14 of 14: %s", got ? line : "(no results line)");
         printf("  ok grad_accum 2 over 15 micro-batches: 7 steps an epoch, evaluated at steps 7 and 14\n");
+
+        /* 6. eval_every 4 over 15 steps: evaluations at 4, 8 and 12 only (the reference's
+         * Trainer never evaluates the steps after the last multiple); eval_every 20: only the
+         * last step, nothing having been evaluated before it */
+        const int every[2] = {4, 20};
+        for (int k = 0; k < 2; k++) {
+            char resF[300], fileF[400];
+            snprintf(resF, sizeof resF, "%s/F%d", dir, k);
+            snprintf(fileF, sizeof fileF, "%s/atest.jsonl", resF);
+            f = fopen(acc, "w");
+            fprintf(f,
+                    "{\"experiment\": \"atest\", \"presets\": {\"tiny\": {\n"
+                    "  \"model\": \"tiny\", \"seeds\": [42], \"batch\": 8, \"warmup\": 2, \"max_source_length\": 48,\n"
+                    "  \"eval_every\": %d, \"threads\": 1, \"tiny_model\": {\"d_model\": 16, \"d_kv\": 4, \"d_ff\": 32,\n"
+                    "  \"num_heads\": 2, \"num_layers\": 1, \"num_decoder_layers\": 1, \"pretrain_steps\": 5,\n"
+                    "  \"pretrain_batch\": 4}, \"synthetic\": {\"train\": 120, \"dev\": 40},\n"
+                    "  \"tasks\": [{\"name\": \"syn-rte\", \"epochs\": 1}],\n"
+                    "  \"methods\": [{\"name\": \"full\", \"lr\": [0.003]}]\n}}}\n",
+                    every[k]);
+            fclose(f);
+            snprintf(cmd, sizeof cmd, "%s run %s --results %s --no-progress-bar 2>&1", compacter_bin(), acc, resF);
+            CHECK(run_capture(cmd, out, sizeof out) == 0, "eval_every %d grid: %s", every[k], out);
+            r = fopen(fileF, "r");
+            got = r && fgets(line, sizeof line, r) != NULL;
+            if (r) fclose(r);
+            int ok = got && strstr(line, "\"total_steps\":15");
+            if (k == 0)
+                ok = ok && strstr(line, "\"step\":4,") && strstr(line, "\"step\":8,") && strstr(line, "\"step\":12,") &&
+                     !strstr(line, "\"step\":15,");
+            else
+                ok = ok && strstr(line, "\"step\":15,") && !strstr(line, "\"step\":4,");
+            CHECK(ok, "eval_every %d over 15 steps: wrong evaluation points: %s", every[k],
+                  got ? line : "(no results line)");
+        }
+        printf("  ok eval_every 4 over 15 steps: evaluated at 4, 8, 12 (not 15); eval_every 20: at 15\n");
     }
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
