@@ -99,7 +99,8 @@ struct backend {
     int (*relu_backward)(float *dx, const float *dy, const float *y, size_t n);
     int (*gelu_new_backward)(float *dx, const float *dy, const float *x, size_t n);
     int (*mul_acc)(float *y, const float *a, const float *b, size_t n); /* y += a * b */
-    int (*axpy)(float *y, const float *x, float alpha, size_t n);        /* y += alpha x */
+    /* y += alpha x (accumulate 0: y = 0 + alpha x) */
+    int (*axpy)(float *y, const float *x, float alpha, size_t n, int accumulate);
     /* dlogits += (softmax(logits) - onehot(target)) * dmean[0] / (rows with target != -100) */
     int (*cross_entropy_backward)(float *dlogits, const float *logits, const int32_t *targets,
                                   const float *dmean, int64_t rows, int64_t vocab);

@@ -19,6 +19,14 @@ static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
     return g;
 }
 
+/* The same for a backend kernel with an `accumulate` flag: 0 when t's gradient is new */
+static float *grad_k(struct exec *x, struct tensor *t, int *accumulate) {
+    int fresh = 0;
+    float *g = grad_for_overwrite(x, t, &fresh);
+    *accumulate = !fresh;
+    return g;
+}
+
 int linear_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *w = n->in[1];
     int rows = (int)tensor_rows(in), k = (int)tensor_cols(in), m = (int)w->shape[0];
@@ -68,10 +76,9 @@ int relu_backward(struct exec *x, struct tape_node *n) {
 }
 
 int relu_dropout_backward(struct exec *x, struct tape_node *n) {
-    int fresh = 0;
-    float *g = grad_for_overwrite(x, n->in[0], &fresh);
-    return g ? BE->relu_dropout_backward(g, n->out->grad, n->in[1]->data, (size_t)tensor_numel(n->out), n->f[0],
-                                         !fresh)
+    int acc;
+    float *g = grad_k(x, n->in[0], &acc);
+    return g ? BE->relu_dropout_backward(g, n->out->grad, n->in[1]->data, (size_t)tensor_numel(n->out), n->f[0], acc)
              : -1;
 }
 
@@ -105,17 +112,19 @@ int mul_backward(struct exec *x, struct tape_node *n) {
 int add_backward(struct exec *x, struct tape_node *n) {
     size_t cnt = (size_t)tensor_numel(n->out);
     for (int k = 0; k < 2; k++)
-        if (NEEDS(n->in[k])) {
-            float *g = G(n->in[k]);
+        if (NEEDS(n->in[k])) { /* in order: a == b is written, then added to */
+            int acc;
+            float *g = grad_k(x, n->in[k], &acc);
             if (!g) return -1;
-            CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt));
+            CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt, acc));
         }
     return 0;
 }
 
 int scale_backward(struct exec *x, struct tape_node *n) {
-    float *g = G(n->in[0]);
-    return g ? BE->axpy(g, n->out->grad, n->f[0], (size_t)tensor_numel(n->out)) : -1;
+    int acc;
+    float *g = grad_k(x, n->in[0], &acc);
+    return g ? BE->axpy(g, n->out->grad, n->f[0], (size_t)tensor_numel(n->out), acc) : -1;
 }
 
 /* ---- attention's GEMMs, each one call over (batch, heads) ---- */
@@ -188,14 +197,14 @@ int attn_softmax_backward(struct exec *x, struct tape_node *n) {
     struct tensor *s = n->in[0], *bias = n->in[1];
     /* the kernel always writes dscores: with only the bias trainable, into scratch (written
      * outright, as a new gradient is) */
-    int fresh = 1;
-    float *ds = NEEDS(s) ? grad_for_overwrite(x, s, &fresh) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
+    int acc = 0;
+    float *ds = NEEDS(s) ? grad_k(x, s, &acc) : NULL, *db = NEEDS(bias) ? G(bias) : NULL;
     if ((NEEDS(s) && !ds) || (NEEDS(bias) && !db)) return -1;
     float *scratch = NULL;
     if (!ds && db && !(ds = scratch = exec_scratch(x, sizeof(float) * (size_t)tensor_numel(s)))) return -1;
     if (!ds) return 0;
     int rc = BE->attn_softmax_backward(ds, db, n->out->grad, n->out->data, s->shape[0], s->shape[1], s->shape[2],
-                                       s->shape[3], !fresh);
+                                       s->shape[3], acc);
     done(x, scratch);
     return rc;
 }
@@ -288,10 +297,10 @@ int cross_entropy_backward(struct exec *x, struct tape_node *n) {
 }
 
 int dropout_backward(struct exec *x, struct tape_node *n) {
-    int fresh = 0;
-    float *g = grad_for_overwrite(x, n->in[0], &fresh);
+    int acc;
+    float *g = grad_k(x, n->in[0], &acc);
     return g ? BE->dropout_backward(g, n->out->grad, (size_t)tensor_numel(n->out), n->f[0], (uint64_t)n->i[0],
-                                    (uint64_t)n->i[1], !fresh)
+                                    (uint64_t)n->i[1], acc)
              : -1;
 }
 
@@ -300,16 +309,16 @@ int dropout_backward(struct exec *x, struct tape_node *n) {
  * same values, that buffer being din's only other source) */
 int dropout_add_backward(struct exec *x, struct tape_node *n) {
     size_t cnt = (size_t)tensor_numel(n->out);
+    int acc;
     if (NEEDS(n->in[0])) {
-        float *g = G(n->in[0]);
+        float *g = grad_k(x, n->in[0], &acc);
         if (!g) return -1;
-        CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt));
+        CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt, acc));
     }
     if (NEEDS(n->in[1])) { /* after h's: in == h (not T5's case) accumulates */
-        int fresh = 0;
-        float *g = grad_for_overwrite(x, n->in[1], &fresh);
+        float *g = grad_k(x, n->in[1], &acc);
         if (!g) return -1;
-        CHECKED(BE->dropout_backward(g, n->out->grad, cnt, n->f[0], (uint64_t)n->i[0], (uint64_t)n->i[1], !fresh));
+        CHECKED(BE->dropout_backward(g, n->out->grad, cnt, n->f[0], (uint64_t)n->i[0], (uint64_t)n->i[1], acc));
     }
     return 0;
 }
@@ -319,9 +328,10 @@ int add_bias_backward(struct exec *x, struct tape_node *n) {
     int64_t rows = tensor_rows(in), cols = tensor_cols(in);
     const float *dy = n->out->grad;
     if (NEEDS(in)) {
-        float *g = G(in);
+        int acc;
+        float *g = grad_k(x, in, &acc);
         if (!g) return -1;
-        CHECKED(BE->axpy(g, dy, 1.0f, (size_t)(rows * cols)));
+        CHECKED(BE->axpy(g, dy, 1.0f, (size_t)(rows * cols), acc));
     }
     if (NEEDS(b)) { /* db += ones^T dy */
         float *g = G(b);
@@ -376,17 +386,19 @@ int bmm_backward(struct exec *x, struct tape_node *n) {
 }
 
 int view_backward(struct exec *x, struct tape_node *n) {
-    float *g = G(n->in[0]);
-    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out)) : -1;
+    int acc;
+    float *g = grad_k(x, n->in[0], &acc);
+    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out), acc) : -1;
 }
 
 int fwht_backward(struct exec *x, struct tape_node *n) {
     int64_t rows = tensor_rows(n->out), L = tensor_cols(n->out);
-    float *g = G(n->in[0]), *tmp = g ? exec_scratch(x, sizeof(float) * (size_t)(rows * L)) : NULL;
+    int acc;
+    float *g = grad_k(x, n->in[0], &acc), *tmp = g ? exec_scratch(x, sizeof(float) * (size_t)(rows * L)) : NULL;
     if (!tmp) return -1;
     /* H is symmetric: dx = H dy */
     int rc = BE->copy2d(tmp, L, n->out->grad, L, rows, L, 0) || BE->fwht(tmp, rows, L) ||
-             BE->axpy(g, tmp, n->f[0], (size_t)(rows * L));
+             BE->axpy(g, tmp, n->f[0], (size_t)(rows * L), acc);
     exec_scratch_done(x, tmp);
     return rc ? -1 : 0;
 }

@@ -743,7 +743,7 @@ static void test_elementwise_backward(enum bw op, size_t n) {
         rc_cpu = CPU->mul_acc(want, a, b, n), rc_gpu = GPU->mul_acc(dg, da, db, n);
         break;
     case BW_AXPY:
-        rc_cpu = CPU->axpy(want, a, -0.37f, n), rc_gpu = GPU->axpy(dg, da, -0.37f, n);
+        rc_cpu = CPU->axpy(want, a, -0.37f, n, 1), rc_gpu = GPU->axpy(dg, da, -0.37f, n, 1);
         break;
     }
     check_op("cpu elementwise backward", rc_cpu);
@@ -764,6 +764,20 @@ static void check_dev_exact(const char *what, const float *dev, const float *wan
     CHECK(differ == 0, "%s: %zu of %zu elements differ from the cpu", what, differ, n);
     if (!differ) printf("  ok %-52s n=%-8zu (bitwise)\n", what, n);
     free(got);
+}
+
+/* axpy with accumulate 0 (a new gradient written outright): over NaN, bitwise the CPU's
+ * accumulation into zeros */
+static void test_axpy_overwrite(size_t n) {
+    float *x, *zero = calloc(n ? n : 1, 4);
+    float *dx = dev_rand(n, -2, 2, &x), *dy = dev_nan(n);
+    check_op("cpu axpy into zeros", CPU->axpy(zero, x, -0.37f, n, 1));
+    check_op("cuda axpy overwrite", GPU->axpy(dy, dx, -0.37f, n, 0));
+    char what[96];
+    snprintf(what, sizeof what, "axpy n=%zu (overwrite)", n);
+    check_dev_exact(what, dy, zero, n);
+    GPU->free(dx), GPU->free(dy);
+    free(x), free(zero);
 }
 
 /* relu + dropout fused (T5 v1.0's FFN): y and its bit mask, and the backward from the mask,
@@ -1896,6 +1910,7 @@ static void run_backward_tests(void) {
     test_dropout(100003, 0.5f, 0x123456789abcdefull, 777); /* a 64-bit seed, an offset */
     test_dropout(5, 0.1f, 7, 3);                           /* a partial Philox block */
     test_dropout((size_t)17000003, 0.1f, 9, 1);            /* the grid-stride loop */
+    test_axpy_overwrite(1), test_axpy_overwrite(100003);
     test_relu_dropout(100003, 0.1f, 42, 5);
     test_relu_dropout(7, 0.5f, 3, 0);
     /* the grid-stride loop: the second pass's warps must still hold 32 consecutive elements

@@ -117,6 +117,14 @@ static void test_kernels(size_t n, float p, const char *path) {
     CHECK(d == 0, "relu_dropout_backward n=%zu p=%g (%s, overwrite): %zu elements differ from into zeros", n, p, path,
           d);
     free(zero), free(tmp0);
+    /* axpy, accumulate 0 over NaN: bitwise accumulating into zeros */
+    float *ax_want = calloc(n ? n : 1, 4), *ax_got = malloc(4 * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) ax_got[i] = NAN;
+    CHECK(CPU->axpy(ax_want, dy, -0.37f, n, 1) == 0 && CPU->axpy(ax_got, dy, -0.37f, n, 0) == 0, "%s",
+          error_message());
+    d = bit_diff(ax_got, ax_want, n);
+    CHECK(d == 0, "axpy n=%zu (overwrite): %zu elements differ from into zeros", n, d);
+    free(ax_want), free(ax_got);
     /* dropout_add: y = h + dropout(x) */
     float *h = inputs(n), *dropped = malloc(4 * n);
     CHECK(CPU->dropout(dropped, x, n, p, seed, offset) == 0 && CPU->add(want, h, dropped, n) == 0,

@@ -66,7 +66,7 @@ static float rng_grid(double lo, double a) {
 static int weighted_sum_backward(struct exec *x, struct tape_node *n) {
     float *g = grad_of(x, n->in[0]);
     if (!g) return -1;
-    return x->be->axpy(g, n->in[1]->data, n->out->grad[0], (size_t)tensor_numel(n->in[0]));
+    return x->be->axpy(g, n->in[1]->data, n->out->grad[0], (size_t)tensor_numel(n->in[0]), 1);
 }
 
 static double host_wsum(const float *a, const float *r, int64_t n) {

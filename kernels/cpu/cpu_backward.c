@@ -154,7 +154,12 @@ int cpu_mul_acc(float *y, const float *a, const float *b, size_t n) {
     return 0;
 }
 
-int cpu_axpy(float *y, const float *x, float alpha, size_t n) {
+int cpu_axpy(float *y, const float *x, float alpha, size_t n, int accumulate) {
+    if (!accumulate) { /* y = 0 + alpha x: what a zero-filled y holds after the add */
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) y[i] = 0.0f + alpha * x[i];
+        return 0;
+    }
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
     return 0;

@@ -43,7 +43,7 @@ int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t 
 int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n);
 int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n);
 int cpu_mul_acc(float *y, const float *a, const float *b, size_t n);
-int cpu_axpy(float *y, const float *x, float alpha, size_t n);
+int cpu_axpy(float *y, const float *x, float alpha, size_t n, int accumulate);
 int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, const float *dmean,
                                int64_t rows, int64_t vocab);
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset,

@@ -186,8 +186,8 @@ static __global__ void mul_acc_kernel(float *y, const float *a, const float *b, 
     GRID_STRIDE(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(a[i], b[i]));
 }
 
-static __global__ void axpy_kernel(float *y, const float *x, float alpha, size_t n) {
-    GRID_STRIDE(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(alpha, x[i]));
+static __global__ void axpy_kernel(float *y, const float *x, float alpha, size_t n, int acc) {
+    GRID_STRIDE(i, n) y[i] = __fadd_rn(acc ? y[i] : 0.0f, __fmul_rn(alpha, x[i]));
 }
 
 extern "C" int cuda_relu_backward(float *dx, const float *dy, const float *y, size_t n) {
@@ -199,8 +199,8 @@ extern "C" int cuda_gelu_new_backward(float *dx, const float *dy, const float *x
 extern "C" int cuda_mul_acc(float *y, const float *a, const float *b, size_t n) {
     EW_LAUNCH(mul_acc_kernel, n, y, a, b, n);
 }
-extern "C" int cuda_axpy(float *y, const float *x, float alpha, size_t n) {
-    EW_LAUNCH(axpy_kernel, n, y, x, alpha, n);
+extern "C" int cuda_axpy(float *y, const float *x, float alpha, size_t n, int accumulate) {
+    EW_LAUNCH(axpy_kernel, n, y, x, alpha, n, accumulate);
 }
 
 /* ---- scatter-adds: embedding_backward and position_bias_backward ----
