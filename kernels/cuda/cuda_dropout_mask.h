@@ -25,9 +25,9 @@ static __device__ __forceinline__ void dropout_keep4(uint64_t seed, uint64_t off
 
 /* The keep flag of element i alone (a thread per element: 4 threads share a block's call). */
 static __device__ __forceinline__ int dropout_keep1(uint64_t seed, uint64_t offset, size_t i, float p) {
-    int keep[4];
+    int keep[4], w = (int)(i & 3);
     dropout_keep4(seed, offset, i / 4, p, keep);
-    return keep[i & 3];
+    return w == 0 ? keep[0] : w == 1 ? keep[1] : w == 2 ? keep[2] : keep[3]; /* selects: keep stays in registers */
 }
 
 /* A warp walking a row of elements in order (a softmax row: lane + 32 j): the keep flags of
@@ -36,29 +36,40 @@ static __device__ __forceinline__ int dropout_keep1(uint64_t seed, uint64_t offs
  * Window t covers elements a0 + 128 t .. + 127 (a0: the row's first element rounded down to a
  * multiple of 4); element a0 + 128 t + 4 m + w is bit m of b[w]. Two windows are held, so an
  * iteration of 32 elements straddling two windows finds both. Every lane of the warp must
- * make the same keep_window_need calls (warp-uniform arguments: the ballots need all 32). */
+ * make the same keep_window_need calls (warp-uniform arguments: the ballots need all 32).
+ * The ballots are indexed by constants or chosen by selects only, so they stay in registers. */
 struct keep_windows {
     int64_t a0;
-    int64_t t[2];     /* the windows held (-1: none) */
-    uint32_t b[2][4]; /* their ballots */
-    int older;        /* the slot to replace next */
+    int64_t t0, t1;           /* the windows held (-1: none) */
+    uint32_t b0[4], b1[4];    /* their ballots */
+    int older;                /* the slot to replace next */
 };
 
 static __device__ __forceinline__ void keep_windows_init(struct keep_windows *kw, int64_t first) {
     kw->a0 = first - (first & 3);
-    kw->t[0] = kw->t[1] = -1;
+    kw->t0 = kw->t1 = -1;
     kw->older = 0;
 }
 
 /* make window t held (warp-uniform t) */
 static __device__ __forceinline__ void keep_window_need(struct keep_windows *kw, int64_t t, uint64_t seed,
                                                         uint64_t offset, float p) {
-    if (kw->t[0] == t || kw->t[1] == t) return;
-    int slot = kw->older, keep[4];
+    if (kw->t0 == t || kw->t1 == t) return;
+    int keep[4];
     dropout_keep4(seed, offset, (size_t)((kw->a0 >> 2) + 32 * t + (threadIdx.x & 31)), p, keep);
-    for (int w = 0; w < 4; w++) kw->b[slot][w] = __ballot_sync(0xffffffffu, keep[w]);
-    kw->t[slot] = t;
-    kw->older = slot ^ 1;
+#pragma unroll
+    for (int w = 0; w < 4; w++) {
+        uint32_t v = __ballot_sync(0xffffffffu, keep[w]);
+        if (kw->older == 0)
+            kw->b0[w] = v;
+        else
+            kw->b1[w] = v;
+    }
+    if (kw->older == 0)
+        kw->t0 = t;
+    else
+        kw->t1 = t;
+    kw->older ^= 1;
 }
 
 /* The windows iteration j of a row (elements first + 32 j .. + 31) needs: call before it. */
@@ -72,8 +83,11 @@ static __device__ __forceinline__ void keep_windows_for(struct keep_windows *kw,
 /* The keep flag of element e (held by one of the two windows) */
 static __device__ __forceinline__ int keep_windows_get(const struct keep_windows *kw, int64_t e) {
     int64_t r = e - kw->a0, t = r >> 7;
-    int i = (int)(r & 127), slot = kw->t[0] == t ? 0 : 1;
-    return (int)((kw->b[slot][i & 3] >> (i >> 2)) & 1u);
+    int i = (int)(r & 127), w = i & 3, first = kw->t0 == t;
+    uint32_t v0 = first ? kw->b0[0] : kw->b1[0], v1 = first ? kw->b0[1] : kw->b1[1],
+             v2 = first ? kw->b0[2] : kw->b1[2], v3 = first ? kw->b0[3] : kw->b1[3];
+    uint32_t v = w == 0 ? v0 : w == 1 ? v1 : w == 2 ? v2 : v3;
+    return (int)((v >> (i >> 2)) & 1u);
 }
 
 #endif
