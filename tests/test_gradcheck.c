@@ -29,7 +29,11 @@
  * ids, masks) has no gradient buffer after backward; with no input requiring a gradient,
  * or with x->record 0, nothing is recorded (tape_len stays 0); and gradients accumulate:
  * two backward passes into persistent (caller-owned) gradient buffers give twice the
- * gradient of one. */
+ * gradient of one. The backend is the CPU's with new memory NaN-filled, so that an element
+ * of a new gradient buffer that no op writes (core/autograd.h grad_for_overwrite) shows
+ * even where the pool's poisoning of freed memory does not reach; inputs used twice (a @ a,
+ * q == k == v, dropout_add(a, a)) check that the first write is outright and the second
+ * adds. */
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -178,6 +182,43 @@ static struct tensor *f_ffn(struct exec *x, struct tensor **in, const struct gca
     return op_cross_entropy(x, h, in[4]);
 }
 
+/* inputs used twice (a == b, q == k == v): the first gradient write is outright (a new
+ * buffer), the second adds onto it */
+static struct tensor *f_bmm(struct exec *x, struct tensor **in, const struct gcase *c) { return op_bmm(x, in[0], in[1]); }
+static struct tensor *f_bmm_self(struct exec *x, struct tensor **in, const struct gcase *c) { return op_bmm(x, in[0], in[0]); }
+static struct tensor *f_scores_self(struct exec *x, struct tensor **in, const struct gcase *c) { return op_attn_scores(x, in[0], in[0], c->heads); }
+static struct tensor *f_view_twice(struct exec *x, struct tensor **in, const struct gcase *c) {
+    int64_t n = tensor_numel(in[0]);
+    struct tensor *a = op_view(x, in[0], 1, &n), *b = op_view(x, in[0], 1, &n);
+    return op_mul(x, op_scale(x, a, 0.5f), b);
+}
+static struct tensor *f_fwht(struct exec *x, struct tensor **in, const struct gcase *c) { return op_fwht(x, in[0], c->f); }
+static struct tensor *f_relu_dropout(struct exec *x, struct tensor **in, const struct gcase *c) {
+    x->training = 1;
+    x->seed = c->seed;
+    x->rng_offset = c->offset;
+    return op_relu_dropout(x, in[0], c->f);
+}
+static struct tensor *f_dropout_add_self(struct exec *x, struct tensor **in, const struct gcase *c) {
+    x->training = 1;
+    x->seed = c->seed;
+    x->rng_offset = c->offset;
+    return op_dropout_add(x, in[0], in[0], c->f);
+}
+static struct tensor *f_attention_self(struct exec *x, struct tensor **in, const struct gcase *c) {
+    struct tensor *s = op_attn_scores(x, in[0], in[0], c->heads);
+    struct tensor *b = op_position_bias(x, in[3], in[4]);
+    return op_attn_context(x, op_attn_softmax(x, s, b, in[5], c->causal), in[0]);
+}
+static struct tensor *f_attention_recompute_self(struct exec *x, struct tensor **in, const struct gcase *c) {
+    x->training = 1;
+    x->seed = c->seed;
+    x->rng_offset = c->offset;
+    x->recompute_attention = EXEC_ATTN_RECOMPUTE_ALWAYS;
+    struct tensor *b = in[3] ? op_position_bias(x, in[3], in[4]) : NULL;
+    return op_attention(x, in[0], in[0], in[c->causal ? 0 : 2], b, in[5], c->heads, 0, c->f);
+}
+
 /* clang-format off */
 #define T(...) {__VA_ARGS__}
 #define A(nd, sh, ini, aa, g) {.ndim = nd, .shape = T sh, .init = ini, .a = aa, .lo = 0, .grad = g}
@@ -296,6 +337,28 @@ static const struct gcase cases[] = {
      {AW(2, (5, 6), 0.25, 1.5, 1), A(1, (6), SYM, 1.5, 1), A(2, (9, 6), SYM, 1, 1), A(2, (6, 9), SYM, 1, 1),
       I(1, (5), TARGETS, 6)},
      .f = 0.1f, .seed = 42, .offset = 3, .atol = 5e-4, .rtol = 2e-3},
+    {"bmm [2,3,4]x[2,4,5]", f_bmm, {A(3, (2, 3, 4), SYM, 1, 1), A(3, (2, 4, 5), SYM, 1, 1)}, .atol = 2e-4, .rtol = 1e-3},
+    {"bmm a@a [2,3,3]", f_bmm_self, {A(3, (2, 3, 3), SYM, 1, 1)}, .atol = 2e-4, .rtol = 1e-3},
+    {"bmm a@a [4,4]", f_bmm_self, {A(2, (4, 4), SYM, 1, 1)}, .atol = 2e-4, .rtol = 1e-3},
+    {"attn_scores q==k B2 T3 H2", f_scores_self, {A(3, (2, 3, 4), SYM, 1, 1)}, .heads = 2, .atol = 2e-4, .rtol = 1e-3},
+    {"view twice [3,4]", f_view_twice, {A(2, (3, 4), SYM, 2, 1)}, .atol = 1e-4, .rtol = 1e-3},
+    {"fwht [3,8]", f_fwht, {A(2, (3, 8), SYM, 1, 1)}, .f = 1.0f, .atol = 2e-4, .rtol = 1e-3},
+    {"relu_dropout [5,7] p 0.3", f_relu_dropout, {AW(2, (5, 7), 0.1, 2, 1)}, .f = 0.3f, .seed = 11, .offset = 3, .atol = 1e-4, .rtol = 1e-3},
+    {"relu_dropout [70] p 0.5", f_relu_dropout, {AW(1, (70), 0.1, 2, 1)}, .f = 0.5f, .seed = 12, .offset = 0, .atol = 1e-4, .rtol = 1e-3},
+    {"dropout_add h==in [4,9] p 0.2", f_dropout_add_self, {A(2, (4, 9), SYM, 2, 1)}, .f = 0.2f, .seed = 13, .offset = 5, .atol = 1e-4, .rtol = 1e-3},
+    {"chain attention q==k==v B2 T4 H2", f_attention_self,
+     {A(3, (2, 4, 6), SYM, 1, 1), NONE, NONE, A(2, (5, 2), SYM, 1, 1), I(2, (4, 4), IDS, 5), I(2, (2, 4), MASK, 0)},
+     .heads = 2, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed q==k==v p0.3", f_attention_recompute_self,
+     {A(3, (2, 4, 6), SYM, 1, 1), NONE, NONE, A(2, (5, 2), SYM, 1, 1), I(2, (4, 4), IDS, 5), I(2, (2, 4), MASK, 0)},
+     .heads = 2, .causal = 1, .f = 0.3f, .seed = 21, .offset = 2, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed q==k, v p0.3", f_attention_recompute_self,
+     {A(3, (2, 4, 6), SYM, 1, 1), NONE, A(3, (2, 4, 6), SYM, 1, 1), A(2, (5, 2), SYM, 1, 1), I(2, (4, 4), IDS, 5),
+      I(2, (2, 4), MASK, 0)},
+     .heads = 2, .f = 0.3f, .seed = 22, .offset = 4, .atol = 5e-4, .rtol = 2e-3},
+    {"attn recomputed q==k, v p0", f_attention_recompute_self,
+     {A(3, (2, 4, 6), SYM, 1, 1), NONE, A(3, (2, 4, 6), SYM, 1, 1), NONE, NONE, NONE},
+     .heads = 3, .atol = 5e-4, .rtol = 2e-3},
 };
 /* clang-format on */
 
@@ -554,9 +617,19 @@ static void check_no_trainable(struct exec *x) {
     CHECK(backward(x, l) == -1, "backward of a loss with nothing trainable succeeded");
 }
 
+/* the CPU backend with new memory NaN-filled: a gradient element no op writes shows */
+static void *nan_alloc(size_t bytes) {
+    void *p = backend_cpu.alloc(bytes);
+    if (p) backend_cpu.fill(p, NAN, bytes / sizeof(float));
+    return p;
+}
+
 int main(void) {
     struct exec x;
-    if (exec_init(&x, &backend_cpu)) {
+    static struct backend nan_cpu;
+    nan_cpu = backend_cpu;
+    nan_cpu.alloc = nan_alloc;
+    if (exec_init(&x, &nan_cpu)) {
         fprintf(stderr, "%s\n", error_message());
         return 1;
     }
