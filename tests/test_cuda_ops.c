@@ -1966,6 +1966,13 @@ static void run_backward_tests(void) {
             test_attn_softmax_dropout(3, 2, 9, 70, 0.5f, with_bias, drop_probs);
             test_attn_softmax_dropout(2, 2, 6, 6, 0.1f, with_bias, drop_probs);
         }
+    /* rows longer than a 128-element keep window, starting off a multiple of 4: iterations
+     * straddling two windows, and windows replaced as the warp walks the row
+     * (cuda_dropout_mask.h keep_windows); K = 70 above never leaves window 0 */
+    for (int drop_probs = 0; drop_probs < 2; drop_probs++) {
+        test_attn_softmax_dropout(2, 3, 5, 301, 0.3f, drop_probs, drop_probs);
+        test_attn_softmax_dropout(1, 2, 3, 1029, 0.1f, 1 - drop_probs, drop_probs);
+    }
     test_attn_softmax_dropout(1, 1, 300000, 3, 0.1f, 1, 1); /* more rows than warps in the grid */
     test_attn_softmax_dropout(4, 12, 128, 128, 0.1f, 1, 1);  /* t5-base's encoder self-attention, batch 4 */
 
