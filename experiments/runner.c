@@ -340,7 +340,9 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
         "decoding", "greedy, skip special tokens, clean-up", "device", backend, "precision",
         r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
     if (!cfg) return NULL;
-    json_object_set_new(cfg, "stsb_step", json_real(r->stsb_step));
+    const struct task *task = task_find(r->task); /* validated before any run */
+    if (task && !strcmp(task->name, "stsb")) /* only STS-B's runs: the others' configuration is unchanged by it */
+        json_object_set_new(cfg, "stsb_step", json_real(r->stsb_step));
     json_object_set_new(cfg, "grad_accum_tail",
                         json_string("floor(micro-batches / grad_accum) steps an epoch; the rest carried into the "
                                     "next epoch's first step (transformers 4.6 Trainer)"));
@@ -463,6 +465,7 @@ struct eval_point_ctx {
     int64_t static_bytes;
     int spe;            /* optimizer steps per epoch */
     int64_t period;     /* steps between evaluations (spe, or eval_every) */
+    int by_steps;       /* eval_every > 0 (else every epoch) */
     struct step_ctx sc; /* the period's step losses and the progress display */
     double t0;          /* when the period's training began */
 };
@@ -475,10 +478,11 @@ static int on_eval_point(void *ctx, const struct trainer_point *tp) {
     struct eval_point_ctx *ec = ctx;
     struct run_resources *q = ec->q;
     int64_t next = tp->step;
-    /* as the reference's Trainer, evaluations fall at multiples of the period only: a last
-     * step between two (e.g. a low-resource size of 2,600 steps evaluated every 250) is no
-     * candidate for the best checkpoint, unless nothing was evaluated before it */
-    if (next == tp->total_steps && next % ec->period != 0 && q->st.n > 0) {
+    /* as the reference's Trainer, step-based evaluations fall at multiples of eval_every only:
+     * a last step between two (e.g. a low-resource size of 2,600 steps evaluated every 250) is
+     * no candidate for the best checkpoint, unless nothing was evaluated before it (an epoch
+     * cut short by max_steps is evaluated at its end, as the Trainer's epoch strategy does) */
+    if (ec->by_steps && next == tp->total_steps && next % ec->period != 0 && q->st.n > 0) {
         q->st.train_time_s += now() - ec->t0;
         return 0;
     }
@@ -624,7 +628,8 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (!rc && q.st.ckpt[0]) rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt);
     struct eval_point_ctx ec = {.q = &q, .run_dir = run_dir, .state_path = state_path,
                                 .model_name = model_name, .static_bytes = static_bytes,
-                                .spe = spe, .period = chunk, .sc = {&p, 0, 0, ""}};
+                                .spe = spe, .period = chunk, .by_steps = r->eval_every > 0,
+                                .sc = {&p, 0, 0, ""}};
     c.on_period = on_eval_point;
     c.period_ctx = &ec;
     c.period = chunk;

@@ -145,10 +145,15 @@ static int parse_run(const struct ctx *c, struct result_run *r) {
     char *opts = json_dumps(json_object_get(c->o, "options"), JSON_SORT_KEYS | JSON_COMPACT);
     v = json_object_get(c->o, "lr");
     json_t *rf = json_object_get(c->o, "reduction_factor");
-    snprintf(r->config, sizeof r->config, "lr=%.17g rf=%lld options=%s set=%s",
+    /* the paper's STS-B rounding (config.stsb_step 0.2) is another configuration */
+    json_t *cf = json_object_get(c->o, "config"), *st = json_is_object(cf) ? json_object_get(cf, "stsb_step") : NULL;
+    char stsb[32] = "";
+    if (json_is_number(st) && json_number_value(st) != 0.1)
+        snprintf(stsb, sizeof stsb, " stsb_step=%g", json_number_value(st));
+    snprintf(r->config, sizeof r->config, "lr=%.17g rf=%lld options=%s set=%s%s",
              json_is_number(v) ? json_number_value(v) : 0.0,
              json_is_integer(rf) ? (long long)json_integer_value(rf) : 0LL, opts ? opts : "{}",
-             r->overrides);
+             r->overrides, stsb);
     free(opts);
     return 0;
 }

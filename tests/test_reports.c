@@ -170,6 +170,19 @@ int main(void) {
     o.overrides = NULL;
     expect_error(dir, LINE("full", "rte", ",\"overrides\":[1]"), "field overrides: expected an object");
 
+    /* STS-B under the code's and the paper's rounding (config.stsb_step 0.1 and 0.2) are two
+     * configurations, never pooled as seeds: the better validation one is reported (80, not
+     * the mean 70) */
+#define STSB(step, val, test)                                                                                    \
+    "{\"experiment\":\"table1\",\"preset\":\"tiny\",\"method\":\"full\",\"task\":\"stsb\",\"base_params\":10,"           \
+    "\"trainable_params\":1,\"config\":{\"stsb_step\":" step "},\"validation\":{\"score\":" val "},\"test\":{\"score\":" \
+    test ",\"metrics\":{\"pearson\":" test ",\"spearmanr\":" test "}}}\n"
+    write_text(path, STSB("0.1", "50", "60") STSB("0.2", "70", "80"));
+    CHECK(report_results_file(path, &o, &s) == 0, "%s", error_message());
+    md = file_text(want, NULL);
+    CHECK(md && strstr(md, "80.00/80.00") && !strstr(md, "70.00"), "STS-B roundings pooled: %s", md ? md : "");
+    free(md);
+
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
