@@ -46,7 +46,7 @@ int cmd_train(int argc, char **argv) {
         {"batch", 1, "examples per micro-batch (default 8)"},
         {"grad-accum", 1, "micro-batches per optimizer step (default 1; an epoch makes floor(batches / N) steps, the rest carried into the next epoch, as the transformers 4.6 Trainer)"},
         {"warmup", 1, "linear warmup steps (default 0)"},
-        {"max-steps", 1, "train for this many optimizer steps in all (sets the schedule)"},
+        {"max-steps", 1, "train for this many optimizer steps in all, whatever --epochs (as transformers' max_steps; sets the schedule)"},
         {"stop-after", 1, "leave after N steps of this invocation (checkpointed with --save)"},
         {"max-source-length", 1, "truncate sources (default 128)"},
         {"max-target-length", 1, "truncate targets (default 128)"},

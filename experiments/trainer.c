@@ -34,8 +34,9 @@ static int steps_per_epoch(const struct train_config *c, int n) {
 int trainer_steps_per_epoch(const struct train_config *c, int n_examples) { return steps_per_epoch(c, n_examples); }
 
 int64_t trainer_total_steps(const struct train_config *c, int n_examples) {
-    int64_t t = (int64_t)c->epochs * steps_per_epoch(c, n_examples);
-    return c->max_steps > 0 && c->max_steps < t ? c->max_steps : t;
+    /* max_steps, when set, is the number of steps whatever the epochs (as the Trainer's
+     * max_steps overrides num_train_epochs): epochs go on, each a fresh order, until it */
+    return c->max_steps > 0 ? c->max_steps : (int64_t)c->epochs * steps_per_epoch(c, n_examples);
 }
 
 static int save_to(const char *path, const struct train_config *c, const struct trainable *tr,

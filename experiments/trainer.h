@@ -22,7 +22,7 @@ struct train_config {
     int batch;      /* examples per micro-batch */
     int grad_accum; /* micro-batches per optimizer step */
     int max_source_len, max_target_len;
-    int64_t max_steps;  /* train for this many optimizer steps in all (0: all epochs); sets the schedule */
+    int64_t max_steps;  /* train for this many optimizer steps in all, whatever epochs (0: all epochs); sets the schedule */
     int64_t stop_after; /* leave after this many steps of this call (checkpointed; resume later) */
     uint64_t seed;
     int dropout;       /* 1: dropout on (training), 0: off */

@@ -82,6 +82,12 @@ static void check_tail(void) {
     /* steps by hand: floor(batches / accum) an epoch, at least 1 */
     static const struct { int n, batch, accum, epochs, steps; } cnt[] = {
         {12, 4, 2, 3, 3}, {12, 2, 4, 2, 2}, {12, 2, 2, 1, 3}, {5, 8, 2, 4, 4}, {40, 8, 2, 3, 6}, {41, 8, 3, 2, 4}};
+    /* max_steps is the count whatever the epochs (the Trainer's max_steps overrides them) */
+    struct train_config ms = {.epochs = 1, .batch = 4, .grad_accum = 1, .max_steps = 10};
+    CHECK(trainer_total_steps(&ms, 12) == 10, "max_steps 10 over 1 epoch of 3 steps: %lld steps",
+          (long long)trainer_total_steps(&ms, 12));
+    ms.max_steps = 2;
+    CHECK(trainer_total_steps(&ms, 12) == 2, "max_steps 2: %lld steps", (long long)trainer_total_steps(&ms, 12));
     for (size_t i = 0; i < sizeof cnt / sizeof cnt[0]; i++) {
         struct train_config cc = {.epochs = cnt[i].epochs, .batch = cnt[i].batch, .grad_accum = cnt[i].accum};
         CHECK(trainer_total_steps(&cc, cnt[i].n) == cnt[i].steps, "%d examples, batch %d, accum %d, %d epochs: %lld steps, want %d",
