@@ -144,11 +144,17 @@ static struct tensor *f_xent(struct exec *x, struct tensor **in, const struct gc
 
 /* clang-format on */
 
-static struct tensor *f_dropout(struct exec *x, struct tensor **in, const struct gcase *c) {
-    /* the mask is a function of (seed, offset): reset the offset before every forward */
+/* training mode with the case's dropout stream: the mask is a function of (seed, offset),
+ * so it is reset before every forward */
+static void dropout_stream(struct exec *x, const struct gcase *c) {
     x->training = 1;
     x->seed = c->seed;
     x->rng_offset = c->offset;
+}
+
+static struct tensor *f_dropout(struct exec *x, struct tensor **in, const struct gcase *c) {
+    /* the mask is a function of (seed, offset): reset the offset before every forward */
+    dropout_stream(x, c);
     return op_dropout(x, in[0], c->f);
 }
 
@@ -162,9 +168,7 @@ static struct tensor *f_attention(struct exec *x, struct tensor **in, const stru
 /* The same through op_attention with the probabilities recomputed in backward (the dropout
  * mask regenerated from its seed and offset), dropout c->f */
 static struct tensor *f_attention_recompute(struct exec *x, struct tensor **in, const struct gcase *c) {
-    x->training = 1;
-    x->seed = c->seed;
-    x->rng_offset = c->offset;
+    dropout_stream(x, c);
     x->recompute_attention = EXEC_ATTN_RECOMPUTE_ALWAYS;
     struct tensor *b = in[3] ? op_position_bias(x, in[3], in[4]) : NULL;
     return op_attention(x, in[0], in[1], in[2], b, in[5], c->heads, c->causal, c->f);
@@ -173,9 +177,7 @@ static struct tensor *f_attention_recompute(struct exec *x, struct tensor **in, 
 /* T5 feed-forward with residual and a cross-entropy head:
  * xent(x + scale(linear(dropout(gelu(linear(rmsnorm(x), wi))), wo)), targets) */
 static struct tensor *f_ffn(struct exec *x, struct tensor **in, const struct gcase *c) {
-    x->training = 1;
-    x->seed = c->seed;
-    x->rng_offset = c->offset;
+    dropout_stream(x, c);
     struct tensor *h = op_rmsnorm(x, in[0], in[1], 1e-6f);
     h = op_dropout(x, op_gelu_new(x, op_linear(x, h, in[2])), c->f);
     h = op_add(x, in[0], op_scale(x, op_linear(x, h, in[3]), 0.5f));
@@ -194,15 +196,11 @@ static struct tensor *f_view_twice(struct exec *x, struct tensor **in, const str
 }
 static struct tensor *f_fwht(struct exec *x, struct tensor **in, const struct gcase *c) { return op_fwht(x, in[0], c->f); }
 static struct tensor *f_relu_dropout(struct exec *x, struct tensor **in, const struct gcase *c) {
-    x->training = 1;
-    x->seed = c->seed;
-    x->rng_offset = c->offset;
+    dropout_stream(x, c);
     return op_relu_dropout(x, in[0], c->f);
 }
 static struct tensor *f_dropout_add_self(struct exec *x, struct tensor **in, const struct gcase *c) {
-    x->training = 1;
-    x->seed = c->seed;
-    x->rng_offset = c->offset;
+    dropout_stream(x, c);
     return op_dropout_add(x, in[0], in[0], c->f);
 }
 static struct tensor *f_attention_self(struct exec *x, struct tensor **in, const struct gcase *c) {
@@ -211,9 +209,7 @@ static struct tensor *f_attention_self(struct exec *x, struct tensor **in, const
     return op_attn_context(x, op_attn_softmax(x, s, b, in[5], c->causal), in[0]);
 }
 static struct tensor *f_attention_recompute_self(struct exec *x, struct tensor **in, const struct gcase *c) {
-    x->training = 1;
-    x->seed = c->seed;
-    x->rng_offset = c->offset;
+    dropout_stream(x, c);
     x->recompute_attention = EXEC_ATTN_RECOMPUTE_ALWAYS;
     struct tensor *b = in[3] ? op_position_bias(x, in[3], in[4]) : NULL;
     return op_attention(x, in[0], in[0], in[c->causal ? 0 : 2], b, in[5], c->heads, 0, c->f);
