@@ -38,17 +38,18 @@ void tape_unpin(struct exec *x, struct tape_node *n) {
     n->n_saved = 0;
 }
 
-float *grad_for_overwrite(struct exec *x, struct tensor *t, int *fresh) {
-    *fresh = !t->grad;
-    if (!t->grad) t->grad = pool_alloc(&x->data, (size_t)tensor_numel(t) * sizeof(float));
+float *grad_of(struct exec *x, struct tensor *t) {
+    if (t->grad) return t->grad;
+    t->grad = pool_alloc(&x->data, (size_t)tensor_numel(t) * sizeof(float));
+    if (t->grad && x->be->fill(t->grad, 0.0f, (size_t)tensor_numel(t))) t->grad = NULL;
     return t->grad;
 }
 
-float *grad_of(struct exec *x, struct tensor *t) {
-    int fresh;
-    float *g = grad_for_overwrite(x, t, &fresh);
-    if (g && fresh && x->be->fill(g, 0.0f, (size_t)tensor_numel(t))) t->grad = g = NULL;
-    return g;
+float *grad_for_overwrite(struct exec *x, struct tensor *t, int *fresh) {
+    *fresh = !t->grad && x->overwrite_grads;
+    if (!*fresh) return grad_of(x, t); /* an existing gradient, or the zero fill (A/B) */
+    t->grad = pool_alloc(&x->data, (size_t)tensor_numel(t) * sizeof(float));
+    return t->grad;
 }
 
 /* Backends grow op by op: say which backward op is missing instead of crashing. */

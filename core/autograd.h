@@ -50,7 +50,8 @@ float *grad_of(struct exec *x, struct tensor *t);
 /* grad_of for an op that can overwrite the whole gradient: when t has no gradient yet, a new
  * buffer left unfilled and *fresh = 1, and the op must write every element as if it added
  * into zeros (a GEMM with beta 0: the zero fill and the read of it saved); otherwise t's
- * buffer and *fresh = 0 (accumulate). NULL on failure. */
+ * buffer and *fresh = 0 (accumulate). With x->overwrite_grads 0 (COMPACTER_ZERO_FILL_GRADS=1),
+ * always grad_of's buffer and *fresh = 0. NULL on failure. */
 float *grad_for_overwrite(struct exec *x, struct tensor *t, int *fresh);
 
 /* Backpropagate from a scalar loss [1] (d loss = 1). Returns -1 with the failing op named.

@@ -33,6 +33,10 @@ struct exec {
     /* Fused kernels where the backend has them (op_relu_dropout): 1 by default, 0 with
      * COMPACTER_NO_FUSION=1 (the separate ops: bitwise the same results, for comparisons). */
     int fuse;
+    /* New activation gradients written outright by their first op (core/autograd.h
+     * grad_for_overwrite): 1 by default, 0 with COMPACTER_ZERO_FILL_GRADS=1 (zero-filled and
+     * accumulated into: bitwise the same results, for comparisons). */
+    int overwrite_grads;
 };
 
 enum { EXEC_ATTN_KEEP = 0, EXEC_ATTN_RECOMPUTE = 1, EXEC_ATTN_RECOMPUTE_ALWAYS = 2 };

@@ -12,7 +12,9 @@
  *     backward mul_acc into a zeroed buffer then gelu_new_backward (da), and mul_acc (dg).
  *  2. Whole steps of the v1.0 fixture T5 (ReLU FFN) at batch 8, dropout on, two forward +
  *     backward passes each: full fine-tuning, Compacter++ and LoRA, fused (x->fuse = 1,
- *     the default) and not (0): the loss, the logits, every trained gradient and the dropout
+ *     the default, with new gradients written outright, x->overwrite_grads = 1) and not (both
+ *     0: separate ops, every new gradient zero-filled): the loss, the logits, every trained
+ *     gradient and the dropout
  *     stream's offset bitwise the same; the tape holds one relu_dropout node per FFN and
  *     one dropout_add node per sublayer when fused and none otherwise. The same for full
  *     fine-tuning and Compacter++ of the v1.1 fixture (gated-GELU: gelu_mul, dropout_add).
@@ -201,6 +203,7 @@ static int attn_run(const struct attn_case *c, int fuse, float **res, size_t *le
     struct exec x;
     if (exec_init(&x, &counting)) return -1;
     x.fuse = fuse;
+    x.overwrite_grads = fuse; /* the unfused run also zero-fills every new gradient: the old way */
     x.record = 1;
     x.training = 1;
     x.seed = 0x5eedull + (uint64_t)c->b;
