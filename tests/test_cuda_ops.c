@@ -56,6 +56,7 @@ int main(void) {
 #include "core/optimizer.h"
 #include "methods/method.h"
 #include "core/safetensors.h"
+#include "tests/ref_attention.h"
 #include "core/t5_forward.h"
 #include "core/t5_model.h"
 #include "kernels/cuda/cuda_backend.h"
@@ -1091,8 +1092,8 @@ static void test_attn_softmax_dropout(int64_t B, int64_t H, int64_t Q, int64_t K
     check_dev_exact(what, pr_f, h_pr, n);
     float *c_g = hcopy(g0, n), *c_gb = hcopy(gb0, nb), *c_pr = hcopy(probs, n);
     check_op("cpu attn_softmax_dropout_backward",
-             CPU->attn_softmax_dropout_backward(c_g, with_bias ? c_gb : NULL, dd, c_pr, B, H, Q, K, p, seed, offset,
-                                                drop_probs, 1));
+             ref_softmax_dropout_backward(c_g, with_bias ? c_gb : NULL, dd, c_pr, B, H, Q, K, p, seed, offset,
+                                          drop_probs, 1));
     snprintf(what, sizeof what, "attn_softmax_dropout_backward ds (bias=%d), against the cpu", with_bias);
     check_dev_rel(what, g_f, c_g, n, TOL);
     snprintf(what, sizeof what, "attn_softmax_dropout_backward dbias (bias=%d), against the cpu", with_bias);
@@ -2019,7 +2020,10 @@ static void run_bf16_tests(void) {
  *   Makefile's command plus these two flags)
  * and the "cuda" side is the CPU backend; every comparison must then pass, exactly. */
 int main(void) {
-    GPU = &backend_cpu;
+    static struct backend cpu_as_gpu;
+    cpu_as_gpu = backend_cpu;
+    cpu_as_gpu.attn_softmax_dropout_backward = ref_softmax_dropout_backward; /* the CPU backend has none */
+    GPU = &cpu_as_gpu;
     run_backward_tests();
     test_bf16_training("v10", ADAMW_TORCH); /* the "bf16" side is the cpu's fp32 here */
     CHECK_DONE();

@@ -81,5 +81,4 @@ const struct backend backend_cpu = {
     .gelu_mul = cpu_gelu_mul,
     .gelu_mul_backward = cpu_gelu_mul_backward,
     .attn_softmax_dropout = cpu_attn_softmax_dropout,
-    .attn_softmax_dropout_backward = cpu_attn_softmax_dropout_backward,
 };

@@ -4,13 +4,11 @@
  * drawn for 8 Philox blocks (32 elements) at a time: with AVX2 where the CPU has it (8
  * blocks in the 8 lanes of a register, philox4x32_10's rounds in vector form), else block
  * by block. Drawn one block at a time, Philox was a third of a tiny-model training step.
- * Attention's softmax-and-dropout pair is here too (as the two ops in turn). */
+ * Attention's softmax-and-dropout forward is here too (as the two ops in turn). */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "core/env.h"
-#include "core/error.h"
 #include "core/philox.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -245,24 +243,12 @@ int cpu_relu_dropout_backward(float *dx, const float *dy, const uint32_t *mask, 
     return 0;
 }
 
-/* Attention's softmax and its dropout: the CPU runs the two ops in turn (the reference the
- * CUDA backend's one-pass kernels are checked against; on the CPU the probabilities of a
- * t5-small attention fit in cache either way). */
+/* Attention's softmax and its dropout: the CPU runs the two ops in turn (on the CPU the
+ * probabilities of a t5-small attention fit in cache either way). There is no fused backward
+ * here: op_attention then runs the separate backward ops, which is all a CPU version would do
+ * (tests/ref_attention.h composes one for the tests). */
 int cpu_attn_softmax_dropout(float *scores, const float *bias, const float *mask, int causal, int64_t B,
                              int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset) {
     if (cpu_attn_softmax(scores, bias, mask, causal, B, H, Q, K)) return -1;
     return cpu_dropout(scores, scores, (size_t)(B * H * Q * K), p, seed, offset);
-}
-
-int cpu_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs,
-                                      int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
-                                      uint64_t offset, int drop_probs, int accumulate) {
-    size_t n = (size_t)(B * H * Q * K);
-    float *dprobs = malloc((n ? n : 1) * sizeof(float));
-    if (!dprobs) return error_set("attention softmax and dropout backward: out of memory (%zu floats)", n);
-    int rc = cpu_dropout_backward(dprobs, ddropped, n, p, seed, offset, 0) || /* into zeros */
-             cpu_attn_softmax_backward(ds, dbias, dprobs, probs, B, H, Q, K, accumulate);
-    free(dprobs);
-    if (!rc && drop_probs) rc = cpu_dropout(probs, probs, n, p, seed, offset);
-    return rc ? -1 : 0;
 }

@@ -56,9 +56,6 @@ int cpu_gelu_mul(float *y, const float *a, const float *g, size_t n);
 int cpu_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n);
 int cpu_attn_softmax_dropout(float *scores, const float *bias, const float *mask, int causal, int64_t B,
                              int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset);
-int cpu_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddropped, float *probs,
-                                      int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
-                                      uint64_t offset, int drop_probs, int accumulate);
 struct adamw_step;
 int cpu_sumsq(float *out, const float *x, size_t n);
 int cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct adamw_step *a);
