@@ -464,8 +464,6 @@ struct eval_point_ctx {
     const char *run_dir, *state_path, *model_name;
     int64_t static_bytes;
     int spe;            /* optimizer steps per epoch */
-    int64_t period;     /* steps between evaluations (spe, or eval_every) */
-    int by_steps;       /* eval_every > 0 (else every epoch) */
     struct step_ctx sc; /* the period's step losses and the progress display */
     double t0;          /* when the period's training began */
 };
@@ -478,14 +476,6 @@ static int on_eval_point(void *ctx, const struct trainer_point *tp) {
     struct eval_point_ctx *ec = ctx;
     struct run_resources *q = ec->q;
     int64_t next = tp->step;
-    /* as the reference's Trainer, step-based evaluations fall at multiples of eval_every only:
-     * a last step between two (e.g. a low-resource size of 2,600 steps evaluated every 250) is
-     * no candidate for the best checkpoint, unless nothing was evaluated before it (an epoch
-     * cut short by max_steps is evaluated at its end, as the Trainer's epoch strategy does) */
-    if (ec->by_steps && next == tp->total_steps && next % ec->period != 0 && q->st.n > 0) {
-        q->st.train_time_s += now() - ec->t0;
-        return 0;
-    }
     char ck[128], save[4400];
     snprintf(ck, sizeof ck, "ckpt-%lld.safetensors", (long long)next);
     if (path_fmt(save, sizeof save, "%s/%s", ec->run_dir, ck) || trainer_checkpoint(tp, save)) return -1;
@@ -628,15 +618,19 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (!rc && q.st.ckpt[0]) rc = path_fmt(resume, sizeof resume, "%s/%s", run_dir, q.st.ckpt);
     struct eval_point_ctx ec = {.q = &q, .run_dir = run_dir, .state_path = state_path,
                                 .model_name = model_name, .static_bytes = static_bytes,
-                                .spe = spe, .period = chunk, .by_steps = r->eval_every > 0,
-                                .sc = {&p, 0, 0, ""}};
+                                .spe = spe, .sc = {&p, 0, 0, ""}};
     c.on_period = on_eval_point;
     c.period_ctx = &ec;
     c.period = chunk;
+    /* as the reference's Trainer: with eval_every, evaluations fall at its multiples only (a
+     * low-resource size of 2,600 steps evaluated every 250 has no step-2,600 candidate); every
+     * epoch, also at an epoch cut short by max_steps (the Trainer's epoch strategy) */
+    c.period_multiples_only = r->eval_every > 0;
     if (!rc && step < total) {
         ec.t0 = now();
         rc = trainer_run(&q.x, &q.m, &q.tr, &q.train.ids, &c, q.st.ckpt[0] ? resume : NULL, on_step,
                          &ec.sc);
+        if (!rc) q.st.train_time_s += now() - ec.t0; /* steps after the last evaluation */
     }
     /* the best validation state on test */
     struct task_result tr_test;

@@ -162,7 +162,8 @@ int trainer_run(struct exec *x, struct t5_model *m, struct trainable *tr, const 
         }
         if (cb) cb(ctx, &si);
         if (c.save_every > 0 && step % c.save_every == 0 && step < stop) rc = save(&c, tr, &o, x, step);
-        if (!rc && c.on_period && (step % period == 0 || step == total))
+        int at_end = step == total && (!c.period_multiples_only || total < period);
+        if (!rc && c.on_period && (step % period == 0 || at_end))
             rc = period_end(x, &c, tr, &o, step, total, epoch + 1);
     }
     x->record = 0;

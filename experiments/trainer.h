@@ -33,7 +33,11 @@ struct train_config {
     period_callback on_period; /* NULL: none */
     void *period_ctx;
     int64_t period; /* steps between on_period calls, counted from step 0 of the run (not of
-                       this call); 0: one epoch. on_period also follows the last step. */
+                       this call); 0: one epoch. on_period also follows the last step... */
+    int period_multiples_only; /* ...unless this is set and the last step is past a multiple
+                                  (the Trainer's eval_steps: its best checkpoint is chosen
+                                  among the multiples; a run shorter than one period still
+                                  gets the call after its last step) */
 };
 
 /* Where training is when on_period is called. */

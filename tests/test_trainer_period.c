@@ -2,7 +2,8 @@
  * runner uses to evaluate every epoch inside one trainer_run.
  *  - it is called at every multiple of `period` steps and after the last step, counted from
  *    step 0 of the run (a resumed run keeps the same points), and at every epoch's end
- *    when period is 0;
+ *    when period is 0; with period_multiples_only, after the last step only when the run is
+ *    shorter than one period;
  *  - what the callback runs does not change training: a callback that runs a forward pass
  *    with dropout forced on (advancing the dropout stream) leaves the final checkpoint
  *    bitwise identical to a run without callback (dropout on, so the stream matters);
@@ -99,6 +100,8 @@ static int on_period(void *ctx, const struct trainer_point *p) {
 }
 
 /* One trainer_run on a fresh model; probe (may be NULL) as the period callback. */
+static int multiples_only; /* train_config.period_multiples_only for the next train() */
+
 static int train(const char *save, const char *resume, int64_t period, struct probe *pr) {
     struct fixture f;
     if (setup(&f)) {
@@ -111,6 +114,7 @@ static int train(const char *save, const char *resume, int64_t period, struct pr
         c.on_period = on_period;
         c.period_ctx = pr;
         c.period = period;
+        c.period_multiples_only = multiples_only;
     }
     int rc = trainer_run(&f.x, &f.m, &f.tr, &f.d, &c, resume, NULL, NULL);
     if (pr) pr->f = NULL;
@@ -137,6 +141,16 @@ int main(void) {
           (long long)p.steps[2], (long long)p.steps[3]);
     CHECK(p.epochs[0] == 1 && p.epochs[1] == 1 && p.epochs[2] == 2 && p.epochs[3] == 2, "epochs %d %d %d %d",
           p.epochs[0], p.epochs[1], p.epochs[2], p.epochs[3]);
+    /* multiples only (the Trainer's eval_steps): 2, 4, 6, not the last (7); a period past the
+     * run (8): the last step only */
+    multiples_only = 1;
+    struct probe pm = {0}, pl = {0};
+    CHECK(train(NULL, NULL, 2, &pm) == 0 && train(NULL, NULL, 8, &pl) == 0, "multiples only: %s", error_message());
+    multiples_only = 0;
+    CHECK(pm.n == 3 && pm.steps[0] == 2 && pm.steps[1] == 4 && pm.steps[2] == 6, "multiples only, period 2: %d calls",
+          pm.n);
+    CHECK(pl.n == 1 && pl.steps[0] == 7, "multiples only, period 8 over 7 steps: %d calls (first at %lld)", pl.n,
+          (long long)pl.steps[0]);
     CHECK(!p.saw_training && !p.saw_record, "the callback ran with dropout %d / recording %d on", p.saw_training,
           p.saw_record);
     CHECK(files_identical(straight, with_cb), "a callback that ran a dropout forward pass changed training");
