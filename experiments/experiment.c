@@ -217,9 +217,7 @@ static int set_run_id(struct run_spec *r) {
     if (r->reduction_factor > 0) snprintf(rf, sizeof rf, "/rf%d", r->reduction_factor);
     if (r->overrides[0]) snprintf(set, sizeof set, "/set-%s", r->overrides);
     const char *policy = r->batch > 0 ? "" : r->batch_common ? "/batch-common" : "/batch-own";
-    /* the paper's STS-B rounding is another configuration of the STS-B runs only */
-    const struct task *t = r->stsb_step != 0.1 ? task_find(r->task) : NULL; /* an unknown task fails later */
-    const char *stsb = t && !strcmp(t->name, "stsb") ? "/stsb-step0.2" : "";
+    const char *stsb = r->stsb_step == 0.2 ? "/stsb-step0.2" : ""; /* the paper's STS-B rounding */
     int n = snprintf(r->run_id, sizeof r->run_id, "%s/%s/%s/%s%s%s/lr%s%s/seed%d%s%s", r->experiment,
                      r->preset, r->label, r->task, size, stsb, lr, rf, r->seed, policy, set);
     if (n < 0 || (size_t)n >= sizeof r->run_id) return error_set("run id too long: %s", r->run_id);
@@ -367,7 +365,6 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
     copy(r.device, sizeof r.device, c->device);
     copy(r.precision, sizeof r.precision, c->precision);
     r.max_source_length = c->max_source_length;
-    r.stsb_step = c->stsb_step;
     r.eval_every = c->eval_every;
     r.memory_budget_bytes = c->memory_budget_bytes;
     r.batch_common = c->batch_common;
@@ -380,6 +377,9 @@ static int expand_method(const struct preset_common *c, json_t *m, size_t mi,
         int task_epochs = (int)get_int(c->path, tjp, t, "epochs", 0, c->sizes == NULL, 1, &err);
         if (err) return -1;
         copy(r.task, sizeof r.task, tname);
+        /* the rounding is STS-B's alone (an unknown task fails at validation) */
+        const struct task *tk = task_find(tname);
+        r.stsb_step = tk && !strcmp(tk->name, "stsb") ? c->stsb_step : 0.0;
         size_t n_sizes = c->sizes ? json_array_size(c->sizes) : 1;
         for (size_t si = 0; si < n_sizes; si++) {
             r.train_size = -1;

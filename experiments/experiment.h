@@ -44,7 +44,8 @@ struct run_spec {
     int warmup;
     int max_source_length;
     /* STS-B's target rounding: 0.1 (the reference code's, which made the published numbers;
-     * the default) or 0.2 (the paper's text: 21 classes); the preset's "stsb_step" */
+     * the default) or 0.2 (the paper's text: 21 classes), the preset's "stsb_step"; 0 for the
+     * other tasks */
     double stsb_step;
     int eval_every;  /* steps; 0: every epoch */
     long train_size; /* -1: the whole training split */

@@ -340,8 +340,7 @@ static json_t *effective_config(const struct runner *R, const struct run_spec *r
         "decoding", "greedy, skip special tokens, clean-up", "device", backend, "precision",
         r->precision, "n_train", n_train, "n_validation", n_val, "n_test", n_test);
     if (!cfg) return NULL;
-    const struct task *task = task_find(r->task); /* validated before any run */
-    if (task && !strcmp(task->name, "stsb")) /* only STS-B's runs: the others' configuration is unchanged by it */
+    if (r->stsb_step > 0) /* STS-B's runs only: the others' configuration does not change with it */
         json_object_set_new(cfg, "stsb_step", json_real(r->stsb_step));
     json_object_set_new(cfg, "grad_accum_tail",
                         json_string("floor(micro-batches / grad_accum) steps an epoch; the rest carried into the "
@@ -437,7 +436,7 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
     if (!rc) rc = data_root(R, t, data, sizeof data);
     struct task_options to = task_options_default();
     if (!rc) to.add_prefix = q->mi.method->task_prefix;
-    to.stsb_step = r->stsb_step;
+    if (r->stsb_step > 0) to.stsb_step = r->stsb_step;
     if (!rc) {
         struct task_options tt = to;
         tt.n_obs = r->train_size; /* the low-resource size, capped by --set max_train_samples */
