@@ -9,21 +9,21 @@
 #define G(t) grad_of(x, (t))
 #define CHECKED(call) do { if (call) return -1; } while (0)
 
-/* t's gradient for a GEMM that writes all of it: *beta 0 when it is new (written outright, no
- * zero fill: grad_for_overwrite), 1 when it accumulates. Take them in the order the GEMMs
- * write, so that an input feeding two of them (q = k) is overwritten once, then added to. */
-static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
-    int fresh = 0;
-    float *g = grad_for_overwrite(x, t, &fresh);
-    *beta = fresh ? 0.0f : 1.0f;
-    return g;
-}
-
-/* The same for a backend kernel with an `accumulate` flag: 0 when t's gradient is new */
+/* t's gradient for a backend kernel with an `accumulate` flag: 0 when it is new (written
+ * outright, no zero fill: grad_for_overwrite). Take them in the order the kernels write, so
+ * that an input feeding two of them (q = k) is overwritten once, then added to. */
 static float *grad_k(struct exec *x, struct tensor *t, int *accumulate) {
     int fresh = 0;
     float *g = grad_for_overwrite(x, t, &fresh);
     *accumulate = !fresh;
+    return g;
+}
+
+/* The same for a GEMM: beta 0 (new) or 1 */
+static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
+    int acc;
+    float *g = grad_k(x, t, &acc);
+    *beta = acc ? 1.0f : 0.0f;
     return g;
 }
 
