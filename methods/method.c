@@ -37,12 +37,19 @@ int method_opt_float(const struct method_instance *mi, const char *name, double 
     return 0;
 }
 
+/* 1 for true / 1 / yes, 0 for false / 0 / no, -1 otherwise */
+static int bool_text(const char *v) {
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) return 1;
+    if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) return 0;
+    return -1;
+}
+
 int method_opt_bool(const struct method_instance *mi, const char *name, int *out) {
     const char *v = method_opt(mi, name);
     if (!v) return error_set("no option '%s'", name);
-    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) *out = 1;
-    else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) *out = 0;
-    else return error_set("option %s=%s is not a boolean (true/false)", name, v);
+    int b = bool_text(v);
+    if (b < 0) return error_set("option %s=%s is not a boolean (true/false)", name, v);
+    *out = b;
     return 0;
 }
 
@@ -52,19 +59,13 @@ static int parses_num(const char *v) {
     return end != v && !*end;
 }
 
-static int is_bool_text(const char *v) {
-    static const char *const t[] = {"true", "false", "1", "0", "yes", "no"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (!strcmp(v, t[i])) return 1;
-    return 0;
-}
 
 int method_option_check(const struct method_option *op, const char *value) {
     const char *d = op->def ? op->def : "";
     /* a numeric default: a number (whether it must be an integer the method says at setup:
      * LoRA's alpha defaults to 16 and takes 0.5) */
     if (!strcmp(d, "true") || !strcmp(d, "false"))
-        return is_bool_text(value) ? 0 : error_set("option %s=%s is not a boolean (true/false)", op->name, value);
+        return bool_text(value) >= 0 ? 0 : error_set("option %s=%s is not a boolean (true/false)", op->name, value);
     if (parses_num(d) && !parses_num(value))
         return error_set("option %s=%s is not a number (its default is %s)", op->name, value, d);
     return 0;
