@@ -229,11 +229,14 @@ static __global__ void embedding_backward_kernel(float *dtable, const float *dou
     }
 }
 
+static int scatter_sizes(int64_t n, int64_t d) {
+    return n < 0 || d < 0 ? error_set("embedding backward: negative size n=%lld d=%lld", (long long)n, (long long)d)
+                          : 0;
+}
+
 extern "C" int cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
                                        int64_t n, int64_t d) {
-    if (n < 0 || d < 0)
-        return error_set("embedding backward: negative size n=%lld d=%lld", (long long)n,
-                         (long long)d);
+    if (scatter_sizes(n, d)) return -1;
     if (n == 0 || d == 0) return 0;
     int64_t bx = (d + CUDA_EW_THREADS - 1) / CUDA_EW_THREADS;
     if (bx > 0x7fffffff) return error_set("embedding backward: d=%lld too large", (long long)d);
@@ -258,9 +261,7 @@ static __global__ void embedding_backward_unique_kernel(float *dtable, const flo
 
 extern "C" int cuda_embedding_backward_unique(float *dtable, const float *dout, const int32_t *ids,
                                               int64_t n, int64_t d) {
-    if (n < 0 || d < 0)
-        return error_set("embedding backward: negative size n=%lld d=%lld", (long long)n,
-                         (long long)d);
+    if (scatter_sizes(n, d)) return -1;
     EW_LAUNCH(embedding_backward_unique_kernel, (size_t)(n * d), dtable, dout, ids, n, d);
 }
 
