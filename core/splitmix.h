@@ -19,4 +19,7 @@ static inline uint64_t splitmix64_mix(uint64_t z) {
 /* Advance *state by the gamma and return the next output. */
 static inline uint64_t splitmix64(uint64_t *state) { return splitmix64_mix(*state += SPLITMIX64_GAMMA); }
 
+/* The next output as a double uniform in [0, 1): its top 53 bits times 2^-53. */
+static inline double splitmix64_unit(uint64_t *state) { return (double)(splitmix64(state) >> 11) * 0x1p-53; }
+
 #endif

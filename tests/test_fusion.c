@@ -54,12 +54,7 @@ enum { B = 8, S = 24, T = 6, STEPS = 2 };
 static const struct backend *CPU = &backend_cpu;
 
 static uint64_t rng = 0x853c49e6748fea9bull;
-static uint64_t next_u64(void) {
-    return splitmix64(&rng);
-}
-static float uniform(void) {
-    return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 4.0 - 2.0);
-}
+static float uniform(void) { return (float)(splitmix64_unit(&rng) * 4.0 - 2.0); }
 
 /* random values with the special ones sprinkled in */
 static float *inputs(size_t n) {

@@ -23,12 +23,7 @@
 static const struct backend *CPU = &backend_cpu;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_u64(void) {
-    return splitmix64(&rng);
-}
-static float uniform(void) {
-    return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+static float uniform(void) { return (float)(splitmix64_unit(&rng) * 2.0 - 1.0); }
 
 static float *random_floats(size_t n) {
     float *v = malloc(sizeof(float) * (n ? n : 1));
@@ -127,7 +122,7 @@ static void test_unique_scatter(int64_t n, int64_t d) {
     for (int64_t i = 0; i < n; i++)
         perm[i] = (int32_t)i;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(next_u64() % (uint64_t)(i + 1));
+        int64_t j = (int64_t)(splitmix64(&rng) % (uint64_t)(i + 1));
         int32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

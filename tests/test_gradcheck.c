@@ -204,9 +204,8 @@ static struct tensor *f_dropout_add_self(struct exec *x, struct tensor **in, con
     return op_dropout_add(x, in[0], in[0], c->f);
 }
 static struct tensor *f_attention_self(struct exec *x, struct tensor **in, const struct gcase *c) {
-    struct tensor *s = op_attn_scores(x, in[0], in[0], c->heads);
-    struct tensor *b = op_position_bias(x, in[3], in[4]);
-    return op_attn_context(x, op_attn_softmax(x, s, b, in[5], c->causal), in[0]);
+    struct tensor *qkv[MAX_IN] = {in[0], in[0], in[0], in[3], in[4], in[5]};
+    return f_attention(x, qkv, c);
 }
 static struct tensor *f_attention_recompute_self(struct exec *x, struct tensor **in, const struct gcase *c) {
     dropout_stream(x, c);

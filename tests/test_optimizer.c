@@ -61,7 +61,7 @@ static void run(int (*rule)(const char *), enum adamw_variant v, const int decay
 static uint64_t rng = 0x243f6a8885a308d3ull;
 
 static float urand(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(splitmix64(&rng) >> 11) / 9007199254740992.0);
+    return lo + (hi - lo) * (float)splitmix64_unit(&rng);
 }
 
 /* count tensors in one buffer of total floats: tensor k at off[k], n[k] elements */
