@@ -4,6 +4,8 @@
 #   make test       build, then run every test (GPU tests SKIP without a GPU)
 #   make asan       the loader/tokenizer and training tests under AddressSanitizer (freed
 #                   activation memory is poisoned for it: core/pool.c)
+#   make emu        the CUDA backend's tests on the CPU: the .cu files compiled against the CUDA
+#                   emulator (tests/cudaemu), no GPU or driver needed
 #   BUILD=dir       put objects somewhere else (lets several builds share a tree)
 
 BUILD    ?= build
@@ -11,6 +13,7 @@ CC       ?= gcc
 NVCC     ?= nvcc
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
 CUDA     ?= $(if $(CUDA_HOME),1,0)
+CUDA_EMU ?= 0
 OPT      ?= -O2
 SAN      ?=
 
@@ -48,10 +51,23 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart 
 CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
 endif
 
+# CUDA_EMU=1 (`make emu`): the backend's .cu files, rewritten by tests/cudaemu/cu2c.py, compiled
+# as C against the emulator's headers and linked with its runtime instead of CUDA's; CUPTI is
+# replaced by a stand-in that cannot start (the profiler falls back to events).
+ifeq ($(CUDA_EMU),1)
+EMU_SRC  = $(BUILD)/cudaemu-src
+CFLAGS  += -DHAVE_CUDA=1 -DCOMPACTER_CUDA_EMU=1 -Itests/cudaemu/include
+LIB_SRC := $(filter-out experiments/profiler_cupti.c,$(LIB_SRC)) $(sort $(wildcard tests/cudaemu/*.c))
+EMU_HDR  = $(patsubst %,$(EMU_SRC)/%,$(wildcard kernels/cuda/*.h))
+CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
+EMU_CFLAGS = -I$(EMU_SRC) $(CFLAGS) -std=gnu11 -D__CUDACC__ -include cudaemu.h -ffp-contract=off \
+             -Wno-unknown-pragmas -Wno-unused-function
+endif
+
 # Objects depend on the flags they were built with: switching CUDA=0/1, SAN or OPT in the same
 # BUILD directory rebuilds instead of linking stale objects.
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_NOW := $(CC) $(CFLAGS) $(NVFLAGS) $(LDLIBS)
+FLAGS_NOW := $(CC) $(CFLAGS) $(NVFLAGS) $(LDLIBS) $(EMU_CFLAGS)
 $(shell mkdir -p $(BUILD) && (echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP)))
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -64,7 +80,7 @@ BENCH_BIN = $(patsubst bench/%/,$(BUILD)/bench/%,$(dir $(BENCH_SRC)))
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all test asan clean format bench table1 table2 efficiency lowresource rehearse-paper
+.PHONY: all test asan emu clean format bench table1 table2 efficiency lowresource rehearse-paper
 all: $(PROG) $(TEST_BIN)
 
 $(LIB): $(LIB_OBJ) $(CU_OBJ)
@@ -87,10 +103,20 @@ $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@echo "CC  $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+ifeq ($(CUDA_EMU),1)
+$(EMU_SRC)/%: % tests/cudaemu/cu2c.py
+	@mkdir -p $(dir $@)
+	$(Q)python3 tests/cudaemu/cu2c.py $< $@
+$(BUILD)/%.o: $(EMU_SRC)/%.cu $(EMU_HDR) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "EMU $*.cu"
+	$(Q)$(CC) $(EMU_CFLAGS) -x c -c -o $@ $<
+else
 $(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "NVCC $<"
 	$(Q)$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
+endif
 
 # bench/<name>/bench_<name>.c -> $(BUILD)/bench/<name>; each folder has a run.sh
 bench: $(BENCH_BIN)
@@ -144,10 +170,18 @@ asan:
 	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
 	@BUILD=build-asan bash tests/run_tests.sh $(filter-out %cuda_ops %profiler %paper_rehearsal, $(patsubst tests/%.c,build-asan/tests/%,$(TEST_SRC)))
 
+# The CUDA backend's tests with every kernel run by the CUDA emulator (tests/cudaemu/README.md):
+# kernel logic, barriers and warp exchanges checked against the CPU backend on any machine.
+# Not a GPU: timing, races between blocks and the device's own rounding need one.
+EMU_TESTS = test_cuda_ops
+emu:
+	$(MAKE) BUILD=build-emu CUDA=0 CUDA_EMU=1 all
+	@BUILD=build-emu bash tests/run_tests.sh $(patsubst %,build-emu/tests/%,$(EMU_TESTS))
+
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC)
 
 clean:
-	rm -rf $(BUILD) build-asan compacter
+	rm -rf $(BUILD) build-asan build-emu compacter
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

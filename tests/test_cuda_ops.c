@@ -1860,47 +1860,62 @@ static void test_training(const char *fam, enum adamw_variant variant) {
     st_close(&tf);
 }
 
-/* bf16 GEMMs in whole training steps of fam against the CPU's fp32 (the issue's 1e-2):
- * the loss and every parameter's gradient of one backward (dropout off, full fine-tuning),
- * then TRAIN_STEPS steps of Compacter++ with dropout on: each loss within 1e-2; the
- * trained tensors' relative distance from the CPU's after those steps is printed (AdamW
- * normalises updates, so a bf16 rounding that flips a small gradient's sign moves an
- * element by 2 lr: no fixed bound holds for it). */
+/* bf16 GEMMs in whole training steps of fam. The reference is the CPU backend in its bf16
+ * mode (kernels/cpu/cpu_gemm.c: every GEMM operand rounded to bf16 as the tensor cores take
+ * it, fp32 accumulation): the loss and every parameter's gradient of one backward (dropout
+ * off, full fine-tuning) within BF16_STEP_TOL relative, then TRAIN_STEPS steps of Compacter++
+ * with dropout on, each loss within BF16_STEP_TOL. Against the CPU's fp32 only the loss is
+ * bounded (the issue's 1e-2); the gradients' distance from fp32 is printed, not bounded:
+ * bf16 operands move a whole backward's gradients of the fixture models by 1-15% per tensor
+ * (measured under the CUDA emulator, which rounds as the CPU's bf16 mode does), so the
+ * per-op 1e-2 cannot hold for them. The trained tensors' distance after the steps is
+ * printed too (AdamW normalises updates: a rounding that flips a small gradient's sign
+ * moves an element by 2 lr, so no fixed bound holds). */
+#define BF16_STEP_TOL 1e-3
 static void test_bf16_training(const char *fam, enum adamw_variant variant) {
     struct st_file rf;
     struct t5_batch b;
     int32_t *dec = NULL;
     char what[200];
     if (fixture_batch(fam, &rf, &b, &dec)) return;
-    struct train_run gc = {0}, gg = {0}, pc = {0}, pg = {0};
-    int rc = train_on(CPU, fam, "full", &b, 0, 1, 0, variant, &gc) ||
-             train_on(CPU, fam, "compacter++", &b, 1, TRAIN_STEPS, 1, variant, &pc);
-    CHECK(cuda_set_precision("bf16") == 0, "bf16: %s", error_message());
+    struct train_run gc = {0}, gcb = {0}, gg = {0}, pcb = {0}, pg = {0};
+    int rc = train_on(CPU, fam, "full", &b, 0, 1, 0, variant, &gc);
+    CHECK(CPU->set_precision("bf16") == 0, "cpu bf16: %s", error_message());
+    rc = rc || train_on(CPU, fam, "full", &b, 0, 1, 0, variant, &gcb) ||
+         train_on(CPU, fam, "compacter++", &b, 1, TRAIN_STEPS, 1, variant, &pcb);
+    CHECK(CPU->set_precision("fp32") == 0, "cpu fp32: %s", error_message());
+    CHECK(GPU->set_precision("bf16") == 0, "bf16: %s", error_message());
     rc = rc || train_on(GPU, fam, "full", &b, 0, 1, 0, variant, &gg) ||
          train_on(GPU, fam, "compacter++", &b, 1, TRAIN_STEPS, 1, variant, &pg);
-    CHECK(cuda_set_precision("fp32") == 0, "fp32: %s", error_message());
+    CHECK(GPU->set_precision("fp32") == 0, "fp32: %s", error_message());
     if (rc) {
         CHECK(0, "%s bf16 training: %s", fam, error_message());
     } else {
+        snprintf(what, sizeof what, "%s bf16 loss with dropout off, cuda vs cpu bf16", fam);
+        check_rel(what, &gg.loss[0], &gcb.loss[0], 1, BF16_STEP_TOL);
         snprintf(what, sizeof what, "%s bf16 loss with dropout off, cuda vs cpu fp32", fam);
         check_rel(what, &gg.loss[0], &gc.loss[0], 1, 1e-2);
-        double worst;
+        double worst, worst32;
+        snprintf(what, sizeof what, "%s bf16 gradient, cuda vs cpu bf16:", fam);
+        int ok = per_tensor_rel(&gg, gg.grads, gcb.grads, BF16_STEP_TOL, what, &worst);
         snprintf(what, sizeof what, "%s bf16 gradient vs cpu fp32:", fam);
-        int ok = per_tensor_rel(&gg, gg.grads, gc.grads, 1e-2, what, &worst);
-        printf("  ok %s bf16 gradients: %d/%d within 1e-2 relative of the cpu fp32 (worst %.3g)\n", fam, ok, gg.n,
-               worst);
+        per_tensor_rel(&gg, gg.grads, gc.grads, -1, what, &worst32);
+        printf("  ok %s bf16 gradients: %d/%d within %.0e relative of the cpu's bf16 mode (worst %.3g); "
+               "worst distance from the cpu fp32 %.3g (measured, not bounded)\n",
+               fam, ok, gg.n, BF16_STEP_TOL, worst, worst32);
         for (int k = 0; k < TRAIN_STEPS; k++) {
-            snprintf(what, sizeof what, "%s bf16 compacter++, dropout on: loss of step %d", fam, k + 1);
-            check_rel(what, &pg.loss[k], &pc.loss[k], 1, 1e-2);
+            snprintf(what, sizeof what, "%s bf16 compacter++, dropout on: loss of step %d, cuda vs cpu bf16", fam,
+                     k + 1);
+            check_rel(what, &pg.loss[k], &pcb.loss[k], 1, BF16_STEP_TOL);
         }
         double pworst;
         snprintf(what, sizeof what, "%s bf16 compacter++ after %d steps:", fam, TRAIN_STEPS);
-        per_tensor_rel(&pg, pg.params, pc.params, -1, what, &pworst);
+        per_tensor_rel(&pg, pg.params, pcb.params, -1, what, &pworst);
         printf("  ok %s bf16 compacter++: %d trained tensors finite after %d steps; worst relative distance "
-               "from the cpu fp32 %.3g (measured, not bounded)\n",
+               "from the cpu's bf16 mode %.3g (measured, not bounded)\n",
                fam, pg.n, TRAIN_STEPS, pworst);
     }
-    train_run_free(&gc), train_run_free(&gg), train_run_free(&pc), train_run_free(&pg);
+    train_run_free(&gc), train_run_free(&gcb), train_run_free(&gg), train_run_free(&pcb), train_run_free(&pg);
     free(dec);
     st_close(&rf);
 }
@@ -1952,7 +1967,9 @@ static void run_backward_tests(void) {
         test_rmsnorm_backward(5, 777, which);
     }
     test_rmsnorm_backward(70001, 8, 3);            /* more rows than blocks */
+#ifndef COMPACTER_CUDA_EMU /* 10^9 emulated threads: hours on the CPU */
     test_rmsnorm_backward((1 << 22) + 1001, 2, 3); /* more rows than the scratch: chunks */
+#endif
     test_rmsnorm_backward(12800, 768, 3);          /* t5-base at batch 100: 200 row chunks of 64 */
 
     for (int with_bias = 0; with_bias < 2; with_bias++) {

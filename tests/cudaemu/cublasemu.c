@@ -1,0 +1,191 @@
+/* cublasemu.c: the CUDA emulator's cuBLAS (tests/cudaemu/README.md): column-major GEMMs on
+ * the CPU through OpenBLAS, with cuBLAS's argument checks. Reduced-precision modes round the
+ * operands as the tensor cores take them (bf16 for CUBLAS_COMPUTE_32F_FAST_16BF, tf32 for
+ * CUBLAS_COMPUTE_32F_FAST_TF32 or the TF32 math mode on an fp32 GEMM; round to nearest even),
+ * then multiply in fp32: the device's sums differ in order, not in what they sum. */
+#include <cblas.h>
+#include <stdlib.h>
+
+#include "cublas_v2.h"
+
+struct emu_cublas {
+    cublasMath_t math;
+    cublasPointerMode_t pointer_mode;
+};
+
+cublasStatus_t cublasCreate(cublasHandle_t *h) {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) return CUBLAS_STATUS_NOT_INITIALIZED;
+    *h = calloc(1, sizeof **h);
+    return *h ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_ALLOC_FAILED;
+}
+
+cublasStatus_t cublasDestroy(cublasHandle_t h) {
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    free(h);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) {
+    (void)s;
+    return h ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+}
+
+cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void *ws, size_t bytes) {
+    (void)ws;
+    (void)bytes;
+    return h ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+}
+
+cublasStatus_t cublasSetPointerMode(cublasHandle_t h, cublasPointerMode_t mode) {
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (mode != CUBLAS_POINTER_MODE_HOST) return CUBLAS_STATUS_NOT_SUPPORTED; /* not emulated */
+    h->pointer_mode = mode;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetAtomicsMode(cublasHandle_t h, cublasAtomicsMode_t mode) {
+    (void)mode;
+    return h ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+}
+
+cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t mode) {
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (mode != CUBLAS_DEFAULT_MATH && mode != CUBLAS_TF32_TENSOR_OP_MATH) return CUBLAS_STATUS_INVALID_VALUE;
+    h->math = mode;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+const char *cublasGetStatusString(cublasStatus_t s) {
+    switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "the operation completed successfully";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "the library was not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "the resource allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "an invalid numeric value was used as an argument";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "the functionality requested is not supported";
+    default: return "an internal operation failed";
+    }
+}
+
+enum rounding { ROUND_NONE, ROUND_BF16, ROUND_TF32 };
+
+/* round to nearest even keeping `keep` of the 23 mantissa bits (NaN and Inf pass) */
+static float round_mantissa(float x, int keep) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return x;
+    int drop = 23 - keep;
+    uint32_t half = 1u << (drop - 1), lsb = (u >> drop) & 1u;
+    u = (u + half - 1 + lsb) & ~((1u << drop) - 1);
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* op(X) (rows x cols of the product's view) packed column-major, rounded */
+static float *pack(const float *X, int ld, int trans, int rows, int cols, enum rounding r) {
+    float *p = malloc((size_t)rows * (size_t)cols * sizeof *p + 1);
+    if (!p) return NULL;
+    int keep = r == ROUND_BF16 ? 7 : 10;
+    for (int j = 0; j < cols; j++)
+        for (int i = 0; i < rows; i++) {
+            float v = trans ? X[(size_t)i * ld + j] : X[(size_t)j * ld + i];
+            p[(size_t)j * rows + i] = round_mantissa(v, keep);
+        }
+    return p;
+}
+
+static cublasStatus_t check(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                            int lda, int ldb, int ldc, int batch) {
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T) || m < 0 ||
+        n < 0 || k < 0 || batch < 0 || lda < (ta == CUBLAS_OP_N ? (m > 1 ? m : 1) : (k > 1 ? k : 1)) ||
+        ldb < (tb == CUBLAS_OP_N ? (k > 1 ? k : 1) : (n > 1 ? n : 1)) || ldc < (m > 1 ? m : 1))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+static cublasStatus_t gemm1(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                            enum rounding r) {
+    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    if (r == ROUND_NONE) {
+        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
+                    tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    float *pa = pack(A, lda, ta == CUBLAS_OP_T, m, k, r), *pb = pack(B, ldb, tb == CUBLAS_OP_T, k, n, r);
+    if (pa && pb)
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, pa, m > 1 ? m : 1, pb,
+                    k > 1 ? k : 1, beta, C, ldc);
+    int ok = pa && pb;
+    free(pa);
+    free(pb);
+    return ok ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_ALLOC_FAILED;
+}
+
+static cublasStatus_t ex_rounding(cudaDataType at, cudaDataType bt, cudaDataType ct, cublasComputeType_t c,
+                                  enum rounding *r) {
+    if (at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+    switch (c) {
+    case CUBLAS_COMPUTE_32F:
+    case CUBLAS_COMPUTE_32F_PEDANTIC: *r = ROUND_NONE; return CUBLAS_STATUS_SUCCESS;
+    case CUBLAS_COMPUTE_32F_FAST_16BF: *r = ROUND_BF16; return CUBLAS_STATUS_SUCCESS;
+    case CUBLAS_COMPUTE_32F_FAST_TF32: *r = ROUND_TF32; return CUBLAS_STATUS_SUCCESS;
+    default: return CUBLAS_STATUS_NOT_SUPPORTED; /* FAST_16F on fp32 data is not emulated */
+    }
+}
+
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                         int n, int k, const float *alpha, const float *A, int lda,
+                                         long long sa, const float *B, int ldb, long long sb,
+                                         const float *beta, float *C, int ldc, long long sc, int batch) {
+    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    enum rounding r = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
+    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = gemm1(ta, tb, m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc, r);
+    return s;
+}
+
+cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                                  int k, const float *alpha, const float *const A[], int lda,
+                                  const float *const B[], int ldb, const float *beta, float *const C[],
+                                  int ldc, int batch) {
+    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    enum rounding r = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
+    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = gemm1(ta, tb, m, n, k, *alpha, A[i], lda, B[i], ldb, *beta, C[i], ldc, r);
+    return s;
+}
+
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                          int n, int k, const void *alpha, const void *A, cudaDataType at,
+                                          int lda, long long sa, const void *B, cudaDataType bt, int ldb,
+                                          long long sb, const void *beta, void *C, cudaDataType ct, int ldc,
+                                          long long sc, int batch, cublasComputeType_t compute,
+                                          cublasGemmAlgo_t algo) {
+    enum rounding r = ROUND_NONE;
+    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    if (s == CUBLAS_STATUS_SUCCESS) s = ex_rounding(at, bt, ct, compute, &r);
+    if (algo != CUBLAS_GEMM_DEFAULT) s = CUBLAS_STATUS_NOT_SUPPORTED;
+    const float *a = A, *b = B;
+    float *c = C;
+    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = gemm1(ta, tb, m, n, k, *(const float *)alpha, a + i * sa, lda, b + i * sb, ldb, *(const float *)beta,
+                  c + i * sc, ldc, r);
+    return s;
+}
+
+cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                                   int k, const void *alpha, const void *const A[], cudaDataType at, int lda,
+                                   const void *const B[], cudaDataType bt, int ldb, const void *beta,
+                                   void *const C[], cudaDataType ct, int ldc, int batch,
+                                   cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+    enum rounding r = ROUND_NONE;
+    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    if (s == CUBLAS_STATUS_SUCCESS) s = ex_rounding(at, bt, ct, compute, &r);
+    if (algo != CUBLAS_GEMM_DEFAULT) s = CUBLAS_STATUS_NOT_SUPPORTED;
+    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = gemm1(ta, tb, m, n, k, *(const float *)alpha, A[i], lda, B[i], ldb, *(const float *)beta, C[i], ldc,
+                  r);
+    return s;
+}

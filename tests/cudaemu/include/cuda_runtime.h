@@ -1,0 +1,2 @@
+/* cuda_runtime.h of the CUDA emulator (tests/cudaemu): see cudaemu.h */
+#include "cudaemu.h"

@@ -1,0 +1,281 @@
+/* cudaemu.h: a CPU emulation of the part of CUDA the backend uses (tests/cudaemu/README.md).
+ * The backend's .cu files, rewritten by tests/cudaemu/cu2c.py (launches `k<<<g, b, s, st>>>(...)`
+ * become EMU_LAUNCH, `dim3 g(x, y)` an initialiser, `extern "C"` goes), compile as C11 + GNU
+ * extensions against this header: every kernel then runs on the CPU, one block at a time, each
+ * CUDA thread a coroutine with its own stack that yields at __syncthreads and at the warp
+ * operations (__shfl_xor_sync, __ballot_sync), so barriers and warp exchanges keep their
+ * meaning. Kernel code is compiled unchanged; what the emulator cannot show (data races
+ * between blocks, the device's memory model, its exact expf/tanhf, a host read of device
+ * memory) is listed in the README. For tests only: never linked into the program a user runs. */
+#ifndef COMPACTER_CUDAEMU_H
+#define COMPACTER_CUDAEMU_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- runtime API (host) */
+typedef enum cudaError {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInitializationError = 3,
+    cudaErrorLaunchFailure = 4,
+    cudaErrorInvalidConfiguration = 9,
+    cudaErrorInvalidDevicePointer = 17,
+    cudaErrorInvalidMemcpyDirection = 21,
+    cudaErrorNoDevice = 100,
+    cudaErrorInvalidDevice = 101,
+    cudaErrorInvalidResourceHandle = 400,
+} cudaError_t;
+
+enum cudaMemcpyKind {
+    cudaMemcpyHostToHost = 0,
+    cudaMemcpyHostToDevice = 1,
+    cudaMemcpyDeviceToHost = 2,
+    cudaMemcpyDeviceToDevice = 3,
+    cudaMemcpyDefault = 4,
+};
+
+typedef struct emu_stream *cudaStream_t;
+typedef struct emu_event *cudaEvent_t;
+
+#define cudaEventDefault 0u
+#define cudaEventBlockingSync 1u
+#define cudaEventDisableTiming 2u
+
+struct cudaDeviceProp {
+    char name[256];
+    size_t totalGlobalMem;
+    size_t sharedMemPerBlock;
+    int regsPerBlock;
+    int warpSize;
+    int maxThreadsPerBlock;
+    int maxThreadsDim[3];
+    int maxGridSize[3];
+    int major;
+    int minor;
+    int multiProcessorCount;
+};
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+cudaError_t cudaGetDeviceCount(int *count);
+cudaError_t cudaGetDevice(int *dev);
+cudaError_t cudaSetDevice(int dev);
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev);
+cudaError_t cudaMalloc(void **p, size_t bytes);
+cudaError_t cudaFree(void *p);
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                            cudaStream_t s);
+cudaError_t cudaMemset(void *p, int value, size_t bytes);
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s);
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
+cudaError_t cudaDeviceSynchronize(void);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaGetLastError(void);
+cudaError_t cudaPeekAtLastError(void);
+const char *cudaGetErrorString(cudaError_t e);
+const char *cudaGetErrorName(cudaError_t e);
+cudaError_t cudaEventCreate(cudaEvent_t *e);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t from, cudaEvent_t to);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+/* cudaMemcpyToSymbol / FromSymbol take the symbol itself (a C++ reference in CUDA) */
+cudaError_t emu_memcpy_symbol(void *dst, const void *src, size_t bytes);
+#ifdef __cplusplus
+}
+#endif
+#define cudaMemcpyToSymbol(sym, src, bytes) emu_memcpy_symbol((void *)&(sym), (src), (bytes))
+#define cudaMemcpyFromSymbol(dst, sym, bytes) emu_memcpy_symbol((dst), (const void *)&(sym), (bytes))
+
+/* ---------------------------------------------------------------- launches */
+typedef struct { unsigned x, y, z; } uint3;
+typedef struct { unsigned x, y, z; } dim3;
+
+static inline dim3 emu_dim3_same(dim3 d) { return d; }
+static inline dim3 emu_dim3_from(unsigned x) { dim3 d = {x, 1u, 1u}; return d; }
+/* a launch configuration's grid or block: a dim3, or an integer converted as dim3(unsigned) */
+#define EMU_DIM3(v) _Generic((v), dim3: emu_dim3_same, default: emu_dim3_from)(v)
+static inline dim3 emu_dim3_xyz(unsigned x, unsigned y, unsigned z) { dim3 d = {x, y, z}; return d; }
+/* `dim3 g(x, y)` rewritten: dim3 g = EMU_DIM3_CTOR(x, y) */
+#define EMU_DIM3_CTOR(...) EMU_DIM3_CTOR_(__VA_ARGS__, 1u, 1u, 0)
+#define EMU_DIM3_CTOR_(x, y, z, ...) emu_dim3_xyz((unsigned)(x), (unsigned)(y), (unsigned)(z))
+
+typedef void (*emu_thunk_fn)(void *args);
+/* Run `fn(args)` as every thread of a grid; records a launch error for cudaGetLastError */
+void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s,
+                emu_thunk_fn fn, void *args);
+#define EMU_CFG(...) EMU_CFG_(__VA_ARGS__, 0, 0)
+#define EMU_CFG_(g, b, smem, st, ...) EMU_DIM3(g), EMU_DIM3(b), (size_t)(smem), (cudaStream_t)(st)
+
+#define EMU_CAT(a, b) EMU_CAT_(a, b)
+#define EMU_CAT_(a, b) a##b
+#define EMU_NARGS(...) EMU_NARGS_(__VA_ARGS__, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
+#define EMU_NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, N, ...) N
+#define EMU_M1(a) __typeof__(a) m1;
+#define EMU_M2(a1, a2) EMU_M1(a1) __typeof__(a2) m2;
+#define EMU_M3(a1, a2, a3) EMU_M2(a1, a2) __typeof__(a3) m3;
+#define EMU_M4(a1, a2, a3, a4) EMU_M3(a1, a2, a3) __typeof__(a4) m4;
+#define EMU_M5(a1, a2, a3, a4, a5) EMU_M4(a1, a2, a3, a4) __typeof__(a5) m5;
+#define EMU_M6(a1, a2, a3, a4, a5, a6) EMU_M5(a1, a2, a3, a4, a5) __typeof__(a6) m6;
+#define EMU_M7(a1, a2, a3, a4, a5, a6, a7) EMU_M6(a1, a2, a3, a4, a5, a6) __typeof__(a7) m7;
+#define EMU_M8(a1, a2, a3, a4, a5, a6, a7, a8) EMU_M7(a1, a2, a3, a4, a5, a6, a7) __typeof__(a8) m8;
+#define EMU_M9(a1, a2, a3, a4, a5, a6, a7, a8, a9) EMU_M8(a1, a2, a3, a4, a5, a6, a7, a8) __typeof__(a9) m9;
+#define EMU_M10(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) EMU_M9(a1, a2, a3, a4, a5, a6, a7, a8, a9) __typeof__(a10) m10;
+#define EMU_M11(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) EMU_M10(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) __typeof__(a11) m11;
+#define EMU_M12(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) EMU_M11(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) __typeof__(a12) m12;
+#define EMU_M13(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) EMU_M12(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) __typeof__(a13) m13;
+#define EMU_M14(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) EMU_M13(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) __typeof__(a14) m14;
+#define EMU_M15(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) EMU_M14(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) __typeof__(a15) m15;
+#define EMU_M16(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) EMU_M15(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) __typeof__(a16) m16;
+#define EMU_M17(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) EMU_M16(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) __typeof__(a17) m17;
+#define EMU_M18(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) EMU_M17(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) __typeof__(a18) m18;
+#define EMU_M19(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) EMU_M18(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) __typeof__(a19) m19;
+#define EMU_M20(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) EMU_M19(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) __typeof__(a20) m20;
+#define EMU_M21(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) EMU_M20(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) __typeof__(a21) m21;
+#define EMU_M22(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) EMU_M21(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) __typeof__(a22) m22;
+#define EMU_M23(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) EMU_M22(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) __typeof__(a23) m23;
+#define EMU_M24(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) EMU_M23(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) __typeof__(a24) m24;
+#define EMU_U1(p) (p)->m1
+#define EMU_U2(p) EMU_U1(p), (p)->m2
+#define EMU_U3(p) EMU_U2(p), (p)->m3
+#define EMU_U4(p) EMU_U3(p), (p)->m4
+#define EMU_U5(p) EMU_U4(p), (p)->m5
+#define EMU_U6(p) EMU_U5(p), (p)->m6
+#define EMU_U7(p) EMU_U6(p), (p)->m7
+#define EMU_U8(p) EMU_U7(p), (p)->m8
+#define EMU_U9(p) EMU_U8(p), (p)->m9
+#define EMU_U10(p) EMU_U9(p), (p)->m10
+#define EMU_U11(p) EMU_U10(p), (p)->m11
+#define EMU_U12(p) EMU_U11(p), (p)->m12
+#define EMU_U13(p) EMU_U12(p), (p)->m13
+#define EMU_U14(p) EMU_U13(p), (p)->m14
+#define EMU_U15(p) EMU_U14(p), (p)->m15
+#define EMU_U16(p) EMU_U15(p), (p)->m16
+#define EMU_U17(p) EMU_U16(p), (p)->m17
+#define EMU_U18(p) EMU_U17(p), (p)->m18
+#define EMU_U19(p) EMU_U18(p), (p)->m19
+#define EMU_U20(p) EMU_U19(p), (p)->m20
+#define EMU_U21(p) EMU_U20(p), (p)->m21
+#define EMU_U22(p) EMU_U21(p), (p)->m22
+#define EMU_U23(p) EMU_U22(p), (p)->m23
+#define EMU_U24(p) EMU_U23(p), (p)->m24
+
+/* `kernel<<<cfg>>>(a, b, ...)` rewritten: the arguments are evaluated once, at the launch, into
+ * a struct, and a nested function that uses no enclosing variable (no trampoline, no
+ * executable stack) calls the kernel with them on each emulated thread. */
+#define EMU_LAUNCH(kernel, cfg, ...)                                                               \
+    do {                                                                                           \
+        struct emu_args_ {                                                                         \
+            EMU_CAT(EMU_M, EMU_NARGS(__VA_ARGS__))(__VA_ARGS__)                                    \
+        } emu_a_ = {__VA_ARGS__};                                                                  \
+        void emu_thunk_(void *p_) {                                                                \
+            struct emu_args_ *a_ = (struct emu_args_ *)p_;                                         \
+            kernel(EMU_CAT(EMU_U, EMU_NARGS(__VA_ARGS__))(a_));                                    \
+        }                                                                                          \
+        emu_launch(#kernel, EMU_CFG cfg, emu_thunk_, &emu_a_);                                     \
+    } while (0)
+
+/* ---------------------------------------------------------------- device code */
+#define __global__
+#define __device__
+#define __host__
+#define __constant__
+#define __forceinline__
+#define __noinline__
+#define __shared__ static /* blocks run one at a time: a static is one block's shared memory */
+#define __restrict__ restrict
+#define __launch_bounds__(...)
+#define __ldg(p) (*(p))
+
+/* the running thread's coordinates (set by the scheduler before it resumes a thread) */
+extern uint3 emu_thread_idx;
+#define threadIdx emu_thread_idx
+extern uint3 emu_block_idx;
+extern dim3 emu_block_dim, emu_grid_dim;
+#define blockIdx emu_block_idx
+#define blockDim emu_block_dim
+#define gridDim emu_grid_dim
+#define warpSize 32
+
+/* IEEE round-to-nearest arithmetic: the emulator builds with -ffp-contract=off */
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float a) { return sqrtf(a); }
+static inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
+static inline double __dadd_rn(double a, double b) { return a + b; }
+static inline double __dsub_rn(double a, double b) { return a - b; }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline double __ddiv_rn(double a, double b) { return a / b; }
+static inline double __fma_rn(double a, double b, double c) { return fma(a, b, c); }
+static inline float rsqrtf(float a) { return 1.0f / sqrtf(a); }
+static inline double rsqrt(double a) { return 1.0 / sqrt(a); }
+
+/* barriers and warp exchanges: the calling thread yields until its block (warp) arrives */
+void __syncthreads(void);
+void emu_syncwarp(unsigned mask);
+#define __syncwarp(...) emu_syncwarp(0xffffffffu) /* the mask is not checked */
+unsigned __ballot_sync(unsigned mask, int pred);
+/* a warp shuffle on 64-bit words: the word of the lane `mode` and `arg` pick (or the caller's
+ * own when that lane is outside its width-lane segment, as CUDA) */
+uint64_t emu_warp_exchange(unsigned mask, uint64_t word, int mode, int arg, int width);
+enum { EMU_SHFL_IDX, EMU_SHFL_XOR, EMU_SHFL_DOWN, EMU_SHFL_UP };
+
+#define EMU_SHFL_TYPED(T, suffix)                                                                  \
+    static inline T emu_shfl_##suffix(unsigned mask, T v, int mode, int arg, int width) {           \
+        uint64_t w = 0;                                                                            \
+        memcpy(&w, &v, sizeof v);                                                                  \
+        w = emu_warp_exchange(mask, w, mode, arg, width);                                          \
+        T r;                                                                                       \
+        memcpy(&r, &w, sizeof r);                                                                  \
+        return r;                                                                                  \
+    }
+EMU_SHFL_TYPED(float, f)
+EMU_SHFL_TYPED(double, d)
+EMU_SHFL_TYPED(int, i)
+EMU_SHFL_TYPED(unsigned, u)
+EMU_SHFL_TYPED(long long, ll)
+EMU_SHFL_TYPED(unsigned long long, ull)
+#define EMU_SHFL(mask, v, mode, arg, width)                                                        \
+    _Generic((v), float: emu_shfl_f, double: emu_shfl_d, int: emu_shfl_i, unsigned: emu_shfl_u,   \
+             long long: emu_shfl_ll, unsigned long long: emu_shfl_ull)(mask, v, mode, arg, width)
+/* the optional width argument (default 32) */
+#define EMU_WIDTH(...) EMU_WIDTH_(_, ##__VA_ARGS__, 32)
+#define EMU_WIDTH_(_, w, ...) (w)
+#define __shfl_sync(mask, v, lane, ...) EMU_SHFL(mask, v, EMU_SHFL_IDX, lane, EMU_WIDTH(__VA_ARGS__))
+#define __shfl_xor_sync(mask, v, m, ...) EMU_SHFL(mask, v, EMU_SHFL_XOR, m, EMU_WIDTH(__VA_ARGS__))
+#define __shfl_down_sync(mask, v, d, ...) EMU_SHFL(mask, v, EMU_SHFL_DOWN, d, EMU_WIDTH(__VA_ARGS__))
+#define __shfl_up_sync(mask, v, d, ...) EMU_SHFL(mask, v, EMU_SHFL_UP, d, EMU_WIDTH(__VA_ARGS__))
+
+/* atomics: the emulator runs one thread at a time, so a plain read-modify-write is atomic */
+#define EMU_ATOMIC_TYPED(T, suffix)                                                                \
+    static inline T emu_atomic_add_##suffix(T *p, T v) { T o = *p; *p = o + v; return o; }          \
+    static inline T emu_atomic_exch_##suffix(T *p, T v) { T o = *p; *p = v; return o; }            \
+    static inline T emu_atomic_max_##suffix(T *p, T v) { T o = *p; if (v > o) *p = v; return o; }  \
+    static inline T emu_atomic_min_##suffix(T *p, T v) { T o = *p; if (v < o) *p = v; return o; }  \
+    static inline T emu_atomic_cas_##suffix(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
+EMU_ATOMIC_TYPED(int, i)
+EMU_ATOMIC_TYPED(unsigned, u)
+EMU_ATOMIC_TYPED(unsigned long long, ull)
+EMU_ATOMIC_TYPED(float, f)
+EMU_ATOMIC_TYPED(double, d)
+#define EMU_ATOMIC(op, p)                                                                          \
+    _Generic((p), int *: emu_atomic_##op##_i, unsigned *: emu_atomic_##op##_u,                     \
+             unsigned long long *: emu_atomic_##op##_ull, float *: emu_atomic_##op##_f,             \
+             double *: emu_atomic_##op##_d)
+#define atomicAdd(p, v) EMU_ATOMIC(add, p)(p, v)
+#define atomicExch(p, v) EMU_ATOMIC(exch, p)(p, v)
+#define atomicMax(p, v) EMU_ATOMIC(max, p)(p, v)
+#define atomicMin(p, v) EMU_ATOMIC(min, p)(p, v)
+#define atomicCAS(p, c, v) EMU_ATOMIC(cas, p)(p, c, v)
+
+#endif
