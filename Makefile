@@ -104,6 +104,7 @@ $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 ifeq ($(CUDA_EMU),1)
+.PRECIOUS: $(EMU_SRC)/%
 $(EMU_SRC)/%: % tests/cudaemu/cu2c.py
 	@mkdir -p $(dir $@)
 	$(Q)python3 tests/cudaemu/cu2c.py $< $@
@@ -173,7 +174,7 @@ asan:
 # The CUDA backend's tests with every kernel run by the CUDA emulator (tests/cudaemu/README.md):
 # kernel logic, barriers and warp exchanges checked against the CPU backend on any machine.
 # Not a GPU: timing, races between blocks and the device's own rounding need one.
-EMU_TESTS = test_cuda_ops
+EMU_TESTS = test_cuda_ops test_cli_cuda
 emu:
 	$(MAKE) BUILD=build-emu CUDA=0 CUDA_EMU=1 all
 	@BUILD=build-emu bash tests/run_tests.sh $(patsubst %,build-emu/tests/%,$(EMU_TESTS))

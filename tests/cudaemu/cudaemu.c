@@ -4,11 +4,13 @@
  * its own stack: the scheduler resumes every runnable thread in turn (thread order, or the
  * reverse with CUDAEMU_ORDER=reverse), and a thread runs until it finishes or reaches
  * __syncthreads or a warp operation. A warp operation completes when all 32 lanes of the warp
- * have reached one; __syncthreads when every thread of the block has reached it or finished.
+ * have reached one; __syncthreads when every thread of the block has reached it.
  * Anything else (lanes of one warp at different operations, a warp operation with lanes that
  * have exited, a barrier some threads never reach) is a kernel bug on a GPU too, and stops the
- * program with the kernel's name. Device memory is host memory from malloc, filled with 0xff
- * bytes (NaN as floats) as a GPU's is garbage; copies are checked against the allocations. */
+ * program with the kernel's name (a barrier some threads skip by returning early is one of
+ * them: undefined in CUDA, though current GPUs let it pass). Device memory is host memory
+ * from malloc, filled with 0xff bytes (NaN as floats) as a GPU's is garbage; copies are
+ * checked against the allocations. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,10 @@ static void fatal(const char *fmt, ...) {
 }
 
 /* ---------------------------------------------------------------- coroutines */
-#define STACK_BYTES ((size_t)64 << 10)
+/* Each thread's stack; kernels keep small frames (ptxas reports 0-byte stack frames on sm_90),
+ * and a canary at the bottom of each stack is checked after every block. */
+#define STACK_BYTES ((size_t)16 << 10)
+#define STACK_CANARY 0x5ca1ab1ec0ffee11ull
 #define MAX_THREADS 1024
 
 #if defined(__x86_64__)
@@ -105,8 +110,13 @@ static void thread_entry(void) {
     fatal("a finished thread was resumed"); /* the scheduler never does */
 }
 
-static void thread_start(struct emu_thread *t) {
-    if (!t->stack && !(t->stack = malloc(STACK_BYTES))) fatal("out of host memory for stacks");
+static char *g_stacks; /* MAX_THREADS stacks, side by side */
+
+static void thread_start(struct emu_thread *t, int i) {
+    if (!g_stacks && !(g_stacks = aligned_alloc(4096, MAX_THREADS * STACK_BYTES)))
+        fatal("out of host memory for the threads' stacks");
+    t->stack = g_stacks + (size_t)i * STACK_BYTES;
+    memcpy(t->stack, &(uint64_t){STACK_CANARY}, 8);
 #if defined(__x86_64__)
     void **sp = (void **)(((uintptr_t)(t->stack + STACK_BYTES)) & ~(uintptr_t)15);
     *--sp = NULL;                  /* thread_entry's return address: it never returns */
@@ -169,6 +179,9 @@ static int release_waits(int *finished) {
     *finished = done == n;
     if (*finished) return 0;
     if (done + at_barrier != n) fatal("deadlock: no thread can go on");
+    /* CUDA: a __syncthreads some threads of the block skip is undefined (threads that have
+     * exited happen to count as arrived on current GPUs; kernels here must not rely on it) */
+    if (done) fatal("__syncthreads reached by %d threads while %d have exited", at_barrier, done);
     for (int i = 0; i < n; i++)
         if (g_threads[i].state == T_WAIT_BLOCK) g_threads[i].state = T_RUN;
     return 1;
@@ -181,7 +194,7 @@ static void run_block(void) {
         t->tid.x = (unsigned)i % emu_block_dim.x;
         t->tid.y = ((unsigned)i / emu_block_dim.x) % emu_block_dim.y;
         t->tid.z = (unsigned)i / (emu_block_dim.x * emu_block_dim.y);
-        thread_start(t);
+        thread_start(t, i);
     }
     for (;;) {
         for (int k = 0; k < n; k++) {
@@ -190,6 +203,11 @@ static void run_block(void) {
         }
         int finished = 0;
         if (!release_waits(&finished)) break;
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t c;
+        memcpy(&c, g_threads[i].stack, 8);
+        if (c != STACK_CANARY) fatal("thread %d overflowed its %zu-byte emulator stack", i, STACK_BYTES);
     }
     g_threads_run += (unsigned long long)n;
 }
