@@ -107,8 +107,8 @@ static void compare(const char *what, const char *pa, const char *pb, double tol
         free(x);
         free(y);
     }
-    printf("  ok %-44s %d tensors (%d float), %d bit for bit, worst %.3g (tol %.0e)\n", what, a.n, floats,
-           same, worst, tol);
+    printf("  %s %-44s %d tensors (%d float), %d bit for bit, worst %.3g (tol %.0e)\n", worst <= tol ? "ok" : "--",
+           what, a.n, floats, same, worst, tol);
     st_close(&a);
     st_close(&b);
 }

@@ -5,6 +5,7 @@
  * start). One result line per (method, precision):
  *   compacter gpu step: method M prec P batch B src S tgt T: X ms/step, Y tokens/s,
  *     Z TFLOP/s, MFU W% | memory MiB: cupti-peak A accounted B device-used C
+ * (A and W are n/a when CUPTI could not start or the device's peak rate is unknown)
  * bench/gpu/run.sh runs it beside PyTorch (bench_torch.py) and prints the ratios.
  *
  * Methods that this build's registry does not know (method_find) are skipped with a
@@ -167,13 +168,14 @@ static int bench_one(const char *method, const char *prec, const struct t5_confi
     const struct peak *pk = find_peak(device);
     double peak = pk ? (!strcmp(prec, "tf32") ? pk->tf32 : !strcmp(prec, "bf16") ? pk->bf16 : pk->fp32) : 0;
     double mib = 1024.0 * 1024.0;
-    char mfu[32] = "n/a";
+    char mfu[32] = "n/a", cupti_mib[32] = "n/a"; /* n/a: no peak rate known; CUPTI did not run */
     if (pk) snprintf(mfu, sizeof mfu, "%.1f%%", 100 * tflops / peak);
+    if (cupti_peak >= 0) snprintf(cupti_mib, sizeof cupti_mib, "%.1f", cupti_peak / mib);
     printf("compacter gpu step: method %s prec %s batch %d src %d tgt %d: %.2f ms/step, %.0f tokens/s, "
-           "%.1f TFLOP/s, MFU %s | memory MiB: cupti-peak %.1f accounted %.1f device-used %.1f | "
+           "%.1f TFLOP/s, MFU %s | memory MiB: cupti-peak %s accounted %.1f device-used %.1f | "
            "trainable %lld\n",
            method, prec, b->batch, b->src_len, b->tgt_len, dt * 1e3, b->batch * (double)(b->src_len + b->tgt_len) / dt,
-           tflops, mfu, cupti_peak / mib, pm.accounted / mib, pm.device_used / mib, (long long)r.tr.numel);
+           tflops, mfu, cupti_mib, pm.accounted / mib, pm.device_used / mib, (long long)r.tr.numel);
     if (pk)
         printf("  MFU against %s %s dense peak %.1f TFLOP/s (model FLOPs %.3f TFLOP/step)\n", pk->label, prec, peak,
                train_flops * 1e-12);

@@ -68,7 +68,7 @@ theirs=$(cat "$tmp/theirs")
     k = after("method") " " after("prec")
     tok = before("tokens/s,"); if (tok == "") tok = before("tokens/s")
     if (side == 2) { their_tok[k] = tok; their_mem[k] = after("peak"); next }
-    mem = after("cupti-peak"); if (mem + 0 < 0) mem = after("accounted")
+    mem = after("cupti-peak"); if (mem == "n/a" || mem == "") mem = after("accounted")
     our_tok[k] = tok; our_mem[k] = mem; order[++n] = k
   }
   END {
