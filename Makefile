@@ -38,6 +38,9 @@ LIB_SRC  = $(sort $(wildcard core/*.c kernels/cpu/*.c methods/*.c datasets/*.c \
 CLI_SRC  = $(sort $(wildcard cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 CU_SRC   = $(sort $(wildcard kernels/cuda/*.cu))
+# tests/*.cu: kernels of single tests (tests/cuda_semantics_kernels.cu), built like the
+# backend's .cu files (nvcc, or cu2c.py under CUDA_EMU) but linked only into their test
+TEST_CU_SRC = $(sort $(wildcard tests/*.cu))
 BENCH_SRC = $(sort $(wildcard bench/*/bench_*.c))
 
 ifeq ($(CUDA),1)
@@ -49,6 +52,7 @@ NVFLAGS  = -std=c++17 $(OPT) -g -I. -DHAVE_CUDA=1 -Xcompiler -Wall,-Wextra,-Werr
 # nvcc emits C++ host code (kernel launch stubs use guarded statics): link libstdc++
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lcupti -lstdc++
 CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
+TEST_CU_OBJ = $(TEST_CU_SRC:%.cu=$(BUILD)/%.o)
 endif
 
 # CUDA_EMU=1 (`make emu`): the backend's .cu files, rewritten by tests/cudaemu/cu2c.py, compiled
@@ -60,6 +64,7 @@ CFLAGS  += -DHAVE_CUDA=1 -DCOMPACTER_CUDA_EMU=1 -Itests/cudaemu/include
 LIB_SRC := $(filter-out experiments/profiler_cupti.c,$(LIB_SRC)) $(sort $(wildcard tests/cudaemu/*.c))
 EMU_HDR  = $(patsubst %,$(EMU_SRC)/%,$(wildcard kernels/cuda/*.h))
 CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
+TEST_CU_OBJ = $(TEST_CU_SRC:%.cu=$(BUILD)/%.o)
 EMU_CFLAGS = -I$(EMU_SRC) $(CFLAGS) -std=gnu11 -D__CUDACC__ -include cudaemu.h -ffp-contract=off \
              -Wno-unknown-pragmas -Wno-unused-function
 endif
@@ -96,7 +101,11 @@ $(PROG): $(CLI_OBJ) $(LIB)
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "CC  $@"
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(TEST_LINK) $(LIB) $(LDLIBS)
+
+# the kernels of test_cuda_semantics (none without CUDA: the test SKIPs there)
+$(BUILD)/tests/test_cuda_semantics: TEST_LINK = $(TEST_CU_OBJ)
+$(BUILD)/tests/test_cuda_semantics: $(TEST_CU_OBJ)
 
 $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -108,10 +117,10 @@ ifeq ($(CUDA_EMU),1)
 $(EMU_SRC)/%: % tests/cudaemu/cu2c.py
 	@mkdir -p $(dir $@)
 	$(Q)python3 tests/cudaemu/cu2c.py $< $@
-$(BUILD)/%.o: $(EMU_SRC)/%.cu $(EMU_HDR) $(FLAGS_STAMP)
+$(BUILD)/%.o: $(EMU_SRC)/%.cu $(EMU_HDR) $(wildcard tests/cudaemu/include/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "EMU $*.cu"
-	$(Q)$(CC) $(EMU_CFLAGS) -x c -c -o $@ $<
+	$(Q)$(CC) $(EMU_CFLAGS) -MMD -MP -x c -c -o $@ $<
 else
 $(BUILD)/%.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -174,13 +183,13 @@ asan:
 # The CUDA backend's tests with every kernel run by the CUDA emulator (tests/cudaemu/README.md):
 # kernel logic, barriers and warp exchanges checked against the CPU backend on any machine.
 # Not a GPU: timing, races between blocks and the device's own rounding need one.
-EMU_TESTS = test_cuda_ops test_cli_cuda
+EMU_TESTS = test_cuda_semantics test_cuda_ops test_cli_cuda
 emu:
 	$(MAKE) BUILD=build-emu CUDA=0 CUDA_EMU=1 all
 	@BUILD=build-emu bash tests/run_tests.sh $(patsubst %,build-emu/tests/%,$(EMU_TESTS))
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC) $(TEST_CU_SRC)
 
 clean:
 	rm -rf $(BUILD) build-asan build-emu compacter

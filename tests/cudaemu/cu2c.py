@@ -7,6 +7,7 @@ Three rewrites, each on one line, so that line numbers stay those of IN (a #line
 names IN, so compiler messages point at the real file):
   - `kernel<<<cfg>>>(args)`  ->  `EMU_LAUNCH(kernel, (cfg), args)` (args may span lines)
   - `dim3 a(x, y), b(z);`    ->  `dim3 a = EMU_DIM3_CTOR(x, y), b = EMU_DIM3_CTOR(z);`
+                                 (and `dim3 c;` -> `dim3 c = EMU_DIM3_CTOR(1u);`, CUDA's (1, 1, 1))
   - `extern "C" `            ->  nothing (C linkage is all C has)
 Anything else in IN is left as it is; the kernels compile as C against cudaemu.h."""
 import re
@@ -44,6 +45,10 @@ def rewrite_dim3(line):
     m = DIM3.search(line)
     if not m or '=' in line[m.end():].split(';')[0] and '(' not in line[m.end():].split('=')[0]:
         return line
+    # only a declaration statement (the line starts with the type): a parameter list such as
+    # `void f(dim3 g, dim3 b)` stays as it is (it was mangled into `dim3 g, dim3b`)
+    if not re.match(r'\s*(?:(?:static|const|volatile)\s+)*dim3\s', line):
+        return line
     i, out = m.end(), line[:m.end()]
     while i < len(line):
         d = re.match(r'\s*([A-Za-z_]\w*)\s*', line[i:])
@@ -58,6 +63,9 @@ def rewrite_dim3(line):
             rest = re.match(r'[^,;]*', line[i:]).group(0)
             out += name + rest
             i += len(rest)
+            # `dim3 b;` is (1, 1, 1) in CUDA, an uninitialised struct in C: give it the value
+            if not rest.strip() and i < len(line) and line[i] in ',;':
+                out += ' = EMU_DIM3_CTOR(1u)'
         if i < len(line) and line[i] == ',':
             out += ', '
             i += 1

@@ -4,6 +4,7 @@
  * CUBLAS_COMPUTE_32F_FAST_TF32 or the TF32 math mode on an fp32 GEMM; round to nearest even),
  * then multiply in fp32: the device's sums differ in order, not in what they sum. */
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cublas_v2.h"
@@ -94,26 +95,60 @@ static float *pack(const float *X, int ld, int trans, int rows, int cols, enum r
     return p;
 }
 
+/* CUBLAS_OP_C is CUBLAS_OP_T on real data (cuBLAS accepts it) */
+static int transposed(cublasOperation_t op) { return op != CUBLAS_OP_N; }
+
 static cublasStatus_t check(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                            int lda, int ldb, int ldc, int batch) {
+                            const void *alpha, int lda, int ldb, const void *beta, int ldc, int batch) {
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
-    if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T) || m < 0 ||
-        n < 0 || k < 0 || batch < 0 || lda < (ta == CUBLAS_OP_N ? (m > 1 ? m : 1) : (k > 1 ? k : 1)) ||
-        ldb < (tb == CUBLAS_OP_N ? (k > 1 ? k : 1) : (n > 1 ? n : 1)) || ldc < (m > 1 ? m : 1))
+    int ops_ok = (ta == CUBLAS_OP_N || ta == CUBLAS_OP_T || ta == CUBLAS_OP_C) &&
+                 (tb == CUBLAS_OP_N || tb == CUBLAS_OP_T || tb == CUBLAS_OP_C);
+    if (!ops_ok || m < 0 || n < 0 || k < 0 || batch < 0 || !alpha || !beta ||
+        lda < (!transposed(ta) ? (m > 1 ? m : 1) : (k > 1 ? k : 1)) ||
+        ldb < (!transposed(tb) ? (k > 1 ? k : 1) : (n > 1 ? n : 1)) || ldc < (m > 1 ? m : 1))
         return CUBLAS_STATUS_INVALID_VALUE;
     return CUBLAS_STATUS_SUCCESS;
+}
+
+/* cuBLAS reads and writes the matrices on the device: a host pointer, or a matrix running past
+ * its allocation, faults or reads garbage there, while here it would read host memory and
+ * pass. rows x cols stored column-major with leading dimension ld (nothing when empty). */
+static int on_device(const char *what, const float *X, int rows, int cols, int ld) {
+    if (rows == 0 || cols == 0) return 1;
+    size_t elems = (size_t)(cols - 1) * (size_t)ld + (size_t)rows;
+    if (emu_device_range(X, elems * sizeof(float))) return 1;
+    fprintf(stderr, "cublasemu: %s (%d x %d, ld %d at %p) is not inside one device allocation\n", what, rows, cols,
+            ld, (const void *)X);
+    return 0;
+}
+
+static int operands_on_device(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A,
+                              int lda, const float *B, int ldb, const float *C, int ldc) {
+    if (m == 0 || n == 0) return 1;
+    return (k == 0 || (on_device("A", A, transposed(ta) ? k : m, transposed(ta) ? m : k, lda) &&
+                       on_device("B", B, transposed(tb) ? n : k, transposed(tb) ? k : n, ldb))) &&
+           on_device("C", C, m, n, ldc);
+}
+
+/* a batched call's pointer arrays are read on the device too */
+static int array_on_device(const void *arr, int batch) {
+    if (batch == 0 || emu_device_range(arr, (size_t)batch * sizeof(void *))) return 1;
+    fprintf(stderr, "cublasemu: a batched GEMM's pointer array (%d entries at %p) is not in device memory\n", batch,
+            arr);
+    return 0;
 }
 
 static cublasStatus_t gemm1(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
                             enum rounding r) {
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    if (!operands_on_device(ta, tb, m, n, k, A, lda, B, ldb, C, ldc)) return CUBLAS_STATUS_EXECUTION_FAILED;
     if (r == ROUND_NONE) {
-        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
-                    tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        cblas_sgemm(CblasColMajor, transposed(ta) ? CblasTrans : CblasNoTrans,
+                    transposed(tb) ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return CUBLAS_STATUS_SUCCESS;
     }
-    float *pa = pack(A, lda, ta == CUBLAS_OP_T, m, k, r), *pb = pack(B, ldb, tb == CUBLAS_OP_T, k, n, r);
+    float *pa = pack(A, lda, transposed(ta), m, k, r), *pb = pack(B, ldb, transposed(tb), k, n, r);
     if (pa && pb)
         cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, pa, m > 1 ? m : 1, pb,
                     k > 1 ? k : 1, beta, C, ldc);
@@ -139,7 +174,7 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta,
                                          int n, int k, const float *alpha, const float *A, int lda,
                                          long long sa, const float *B, int ldb, long long sb,
                                          const float *beta, float *C, int ldc, long long sc, int batch) {
-    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
     enum rounding r = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
     for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
         s = gemm1(ta, tb, m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc, r);
@@ -150,8 +185,11 @@ cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperation_t ta, cublas
                                   int k, const float *alpha, const float *const A[], int lda,
                                   const float *const B[], int ldb, const float *beta, float *const C[],
                                   int ldc, int batch) {
-    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
     enum rounding r = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
+    if (s == CUBLAS_STATUS_SUCCESS && (!array_on_device(A, batch) || !array_on_device(B, batch) ||
+                                       !array_on_device(C, batch)))
+        s = CUBLAS_STATUS_EXECUTION_FAILED;
     for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
         s = gemm1(ta, tb, m, n, k, *alpha, A[i], lda, B[i], ldb, *beta, C[i], ldc, r);
     return s;
@@ -164,7 +202,7 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
                                           long long sc, int batch, cublasComputeType_t compute,
                                           cublasGemmAlgo_t algo) {
     enum rounding r = ROUND_NONE;
-    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
     if (s == CUBLAS_STATUS_SUCCESS) s = ex_rounding(at, bt, ct, compute, &r);
     if (algo != CUBLAS_GEMM_DEFAULT) s = CUBLAS_STATUS_NOT_SUPPORTED;
     const float *a = A, *b = B;
@@ -181,9 +219,12 @@ cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cubla
                                    void *const C[], cudaDataType ct, int ldc, int batch,
                                    cublasComputeType_t compute, cublasGemmAlgo_t algo) {
     enum rounding r = ROUND_NONE;
-    cublasStatus_t s = check(h, ta, tb, m, n, k, lda, ldb, ldc, batch);
+    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
     if (s == CUBLAS_STATUS_SUCCESS) s = ex_rounding(at, bt, ct, compute, &r);
     if (algo != CUBLAS_GEMM_DEFAULT) s = CUBLAS_STATUS_NOT_SUPPORTED;
+    if (s == CUBLAS_STATUS_SUCCESS && (!array_on_device(A, batch) || !array_on_device(B, batch) ||
+                                       !array_on_device(C, batch)))
+        s = CUBLAS_STATUS_EXECUTION_FAILED;
     for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
         s = gemm1(ta, tb, m, n, k, *(const float *)alpha, A[i], lda, B[i], ldb, *(const float *)beta, C[i], ldc,
                   r);

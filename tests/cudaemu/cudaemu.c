@@ -11,10 +11,13 @@
  * them: undefined in CUDA, though current GPUs let it pass). Device memory is host memory
  * from malloc, filled with 0xff bytes (NaN as floats) as a GPU's is garbage; copies are
  * checked against the allocations. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cudaemu.h"
 #undef warpSize /* the device-code constant; cudaDeviceProp has a field of that name */
@@ -110,12 +113,47 @@ static void thread_entry(void) {
     fatal("a finished thread was resumed"); /* the scheduler never does */
 }
 
-static char *g_stacks; /* MAX_THREADS stacks, side by side */
+/* MAX_THREADS stacks, each above an inaccessible guard page: a thread overflowing its stack
+ * faults there (reported by on_segv) instead of silently overwriting the stack of the thread
+ * below it, which a frame larger than the canary's reach did without tripping the canary */
+#define GUARD_BYTES ((size_t)64 << 10) /* PROT_NONE: address space only */
+#define SLOT_BYTES (GUARD_BYTES + STACK_BYTES)
+static char *g_stacks;
+
+static void on_segv(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    (void)ctx;
+    const char *a = si->si_addr;
+    if (g_stacks && a >= g_stacks && a < g_stacks + MAX_THREADS * SLOT_BYTES &&
+        (size_t)(a - g_stacks) % SLOT_BYTES < GUARD_BYTES) {
+        static const char m1[] = "cudaemu: kernel ", m2[] = ": a thread overflowed its 16 KiB emulator stack\n";
+        ssize_t r = write(2, m1, sizeof m1 - 1);
+        r = write(2, g_kernel, strlen(g_kernel));
+        r = write(2, m2, sizeof m2 - 1);
+        (void)r;
+    }
+    /* SA_RESETHAND: returning re-runs the faulting access under the default action */
+}
 
 static void thread_start(struct emu_thread *t, int i) {
-    if (!g_stacks && !(g_stacks = aligned_alloc(4096, MAX_THREADS * STACK_BYTES)))
-        fatal("out of host memory for the threads' stacks");
-    t->stack = g_stacks + (size_t)i * STACK_BYTES;
+    if (!g_stacks) {
+        void *m = mmap(NULL, MAX_THREADS * SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) fatal("out of host memory for the threads' stacks");
+        g_stacks = m;
+        for (size_t k = 0; k < MAX_THREADS; k++)
+            if (mprotect(g_stacks + k * SLOT_BYTES, GUARD_BYTES, PROT_NONE)) fatal("mprotect of a guard page failed");
+        struct sigaction old;
+        if (!sigaction(SIGSEGV, NULL, &old) && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
+            static char alt[1 << 16]; /* the handler cannot run on the overflowed stack */
+            stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+            struct sigaction sa = {0};
+            sa.sa_sigaction = on_segv;
+            sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+            sigemptyset(&sa.sa_mask);
+            if (!sigaltstack(&ss, NULL)) sigaction(SIGSEGV, &sa, NULL);
+        }
+    }
+    t->stack = g_stacks + (size_t)i * SLOT_BYTES + GUARD_BYTES;
     memcpy(t->stack, &(uint64_t){STACK_CANARY}, 8);
 #if defined(__x86_64__)
     void **sp = (void **)(((uintptr_t)(t->stack + STACK_BYTES)) & ~(uintptr_t)15);
@@ -187,8 +225,15 @@ static int release_waits(int *finished) {
     return 1;
 }
 
+/* every __shared__ variable of the program (cudaemu.h), from the linker */
+extern char __start_emu_shared[] __attribute__((weak)), __stop_emu_shared[] __attribute__((weak));
+
 static void run_block(void) {
     int n = g_nthreads;
+    /* a block's shared memory starts as garbage, as on a GPU: a kernel that reads what the
+     * block has not written (or adds to it) shows NaN instead of zeros or the last block's */
+    char *sh0 = __start_emu_shared, *sh1 = __stop_emu_shared;
+    if (sh0 && sh1 > sh0) memset(sh0, 0xff, (size_t)(sh1 - sh0));
     for (int i = 0; i < n; i++) {
         struct emu_thread *t = &g_threads[i];
         t->tid.x = (unsigned)i % emu_block_dim.x;
@@ -232,15 +277,19 @@ void emu_syncwarp(unsigned mask) { warp_wait(W_SYNCWARP, mask, 0); }
 uint64_t emu_warp_exchange(unsigned mask, uint64_t word, int mode, int arg, int width) {
     if (width < 1 || width > 32 || (width & (width - 1))) fatal("shuffle width %d", width);
     warp_wait(W_SHFL, mask, word);
-    int lane = g_cur & 31, base = g_cur - lane, seg = lane & ~(width - 1), src = lane;
+    /* PTX shfl.sync as CUDA's headers call it (c = ((32 - width) << 8) | clamp): the lane
+     * argument counts with its 5 low bits only; idx wraps inside the caller's segment; up and
+     * down return the caller's own word past its segment; xor reads any lower lane (an earlier
+     * segment included, as the Programming Guide says) and its own word past its segment. */
+    int lane = g_cur & 31, base = g_cur - lane, b = arg & 31, seg = lane & ~(width - 1),
+        last = seg + width - 1, src = lane;
     switch (mode) {
-    case EMU_SHFL_IDX: src = seg + (arg & (width - 1)); break;
-    case EMU_SHFL_XOR: src = lane ^ arg; break;
-    case EMU_SHFL_DOWN: src = lane + arg; break;
-    case EMU_SHFL_UP: src = lane - arg; break;
+    case EMU_SHFL_IDX: src = seg | (b & (width - 1)); break;
+    case EMU_SHFL_XOR: src = lane ^ b; if (src > last) src = lane; break;
+    case EMU_SHFL_DOWN: src = lane + b; if (src > last) src = lane; break;
+    case EMU_SHFL_UP: src = lane - b; if (src < seg) src = lane; break;
     default: fatal("shuffle mode %d", mode);
     }
-    if (src < seg || src >= seg + width) src = lane; /* outside the segment: the caller's own */
     uint64_t r = g_threads[base + src].word;
     warp_wait(W_SHFL, mask, word); /* every lane has read before any writes again */
     return r;
@@ -339,7 +388,7 @@ struct allocation {
     size_t bytes;
 };
 static struct allocation *g_allocs;
-static size_t g_nallocs, g_cap_allocs, g_allocated, g_peak;
+static size_t g_nallocs, g_cap_allocs, g_allocated, g_peak, g_failed_allocs;
 static size_t g_memory = 0; /* the emulated device's memory (CUDAEMU_MEMORY_MB, default 8 GiB) */
 
 static size_t device_memory(void) {
@@ -353,8 +402,8 @@ static size_t device_memory(void) {
 
 static void stats_at_exit(void) {
     if (getenv("CUDAEMU_STATS"))
-        fprintf(stderr, "cudaemu: %llu launches, %llu threads, peak device memory %.1f MiB\n",
-                g_launches, g_threads_run, (double)g_peak / (1 << 20));
+        fprintf(stderr, "cudaemu: %llu launches, %llu threads, peak device memory %.1f MiB, %zu failed allocations\n",
+                g_launches, g_threads_run, (double)g_peak / (1 << 20), g_failed_allocs);
 }
 
 cudaError_t cudaGetDeviceCount(int *count) {
@@ -393,7 +442,10 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev) {
 
 cudaError_t cudaMalloc(void **p, size_t bytes) {
     *p = NULL;
-    if (bytes > device_memory() - g_allocated) return fail(cudaErrorMemoryAllocation);
+    if (bytes > device_memory() - g_allocated) {
+        g_failed_allocs++;
+        return fail(cudaErrorMemoryAllocation);
+    }
     if (g_nallocs == g_cap_allocs) {
         size_t cap = g_cap_allocs ? 2 * g_cap_allocs : 256;
         struct allocation *a = realloc(g_allocs, cap * sizeof *a);
@@ -435,13 +487,18 @@ static int is_device(const void *p, size_t bytes) {
     return 0;
 }
 
+/* for the emulated cuBLAS: 1 when [p, p + bytes) lies inside one device allocation */
+int emu_device_range(const void *p, size_t bytes) { return is_device(p, bytes); }
+
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind) {
     if (!bytes) return cudaSuccess;
     int dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
     int src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
     if (kind == cudaMemcpyDefault) {
-        dst_dev = is_device(dst, bytes);
-        src_dev = is_device(src, bytes);
+        /* a pointer that starts inside an allocation is a device pointer (UVA), and then its
+         * whole range must lie inside it: a copy running past the allocation is no host copy */
+        dst_dev = is_device(dst, 1);
+        src_dev = is_device(src, 1);
     } else if (kind != cudaMemcpyHostToHost && !dst_dev && !src_dev) {
         return fail(cudaErrorInvalidMemcpyDirection);
     }
@@ -457,8 +514,13 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaM
     return cudaMemcpy(dst, src, bytes, kind);
 }
 
-cudaError_t emu_memcpy_symbol(void *dst, const void *src, size_t bytes) {
-    memcpy(dst, src, bytes);
+cudaError_t emu_memcpy_symbol(void *dst, const void *src, size_t bytes, size_t offset, size_t sym_bytes,
+                              int kind, int to_symbol) {
+    if (offset > sym_bytes || bytes > sym_bytes - offset) return fail(cudaErrorInvalidValue);
+    if (kind != 0 && kind != cudaMemcpyDeviceToDevice && kind != cudaMemcpyDefault &&
+        kind != (to_symbol ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost))
+        return fail(cudaErrorInvalidMemcpyDirection);
+    if (bytes) memcpy(dst, src, bytes);
     return cudaSuccess;
 }
 

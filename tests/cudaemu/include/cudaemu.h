@@ -12,6 +12,48 @@
 
 #include <math.h>
 #include <stdbool.h>
+/* nvcc compiles .cu files as C++, where exp, sqrt, fabs, fmax... of floats call the float
+ * overloads; in C they would convert to double and back (another rounding, another result,
+ * silently). <tgmath.h> cannot be used (glibc turns _Float128 off under __CUDACC__), so the
+ * overloads the kernels could reach are here: float arguments take the f function (in the
+ * rewritten .cu files only, which the Makefile compiles with -D__CUDACC__). */
+#ifdef __CUDACC__
+#define EMU_TG1(fn, x) _Generic((x), float: fn##f, long double: fn##l, default: fn)(x)
+#define EMU_TG2(fn, x, y) _Generic((x), float: _Generic((y), float: fn##f, default: fn), default: fn)(x, y)
+#define exp(x) EMU_TG1(exp, x)
+#define exp2(x) EMU_TG1(exp2, x)
+#define expm1(x) EMU_TG1(expm1, x)
+#define log(x) EMU_TG1(log, x)
+#define log2(x) EMU_TG1(log2, x)
+#define log10(x) EMU_TG1(log10, x)
+#define log1p(x) EMU_TG1(log1p, x)
+#define sqrt(x) EMU_TG1(sqrt, x)
+#define cbrt(x) EMU_TG1(cbrt, x)
+#define fabs(x) EMU_TG1(fabs, x)
+#define sin(x) EMU_TG1(sin, x)
+#define cos(x) EMU_TG1(cos, x)
+#define tan(x) EMU_TG1(tan, x)
+#define sinh(x) EMU_TG1(sinh, x)
+#define cosh(x) EMU_TG1(cosh, x)
+#define tanh(x) EMU_TG1(tanh, x)
+#define asin(x) EMU_TG1(asin, x)
+#define acos(x) EMU_TG1(acos, x)
+#define atan(x) EMU_TG1(atan, x)
+#define erf(x) EMU_TG1(erf, x)
+#define erfc(x) EMU_TG1(erfc, x)
+#define floor(x) EMU_TG1(floor, x)
+#define ceil(x) EMU_TG1(ceil, x)
+#define round(x) EMU_TG1(round, x)
+#define trunc(x) EMU_TG1(trunc, x)
+#define rint(x) EMU_TG1(rint, x)
+#define pow(x, y) EMU_TG2(pow, x, y)
+#define fmax(x, y) EMU_TG2(fmax, x, y)
+#define fmin(x, y) EMU_TG2(fmin, x, y)
+#define fmod(x, y) EMU_TG2(fmod, x, y)
+#define atan2(x, y) EMU_TG2(atan2, x, y)
+#define hypot(x, y) EMU_TG2(hypot, x, y)
+#define copysign(x, y) EMU_TG2(copysign, x, y)
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -87,13 +129,23 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t from, cudaEvent_t to);
 cudaError_t cudaEventDestroy(cudaEvent_t e);
-/* cudaMemcpyToSymbol / FromSymbol take the symbol itself (a C++ reference in CUDA) */
-cudaError_t emu_memcpy_symbol(void *dst, const void *src, size_t bytes);
+/* cudaMemcpyToSymbol / FromSymbol take the symbol itself (a C++ reference in CUDA); as CUDA,
+ * a copy past the symbol's end is cudaErrorInvalidValue (sym_bytes: its sizeof) and the
+ * optional offset and kind arguments are taken (kind 0: the default direction) */
+cudaError_t emu_memcpy_symbol(void *dst, const void *src, size_t bytes, size_t offset, size_t sym_bytes,
+                              int kind, int to_symbol);
 #ifdef __cplusplus
 }
 #endif
-#define cudaMemcpyToSymbol(sym, src, bytes) emu_memcpy_symbol((void *)&(sym), (src), (bytes))
-#define cudaMemcpyFromSymbol(dst, sym, bytes) emu_memcpy_symbol((dst), (const void *)&(sym), (bytes))
+#define cudaMemcpyToSymbol(sym, src, ...) EMU_SYM_TO_((void *)&(sym), sizeof(sym), (src), __VA_ARGS__, 0, 0)
+#define EMU_SYM_TO_(p, size, src, bytes, offset, kind, ...) \
+    emu_memcpy_symbol((char *)(p) + (size_t)(offset), (src), (bytes), (offset), (size), (kind), 1)
+#define cudaMemcpyFromSymbol(dst, sym, ...) EMU_SYM_FROM_((dst), (const void *)&(sym), sizeof(sym), __VA_ARGS__, 0, 0)
+#define EMU_SYM_FROM_(dst, p, size, bytes, offset, kind, ...) \
+    emu_memcpy_symbol((dst), (const char *)(p) + (size_t)(offset), (bytes), (offset), (size), (kind), 0)
+
+/* 1 when [p, p + bytes) lies inside one device allocation (the emulated cuBLAS's checks) */
+int emu_device_range(const void *p, size_t bytes);
 
 /* ---------------------------------------------------------------- launches */
 typedef struct { unsigned x, y, z; } uint3;
@@ -190,7 +242,10 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
 #define __constant__
 #define __forceinline__
 #define __noinline__
-#define __shared__ static /* blocks run one at a time: a static is one block's shared memory */
+/* blocks run one at a time: a static is one block's shared memory. They all lie in one
+ * section, which the scheduler fills with 0xff bytes (NaN as floats) before each block: on a
+ * GPU a block's shared memory starts as garbage (often an earlier block's), never as zeros. */
+#define __shared__ static __attribute__((section("emu_shared")))
 #define __restrict__ restrict
 #define __launch_bounds__(...)
 #define __ldg(p) (*(p))
@@ -225,8 +280,8 @@ void __syncthreads(void);
 void emu_syncwarp(unsigned mask);
 #define __syncwarp(...) emu_syncwarp(0xffffffffu) /* the mask is not checked */
 unsigned __ballot_sync(unsigned mask, int pred);
-/* a warp shuffle on 64-bit words: the word of the lane `mode` and `arg` pick (or the caller's
- * own when that lane is outside its width-lane segment, as CUDA) */
+/* a warp shuffle on 64-bit words: the word of the lane `mode` and `arg` pick, with PTX
+ * shfl.sync's rules (cudaemu.c: 5-bit lane argument; xor may read an earlier segment) */
 uint64_t emu_warp_exchange(unsigned mask, uint64_t word, int mode, int arg, int width);
 enum { EMU_SHFL_IDX, EMU_SHFL_XOR, EMU_SHFL_DOWN, EMU_SHFL_UP };
 
@@ -274,8 +329,13 @@ EMU_ATOMIC_TYPED(double, d)
              double *: emu_atomic_##op##_d)
 #define atomicAdd(p, v) EMU_ATOMIC(add, p)(p, v)
 #define atomicExch(p, v) EMU_ATOMIC(exch, p)(p, v)
-#define atomicMax(p, v) EMU_ATOMIC(max, p)(p, v)
-#define atomicMin(p, v) EMU_ATOMIC(min, p)(p, v)
+/* CUDA has no atomicMax/atomicMin on float or double: not emulated either, so that code
+ * using them fails to build here as with nvcc */
+#define EMU_ATOMIC_INT(op, p)                                                                      \
+    _Generic((p), int *: emu_atomic_##op##_i, unsigned *: emu_atomic_##op##_u,                     \
+             unsigned long long *: emu_atomic_##op##_ull)
+#define atomicMax(p, v) EMU_ATOMIC_INT(max, p)(p, v)
+#define atomicMin(p, v) EMU_ATOMIC_INT(min, p)(p, v)
 #define atomicCAS(p, c, v) EMU_ATOMIC(cas, p)(p, c, v)
 
 #endif
