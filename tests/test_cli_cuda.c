@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "toy_task.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/safetensors.h"
@@ -37,20 +38,10 @@ static void write_task(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/compacter-cli-cuda-%d", (int)getpid());
     mkdir(g_dir, 0755);
     snprintf(g_train, sizeof g_train, "%s/train.jsonl", g_dir);
-    FILE *f = fopen(g_train, "w");
-    if (!f) {
+    if (write_copy_task(g_train)) {
         fprintf(stderr, "cannot write %s\n", g_train);
         exit(1);
     }
-    unsigned s = 12345;
-    for (int i = 0; i < 40; i++) { /* a toy task: copy the first two tokens */
-        int len = 3 + (int)((s = s * 1103515245u + 12345u) >> 16) % 10, a[16];
-        for (int j = 0; j < len; j++) a[j] = 2 + (int)((s = s * 1103515245u + 12345u) >> 16) % 90;
-        fprintf(f, "{\"source\": [");
-        for (int j = 0; j < len; j++) fprintf(f, "%d,", a[j]);
-        fprintf(f, "1], \"target\": [%d, %d, 1]}\n", a[0], a[1]);
-    }
-    fclose(f);
 }
 
 static int train(const char *fam, const char *device, const char *precision, const char *method,

@@ -37,16 +37,10 @@ int main(void) {
     snprintf(dir, sizeof dir, "/tmp/compacter-resume-%d", (int)getpid());
     mkdir(dir, 0755);
     snprintf(train, sizeof train, "%s/train.jsonl", dir);
-    FILE *f = fopen(train, "w");
-    unsigned s = 12345;
-    for (int i = 0; i < 40; i++) { /* deterministic toy task: copy the first two tokens */
-        int len = 3 + (int)((s = s * 1103515245u + 12345u) >> 16) % 10, a[16];
-        for (int j = 0; j < len; j++) a[j] = 2 + (int)((s = s * 1103515245u + 12345u) >> 16) % 90;
-        fprintf(f, "{\"source\": [");
-        for (int j = 0; j < len; j++) fprintf(f, "%d,", a[j]);
-        fprintf(f, "1], \"target\": [%d, %d, 1]}\n", a[0], a[1]);
+    if (write_copy_task(train)) {
+        fprintf(stderr, "cannot write %s\n", train);
+        return 1;
     }
-    fclose(f);
     char a1[1024], a2[1024], ck_straight[256], ck_resumed[256];
     snprintf(ck_straight, sizeof ck_straight, "%s/straight.safetensors", dir);
     snprintf(ck_resumed, sizeof ck_resumed, "%s/resumed.safetensors", dir);
