@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "toy_task.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/check.h"
+#include "tests/toy_task.h"
 
 #ifndef HAVE_CUDA
 int main(void) {

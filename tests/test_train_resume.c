@@ -7,6 +7,7 @@
  * empty training file, a corrupt checkpoint, another model's checkpoint, a NaN loss (clear
  * error, non-zero exit, the last good checkpoint kept). */
 #include "tests/check.h"
+#include "tests/toy_task.h"
 
 #include <unistd.h>
 
