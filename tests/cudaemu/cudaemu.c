@@ -487,6 +487,17 @@ static int is_device(const void *p, size_t bytes) {
     return 0;
 }
 
+void emu_check_pointer_arg(const char *kernel, int position, int is_pointer, const void *slot) {
+    if (!is_pointer) return;
+    const void *p;
+    memcpy(&p, slot, sizeof p);
+    if (p && !is_device(p, 0)) {
+        fprintf(stderr, "cudaemu: kernel %s: argument %d (%p) is not device memory (a GPU faults on it)\n", kernel,
+                position, p);
+        abort();
+    }
+}
+
 /* for the emulated cuBLAS: 1 when [p, p + bytes) lies inside one device allocation */
 int emu_device_range(const void *p, size_t bytes) { return is_device(p, bytes); }
 

@@ -161,6 +161,10 @@ static inline dim3 emu_dim3_xyz(unsigned x, unsigned y, unsigned z) { dim3 d = {
 #define EMU_DIM3_CTOR_(x, y, z, ...) emu_dim3_xyz((unsigned)(x), (unsigned)(y), (unsigned)(z))
 
 typedef void (*emu_thunk_fn)(void *args);
+/* A kernel argument that is a pointer (is_pointer, its value at *slot) must be NULL or point
+ * into (or just past) a device allocation: on a GPU a host pointer faults. Stops the program
+ * with the kernel's name and the argument's position otherwise. */
+void emu_check_pointer_arg(const char *kernel, int position, int is_pointer, const void *slot);
 /* Run `fn(args)` as every thread of a grid; records a launch error for cudaGetLastError */
 void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s,
                 emu_thunk_fn fn, void *args);
@@ -195,6 +199,31 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
 #define EMU_M22(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) EMU_M21(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) __typeof__(a22) m22;
 #define EMU_M23(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) EMU_M22(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) __typeof__(a23) m23;
 #define EMU_M24(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) EMU_M23(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) __typeof__(a24) m24;
+/* argument i of a launch: a pointer must be NULL or point into a device allocation */
+#define EMU_P1(k, a) emu_check_pointer_arg(#k, 1, __builtin_classify_type((a)->m1) == 5, &(a)->m1);
+#define EMU_P2(k, a) EMU_P1(k, a) emu_check_pointer_arg(#k, 2, __builtin_classify_type((a)->m2) == 5, &(a)->m2);
+#define EMU_P3(k, a) EMU_P2(k, a) emu_check_pointer_arg(#k, 3, __builtin_classify_type((a)->m3) == 5, &(a)->m3);
+#define EMU_P4(k, a) EMU_P3(k, a) emu_check_pointer_arg(#k, 4, __builtin_classify_type((a)->m4) == 5, &(a)->m4);
+#define EMU_P5(k, a) EMU_P4(k, a) emu_check_pointer_arg(#k, 5, __builtin_classify_type((a)->m5) == 5, &(a)->m5);
+#define EMU_P6(k, a) EMU_P5(k, a) emu_check_pointer_arg(#k, 6, __builtin_classify_type((a)->m6) == 5, &(a)->m6);
+#define EMU_P7(k, a) EMU_P6(k, a) emu_check_pointer_arg(#k, 7, __builtin_classify_type((a)->m7) == 5, &(a)->m7);
+#define EMU_P8(k, a) EMU_P7(k, a) emu_check_pointer_arg(#k, 8, __builtin_classify_type((a)->m8) == 5, &(a)->m8);
+#define EMU_P9(k, a) EMU_P8(k, a) emu_check_pointer_arg(#k, 9, __builtin_classify_type((a)->m9) == 5, &(a)->m9);
+#define EMU_P10(k, a) EMU_P9(k, a) emu_check_pointer_arg(#k, 10, __builtin_classify_type((a)->m10) == 5, &(a)->m10);
+#define EMU_P11(k, a) EMU_P10(k, a) emu_check_pointer_arg(#k, 11, __builtin_classify_type((a)->m11) == 5, &(a)->m11);
+#define EMU_P12(k, a) EMU_P11(k, a) emu_check_pointer_arg(#k, 12, __builtin_classify_type((a)->m12) == 5, &(a)->m12);
+#define EMU_P13(k, a) EMU_P12(k, a) emu_check_pointer_arg(#k, 13, __builtin_classify_type((a)->m13) == 5, &(a)->m13);
+#define EMU_P14(k, a) EMU_P13(k, a) emu_check_pointer_arg(#k, 14, __builtin_classify_type((a)->m14) == 5, &(a)->m14);
+#define EMU_P15(k, a) EMU_P14(k, a) emu_check_pointer_arg(#k, 15, __builtin_classify_type((a)->m15) == 5, &(a)->m15);
+#define EMU_P16(k, a) EMU_P15(k, a) emu_check_pointer_arg(#k, 16, __builtin_classify_type((a)->m16) == 5, &(a)->m16);
+#define EMU_P17(k, a) EMU_P16(k, a) emu_check_pointer_arg(#k, 17, __builtin_classify_type((a)->m17) == 5, &(a)->m17);
+#define EMU_P18(k, a) EMU_P17(k, a) emu_check_pointer_arg(#k, 18, __builtin_classify_type((a)->m18) == 5, &(a)->m18);
+#define EMU_P19(k, a) EMU_P18(k, a) emu_check_pointer_arg(#k, 19, __builtin_classify_type((a)->m19) == 5, &(a)->m19);
+#define EMU_P20(k, a) EMU_P19(k, a) emu_check_pointer_arg(#k, 20, __builtin_classify_type((a)->m20) == 5, &(a)->m20);
+#define EMU_P21(k, a) EMU_P20(k, a) emu_check_pointer_arg(#k, 21, __builtin_classify_type((a)->m21) == 5, &(a)->m21);
+#define EMU_P22(k, a) EMU_P21(k, a) emu_check_pointer_arg(#k, 22, __builtin_classify_type((a)->m22) == 5, &(a)->m22);
+#define EMU_P23(k, a) EMU_P22(k, a) emu_check_pointer_arg(#k, 23, __builtin_classify_type((a)->m23) == 5, &(a)->m23);
+#define EMU_P24(k, a) EMU_P23(k, a) emu_check_pointer_arg(#k, 24, __builtin_classify_type((a)->m24) == 5, &(a)->m24);
 #define EMU_U1(p) (p)->m1
 #define EMU_U2(p) EMU_U1(p), (p)->m2
 #define EMU_U3(p) EMU_U2(p), (p)->m3
@@ -228,6 +257,7 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
         struct emu_args_ {                                                                         \
             EMU_CAT(EMU_M, EMU_NARGS(__VA_ARGS__))(__VA_ARGS__)                                    \
         } emu_a_ = {__VA_ARGS__};                                                                  \
+        EMU_CAT(EMU_P, EMU_NARGS(__VA_ARGS__))(kernel, &emu_a_)                                    \
         void emu_thunk_(void *p_) {                                                                \
             struct emu_args_ *a_ = (struct emu_args_ *)p_;                                         \
             kernel(EMU_CAT(EMU_U, EMU_NARGS(__VA_ARGS__))(a_));                                    \
