@@ -51,8 +51,6 @@ NVFLAGS  = -std=c++17 $(OPT) -g -I. -DHAVE_CUDA=1 -Xcompiler -Wall,-Wextra,-Werr
            -gencode arch=compute_90,code=compute_90
 # nvcc emits C++ host code (kernel launch stubs use guarded statics): link libstdc++
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lcupti -lstdc++
-CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
-TEST_CU_OBJ = $(TEST_CU_SRC:%.cu=$(BUILD)/%.o)
 endif
 
 # CUDA_EMU=1 (`make emu`): the backend's .cu files, rewritten by tests/cudaemu/cu2c.py, compiled
@@ -63,10 +61,14 @@ EMU_SRC  = $(BUILD)/cudaemu-src
 CFLAGS  += -DHAVE_CUDA=1 -DCOMPACTER_CUDA_EMU=1 -Itests/cudaemu/include
 LIB_SRC := $(filter-out experiments/profiler_cupti.c,$(LIB_SRC)) $(sort $(wildcard tests/cudaemu/*.c))
 EMU_HDR  = $(patsubst %,$(EMU_SRC)/%,$(wildcard kernels/cuda/*.h))
-CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
-TEST_CU_OBJ = $(TEST_CU_SRC:%.cu=$(BUILD)/%.o)
 EMU_CFLAGS = -I$(EMU_SRC) $(CFLAGS) -std=gnu11 -D__CUDACC__ -include cudaemu.h -ffp-contract=off \
              -Wno-unknown-pragmas -Wno-unused-function
+endif
+
+# the .cu objects, built by nvcc or through the emulator
+ifneq ($(filter 1,$(CUDA) $(CUDA_EMU)),)
+CU_OBJ   = $(CU_SRC:%.cu=$(BUILD)/%.o)
+TEST_CU_OBJ = $(TEST_CU_SRC:%.cu=$(BUILD)/%.o)
 endif
 
 # Objects depend on the flags they were built with: switching CUDA=0/1, SAN or OPT in the same

@@ -10,11 +10,14 @@ names IN, so compiler messages point at the real file):
                                  (and `dim3 c;` -> `dim3 c = EMU_DIM3_CTOR(1u);`, CUDA's (1, 1, 1))
   - `extern "C" `            ->  nothing (C linkage is all C has)
 Anything else in IN is left as it is; the kernels compile as C against cudaemu.h."""
+import os
 import re
 import sys
 
 LAUNCH = re.compile(r'\b([A-Za-z_]\w*)\s*<<<(.*?)>>>\s*\(')
-DIM3 = re.compile(r'\bdim3\s+')
+# a declaration statement: the line starts with the type (a parameter list such as
+# `void f(dim3 g, dim3 b)` is left alone)
+DIM3 = re.compile(r'\s*(?:(?:static|const|volatile)\s+)*dim3\s+')
 
 
 def closing(s, i):
@@ -42,12 +45,9 @@ def rewrite_launch(line):
 
 
 def rewrite_dim3(line):
-    m = DIM3.search(line)
+    m = DIM3.match(line)
+    # `dim3 g = expr;` is C already (and expr's commas must not split declarators)
     if not m or '=' in line[m.end():].split(';')[0] and '(' not in line[m.end():].split('=')[0]:
-        return line
-    # only a declaration statement (the line starts with the type): a parameter list such as
-    # `void f(dim3 g, dim3 b)` stays as it is (it was mangled into `dim3 g, dim3b`)
-    if not re.match(r'\s*(?:(?:static|const|volatile)\s+)*dim3\s', line):
         return line
     i, out = m.end(), line[:m.end()]
     while i < len(line):
@@ -83,13 +83,12 @@ def main():
         line = line.replace('extern "C" ', '')
         if '<<<' in line:
             line = rewrite_launch(line)
-        if 'dim3' in line and not line.lstrip().startswith(('*', '/*', '//')):
+        if 'dim3' in line:
             line = rewrite_dim3(line)
         out.append(line)
     tmp = dst + '.tmp'
     with open(tmp, 'w') as f:
         f.write('\n'.join(out))
-    import os
     os.replace(tmp, dst)
 
 

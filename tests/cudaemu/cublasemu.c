@@ -170,29 +170,52 @@ static cublasStatus_t ex_rounding(cudaDataType at, cudaDataType bt, cudaDataType
     }
 }
 
+/* Every GEMM entry point: s (the status of the checks particular to the call) and the
+ * argument checks, then gemm1 on each of the batch's matrices: from the pointer arrays Ap,
+ * Bp, Cp (batched calls, which cuBLAS reads on the device) or else A, B, C plus i strides. */
+static cublasStatus_t gemm_batch(cublasHandle_t h, cublasStatus_t s, enum rounding r, cublasOperation_t ta,
+                                 cublasOperation_t tb, int m, int n, int k, const void *alpha, const void *beta,
+                                 int lda, int ldb, int ldc, int batch, const void *const *Ap, const void *const *Bp,
+                                 void *const *Cp, const float *A, long long sa, const float *B, long long sb,
+                                 float *C, long long sc) {
+    if (s == CUBLAS_STATUS_SUCCESS) s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
+    if (s == CUBLAS_STATUS_SUCCESS && Ap &&
+        (!array_on_device(Ap, batch) || !array_on_device(Bp, batch) || !array_on_device(Cp, batch)))
+        s = CUBLAS_STATUS_EXECUTION_FAILED;
+    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = gemm1(ta, tb, m, n, k, *(const float *)alpha, Ap ? (const float *)Ap[i] : A + i * sa, lda,
+                  Bp ? (const float *)Bp[i] : B + i * sb, ldb, *(const float *)beta, Cp ? (float *)Cp[i] : C + i * sc,
+                  ldc, r);
+    return s;
+}
+
+/* the fp32 calls: TF32 operands under CUBLAS_TF32_TENSOR_OP_MATH */
+static enum rounding math_rounding(cublasHandle_t h) {
+    return h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
+}
+
+/* the Ex calls: their types and algorithm */
+static cublasStatus_t ex_status(cudaDataType at, cudaDataType bt, cudaDataType ct, cublasComputeType_t compute,
+                                cublasGemmAlgo_t algo, enum rounding *r) {
+    cublasStatus_t s = ex_rounding(at, bt, ct, compute, r);
+    return s == CUBLAS_STATUS_SUCCESS && algo != CUBLAS_GEMM_DEFAULT ? CUBLAS_STATUS_NOT_SUPPORTED : s;
+}
+
 cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                                          int n, int k, const float *alpha, const float *A, int lda,
                                          long long sa, const float *B, int ldb, long long sb,
                                          const float *beta, float *C, int ldc, long long sc, int batch) {
-    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
-    enum rounding r = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
-    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
-        s = gemm1(ta, tb, m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc, r);
-    return s;
+    return gemm_batch(h, CUBLAS_STATUS_SUCCESS, math_rounding(h), ta, tb, m, n, k, alpha, beta, lda, ldb, ldc,
+                      batch, NULL, NULL, NULL, A, sa, B, sb, C, sc);
 }
 
 cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
                                   int k, const float *alpha, const float *const A[], int lda,
                                   const float *const B[], int ldb, const float *beta, float *const C[],
                                   int ldc, int batch) {
-    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
-    enum rounding r = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? ROUND_TF32 : ROUND_NONE;
-    if (s == CUBLAS_STATUS_SUCCESS && (!array_on_device(A, batch) || !array_on_device(B, batch) ||
-                                       !array_on_device(C, batch)))
-        s = CUBLAS_STATUS_EXECUTION_FAILED;
-    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
-        s = gemm1(ta, tb, m, n, k, *alpha, A[i], lda, B[i], ldb, *beta, C[i], ldc, r);
-    return s;
+    return gemm_batch(h, CUBLAS_STATUS_SUCCESS, math_rounding(h), ta, tb, m, n, k, alpha, beta, lda, ldb, ldc,
+                      batch, (const void *const *)A, (const void *const *)B, (void *const *)C, NULL, 0, NULL, 0,
+                      NULL, 0);
 }
 
 cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
@@ -202,15 +225,9 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
                                           long long sc, int batch, cublasComputeType_t compute,
                                           cublasGemmAlgo_t algo) {
     enum rounding r = ROUND_NONE;
-    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
-    if (s == CUBLAS_STATUS_SUCCESS) s = ex_rounding(at, bt, ct, compute, &r);
-    if (algo != CUBLAS_GEMM_DEFAULT) s = CUBLAS_STATUS_NOT_SUPPORTED;
-    const float *a = A, *b = B;
-    float *c = C;
-    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
-        s = gemm1(ta, tb, m, n, k, *(const float *)alpha, a + i * sa, lda, b + i * sb, ldb, *(const float *)beta,
-                  c + i * sc, ldc, r);
-    return s;
+    cublasStatus_t s = ex_status(at, bt, ct, compute, algo, &r);
+    return gemm_batch(h, s, r, ta, tb, m, n, k, alpha, beta, lda, ldb, ldc, batch, NULL, NULL, NULL, A, sa, B, sb,
+                      C, sc);
 }
 
 cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
@@ -219,14 +236,7 @@ cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cubla
                                    void *const C[], cudaDataType ct, int ldc, int batch,
                                    cublasComputeType_t compute, cublasGemmAlgo_t algo) {
     enum rounding r = ROUND_NONE;
-    cublasStatus_t s = check(h, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch);
-    if (s == CUBLAS_STATUS_SUCCESS) s = ex_rounding(at, bt, ct, compute, &r);
-    if (algo != CUBLAS_GEMM_DEFAULT) s = CUBLAS_STATUS_NOT_SUPPORTED;
-    if (s == CUBLAS_STATUS_SUCCESS && (!array_on_device(A, batch) || !array_on_device(B, batch) ||
-                                       !array_on_device(C, batch)))
-        s = CUBLAS_STATUS_EXECUTION_FAILED;
-    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
-        s = gemm1(ta, tb, m, n, k, *(const float *)alpha, A[i], lda, B[i], ldb, *(const float *)beta, C[i], ldc,
-                  r);
-    return s;
+    cublasStatus_t s = ex_status(at, bt, ct, compute, algo, &r);
+    return gemm_batch(h, s, r, ta, tb, m, n, k, alpha, beta, lda, ldb, ldc, batch, A, B, C, NULL, 0, NULL, 0, NULL,
+                      0);
 }

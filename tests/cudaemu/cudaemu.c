@@ -45,10 +45,9 @@ static void fatal(const char *fmt, ...) {
 }
 
 /* ---------------------------------------------------------------- coroutines */
-/* Each thread's stack; kernels keep small frames (ptxas reports 0-byte stack frames on sm_90),
- * and a canary at the bottom of each stack is checked after every block. */
+/* Each thread's stack (kernels keep small frames: ptxas reports 0-byte stack frames on sm_90),
+ * above a guard page (thread_start) */
 #define STACK_BYTES ((size_t)16 << 10)
-#define STACK_CANARY 0x5ca1ab1ec0ffee11ull
 #define MAX_THREADS 1024
 
 #if defined(__x86_64__)
@@ -82,7 +81,6 @@ struct emu_thread {
     enum thread_state state;
     enum warp_op op; /* the warp operation a T_WAIT_WARP thread waits in */
     uint64_t word;   /* its contribution */
-    char *stack;
 };
 
 static struct emu_thread g_threads[MAX_THREADS];
@@ -115,7 +113,7 @@ static void thread_entry(void) {
 
 /* MAX_THREADS stacks, each above an inaccessible guard page: a thread overflowing its stack
  * faults there (reported by on_segv) instead of silently overwriting the stack of the thread
- * below it, which a frame larger than the canary's reach did without tripping the canary */
+ * below it */
 #define GUARD_BYTES ((size_t)64 << 10) /* PROT_NONE: address space only */
 #define SLOT_BYTES (GUARD_BYTES + STACK_BYTES)
 static char *g_stacks;
@@ -153,17 +151,16 @@ static void thread_start(struct emu_thread *t, int i) {
             if (!sigaltstack(&ss, NULL)) sigaction(SIGSEGV, &sa, NULL);
         }
     }
-    t->stack = g_stacks + (size_t)i * SLOT_BYTES + GUARD_BYTES;
-    memcpy(t->stack, &(uint64_t){STACK_CANARY}, 8);
+    char *stack = g_stacks + (size_t)i * SLOT_BYTES + GUARD_BYTES;
 #if defined(__x86_64__)
-    void **sp = (void **)(((uintptr_t)(t->stack + STACK_BYTES)) & ~(uintptr_t)15);
+    void **sp = (void **)(((uintptr_t)(stack + STACK_BYTES)) & ~(uintptr_t)15);
     *--sp = NULL;                  /* thread_entry's return address: it never returns */
     *--sp = (void *)thread_entry;  /* emu_ctx_switch's ret goes there */
-    for (int i = 0; i < 6; i++) *--sp = NULL; /* rbp rbx r12 r13 r14 r15 */
+    for (int r = 0; r < 6; r++) *--sp = NULL; /* rbp rbx r12 r13 r14 r15 */
     t->sp = sp;
 #else
     if (getcontext(&t->ctx)) fatal("getcontext failed");
-    t->ctx.uc_stack.ss_sp = t->stack;
+    t->ctx.uc_stack.ss_sp = stack;
     t->ctx.uc_stack.ss_size = STACK_BYTES;
     t->ctx.uc_link = NULL;
     makecontext(&t->ctx, thread_entry, 0);
@@ -182,9 +179,9 @@ static void resume(int i) {
 #endif
 }
 
-/* Complete the warp operations and barriers every thread waits in; 0 when none can (a
- * deadlock: fatal) or every thread has finished (returns 0 too, with *finished set). */
-static int release_waits(int *finished) {
+/* Complete the warp operations and barriers every thread waits in: 1 when some threads can go
+ * on, 0 when every thread has finished (none can go on otherwise: a deadlock, fatal). */
+static int release_waits(void) {
     int n = g_nthreads, released = 0;
     for (int w0 = 0; w0 < n; w0 += 32) {
         int w1 = w0 + 32 < n ? w0 + 32 : n, waiting = 0, other = 0;
@@ -214,8 +211,7 @@ static int release_waits(int *finished) {
         done += g_threads[i].state == T_DONE;
         at_barrier += g_threads[i].state == T_WAIT_BLOCK;
     }
-    *finished = done == n;
-    if (*finished) return 0;
+    if (done == n) return 0;
     if (done + at_barrier != n) fatal("deadlock: no thread can go on");
     /* CUDA: a __syncthreads some threads of the block skip is undefined (threads that have
      * exited happen to count as arrived on current GPUs; kernels here must not rely on it) */
@@ -246,13 +242,7 @@ static void run_block(void) {
             int i = g_reverse ? n - 1 - k : k;
             if (g_threads[i].state == T_RUN) resume(i);
         }
-        int finished = 0;
-        if (!release_waits(&finished)) break;
-    }
-    for (int i = 0; i < n; i++) {
-        uint64_t c;
-        memcpy(&c, g_threads[i].stack, 8);
-        if (c != STACK_CANARY) fatal("thread %d overflowed its %zu-byte emulator stack", i, STACK_BYTES);
+        if (!release_waits()) break;
     }
     g_threads_run += (unsigned long long)n;
 }

@@ -341,31 +341,35 @@ EMU_SHFL_TYPED(unsigned long long, ull)
 #define __shfl_down_sync(mask, v, d, ...) EMU_SHFL(mask, v, EMU_SHFL_DOWN, d, EMU_WIDTH(__VA_ARGS__))
 #define __shfl_up_sync(mask, v, d, ...) EMU_SHFL(mask, v, EMU_SHFL_UP, d, EMU_WIDTH(__VA_ARGS__))
 
-/* atomics: the emulator runs one thread at a time, so a plain read-modify-write is atomic */
-#define EMU_ATOMIC_TYPED(T, suffix)                                                                \
+/* atomics: the emulator runs one thread at a time, so a plain read-modify-write is atomic.
+ * Only the types CUDA has: add on int, unsigned, unsigned long long, float, double; exch
+ * without double; max, min and CAS on the integers only (code using others fails to build
+ * here as with nvcc). */
+#define EMU_ATOMIC_ADD_EXCH(T, suffix)                                                             \
     static inline T emu_atomic_add_##suffix(T *p, T v) { T o = *p; *p = o + v; return o; }          \
-    static inline T emu_atomic_exch_##suffix(T *p, T v) { T o = *p; *p = v; return o; }            \
+    static inline T emu_atomic_exch_##suffix(T *p, T v) { T o = *p; *p = v; return o; }
+#define EMU_ATOMIC_INTEGER(T, suffix)                                                              \
+    EMU_ATOMIC_ADD_EXCH(T, suffix)                                                                 \
     static inline T emu_atomic_max_##suffix(T *p, T v) { T o = *p; if (v > o) *p = v; return o; }  \
     static inline T emu_atomic_min_##suffix(T *p, T v) { T o = *p; if (v < o) *p = v; return o; }  \
     static inline T emu_atomic_cas_##suffix(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
-EMU_ATOMIC_TYPED(int, i)
-EMU_ATOMIC_TYPED(unsigned, u)
-EMU_ATOMIC_TYPED(unsigned long long, ull)
-EMU_ATOMIC_TYPED(float, f)
-EMU_ATOMIC_TYPED(double, d)
-#define EMU_ATOMIC(op, p)                                                                          \
-    _Generic((p), int *: emu_atomic_##op##_i, unsigned *: emu_atomic_##op##_u,                     \
-             unsigned long long *: emu_atomic_##op##_ull, float *: emu_atomic_##op##_f,             \
-             double *: emu_atomic_##op##_d)
-#define atomicAdd(p, v) EMU_ATOMIC(add, p)(p, v)
-#define atomicExch(p, v) EMU_ATOMIC(exch, p)(p, v)
-/* CUDA has no atomicMax/atomicMin on float or double: not emulated either, so that code
- * using them fails to build here as with nvcc */
+EMU_ATOMIC_INTEGER(int, i)
+EMU_ATOMIC_INTEGER(unsigned, u)
+EMU_ATOMIC_INTEGER(unsigned long long, ull)
+EMU_ATOMIC_ADD_EXCH(float, f)
+static inline double emu_atomic_add_d(double *p, double v) { double o = *p; *p = o + v; return o; }
 #define EMU_ATOMIC_INT(op, p)                                                                      \
     _Generic((p), int *: emu_atomic_##op##_i, unsigned *: emu_atomic_##op##_u,                     \
              unsigned long long *: emu_atomic_##op##_ull)
+#define atomicAdd(p, v)                                                                            \
+    _Generic((p), int *: emu_atomic_add_i, unsigned *: emu_atomic_add_u,                           \
+             unsigned long long *: emu_atomic_add_ull, float *: emu_atomic_add_f,                   \
+             double *: emu_atomic_add_d)(p, v)
+#define atomicExch(p, v)                                                                           \
+    _Generic((p), int *: emu_atomic_exch_i, unsigned *: emu_atomic_exch_u,                         \
+             unsigned long long *: emu_atomic_exch_ull, float *: emu_atomic_exch_f)(p, v)
 #define atomicMax(p, v) EMU_ATOMIC_INT(max, p)(p, v)
 #define atomicMin(p, v) EMU_ATOMIC_INT(min, p)(p, v)
-#define atomicCAS(p, c, v) EMU_ATOMIC(cas, p)(p, c, v)
+#define atomicCAS(p, c, v) EMU_ATOMIC_INT(cas, p)(p, c, v)
 
 #endif
