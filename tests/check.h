@@ -123,6 +123,17 @@ static inline const char *shared_data(const char *rel) {
     return stat(buf, &st) == 0 ? buf : NULL;
 }
 
+/* ||a - b|| / ||b|| in double (||a - b|| when b is all zeros; NaN propagates) */
+static inline double rel_l2_err(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
 /* The `compacter` program of this build ($BUILD/compacter, BUILD set by tests/run_tests.sh). */
 static inline const char *compacter_bin(void) {
     static char buf[512];

@@ -85,13 +85,7 @@ static void compare(const char *what, const char *pa, const char *pb, double tol
         if (!x || !y || st_read_f32(&a, ta, x) || st_read_f32(&b, tb, y)) {
             CHECK(0, "%s: reading %s", what, ta->name);
         } else {
-            double num = 0, den = 0;
-            for (int64_t k = 0; k < n; k++) {
-                double d = (double)y[k] - x[k];
-                num += d * d;
-                den += (double)x[k] * x[k];
-            }
-            double e = den > 0 ? sqrt(num / den) : sqrt(num);
+            double e = rel_l2_err(y, x, (size_t)n);
             if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
             CHECK(e <= tol, "%s: %s relative distance %.3g (tol %.0e)", what, ta->name, e, tol);
         }

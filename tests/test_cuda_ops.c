@@ -139,19 +139,10 @@ static void to_host(void *host, const void *dev, size_t bytes) {
     if (GPU->download(host, dev, bytes)) die("cuda download");
 }
 
-static double rel_err(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 
 /* ||a - b|| / ||b|| <= tol (NaN fails) */
 static void check_rel(const char *what, const float *got, const float *want, size_t n, double tol) {
-    double e = rel_err(got, want, n);
+    double e = rel_l2_err(got, want, n);
     check_count++;
     if (!(e <= tol)) {
         check_failures++;
@@ -401,7 +392,7 @@ static void test_bf16_gemm(void) {
     check_op("cpu gemm of bf16-rounded operands", CPU->gemm(0, 0, m, n, k, 1, ar, k, 0, br, n, 0, 0, cr, n, 0, 1));
     check_op("cuda gemm bf16", GPU->gemm(0, 0, m, n, k, 1, da, k, 0, db, n, 0, 0, dc, n, 0, 1));
     to_host(got, dc, (size_t)m * n * 4);
-    double e32 = rel_err(got, c, (size_t)m * n), e16 = rel_err(got, cr, (size_t)m * n);
+    double e32 = rel_l2_err(got, c, (size_t)m * n), e16 = rel_l2_err(got, cr, (size_t)m * n);
     CHECK(e32 <= 1e-2, "bf16 gemm %dx%dx%d: relative error %.3g vs fp32 (tol 1e-2)", m, n, k, e32);
     CHECK(e32 > 1e-5, "bf16 gemm %dx%dx%d: relative error %.3g vs fp32: no bf16 rounding happened", m, n, k, e32);
     printf("  ok bf16 gemm %dx%dx%d: relative error %.3g vs the fp32 GEMM, %.3g vs an fp32 GEMM of "
@@ -1202,7 +1193,7 @@ static void test_adamw(int hf, double wd, size_t n, int steps) {
     snprintf(what, sizeof what, "adamw (%s, wd %g) %d steps n=%zu: v", var, wd, steps, n);
     check_dev_rel(what, dv, v, n, TOL);
     /* the parameters moved (else the check above would be vacuous) */
-    CHECK(rel_err(p, p0, n) > 1e-4, "adamw %s: parameters did not move", var);
+    CHECK(rel_l2_err(p, p0, n) > 1e-4, "adamw %s: parameters did not move", var);
     GPU->free(dp), GPU->free(dm), GPU->free(dv), GPU->free(dg);
     free(p0), free(p), free(m), free(v);
 }
@@ -1700,7 +1691,7 @@ static int per_tensor_rel(const struct train_run *r, const float *got, const flo
     *worst = 0;
     for (int i = 0; i < r->n; i++) {
         int64_t n = (i + 1 < r->n ? r->off[i + 1] : r->numel) - r->off[i];
-        double e = rel_err(got + r->off[i], want + r->off[i], (size_t)n);
+        double e = rel_l2_err(got + r->off[i], want + r->off[i], (size_t)n);
         if (!(e <= *worst)) *worst = isnan(e) ? INFINITY : e;
         if (tol < 0)
             CHECK(isfinite(e), "%s %s: not finite", what, r->names[i]);
@@ -1787,7 +1778,7 @@ static void test_training(const char *fam, enum adamw_variant variant) {
                "after %d steps (worst %.3g)\n",
                fam, var, ok, tg.n, TOL, TRAIN_STEPS, worst);
         if (gc.params)
-            CHECK(rel_err(tc.params, gc.params, (size_t)tc.numel) > 0,
+            CHECK(rel_l2_err(tc.params, gc.params, (size_t)tc.numel) > 0,
                   "%s: the parameters did not move", fam);
         CHECK(memcmp(tg.params, tg2.params, (size_t)tg.numel * 4) == 0 &&
                   memcmp(tg.loss, tg2.loss, sizeof tg.loss) == 0,
