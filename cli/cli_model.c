@@ -74,7 +74,7 @@ int parse_id_lists(const char *flag, const char *text, int32_t pad, int32_t **id
 int open_model(struct t5_model *m, const char *dir, const char *device, const char *precision) {
     const struct backend *be = backend_by_name(device);
     if (!be) return -1;
-    if (be->set_precision(precision ? precision : "fp32")) return error_wrap("--precision: ");
+    if (backend_set_precision(be, precision ? precision : "fp32")) return error_wrap("--precision: ");
     if (!dir) return error_set("--model is required (a folder with config.json and model.safetensors, or a hub id)");
     /* a folder is used as it is; anything else is a hub id, found in the cache or fetched */
     char resolved[4096];

@@ -185,6 +185,35 @@ struct backend {
     int (*attn_softmax_dropout_backward)(float *ds, float *dbias, const float *ddropped, float *probs,
                                          int64_t B, int64_t H, int64_t Q, int64_t K, float p, uint64_t seed,
                                          uint64_t offset, int drop_probs, int accumulate);
+
+    /* ---- bf16 storage (--precision bf16; core/ops.h describes what is stored so) ----
+     * A bf16 tensor is a uint16_t array of core/bf16.h values. Each kernel below widens its
+     * bf16 inputs exactly (bf16_widen), computes in f32 exactly as the f32 op named, and
+     * narrows on store (bf16_from_f32): bit for bit that f32 op composed with the
+     * conversions. convert and gemm_bf16 are what a backend needs for bf16 storage; the
+     * others may be NULL (core/ops.c then composes them from convert and the f32 ops). */
+    /* to_bf16 1: dst (bf16) = bf16_from_f32(src (f32)); 0: dst (f32) = bf16_widen(src (bf16)) */
+    int (*convert)(void *dst, const void *src, size_t n, int to_bf16);
+    /* gemm with bf16 A and B (widened exactly), products summed in f32 (any order: on the
+     * device cuBLAS's tensor cores, CUBLAS_COMPUTE_32F). c_bf16 0: C is f32, C = alpha op(A)
+     * op(B) + beta C; c_bf16 1: C is bf16 and beta must be 0, C = bf16_from_f32(alpha op(A)
+     * op(B)). Shapes, leading dimensions and strides as gemm. */
+    int (*gemm_bf16)(int trans_a, int trans_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                     int64_t stride_a, const uint16_t *b, int ldb, int64_t stride_b, float beta, void *c,
+                     int c_bf16, int ldc, int64_t stride_c, int batch);
+    /* out (bf16) = rmsnorm(x, w) narrowed */
+    int (*rmsnorm_to_bf16)(uint16_t *out, const float *x, const float *w, int64_t rows, int64_t d, float eps);
+    /* y (bf16), mask = relu_dropout(widen(x)) with y narrowed; relu_dropout_backward serves */
+    int (*relu_dropout_bf16)(uint16_t *y, uint32_t *mask, const uint16_t *x, size_t n, float p, uint64_t seed,
+                             uint64_t offset);
+    /* y (bf16) = gelu_mul(widen(a), widen(g)) narrowed; backward: gelu_mul_backward with
+     * widen(a), widen(g) (da, dg, dy f32) */
+    int (*gelu_mul_bf16)(uint16_t *y, const uint16_t *a, const uint16_t *g, size_t n);
+    int (*gelu_mul_bf16_backward)(float *da, float *dg, const float *dy, const uint16_t *a, const uint16_t *g,
+                                  size_t n);
+    /* y (f32) = dropout_add(h, widen(x)): the residual stream stays f32 */
+    int (*dropout_add_bf16)(float *y, const float *h, const uint16_t *x, size_t n, float p, uint64_t seed,
+                            uint64_t offset);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */
@@ -218,6 +247,14 @@ extern const struct backend backend_cuda;
 /* 1 if a CUDA device can be used; otherwise 0 and error_message() says why. */
 int cuda_available(void);
 #endif
+
+/* be->set_precision(mode), remembered: exec_init reads it back (backend_bf16_storage). */
+int backend_set_precision(const struct backend *be, const char *mode);
+/* 1 when be's precision was last set to "bf16" through backend_set_precision, it has the
+ * bf16-storage ops (convert, gemm_bf16) and COMPACTER_BF16_STORAGE is not 0: activations and
+ * frozen linear weights are then stored bf16 (core/ops.h); else 0 (with "bf16", the GEMMs
+ * alone then round their operands, and storage stays f32). */
+int backend_bf16_storage(const struct backend *be);
 
 /* "cpu" or "cuda" ("auto": cuda when built and a device is present, else cpu). */
 const struct backend *backend_by_name(const char *name);

@@ -2,7 +2,29 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/env.h"
 #include "core/error.h"
+
+/* the backends whose precision is "bf16" (set through backend_set_precision) */
+static const struct backend *g_bf16[4];
+
+int backend_set_precision(const struct backend *be, const char *mode) {
+    if (be->set_precision(mode)) return -1;
+    int is_bf16 = mode && !strcmp(mode, "bf16"), slot = -1;
+    for (int i = 0; i < 4; i++) {
+        if (g_bf16[i] == be) g_bf16[i] = NULL;
+        if (!g_bf16[i] && slot < 0) slot = i;
+    }
+    if (is_bf16) g_bf16[slot] = be;
+    return 0;
+}
+
+int backend_bf16_storage(const struct backend *be) {
+    int set = 0;
+    for (int i = 0; i < 4; i++) set |= g_bf16[i] == be;
+    const char *env = getenv("COMPACTER_BF16_STORAGE");
+    return set && be->convert && be->gemm_bf16 && !(env && !strcmp(env, "0"));
+}
 
 const struct backend *backend_by_name(const char *name) {
     if (!name || !strcmp(name, "auto")) {

@@ -22,6 +22,7 @@ int exec_init(struct exec *x, const struct backend *be) {
     x->recompute_attention = env_flag("COMPACTER_KEEP_ATTENTION_PROBS") ? EXEC_ATTN_KEEP : EXEC_ATTN_RECOMPUTE;
     x->fuse = !env_flag("COMPACTER_NO_FUSION");
     x->overwrite_grads = !env_flag("COMPACTER_ZERO_FILL_GRADS");
+    x->bf16 = backend_bf16_storage(be);
     if (arena_init(&x->meta, host_alloc, free, (size_t)1 << 20)) {
         pool_destroy(&x->data);
         return -1;

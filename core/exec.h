@@ -37,6 +37,9 @@ struct exec {
      * grad_for_overwrite): 1 by default, 0 with COMPACTER_ZERO_FILL_GRADS=1 (zero-filled and
      * accumulated into: bitwise the same results, for comparisons). */
     int overwrite_grads;
+    /* bf16 storage (core/ops.h): set by exec_init from backend_bf16_storage (--precision
+     * bf16 on a backend with the bf16 ops, COMPACTER_BF16_STORAGE not 0) */
+    int bf16;
 };
 
 enum { EXEC_ATTN_KEEP = 0, EXEC_ATTN_RECOMPUTE = 1, EXEC_ATTN_RECOMPUTE_ALWAYS = 2 };

@@ -24,6 +24,20 @@ static struct tensor *like(struct exec *x, const struct tensor *t) {
     return exec_tensor(x, t->dtype, t->ndim, t->shape);
 }
 
+#define IS_BF16(t) ((t) && (t)->dtype == DTYPE_BF16)
+
+/* bf16 storage: an op computing in f32 given a bf16 input t widens it (op_convert: a tape node
+ * of its own) and runs `call` again on the copy, which goes once the op is done unless the
+ * tape pinned it; an op needing bf16 narrows an f32 input so. */
+#define CONVERT_AND_CALL(t, to, call)                                                                  \
+    do {                                                                                               \
+        struct tensor *conv_ = (t) = op_convert(x, (t), (to)), *res_ = (call);                         \
+        if (res_ != conv_) exec_drop(x, conv_);                                                        \
+        return res_;                                                                                   \
+    } while (0)
+#define WIDEN_AND_CALL(t, call) CONVERT_AND_CALL(t, DTYPE_F32, call)
+#define NARROW_AND_CALL(t, call) CONVERT_AND_CALL(t, DTYPE_BF16, call)
+
 static int same_shape(const struct tensor *a, const struct tensor *b, const char *op) {
     char sa[64], sb[64];
     if (a->ndim == b->ndim) {
@@ -35,6 +49,25 @@ static int same_shape(const struct tensor *a, const struct tensor *b, const char
                      tensor_shape_str(b, sb, sizeof sb));
 }
 
+struct tensor *op_convert(struct exec *x, struct tensor *in, enum dtype to) {
+    if (!in) return NULL;
+    if (in->dtype == to) return in;
+    int to_bf16 = to == DTYPE_BF16;
+    if ((in->dtype != DTYPE_F32 && in->dtype != DTYPE_BF16) || (to != DTYPE_F32 && to != DTYPE_BF16)) {
+        error_set("convert: %s to %s is not supported (f32 <-> bf16 only)", dtype_name(in->dtype), dtype_name(to));
+        return NULL;
+    }
+    if (!BE->convert) {
+        error_set("convert: the %s backend has no bf16 storage", BE->name);
+        return NULL;
+    }
+    struct tensor *y = exec_tensor(x, to, in->ndim, in->shape);
+    if (!y || backend_failed(BE->convert(y->data, in->data, (size_t)tensor_numel(in), to_bf16), "convert"))
+        return NULL;
+    REC("convert", convert_backward, y, in, NULL, NULL, NULL); /* the gradient passes as it is */
+    return y;
+}
+
 struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
     if (!in || !w) return NULL;
     int64_t rows = tensor_rows(in), k = tensor_cols(in), n = w->shape[0];
@@ -44,13 +77,24 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
                   tensor_shape_str(in, si, sizeof si), tensor_shape_str(w, sw, sizeof sw));
         return NULL;
     }
+    /* bf16 storage, or a weight stored bf16: both operands bf16, the output too */
+    int bf16 = x->bf16 || IS_BF16(in) || IS_BF16(w);
+    if (bf16 && !IS_BF16(in)) NARROW_AND_CALL(in, op_linear(x, in, w));
+    if (bf16 && !IS_BF16(w)) NARROW_AND_CALL(w, op_linear(x, in, w));
+    if (bf16 && !BE->gemm_bf16) {
+        error_set("linear %s: the %s backend has no bf16 GEMM", w->name ? w->name : "", BE->name);
+        return NULL;
+    }
     int64_t shape[TENSOR_MAX_DIMS];
     for (int i = 0; i < in->ndim; i++) shape[i] = in->shape[i];
     shape[in->ndim - 1] = n;
-    struct tensor *y = exec_tensor(x, DTYPE_F32, in->ndim, shape);
+    struct tensor *y = exec_tensor(x, bf16 ? DTYPE_BF16 : DTYPE_F32, in->ndim, shape);
     if (!y) return NULL;
-    if (backend_failed(BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
-                                (int)k, 0, 0.0f, y->data, (int)n, 0, 1), "linear"))
+    if (backend_failed(bf16 ? BE->gemm_bf16(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
+                                            (int)k, 0, 0.0f, y->data, 1, (int)n, 0, 1)
+                            : BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
+                                       (int)k, 0, 0.0f, y->data, (int)n, 0, 1),
+                       "linear"))
         return NULL;
     struct tape_node *nd = REC("linear", linear_backward, y, in, w, NULL, NULL);
     /* dx = dy W needs W, dW = dy^T x needs x */
@@ -63,6 +107,7 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
 static struct tensor *gather_rows(struct exec *x, struct tensor *table, struct tensor *ids, const char *name,
                                   int (*backward)(struct exec *, struct tape_node *)) {
     if (!table || !ids) return NULL;
+    if (IS_BF16(table)) WIDEN_AND_CALL(table, gather_rows(x, table, ids, name, backward));
     int64_t shape[TENSOR_MAX_DIMS];
     for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
     shape[ids->ndim] = table->shape[1];
@@ -84,15 +129,29 @@ struct tensor *op_gather_unique(struct exec *x, struct tensor *table, struct ten
 }
 
 struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps) {
+    return op_rmsnorm_to(x, in, w, eps, DTYPE_F32);
+}
+
+struct tensor *op_rmsnorm_to(struct exec *x, struct tensor *in, struct tensor *w, float eps, enum dtype out) {
     if (!in || !w) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_rmsnorm_to(x, in, w, eps, out));
+    if (IS_BF16(w)) WIDEN_AND_CALL(w, op_rmsnorm_to(x, in, w, eps, out));
     if (w->shape[0] != tensor_cols(in)) {
         error_set("rmsnorm %s: weight of %lld for rows of %lld", w->name ? w->name : "",
                   (long long)w->shape[0], (long long)tensor_cols(in));
         return NULL;
     }
-    struct tensor *y = like(x, in);
+    int narrow = out == DTYPE_BF16;
+    if (narrow && !BE->rmsnorm_to_bf16) { /* composed: rmsnorm, then narrowed */
+        struct tensor *y = op_rmsnorm_to(x, in, w, eps, DTYPE_F32), *n = op_convert(x, y, DTYPE_BF16);
+        if (n != y) exec_drop(x, y);
+        return n;
+    }
+    struct tensor *y = exec_tensor(x, narrow ? DTYPE_BF16 : DTYPE_F32, in->ndim, in->shape);
     if (!y) return NULL;
-    if (backend_failed(BE->rmsnorm(y->data, in->data, w->data, tensor_rows(in), tensor_cols(in), eps), "rmsnorm"))
+    if (backend_failed(narrow ? BE->rmsnorm_to_bf16(y->data, in->data, w->data, tensor_rows(in), tensor_cols(in), eps)
+                              : BE->rmsnorm(y->data, in->data, w->data, tensor_rows(in), tensor_cols(in), eps),
+                       "rmsnorm"))
         return NULL;
     struct tape_node *n = REC("rmsnorm", rmsnorm_backward, y, in, w, NULL, NULL);
     if (n) n->f[0] = eps;
@@ -103,6 +162,7 @@ struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, f
 
 struct tensor *op_relu(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_relu(x, in));
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->relu(y->data, in->data, (size_t)tensor_numel(in)), "relu")) return NULL;
     struct tape_node *nd = REC("relu", relu_backward, y, in, NULL, NULL, NULL);
@@ -112,6 +172,7 @@ struct tensor *op_relu(struct exec *x, struct tensor *in) {
 
 struct tensor *op_gelu_new(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_gelu_new(x, in));
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->gelu_new(y->data, in->data, (size_t)tensor_numel(in)), "gelu_new")) return NULL;
     struct tape_node *nd = REC("gelu_new", gelu_new_backward, y, in, NULL, NULL, NULL);
@@ -121,6 +182,8 @@ struct tensor *op_gelu_new(struct exec *x, struct tensor *in) {
 
 struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!a || !b || same_shape(a, b, "mul")) return NULL;
+    if (IS_BF16(a)) WIDEN_AND_CALL(a, op_mul(x, a, b));
+    if (IS_BF16(b)) WIDEN_AND_CALL(b, op_mul(x, a, b));
     struct tensor *y = like(x, a);
     if (!y || backend_failed(BE->mul(y->data, a->data, b->data, (size_t)tensor_numel(a)), "mul")) return NULL;
     struct tape_node *nd = REC("mul", mul_backward, y, a, b, NULL, NULL);
@@ -130,6 +193,8 @@ struct tensor *op_mul(struct exec *x, struct tensor *a, struct tensor *b) {
 
 struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!a || !b || same_shape(a, b, "add")) return NULL;
+    if (IS_BF16(a)) WIDEN_AND_CALL(a, op_add(x, a, b));
+    if (IS_BF16(b)) WIDEN_AND_CALL(b, op_add(x, a, b));
     struct tensor *y = like(x, a);
     if (!y || backend_failed(BE->add(y->data, a->data, b->data, (size_t)tensor_numel(a)), "add")) return NULL;
     REC("add", add_backward, y, a, b, NULL, NULL);
@@ -138,6 +203,7 @@ struct tensor *op_add(struct exec *x, struct tensor *a, struct tensor *b) {
 
 struct tensor *op_scale(struct exec *x, struct tensor *in, float s) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_scale(x, in, s));
     struct tensor *y = like(x, in);
     if (!y || backend_failed(BE->scale(y->data, in->data, s, (size_t)tensor_numel(in)), "scale")) return NULL;
     struct tape_node *n = REC("scale", scale_backward, y, in, NULL, NULL, NULL);
@@ -147,6 +213,8 @@ struct tensor *op_scale(struct exec *x, struct tensor *in, float s) {
 
 struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k, int heads) {
     if (!q || !k) return NULL;
+    if (IS_BF16(q)) WIDEN_AND_CALL(q, op_attn_scores(x, q, k, heads));
+    if (IS_BF16(k)) WIDEN_AND_CALL(k, op_attn_scores(x, q, k, heads));
     int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
     if (q->ndim != 3 || k->ndim != 3 || k->shape[0] != B || k->shape[2] != inner || inner % heads) {
         error_set("attention scores: q and k shapes do not match");
@@ -166,6 +234,9 @@ struct tensor *op_attn_scores(struct exec *x, struct tensor *q, struct tensor *k
 struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct tensor *bias,
                                struct tensor *mask, int causal) {
     if (!scores) return NULL;
+    if (IS_BF16(scores)) WIDEN_AND_CALL(scores, op_attn_softmax(x, scores, bias, mask, causal));
+    if (IS_BF16(bias)) WIDEN_AND_CALL(bias, op_attn_softmax(x, scores, bias, mask, causal));
+    if (IS_BF16(mask)) WIDEN_AND_CALL(mask, op_attn_softmax(x, scores, bias, mask, causal));
     int64_t B = scores->shape[0], H = scores->shape[1], Q = scores->shape[2], K = scores->shape[3];
     if ((bias && (bias->shape[0] != H || bias->shape[1] != Q || bias->shape[2] != K)) ||
         (mask && (mask->shape[0] != B || mask->shape[1] != K))) {
@@ -188,6 +259,8 @@ struct tensor *op_attn_softmax(struct exec *x, struct tensor *scores, struct ten
 
 struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tensor *v) {
     if (!probs || !v) return NULL;
+    if (IS_BF16(probs)) WIDEN_AND_CALL(probs, op_attn_context(x, probs, v));
+    if (IS_BF16(v)) WIDEN_AND_CALL(v, op_attn_context(x, probs, v));
     int64_t B = probs->shape[0], H = probs->shape[1], Tq = probs->shape[2], Tk = probs->shape[3];
     int64_t inner = v->shape[2];
     if (v->ndim != 3 || v->shape[0] != B || v->shape[1] != Tk || inner % H) {
@@ -241,6 +314,12 @@ static int recompute_pays(const struct exec *x, const struct tensor *q, const st
 struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, struct tensor *v,
                             struct tensor *bias, struct tensor *mask, int heads, int causal, float p) {
     if (!q || !k || !v) return NULL;
+    /* bf16 storage: q, k, v widened; scores, probabilities and context in f32 */
+    if (IS_BF16(q)) WIDEN_AND_CALL(q, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    if (IS_BF16(k)) WIDEN_AND_CALL(k, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    if (IS_BF16(v)) WIDEN_AND_CALL(v, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    if (IS_BF16(bias)) WIDEN_AND_CALL(bias, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    if (IS_BF16(mask)) WIDEN_AND_CALL(mask, op_attention(x, q, k, v, bias, mask, heads, causal, p));
     int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
     if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3 || heads < 1 || inner % heads || k->shape[0] != B ||
         v->shape[0] != B || v->shape[1] != Tk || k->shape[2] != inner || v->shape[2] != inner ||
@@ -296,6 +375,7 @@ struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, 
 
 struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct tensor *buckets) {
     if (!table || !buckets) return NULL;
+    if (IS_BF16(table)) WIDEN_AND_CALL(table, op_position_bias(x, table, buckets));
     int64_t H = table->shape[1];
     struct tensor *y = exec_tensor(x, DTYPE_F32, 3, (int64_t[]){H, buckets->shape[0], buckets->shape[1]});
     if (!y || backend_failed(BE->position_bias(y->data, table->data, buckets->data, H, tensor_numel(buckets)),
@@ -308,6 +388,7 @@ struct tensor *op_position_bias(struct exec *x, struct tensor *table, struct ten
 
 struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct tensor *targets) {
     if (!logits || !targets) return NULL;
+    if (IS_BF16(logits)) WIDEN_AND_CALL(logits, op_cross_entropy(x, logits, targets));
     int64_t rows = tensor_rows(logits), V = tensor_cols(logits);
     if (tensor_numel(targets) != rows) {
         error_set("cross-entropy: %lld targets for %lld rows of logits", (long long)tensor_numel(targets),
@@ -327,6 +408,7 @@ struct tensor *op_cross_entropy(struct exec *x, struct tensor *logits, struct te
 
 struct tensor *op_argmax(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_argmax(x, in));
     struct tensor *y = exec_tensor(x, DTYPE_I32, 1, (int64_t[]){tensor_rows(in)});
     if (!y || backend_failed(BE->argmax(y->data, in->data, tensor_rows(in), tensor_cols(in)), "argmax")) return NULL;
     return y;
@@ -335,6 +417,7 @@ struct tensor *op_argmax(struct exec *x, struct tensor *in) {
 struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
     if (!in) return NULL;
     if (!x->training || p <= 0.0f) return in;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_dropout(x, in, p));
     size_t n = (size_t)tensor_numel(in);
     uint64_t offset = dropout_draws(x, n);
     if (!BE->dropout) {
@@ -350,6 +433,10 @@ struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
 struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
     if (!in) return NULL;
     if (!x->training || p <= 0.0f) return op_relu(x, in);
+    /* a bf16 input: the fused bf16 kernel (its output bf16), else widened */
+    int bf16 = IS_BF16(in);
+    if (bf16 && (!x->fuse || !BE->relu_dropout_bf16 || !BE->relu_dropout_backward))
+        WIDEN_AND_CALL(in, op_relu_dropout(x, in, p));
     if (!x->fuse || !BE->relu_dropout || !BE->relu_dropout_backward) {
         struct tensor *act = op_relu(x, in), *d = op_dropout(x, act, p);
         if (d && d != act) exec_drop(x, act);
@@ -360,7 +447,9 @@ struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
     struct tensor *y = like(x, in);
     struct tensor *mask = exec_tensor(x, DTYPE_I32, 1, (int64_t[]){(int64_t)((n + 31) / 32)});
     if (!y || !mask ||
-        backend_failed(BE->relu_dropout(y->data, mask->data, in->data, n, p, x->seed, offset), "relu_dropout"))
+        backend_failed(bf16 ? BE->relu_dropout_bf16(y->data, mask->data, in->data, n, p, x->seed, offset)
+                            : BE->relu_dropout(y->data, mask->data, in->data, n, p, x->seed, offset),
+                       "relu_dropout"))
         return NULL;
     struct tape_node *nd = REC("relu_dropout", relu_dropout_backward, y, in, mask, NULL, NULL);
     if (nd) nd->f[0] = p;
@@ -372,12 +461,20 @@ struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
 
 struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *in, float p) {
     if (!h || !in) return NULL;
-    if (!x->training || p <= 0.0f || !x->fuse || !BE->dropout_add) return op_add(x, h, op_dropout(x, in, p));
+    if (IS_BF16(h)) WIDEN_AND_CALL(h, op_dropout_add(x, h, in, p));
+    int bf16 = IS_BF16(in); /* a bf16 sublayer output: the bf16 kernel, the sum f32 */
+    if (!x->training || p <= 0.0f || !x->fuse || (bf16 ? !BE->dropout_add_bf16 : !BE->dropout_add)) {
+        struct tensor *d = op_dropout(x, in, p), *y = op_add(x, h, d);
+        if (d != in) exec_drop(x, d);
+        return y;
+    }
     if (same_shape(h, in, "dropout_add")) return NULL;
     size_t n = (size_t)tensor_numel(in);
     uint64_t offset = dropout_draws(x, n);
     struct tensor *y = like(x, h);
-    if (!y || backend_failed(BE->dropout_add(y->data, h->data, in->data, n, p, x->seed, offset), "dropout_add"))
+    if (!y || backend_failed(bf16 ? BE->dropout_add_bf16(y->data, h->data, in->data, n, p, x->seed, offset)
+                                  : BE->dropout_add(y->data, h->data, in->data, n, p, x->seed, offset),
+                             "dropout_add"))
         return NULL;
     dropout_scalars(REC("dropout_add", dropout_add_backward, y, h, in, NULL, NULL), p, x->seed, offset);
     return y;
@@ -385,13 +482,21 @@ struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *i
 
 struct tensor *op_gelu_mul(struct exec *x, struct tensor *a, struct tensor *g) {
     if (!a || !g || same_shape(a, g, "gelu_mul")) return NULL;
+    /* both bf16: the fused bf16 kernel (its output bf16), else widened */
+    int bf16 = IS_BF16(a) && IS_BF16(g);
+    if (!bf16 || !x->fuse || !BE->gelu_mul_bf16 || !BE->gelu_mul_bf16_backward) {
+        if (IS_BF16(a)) WIDEN_AND_CALL(a, op_gelu_mul(x, a, g));
+        if (IS_BF16(g)) WIDEN_AND_CALL(g, op_gelu_mul(x, a, g));
+    }
     if (!x->fuse || !BE->gelu_mul || !BE->gelu_mul_backward) {
         struct tensor *act = op_gelu_new(x, a), *y = op_mul(x, act, g);
         exec_drop(x, act);
         return y;
     }
     struct tensor *y = like(x, a);
-    if (!y || backend_failed(BE->gelu_mul(y->data, a->data, g->data, (size_t)tensor_numel(a)), "gelu_mul"))
+    if (!y || backend_failed(bf16 ? BE->gelu_mul_bf16(y->data, a->data, g->data, (size_t)tensor_numel(a))
+                                  : BE->gelu_mul(y->data, a->data, g->data, (size_t)tensor_numel(a)),
+                             "gelu_mul"))
         return NULL;
     struct tape_node *nd = REC("gelu_mul", gelu_mul_backward, y, a, g, NULL, NULL);
     /* a for both gradients (gelu's output is recomputed from it), g for a's */
@@ -409,6 +514,8 @@ static struct tensor *ones_vector(struct exec *x, int64_t n) {
 
 struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) {
     if (!in || !b) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_add_bias(x, in, b));
+    if (IS_BF16(b)) WIDEN_AND_CALL(b, op_add_bias(x, in, b));
     int64_t rows = tensor_rows(in), n = tensor_cols(in);
     if (tensor_numel(b) != n) {
         error_set("add_bias %s: bias of %lld for rows of %lld", b->name ? b->name : "", (long long)tensor_numel(b),
@@ -428,6 +535,8 @@ struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) 
 
 struct tensor *op_prepend(struct exec *x, struct tensor *prefix, struct tensor *h) {
     if (!prefix || !h) return NULL;
+    if (IS_BF16(prefix)) WIDEN_AND_CALL(prefix, op_prepend(x, prefix, h));
+    if (IS_BF16(h)) WIDEN_AND_CALL(h, op_prepend(x, prefix, h));
     int64_t B = h->shape[0], S = h->shape[1], d = h->shape[2], P = prefix->shape[0];
     if (h->ndim != 3 || prefix->ndim != 2 || prefix->shape[1] != d) {
         error_set("prepend: prefix [%lld, %lld] does not fit rows of %lld", (long long)P,
@@ -446,6 +555,7 @@ struct tensor *op_prepend(struct exec *x, struct tensor *prefix, struct tensor *
 
 struct tensor *op_permute_0213(struct exec *x, struct tensor *in) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_permute_0213(x, in));
     if (in->ndim != 4) {
         error_set("permute_0213: needs a 4-D tensor");
         return NULL;
@@ -459,6 +569,8 @@ struct tensor *op_permute_0213(struct exec *x, struct tensor *in) {
 
 struct tensor *op_bmm(struct exec *x, struct tensor *a, struct tensor *b) {
     if (!a || !b) return NULL;
+    if (IS_BF16(a)) WIDEN_AND_CALL(a, op_bmm(x, a, b));
+    if (IS_BF16(b)) WIDEN_AND_CALL(b, op_bmm(x, a, b));
     int64_t bt = a->ndim == 3 ? a->shape[0] : 1, m = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1];
     int64_t btb = b->ndim == 3 ? b->shape[0] : 1, kb = b->shape[b->ndim - 2], n = b->shape[b->ndim - 1];
     if (a->ndim < 2 || b->ndim < 2 || a->ndim > 3 || b->ndim > 3 || k != kb || bt != btb) {
@@ -494,6 +606,7 @@ struct tensor *op_view(struct exec *x, struct tensor *in, int ndim, const int64_
 
 struct tensor *op_fwht(struct exec *x, struct tensor *in, float backward_scale) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_fwht(x, in, backward_scale));
     struct tensor *y = like(x, in);
     int64_t rows = tensor_rows(in), L = tensor_cols(in);
     if (!y || backend_failed(BE->copy2d(y->data, L, in->data, L, rows, L, 0), "fwht") ||
@@ -506,6 +619,7 @@ struct tensor *op_fwht(struct exec *x, struct tensor *in, float backward_scale) 
 
 struct tensor *op_resize_cols(struct exec *x, struct tensor *in, int64_t m) {
     if (!in) return NULL;
+    if (IS_BF16(in)) WIDEN_AND_CALL(in, op_resize_cols(x, in, m));
     int64_t rows = tensor_rows(in), n = tensor_cols(in), k = n < m ? n : m;
     struct tensor *y = exec_tensor(x, DTYPE_F32, 2, (int64_t[]){rows, m});
     if (!y || backend_failed(BE->fill(y->data, 0.0f, (size_t)(rows * m)), "resize") ||

@@ -9,6 +9,19 @@
 
 #include "core/exec.h"
 
+/* bf16 storage (x->bf16: --precision bf16, core/backend.h backend_bf16_storage), after
+ * torch.autocast(bfloat16): every linear runs on bf16 operands (f32 sums) and stores its
+ * output bf16; RMSNorm stores bf16 where its reader is a projection (op_rmsnorm_to, chosen
+ * by the model); the FFN's activation ops keep a bf16 input bf16 (op_relu_dropout,
+ * op_gelu_mul); frozen linear weights are stored bf16 (t5_model_frozen_to_bf16) and
+ * trainable ones narrowed at each use. Stay f32: the residual stream (op_dropout_add
+ * widens into it), attention (q, k, v widened; scores, probabilities, context), the
+ * logits and the loss, every gradient, the parameters that train and the optimizer
+ * state. Any other op given a bf16 tensor widens it first (op_convert), so methods work
+ * unchanged. A bf16 tensor may reach an op with x->bf16 0 only through a bf16 weight. */
+/* f32 <-> bf16 (nearest even, core/bf16.h); in itself when it has that dtype. The gradient
+ * (f32 either way) passes through unchanged. */
+struct tensor *op_convert(struct exec *x, struct tensor *in, enum dtype to);
 /* y[..., out] = x[..., in] W^T with W [out, in] (torch.nn.Linear without bias). */
 struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w);
 /* out [B, T, d] = table[ids] with ids i32 [B, T], table [V, d]. */
@@ -18,6 +31,8 @@ struct tensor *op_embedding(struct exec *x, struct tensor *table, struct tensor 
  * Repeated ids are the caller's error and are not detected. */
 struct tensor *op_gather_unique(struct exec *x, struct tensor *table, struct tensor *ids);
 struct tensor *op_rmsnorm(struct exec *x, struct tensor *in, struct tensor *w, float eps);
+/* op_rmsnorm with its output stored as out (DTYPE_F32 or DTYPE_BF16: narrowed on store). */
+struct tensor *op_rmsnorm_to(struct exec *x, struct tensor *in, struct tensor *w, float eps, enum dtype out);
 struct tensor *op_relu(struct exec *x, struct tensor *in);
 struct tensor *op_gelu_new(struct exec *x, struct tensor *in);
 /* op_dropout(op_relu(in), p), bit for bit, in one pass where the backend has the fused op

@@ -27,8 +27,31 @@ static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
     return g;
 }
 
+/* linear_backward with bf16 operands (bf16 storage): dy narrowed once, then both GEMMs on
+ * bf16 operands with f32 gradients, as torch.autocast's (whose dy is bf16 already) */
+static int linear_backward_bf16(struct exec *x, struct tape_node *n) {
+    struct tensor *in = n->in[0], *w = n->in[1];
+    int rows = (int)tensor_rows(in), k = (int)tensor_cols(in), m = (int)w->shape[0];
+    size_t ny = (size_t)tensor_numel(n->out);
+    uint16_t *dy = exec_scratch(x, ny * sizeof(uint16_t));
+    if (!dy) return -1;
+    int rc = BE->convert(dy, n->out->grad, ny, 1);
+    float beta;
+    if (!rc && NEEDS(in)) { /* dx = dy W */
+        float *g = grad_w(x, in, &beta);
+        rc = !g || BE->gemm_bf16(0, 0, rows, k, m, 1.0f, dy, m, 0, w->data, k, 0, beta, g, 0, k, 0, 1);
+    }
+    if (!rc && NEEDS(w)) { /* dW = dy^T x */
+        float *g = grad_w(x, w, &beta);
+        rc = !g || BE->gemm_bf16(1, 0, m, k, rows, 1.0f, dy, m, 0, in->data, k, 0, beta, g, 0, k, 0, 1);
+    }
+    exec_scratch_done(x, dy);
+    return rc ? -1 : 0;
+}
+
 int linear_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *w = n->in[1];
+    if (in->dtype == DTYPE_BF16) return linear_backward_bf16(x, n);
     int rows = (int)tensor_rows(in), k = (int)tensor_cols(in), m = (int)w->shape[0];
     const float *dy = n->out->grad;
     float beta;
@@ -86,7 +109,15 @@ int gelu_mul_backward(struct exec *x, struct tape_node *n) {
     struct tensor *a = n->in[0], *g = n->in[1];
     float *da = NEEDS(a) ? G(a) : NULL, *dg = NEEDS(g) ? G(g) : NULL;
     if ((NEEDS(a) && !da) || (NEEDS(g) && !dg)) return -1;
+    if (a->dtype == DTYPE_BF16) /* both bf16 (op_gelu_mul) */
+        return BE->gelu_mul_bf16_backward(da, dg, n->out->grad, a->data, g->data, (size_t)tensor_numel(n->out));
     return BE->gelu_mul_backward(da, dg, n->out->grad, a->data, g->data, (size_t)tensor_numel(n->out));
+}
+
+int convert_backward(struct exec *x, struct tape_node *n) {
+    int acc; /* gradients are f32 whatever the storage: dx += dy */
+    float *g = grad_k(x, n->in[0], &acc);
+    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out), acc) : -1;
 }
 
 int gelu_new_backward(struct exec *x, struct tape_node *n) {

@@ -5,6 +5,7 @@
 #include "core/autograd.h"
 
 int linear_backward(struct exec *x, struct tape_node *n);
+int convert_backward(struct exec *x, struct tape_node *n);
 int embedding_backward(struct exec *x, struct tape_node *n);
 int embedding_unique_backward(struct exec *x, struct tape_node *n);
 int rmsnorm_backward(struct exec *x, struct tape_node *n);

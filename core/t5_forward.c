@@ -124,7 +124,8 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
      * reference's Intrinsic-SAID keeps lm_head pointing at the frozen original */
     struct tensor *w = c->tied ? m->lm_head : t5_param(x, m, m->lm_head);
     const struct t5_hooks *hk = m->hooks;
-    return sublayer_end(x, sc, in, hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w));
+    struct tensor *logits = hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w);
+    return sublayer_end(x, sc, in, op_convert(x, logits, DTYPE_F32)); /* bf16 storage: logits f32 */
 }
 
 float t5_tied_head_scale(int d_model) { return (float)pow((double)d_model, -0.5); }

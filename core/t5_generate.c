@@ -33,7 +33,9 @@ static struct tensor *cache_append(struct exec *x, struct tensor *cache, struct 
     if (!cache || !step) return NULL;
     int64_t B = cache->shape[0], cap = cache->shape[1], inner = cache->shape[2];
     float *c = cache->data;
-    if (x->be->copy2d(c + (int64_t)t * inner, cap * inner, step->data, inner, B, inner, 0)) return NULL;
+    struct tensor *wide = op_convert(x, step, DTYPE_F32); /* bf16 storage: the cache is f32 */
+    if (!wide || x->be->copy2d(c + (int64_t)t * inner, cap * inner, wide->data, inner, B, inner, 0)) return NULL;
+    if (wide != step) exec_drop(x, wide);
     struct tensor *out = exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, t + 1, inner});
     if (!out || x->be->copy2d(out->data, (t + 1) * inner, c, cap * inner, B, (t + 1) * inner, 0)) return NULL;
     return out;

@@ -29,7 +29,9 @@ struct tensor *t5_linear(struct exec *x, const struct t5_model *m, struct t5_sit
 struct tensor *t5_norm(struct exec *x, const struct t5_model *m, struct t5_site s, struct tensor *in,
                            struct tensor *w) {
     const struct t5_hooks *h = m->hooks;
-    struct tensor *y = op_rmsnorm(x, in, t5_param(x, m, w), m->cfg.layer_norm_eps);
+    /* bf16 storage: a sublayer's norm feeds projections only (unless a hook reads it) */
+    int narrow = x->bf16 && s.sublayer != T5_FINAL && !(h && h->norm_out);
+    struct tensor *y = op_rmsnorm_to(x, in, t5_param(x, m, w), m->cfg.layer_norm_eps, narrow ? DTYPE_BF16 : DTYPE_F32);
     return h && h->norm_out ? h->norm_out(h->ctx, x, &s, y) : y;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "core/splitmix.h"
@@ -119,8 +120,116 @@ int t5_model_create(struct t5_model *m, const struct t5_config *c, const struct 
     return 0;
 }
 
+/* the linear weights of block b (NULL for those the config lacks) */
+static int block_linears(const struct t5_block *b, struct tensor **out) {
+    const struct t5_attn *at[2] = {&b->self, &b->cross};
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        out[n++] = at[i]->q;
+        out[n++] = at[i]->k;
+        out[n++] = at[i]->v;
+        out[n++] = at[i]->o;
+    }
+    out[n++] = b->ff.wi;
+    out[n++] = b->ff.wi_1;
+    out[n++] = b->ff.wo;
+    return n;
+}
+
+int t5_model_frozen_to_bf16(struct t5_model *m, struct tensor *const *train, int n_train) {
+    if (m->storage_bf16) return error_set("t5_model_frozen_to_bf16: the model is converted already");
+    char *mark = calloc((size_t)m->n_params, 1), *trains = calloc((size_t)m->n_params, 1);
+    if (!mark || !trains) {
+        free(mark);
+        free(trains);
+        return error_set("out of memory");
+    }
+    for (int i = 0; i < n_train; i++)
+        if (train[i] >= m->params && train[i] < m->params + m->n_params) trains[train[i] - m->params] = 1;
+    int64_t n16 = 0;
+    for (int s = 0; s < 2; s++) {
+        const struct t5_block *blocks = s ? m->dec : m->enc;
+        int nb = s ? m->cfg.num_decoder_layers : m->cfg.num_layers;
+        for (int l = 0; l < nb; l++) {
+            struct tensor *ws[16];
+            int n = block_linears(&blocks[l], ws);
+            for (int i = 0; i < n; i++)
+                if (ws[i] && !trains[ws[i] - m->params] && !mark[ws[i] - m->params]) {
+                    mark[ws[i] - m->params] = 1;
+                    n16 += tensor_numel(ws[i]);
+                }
+        }
+    }
+    if (!m->cfg.tied && !trains[m->lm_head - m->params]) {
+        mark[m->lm_head - m->params] = 1;
+        n16 += tensor_numel(m->lm_head);
+    }
+    int rc = 0;
+    int64_t n32 = m->n_elements - n16;
+    float *host = n16 ? malloc((size_t)m->n_elements * sizeof(float)) : NULL;
+    float *h32 = n16 ? malloc((size_t)(n32 ? n32 : 1) * sizeof(float)) : NULL;
+    uint16_t *h16 = n16 ? malloc((size_t)n16 * sizeof(uint16_t)) : NULL;
+    float *d32 = NULL;
+    uint16_t *d16 = NULL;
+    if (!n16) goto done;
+    if (!host || !h32 || !h16) {
+        rc = error_set("bf16 weights: out of host memory for %lld parameters", (long long)m->n_elements);
+        goto done;
+    }
+    rc = m->be->download(host, m->storage, (size_t)m->n_elements * sizeof(float));
+    if (!rc && !(d32 = m->be->alloc((size_t)(n32 ? n32 : 1) * sizeof(float)))) rc = -1;
+    if (!rc && !(d16 = m->be->alloc((size_t)n16 * sizeof(uint16_t)))) rc = -1;
+    if (rc) {
+        error_wrap("bf16 weights (%lld of %lld parameters): ", (long long)n16, (long long)m->n_elements);
+        goto done;
+    }
+    int64_t o32 = 0, o16 = 0;
+    for (int i = 0; i < m->n_params; i++) { /* host offsets first, device pointers below */
+        struct tensor *t = &m->params[i];
+        const float *src = host + ((const float *)t->data - m->storage);
+        int64_t n = tensor_numel(t);
+        if (mark[i]) {
+            for (int64_t j = 0; j < n; j++) h16[o16 + j] = bf16_from_f32(src[j]);
+            t->data = (void *)(intptr_t)o16;
+            o16 += n;
+        } else {
+            memcpy(h32 + o32, src, (size_t)n * sizeof(float));
+            t->data = (void *)(intptr_t)o32;
+            o32 += n;
+        }
+    }
+    rc = m->be->upload(d32, h32, (size_t)n32 * sizeof(float)) || m->be->upload(d16, h16, (size_t)n16 * sizeof(uint16_t));
+    for (int i = 0; i < m->n_params; i++) {
+        struct tensor *t = &m->params[i];
+        if (mark[i]) t->dtype = DTYPE_BF16;
+        t->data = mark[i] ? (void *)(d16 + (intptr_t)t->data) : (void *)(d32 + (intptr_t)t->data);
+    }
+    m->be->free(m->storage);
+    m->storage = d32;
+    m->n_elements = n32;
+    m->storage_bf16 = d16;
+    m->n_bf16 = n16;
+    d32 = NULL;
+    d16 = NULL;
+    if (rc) error_wrap("bf16 weights: ");
+done:
+    if (d32) m->be->free(d32);
+    if (d16) m->be->free(d16);
+    free(host);
+    free(h32);
+    free(h16);
+    free(mark);
+    free(trains);
+    return rc ? -1 : 0;
+}
+
+size_t t5_model_param_bytes(const struct t5_model *m) {
+    return (size_t)m->n_elements * sizeof(float) + (size_t)m->n_bf16 * sizeof(uint16_t);
+}
+
 void t5_model_free(struct t5_model *m) {
     if (m->storage && m->be) m->be->free(m->storage);
+    if (m->storage_bf16 && m->be) m->be->free(m->storage_bf16);
     if (m->params && m->n_params) free((void *)m->params[0].name); /* the names block */
     free(m->params);
     free(m->enc);

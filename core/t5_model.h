@@ -34,6 +34,9 @@ struct t5_model {
     int n_params;
     float *storage; /* backend memory, n_elements floats */
     int64_t n_elements;
+    /* the frozen linear weights once stored bf16 (t5_model_frozen_to_bf16), or NULL */
+    uint16_t *storage_bf16;
+    int64_t n_bf16;
     /* named views */
     struct tensor *shared;                        /* (V, d) */
     struct tensor *enc_bias_table, *dec_bias_table; /* (num_buckets, H) */
@@ -59,6 +62,13 @@ struct tensor *t5_model_param(const struct t5_model *m, const char *name);
  * rebuilt with cfg.vocab_size = vocab (its tensors move; pointers into the old storage are
  * invalid). vocab >= cfg.vocab_size: nothing changes. */
 int t5_model_cut_vocab(struct t5_model *m, int vocab);
+/* bf16 storage (core/ops.h): every linear weight (attention q, k, v, o; FFN wi, wi_1, wo;
+ * an untied lm_head) not among the n_train tensors of train moves to storage_bf16, rounded
+ * to nearest even (core/bf16.h), and leaves the f32 storage, which shrinks to the rest (its
+ * pointers move). Call once, with the method's final list of what trains. */
+int t5_model_frozen_to_bf16(struct t5_model *m, struct tensor *const *train, int n_train);
+/* Bytes of parameter storage: n_elements f32 and n_bf16 bf16. */
+size_t t5_model_param_bytes(const struct t5_model *m);
 void t5_model_free(struct t5_model *m);
 
 #endif

@@ -540,7 +540,7 @@ int prof_memory_account(struct prof_memory *out, const struct backend *be, const
                         const struct method_instance *mi, const struct trainable *tr,
                         const struct optimizer *o, const struct exec *x) {
     memset(out, 0, sizeof *out);
-    if (m) out->params = (size_t)m->n_elements * sizeof(float);
+    if (m) out->params = t5_model_param_bytes(m);
     if (mi && mi->allocated) out->method_params = (size_t)mi->n_elements * sizeof(float);
     if (tr && tr->grad) out->grads = (size_t)tr->numel * sizeof(float) + (size_t)tr->n * sizeof(float);
     if (o && o->m && o->tr) out->optimizer = 2 * (size_t)o->tr->numel * sizeof(float);

@@ -452,7 +452,7 @@ static int run_setup(struct runner *R, const struct run_spec *r, struct run_reso
     }
     if (!rc && eval_splits) rc = task_split_load(&q->val, t, data, "validation", &to, q->tok);
     if (!rc && eval_splits) rc = task_split_load(&q->test, t, data, "test", &to, q->tok);
-    if (!rc && be->set_precision(r->precision[0] ? r->precision : "fp32")) rc = -1;
+    if (!rc && backend_set_precision(be, r->precision[0] ? r->precision : "fp32")) rc = -1;
     *be_out = be;
     return rc;
 }
@@ -597,7 +597,7 @@ static int run_one(struct runner *R, const struct run_spec *r, int index, int n_
     if (!rc) rc = trainable_init(&q.tr, be, q.mi.train, q.mi.n_train, no_decay_bias);
     if (!rc && !(rc = exec_init(&q.x, be))) q.have_exec = 1;
     int64_t static_bytes =
-        (q.m.n_elements + q.mi.n_elements + 3 * q.tr.numel) * (int64_t)sizeof(float);
+        (int64_t)t5_model_param_bytes(&q.m) + (q.mi.n_elements + 3 * q.tr.numel) * (int64_t)sizeof(float);
 
     struct progress p;
     int64_t step = q.st.n ? q.st.evals[q.st.n - 1].step : 0;

@@ -149,6 +149,10 @@ int lora_merge(struct method_instance *mi) {
     if (!mi || mi->method != &method_lora) return error_set("lora_merge: not a LoRA instance");
     struct lora_state *s = mi->state;
     if (s->merged) return 0;
+    for (size_t i = 0; i < (size_t)2 * (size_t)s->max_layers * 3 * NPROJ; i++)
+        if (s->a[i] && s->w[i]->dtype != DTYPE_F32)
+            return error_set("lora_merge %s: the base weight is stored %s (--precision bf16); merge needs f32",
+                             s->w[i]->name ? s->w[i]->name : "?", dtype_name(s->w[i]->dtype));
     const struct backend *be = mi->model->be;
     size_t n = (size_t)2 * (size_t)s->max_layers * 3 * NPROJ;
     for (size_t i = 0; i < n; i++) {

@@ -182,6 +182,11 @@ int method_attach(struct method_instance *mi, const char *name, struct t5_model 
         return error_set("method %s: parameters declared but never allocated", name);
     }
     m->hooks = &mi->hooks;
+    /* bf16 storage: what stays frozen is read in bf16 only (core/ops.h) */
+    if (backend_bf16_storage(m->be) && !m->storage_bf16 && t5_model_frozen_to_bf16(m, mi->train, mi->n_train)) {
+        method_detach(mi);
+        return -1;
+    }
     return 0;
 }
 

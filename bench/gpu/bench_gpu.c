@@ -128,7 +128,7 @@ static int bench_one(const char *method, const char *prec, const struct t5_confi
     /* the handle, workspace and scratch are made again by the first alloc, inside the
      * setup session, so that CUPTI's MEMORY2 records see every allocation of this run */
     cuda_shutdown();
-    if (cuda_set_precision(prec)) return -1;
+    if (backend_set_precision(be, prec)) return -1;
     if (profiler_init(&p, be, "auto") || profiler_start(&p)) return -1;
     if (t5_model_create(&r.m, c, be)) goto done;
     r.have_m = 1;
