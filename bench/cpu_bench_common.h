@@ -15,11 +15,12 @@ struct bench_args {
     int batch, src, tgt, iters;
     int tiny; /* --shape tiny: the tiny preset's T5; else (--shape small) t5-small */
     const char *method; /* --method NAME (train bench only): a registered method, default full */
+    const char *precision; /* --precision fp32|tf32|bf16 (train bench only; default fp32) */
 };
 
 /* 0, or 2 after printing the usage. */
 static int bench_parse(int argc, char **argv, struct bench_args *a) {
-    *a = (struct bench_args){8, 128, 16, 5, 0, "full"};
+    *a = (struct bench_args){8, 128, 16, 5, 0, "full", "fp32"};
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 < argc && !strcmp(argv[i], "--shape") &&
             (!strcmp(argv[i + 1], "tiny") || !strcmp(argv[i + 1], "small"))) {
@@ -30,6 +31,10 @@ static int bench_parse(int argc, char **argv, struct bench_args *a) {
             a->method = argv[i + 1];
             continue;
         }
+        if (i + 1 < argc && !strcmp(argv[i], "--precision")) {
+            a->precision = argv[i + 1];
+            continue;
+        }
         int *dst = i + 1 >= argc                  ? NULL
                    : !strcmp(argv[i], "--batch") ? &a->batch
                    : !strcmp(argv[i], "--src")   ? &a->src
@@ -37,7 +42,7 @@ static int bench_parse(int argc, char **argv, struct bench_args *a) {
                    : !strcmp(argv[i], "--iters") ? &a->iters
                                                  : NULL;
         if (!dst) {
-            fprintf(stderr, "usage: %s [--batch B] [--src S] [--tgt T] [--iters N] [--shape small|tiny] [--method M]\n",
+            fprintf(stderr, "usage: %s [--batch B] [--src S] [--tgt T] [--iters N] [--shape small|tiny] [--method M] [--precision P]\n",
                     argv[0]);
             return 2;
         }

@@ -16,7 +16,7 @@ int cmd_generate(int argc, char **argv) {
         {"encoder-ids", 1, "encoder token ids, e.g. 13,8,1 (';' between sequences)"},
         {"max-length", 1, "maximum output length including the start token (default 20)"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
-        {"precision", 1, "fp32 (default, strict), tf32 or bf16 (GEMMs on tensor cores, fp32 storage; emulated on cpu)"},
+        {"precision", 1, "fp32 (default, strict), tf32 or bf16 (activations and frozen weights stored bf16, GEMMs on bf16 operands with f32 sums; the same bits emulated on cpu)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
     int r = args_parse(argc, argv, a, n, "compacter generate --model DIR --encoder-ids IDS [--max-length N]",

@@ -18,7 +18,7 @@ int cmd_logits(int argc, char **argv) {
         {"decoder-ids", 1, "decoder input ids, e.g. 0,5 (start token first)"},
         {"out", 1, "output safetensors file"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
-        {"precision", 1, "fp32 (default, strict), tf32 or bf16 (GEMMs on tensor cores, fp32 storage; emulated on cpu)"},
+        {"precision", 1, "fp32 (default, strict), tf32 or bf16 (activations and frozen weights stored bf16, GEMMs on bf16 operands with f32 sums; the same bits emulated on cpu)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
     int r = args_parse(argc, argv, a, n,

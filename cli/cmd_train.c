@@ -62,7 +62,7 @@ int cmd_train(int argc, char **argv) {
         {"method", 1, "PEFT method (default full; compacter params --help lists them)"},
         {"option", 1, "method option key=value (repeatable)"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
-        {"precision", 1, "fp32 (default, strict), tf32 or bf16 (GEMMs on tensor cores, fp32 storage; emulated on cpu)"},
+        {"precision", 1, "fp32 (default, strict), tf32 or bf16 (activations and frozen weights stored bf16, GEMMs on bf16 operands with f32 sums; the same bits emulated on cpu)"},
     };
     int n = (int)(sizeof a / sizeof a[0]);
     int r = args_parse(argc, argv, a, n,

@@ -49,6 +49,16 @@ static int same_shape(const struct tensor *a, const struct tensor *b, const char
                      tensor_shape_str(b, sb, sizeof sb));
 }
 
+uint16_t *narrowed_scratch(struct exec *x, const struct tensor *t) {
+    size_t n = (size_t)tensor_numel(t);
+    uint16_t *p = exec_scratch(x, n * sizeof(uint16_t));
+    if (p && BE->convert(p, t->data, n, 1)) {
+        exec_scratch_done(x, p);
+        return NULL;
+    }
+    return p;
+}
+
 struct tensor *op_convert(struct exec *x, struct tensor *in, enum dtype to) {
     if (!in) return NULL;
     if (in->dtype == to) return in;
@@ -80,8 +90,7 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
     /* bf16 storage, or a weight stored bf16: both operands bf16, the output too */
     int bf16 = x->bf16 || IS_BF16(in) || IS_BF16(w);
     if (bf16 && !IS_BF16(in)) NARROW_AND_CALL(in, op_linear(x, in, w));
-    if (bf16 && !IS_BF16(w)) NARROW_AND_CALL(w, op_linear(x, in, w));
-    if (bf16 && !BE->gemm_bf16) {
+    if (bf16 && (!BE->gemm_bf16 || !BE->convert)) {
         error_set("linear %s: the %s backend has no bf16 GEMM", w->name ? w->name : "", BE->name);
         return NULL;
     }
@@ -90,12 +99,19 @@ struct tensor *op_linear(struct exec *x, struct tensor *in, struct tensor *w) {
     shape[in->ndim - 1] = n;
     struct tensor *y = exec_tensor(x, bf16 ? DTYPE_BF16 : DTYPE_F32, in->ndim, shape);
     if (!y) return NULL;
-    if (backend_failed(bf16 ? BE->gemm_bf16(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
-                                            (int)k, 0, 0.0f, y->data, 1, (int)n, 0, 1)
-                            : BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data,
-                                       (int)k, 0, 0.0f, y->data, (int)n, 0, 1),
-                       "linear"))
-        return NULL;
+    int rc;
+    if (bf16) { /* an f32 weight (it trains, or a tied head) is narrowed for this product only:
+                 * backward narrows it again rather than keep a copy (linear_backward) */
+        uint16_t *w16 = IS_BF16(w) ? NULL : narrowed_scratch(x, w);
+        rc = (!IS_BF16(w) && !w16) ||
+             BE->gemm_bf16(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w16 ? w16 : w->data, (int)k,
+                           0, 0.0f, y->data, 1, (int)n, 0, 1);
+        if (w16) exec_scratch_done(x, w16);
+    } else {
+        rc = BE->gemm(0, 1, (int)rows, (int)n, (int)k, 1.0f, in->data, (int)k, 0, w->data, (int)k, 0, 0.0f, y->data,
+                      (int)n, 0, 1);
+    }
+    if (backend_failed(rc, "linear")) return NULL;
     struct tape_node *nd = REC("linear", linear_backward, y, in, w, NULL, NULL);
     /* dx = dy W needs W, dW = dy^T x needs x */
     if (keep_if(x, nd, w, NEEDS(in)) || keep_if(x, nd, in, NEEDS(w))) return NULL;
@@ -314,10 +330,13 @@ static int recompute_pays(const struct exec *x, const struct tensor *q, const st
 struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, struct tensor *v,
                             struct tensor *bias, struct tensor *mask, int heads, int causal, float p) {
     if (!q || !k || !v) return NULL;
-    /* bf16 storage: q, k, v widened; scores, probabilities and context in f32 */
-    if (IS_BF16(q)) WIDEN_AND_CALL(q, op_attention(x, q, k, v, bias, mask, heads, causal, p));
-    if (IS_BF16(k)) WIDEN_AND_CALL(k, op_attention(x, q, k, v, bias, mask, heads, causal, p));
-    if (IS_BF16(v)) WIDEN_AND_CALL(v, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    /* bf16 storage: scores, probabilities and context in f32. Recomputing, the node keeps q, k
+     * and v bf16 and widens them into scratch memory when it needs them; the chain, and mixed
+     * dtypes, get widened copies. */
+    int all16 = IS_BF16(q) && IS_BF16(k) && IS_BF16(v);
+    if (!all16 && IS_BF16(q)) WIDEN_AND_CALL(q, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    if (!all16 && IS_BF16(k)) WIDEN_AND_CALL(k, op_attention(x, q, k, v, bias, mask, heads, causal, p));
+    if (!all16 && IS_BF16(v)) WIDEN_AND_CALL(v, op_attention(x, q, k, v, bias, mask, heads, causal, p));
     if (IS_BF16(bias)) WIDEN_AND_CALL(bias, op_attention(x, q, k, v, bias, mask, heads, causal, p));
     if (IS_BF16(mask)) WIDEN_AND_CALL(mask, op_attention(x, q, k, v, bias, mask, heads, causal, p));
     int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
@@ -333,6 +352,7 @@ struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, 
     int dropout = x->training && p > 0.0f;
     size_t np = (size_t)(B * heads * Tq * Tk);
     if (!recompute_pays(x, q, k, v, bias, np * sizeof(float), dropout)) { /* the chain: probabilities kept */
+        if (all16) WIDEN_AND_CALL(q, op_attention(x, q, k, v, bias, mask, heads, causal, p));
         struct tensor *probs = op_attn_softmax(x, op_attn_scores(x, q, k, heads), bias, mask, causal);
         struct tensor *pd = op_dropout(x, probs, p);
         struct tensor *c = op_attn_context(x, pd, v);
@@ -350,12 +370,14 @@ struct tensor *op_attention(struct exec *x, struct tensor *q, struct tensor *k, 
     }
     struct tensor *probs = exec_tensor(x, DTYPE_F32, 4, (int64_t[]){B, heads, Tq, Tk});
     struct tensor *c = probs ? exec_tensor(x, DTYPE_F32, 3, (int64_t[]){B, Tq, inner}) : NULL;
-    if (!c || backend_failed(attn_probs(BE, x->fuse, probs->data, q->data, k->data, bias ? bias->data : NULL,
-                                        mask ? mask->data : NULL, causal, B, heads, Tq, Tk, inner,
-                                        dropout ? p : 0.0f, x->seed, offset) ||
-                                 attn_context_gemm(BE, c->data, probs->data, v->data, B, heads, Tq, Tk, inner),
-                             "attention"))
-        return NULL;
+    const float *qd, *kd, *vd;
+    float *wide = NULL;
+    int rc = !c || attention_inputs_f32(x, q, k, v, &qd, &kd, &vd, &wide) ||
+             attn_probs(BE, x->fuse, probs->data, qd, kd, bias ? bias->data : NULL, mask ? mask->data : NULL,
+                        causal, B, heads, Tq, Tk, inner, dropout ? p : 0.0f, x->seed, offset) ||
+             attn_context_gemm(BE, c->data, probs->data, vd, B, heads, Tq, Tk, inner);
+    if (wide) exec_scratch_done(x, wide);
+    if (backend_failed(rc, "attention")) return NULL;
     exec_drop(x, probs); /* recomputed in backward */
     struct tape_node *nd = REC("attention", attention_backward, c, q, k, v, bias);
     if (nd) {

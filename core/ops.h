@@ -14,11 +14,15 @@
  * output bf16; RMSNorm stores bf16 where its reader is a projection (op_rmsnorm_to, chosen
  * by the model); the FFN's activation ops keep a bf16 input bf16 (op_relu_dropout,
  * op_gelu_mul); frozen linear weights are stored bf16 (t5_model_frozen_to_bf16) and
- * trainable ones narrowed at each use. Stay f32: the residual stream (op_dropout_add
- * widens into it), attention (q, k, v widened; scores, probabilities, context), the
- * logits and the loss, every gradient, the parameters that train and the optimizer
- * state. Any other op given a bf16 tensor widens it first (op_convert), so methods work
- * unchanged. A bf16 tensor may reach an op with x->bf16 0 only through a bf16 weight. */
+ * trainable ones narrowed into scratch memory at each use (forward and backward: no copy is
+ * kept). Stay f32: the residual stream (op_dropout_add widens into it), attention (scores,
+ * probabilities, context; recomputing, its node keeps q, k, v bf16 and widens them when
+ * needed), the logits and the loss, every gradient, the parameters that train and the
+ * optimizer state. The other GEMMs (attention's, the methods' op_bmm) take f32 operands and
+ * round them to bf16 inside the GEMM (the backend's bf16 precision mode), f32 sums and
+ * outputs. Any other op given a bf16 tensor widens it first (op_convert), so methods work
+ * unchanged. A bf16 tensor may reach an op with x->bf16 0 only through a bf16 weight.
+ * tests/test_bf16_storage.c checks all this against a PyTorch reference. */
 /* f32 <-> bf16 (nearest even, core/bf16.h); in itself when it has that dtype. The gradient
  * (f32 either way) passes through unchanged. */
 struct tensor *op_convert(struct exec *x, struct tensor *in, enum dtype to);

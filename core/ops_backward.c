@@ -27,8 +27,9 @@ static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
     return g;
 }
 
-/* linear_backward with bf16 operands (bf16 storage): dy narrowed once, then both GEMMs on
- * bf16 operands with f32 gradients, as torch.autocast's (whose dy is bf16 already) */
+/* linear_backward with a bf16 input (bf16 storage): dy narrowed once, then both GEMMs on
+ * bf16 operands with f32 gradients, as torch.autocast's (whose dy is bf16 already); an f32
+ * weight is narrowed again for dx (op_linear kept no copy) and its gradient written f32 */
 static int linear_backward_bf16(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *w = n->in[1];
     int rows = (int)tensor_rows(in), k = (int)tensor_cols(in), m = (int)w->shape[0];
@@ -38,8 +39,10 @@ static int linear_backward_bf16(struct exec *x, struct tape_node *n) {
     int rc = BE->convert(dy, n->out->grad, ny, 1);
     float beta;
     if (!rc && NEEDS(in)) { /* dx = dy W */
-        float *g = grad_w(x, in, &beta);
-        rc = !g || BE->gemm_bf16(0, 0, rows, k, m, 1.0f, dy, m, 0, w->data, k, 0, beta, g, 0, k, 0, 1);
+        uint16_t *w16 = w->dtype == DTYPE_BF16 ? NULL : narrowed_scratch(x, w);
+        float *g = (w16 || w->dtype == DTYPE_BF16) ? grad_w(x, in, &beta) : NULL;
+        rc = !g || BE->gemm_bf16(0, 0, rows, k, m, 1.0f, dy, m, 0, w16 ? w16 : w->data, k, 0, beta, g, 0, k, 0, 1);
+        if (w16) exec_scratch_done(x, w16);
     }
     if (!rc && NEEDS(w)) { /* dW = dy^T x */
         float *g = grad_w(x, w, &beta);
@@ -260,10 +263,34 @@ int attn_context_backward(struct exec *x, struct tape_node *n) {
  * d dropped probs and regenerates the mask itself (d probs is never made), and drops the
  * probabilities in place for dv once it has read them (at most probs, d dropped probs and
  * d scores live); with only v trained, the probabilities are recomputed already dropped. */
+int attention_inputs_f32(struct exec *x, const struct tensor *q, const struct tensor *k, const struct tensor *v,
+                         const float **qd, const float **kd, const float **vd, float **scratch) {
+    *scratch = NULL;
+    *qd = q->data;
+    *kd = k->data;
+    *vd = v->data;
+    if (q->dtype != DTYPE_BF16) return 0;
+    size_t nq = (size_t)tensor_numel(q), nk = (size_t)tensor_numel(k), nv = (size_t)tensor_numel(v);
+    float *w = exec_scratch(x, (nq + nk + nv) * sizeof(float));
+    if (!w || BE->convert(w, q->data, nq, 0) || BE->convert(w + nq, k->data, nk, 0) ||
+        BE->convert(w + nq + nk, v->data, nv, 0)) {
+        if (w) exec_scratch_done(x, w);
+        return -1;
+    }
+    *scratch = w;
+    *qd = w;
+    *kd = w + nq;
+    *vd = w + nq + nk;
+    return 0;
+}
+
 int attention_backward(struct exec *x, struct tape_node *n) {
     struct tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *bias = n->in[3], *mask = n->in[4];
     int64_t H = n->i[0], B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], inner = q->shape[2];
     size_t np = (size_t)(B * H * Tq * Tk);
+    const float *qd, *kd, *vd;
+    float *wide;
+    if (attention_inputs_f32(x, q, k, v, &qd, &kd, &vd, &wide)) return -1;
     float p = n->f[0];
     uint64_t seed = (uint64_t)n->i[2], offset = (uint64_t)n->i[3];
     const float *dc = n->out->grad;
@@ -271,13 +298,13 @@ int attention_backward(struct exec *x, struct tape_node *n) {
     int fused = p > 0.0f && x->fuse && BE->attn_softmax_dropout_backward;
     int dropped = p > 0.0f && !need_ds; /* whether probs holds the dropped probabilities */
     float *probs = exec_scratch(x, np * sizeof(float)), *dpd = NULL, *dp = NULL, *ds = NULL;
-    int rc = !probs || attn_probs(BE, x->fuse, probs, q->data, k->data, bias ? bias->data : NULL,
+    int rc = !probs || attn_probs(BE, x->fuse, probs, qd, kd, bias ? bias->data : NULL,
                                   mask ? mask->data : NULL, (int)n->i[1], B, H, Tq, Tk, inner,
                                   dropped ? p : 0.0f, seed, offset);
     if (!rc && need_ds) {
         /* d dropped probs = dc V^T, written outright (beta 0: no zero fill) */
         rc = !(dpd = exec_scratch(x, np * sizeof(float))) ||
-             attn_context_grad(BE, dpd, 0.0f, NULL, 1.0f, dc, NULL, v->data, B, H, Tq, Tk, inner);
+             attn_context_grad(BE, dpd, 0.0f, NULL, 1.0f, dc, NULL, vd, B, H, Tq, Tk, inner);
         float *db = !rc && NEEDS(bias) ? G(bias) : NULL;
         rc = rc || (NEEDS(bias) && !db);
         if (fused) { /* d scores from d dropped probs; probs dropped in place when dv needs them */
@@ -300,7 +327,7 @@ int attention_backward(struct exec *x, struct tape_node *n) {
         float bq = 1.0f, bk = 1.0f;
         float *dq = !rc && NEEDS(q) ? grad_w(x, q, &bq) : NULL, *dk = !rc && NEEDS(k) ? grad_w(x, k, &bk) : NULL;
         rc = rc || (NEEDS(q) && !dq) || (NEEDS(k) && !dk) ||
-             attn_scores_grad(BE, dq, bq, dk, bk, ds, q->data, k->data, B, H, Tq, Tk, inner);
+             attn_scores_grad(BE, dq, bq, dk, bk, ds, qd, kd, B, H, Tq, Tk, inner);
         done(x, ds);
     }
     if (!rc && NEEDS(v)) { /* dv = dropped probs^T dc, the mask applied in place if not yet */
@@ -309,6 +336,7 @@ int attention_backward(struct exec *x, struct tape_node *n) {
              attn_context_grad(BE, NULL, 1.0f, dv, bv, dc, probs, NULL, B, H, Tq, Tk, inner);
     }
     done(x, probs);
+    done(x, wide);
     return rc ? -1 : 0;
 }
 

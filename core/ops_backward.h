@@ -6,6 +6,13 @@
 
 int linear_backward(struct exec *x, struct tape_node *n);
 int convert_backward(struct exec *x, struct tape_node *n);
+/* t (f32) narrowed to bf16 into scratch memory (exec_scratch_done when done), or NULL */
+uint16_t *narrowed_scratch(struct exec *x, const struct tensor *t);
+/* q, k, v's f32 data for attention: their own, or (all three bf16: op_attention under bf16
+ * storage keeps them so) widened copies in one scratch block *scratch (exec_scratch_done it;
+ * NULL when none). 0 or -1. */
+int attention_inputs_f32(struct exec *x, const struct tensor *q, const struct tensor *k, const struct tensor *v,
+                         const float **qd, const float **kd, const float **vd, float **scratch);
 int embedding_backward(struct exec *x, struct tape_node *n);
 int embedding_unique_backward(struct exec *x, struct tape_node *n);
 int rmsnorm_backward(struct exec *x, struct tape_node *n);

@@ -2,7 +2,8 @@
  * t5-small-shaped model with random weights, full fine-tuning or any registered method
  * (--method). Prints one line:
  *   compacter train step: [method M ]batch B src S tgt T threads N: X ms/step, Y tokens/s
- * (the method is named unless it is full fine-tuning)
+ * then the peak activation memory and the parameter bytes (the method is named unless it is
+ * full fine-tuning; --precision bf16 stores activations and frozen weights in bf16)
  * bench/train_cpu/run.sh runs it beside PyTorch on the same shapes and threads. */
 #include <omp.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ int main(int argc, char **argv) {
     struct exec x;
     struct trainable tr;
     struct optimizer o;
-    if (t5_model_create(&m, &c, &backend_cpu) || t5_model_randomize(&m, 1, 0.05f) || exec_init(&x, &backend_cpu)) {
+    if (backend_set_precision(&backend_cpu, ba.precision) || t5_model_create(&m, &c, &backend_cpu) ||
+        t5_model_randomize(&m, 1, 0.05f) || exec_init(&x, &backend_cpu)) {
         fprintf(stderr, "bench: %s\n", error_message());
         return 1;
     }
@@ -63,7 +65,10 @@ int main(int argc, char **argv) {
     }
     char named[160] = "";
     if (strcmp(ba.method, "full")) snprintf(named, sizeof named, "method %s ", ba.method);
-    printf("compacter train step: %sbatch %d src %d tgt %d threads %d: %.1f ms/step, %.0f tokens/s\n", named, B,
-           S, T, omp_get_max_threads(), best * 1e3, (double)B * (S + T) / best);
+    if (strcmp(ba.precision, "fp32")) snprintf(named + strlen(named), sizeof named - strlen(named), "%s ", ba.precision);
+    printf("compacter train step: %sbatch %d src %d tgt %d threads %d: %.1f ms/step, %.0f tokens/s, "
+           "activations peak %.1f MiB, parameters %.1f MiB\n",
+           named, B, S, T, omp_get_max_threads(), best * 1e3, (double)B * (S + T) / best,
+           (double)exec_peak_bytes(&x) / (1 << 20), (double)t5_model_param_bytes(&m) / (1 << 20));
     return 0;
 }

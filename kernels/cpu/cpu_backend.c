@@ -81,4 +81,11 @@ const struct backend backend_cpu = {
     .gelu_mul = cpu_gelu_mul,
     .gelu_mul_backward = cpu_gelu_mul_backward,
     .attn_softmax_dropout = cpu_attn_softmax_dropout,
+    .convert = cpu_convert,
+    .gemm_bf16 = cpu_gemm_bf16,
+    .rmsnorm_to_bf16 = cpu_rmsnorm_to_bf16,
+    .relu_dropout_bf16 = cpu_relu_dropout_bf16,
+    .gelu_mul_bf16 = cpu_gelu_mul_bf16,
+    .gelu_mul_bf16_backward = cpu_gelu_mul_bf16_backward,
+    .dropout_add_bf16 = cpu_dropout_add_bf16,
 };

@@ -4,10 +4,13 @@
  * drawn for 8 Philox blocks (32 elements) at a time: with AVX2 where the CPU has it (8
  * blocks in the 8 lanes of a register, philox4x32_10's rounds in vector form), else block
  * by block. Drawn one block at a time, Philox was a third of a tiny-model training step.
- * Attention's softmax-and-dropout forward is here too (as the two ops in turn). */
+ * Attention's softmax-and-dropout forward is here too (as the two ops in turn), and the
+ * forward passes with bf16 input or output (cpu_bf16.c's relu_dropout_bf16, dropout_add_bf16):
+ * each group widened into / narrowed out of 32-element f32 copies around the same code. */
 #include <math.h>
 #include <stdint.h>
 
+#include "core/bf16.h"
 #include "core/env.h"
 #include "core/philox.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -131,22 +134,21 @@ static uint32_t keep_threshold(float p) {
     return t <= 0 ? 0u : t >= 16777216.0 ? 16777216u : (uint32_t)t;
 }
 
-/* elements [i0, i1) of the group from element 4 * blk0 (i0 = 4 * blk0), portable path */
+/* the first len (<= GROUP) elements of the group from element 4 * blk0 (y, x, h point at
+ * its first element), portable path */
 static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint64_t offset, size_t blk0,
-                          uint32_t thr, enum drop_mode mode, uint32_t *bits, const float *h, size_t i0,
-                          size_t i1) {
+                          uint32_t thr, enum drop_mode mode, uint32_t *bits, const float *h, size_t len) {
     int backward = mode == DROP_BACKWARD || mode == DROP_BACKWARD_SET, set = mode == DROP_BACKWARD_SET,
         relu = mode == DROP_RELU;
     uint32_t w[4][LANES], word = 0;
     philox_group(seed, offset, blk0, w);
-    for (size_t i = i0; i < i1; i++) {
-        size_t j = i - i0;
-        int keep = (w[j & 3][j >> 2] >> 8) >= thr;
+    for (size_t i = 0; i < len; i++) {
+        int keep = (w[i & 3][i >> 2] >> 8) >= thr;
         float v = relu ? (x[i] > 0 ? x[i] : 0.0f) : x[i];
         if (!backward) {
             float o = keep ? v * s : 0.0f;
             y[i] = h ? h[i] + o : o;
-            word |= (uint32_t)(o > 0) << j;
+            word |= (uint32_t)(o > 0) << i;
         }
         else if (set)
             y[i] = keep ? 0.0f + x[i] * s : 0.0f;
@@ -158,9 +160,11 @@ static void dropout_group(float *y, const float *x, float s, uint64_t seed, uint
 
 /* One pass of `mode` over n elements; mask (DROP_RELU, may be NULL): bit i of mask[i / 32] =
  * y[i] > 0 (a group of GROUP = 32 elements is one mask word); h (DROP_FORWARD, may be NULL):
- * y = h + dropout(x). */
+ * y = h + dropout(x). Forward modes only: xb (may be NULL) bf16 x, widened into a group's
+ * f32 copy that the pass reads instead of x; yb (may be NULL) bf16 y, narrowed from the
+ * group's f32 copy the pass writes instead of y. */
 static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset,
-                        enum drop_mode mode, uint32_t *mask, const float *h) {
+                        enum drop_mode mode, uint32_t *mask, const float *h, const uint16_t *xb, uint16_t *yb) {
     float s = 1.0f / (1.0f - p);
     uint32_t thr = keep_threshold(p);
     size_t groups = (n + GROUP - 1) / GROUP;
@@ -169,38 +173,52 @@ static void dropout_run(float *y, const float *x, size_t n, float p, uint64_t se
 #endif
 #pragma omp parallel for schedule(static)
     for (size_t g = 0; g < groups; g++) {
-        size_t i0 = g * GROUP, i1 = n - i0 < GROUP ? n : i0 + GROUP;
+        size_t i0 = g * GROUP, len = n - i0 < GROUP ? n - i0 : GROUP;
+        float xs[GROUP], ys[GROUP];
+        const float *xg = xb ? xs : x + i0;
+        float *yg = yb ? ys : y + i0;
+        if (xb)
+            for (size_t j = 0; j < len; j++) xs[j] = bf16_widen(xb[i0 + j]);
 #ifdef HAVE_AVX2_PATH
-        if (avx2 && i1 - i0 == GROUP) {
-            dropout_group_avx2(y + i0, x + i0, s, seed, offset, g * LANES, thr, mode, mask ? mask + g : NULL,
+        if (avx2 && len == GROUP)
+            dropout_group_avx2(yg, xg, s, seed, offset, g * LANES, thr, mode, mask ? mask + g : NULL,
                                h ? h + i0 : NULL);
-            continue;
-        }
+        else
 #endif
-        dropout_group(y, x, s, seed, offset, g * LANES, thr, mode, mask ? mask + g : NULL, h, i0, i1);
+            dropout_group(yg, xg, s, seed, offset, g * LANES, thr, mode, mask ? mask + g : NULL,
+                          h ? h + i0 : NULL, len);
+        if (yb)
+            for (size_t j = 0; j < len; j++) yb[i0 + j] = bf16_from_f32(ys[j]);
     }
 }
 
 int cpu_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, DROP_FORWARD, NULL, NULL);
+    dropout_run(y, x, n, p, seed, offset, DROP_FORWARD, NULL, NULL, NULL, NULL);
     return 0;
 }
 
 int cpu_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset,
                          int accumulate) {
-    dropout_run(dx, dy, n, p, seed, offset, accumulate ? DROP_BACKWARD : DROP_BACKWARD_SET, NULL, NULL);
+    dropout_run(dx, dy, n, p, seed, offset, accumulate ? DROP_BACKWARD : DROP_BACKWARD_SET, NULL, NULL, NULL,
+                NULL);
     return 0;
 }
 
 int cpu_relu_dropout(float *y, uint32_t *mask, const float *x, size_t n, float p, uint64_t seed,
                      uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, DROP_RELU, mask, NULL);
+    dropout_run(y, x, n, p, seed, offset, DROP_RELU, mask, NULL, NULL, NULL);
     return 0;
 }
 
 int cpu_dropout_add(float *y, const float *h, const float *x, size_t n, float p, uint64_t seed, uint64_t offset) {
-    dropout_run(y, x, n, p, seed, offset, DROP_FORWARD, NULL, h);
+    dropout_run(y, x, n, p, seed, offset, DROP_FORWARD, NULL, h, NULL, NULL);
     return 0;
+}
+
+void cpu_dropout_forward_bf16(float *y, uint16_t *yb, const float *x, const uint16_t *xb, size_t n, float p,
+                              uint64_t seed, uint64_t offset, int relu, uint32_t *mask, const float *h) {
+    dropout_run(y, x, n, p, seed, offset, relu ? DROP_RELU : DROP_FORWARD, relu ? mask : NULL, relu ? NULL : h, xb,
+                yb);
 }
 
 #ifdef HAVE_AVX2_PATH

@@ -23,11 +23,8 @@ int cpu_rmsnorm(float *out, const float *x, const float *w, int64_t rows, int64_
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *yr = out + r * d;
-        double ss = 0;
-        for (int64_t j = 0; j < d; j++) ss += (double)xr[j] * xr[j];
-        float var = (float)(ss / (double)d);
-        float inv = 1.0f / sqrtf(var + eps);
-        for (int64_t j = 0; j < d; j++) yr[j] = w[j] * (xr[j] * inv);
+        float inv = cpu_rmsnorm_inv(xr, d, eps);
+        for (int64_t j = 0; j < d; j++) yr[j] = cpu_rmsnorm_1(w[j], xr[j], inv);
     }
     return 0;
 }
