@@ -35,6 +35,12 @@
  * bf16 mode (GEMMs on bf16 tensor cores, fp32 storage): every GEMM case above within 1e-2
  * of the CPU's fp32 and measurably not fp32; one backward's loss and gradients within 1e-2
  * (full fine-tuning), 3 Compacter++ steps' losses within 1e-2.
+ * bf16 storage (the bf16 ops of core/backend.h): convert both ways bitwise core/bf16.h;
+ * rmsnorm_to_bf16, relu_dropout_bf16 (its mask identical), gelu_mul_bf16 and its backward,
+ * dropout_add_bf16 against the CPU's f32 op on the widened inputs, narrowed where bf16 is
+ * stored (1e-2, bitwise under the emulator) and bitwise against the CUDA f32 op narrowed;
+ * gemm_bf16 (every transpose, batched and strided, C f32 with beta 0 and 1, C bf16) against a
+ * double loop (1e-5 f32, 1e-2 bf16; under the emulator within 1 bf16 ulp).
  * SKIPs without a CUDA build or without a device. Built with -DCUDA_OPS_SELFTEST_ON_CPU
  * the training part runs with the CPU backend on both sides (a check of the test itself on
  * machines without a GPU). */
@@ -51,6 +57,7 @@ int main(void) {
 
 #include "core/autograd.h"
 #include "core/backend.h"
+#include "core/bf16.h"
 #include "core/error.h"
 #include "core/exec.h"
 #include "core/optimizer.h"
@@ -1911,6 +1918,384 @@ static void test_bf16_training(const char *fam, enum adamw_variant variant) {
     st_close(&rf);
 }
 
+/* ---- bf16 storage (core/backend.h: convert, gemm_bf16 and the bf16 twins of rmsnorm,
+ * relu_dropout, gelu_mul (+ backward), dropout_add) ----
+ * Each op on random non-zero inputs against a host reference: the CPU backend's f32 op on the
+ * test's own exact widening of the bf16 inputs (bf16_widen), narrowed (bf16_from_f32) where
+ * the op stores bf16; relative error <= BF16_STORE_TOL (the issue's bf16 tolerance), the count
+ * of bitwise-equal elements printed, and under the emulator (glibc's tanhf on both sides, the
+ * same sums) every element bitwise equal. Then the definition itself, on any device: bit for
+ * bit the CUDA backend's f32 op on the widened inputs, narrowed. gemm_bf16 against a double
+ * loop over the widened operands: 1e-5 with an f32 C, 1e-2 with a bf16 C (under the emulator,
+ * every bf16 element within 1 bf16 ulp of the narrowed double result). Outputs are poisoned
+ * with NaN first (bf16 0xffff), masks with 0xA5 bytes. */
+#define BF16_STORE_TOL 1e-2
+
+#ifdef COMPACTER_CUDA_EMU
+#define BF16_EMU 1
+#else
+#define BF16_EMU 0
+#endif
+
+/* n random bf16 values in [lo, hi), none zero (rnd never gives 0; |v| >= 2^-126 narrows to
+ * non-zero) */
+static uint16_t *hbf16_rand(size_t n, float lo, float hi) {
+    uint16_t *p = malloc(n * sizeof *p + 1);
+    if (!p) die("malloc");
+    for (size_t i = 0; i < n; i++) {
+        do
+            p[i] = bf16_from_f32(rnd(lo, hi));
+        while ((p[i] & 0x7fffu) == 0);
+    }
+    return p;
+}
+
+static uint16_t *hbf16_nan(size_t n) {
+    uint16_t *p = malloc(n * sizeof *p + 1);
+    if (!p) die("malloc");
+    for (size_t i = 0; i < n; i++) p[i] = 0xffffu; /* a NaN */
+    return p;
+}
+
+static float *hwiden(const uint16_t *x, size_t n) {
+    float *p = malloc(n * sizeof *p + 1);
+    if (!p) die("malloc");
+    for (size_t i = 0; i < n; i++) p[i] = bf16_widen(x[i]);
+    return p;
+}
+
+static uint16_t *hnarrow(const float *x, size_t n) {
+    uint16_t *p = malloc(n * sizeof *p + 1);
+    if (!p) die("malloc");
+    for (size_t i = 0; i < n; i++) p[i] = bf16_from_f32(x[i]);
+    return p;
+}
+
+/* a device buffer of n bf16 NaNs */
+static uint16_t *dev_bf16_nan(size_t n) {
+    uint16_t *h = hbf16_nan(n);
+    uint16_t *d = dup_dev(h, n * 2);
+    free(h);
+    return d;
+}
+
+/* dev (n elements of `bytes` bytes: 2 bf16, 4 f32) against want: relative error <= tol (of
+ * the widened values for bf16), the bitwise-equal count printed, and all equal under the
+ * emulator (or wherever `exact`) */
+static void check_store(const char *what, const void *dev, const void *want, size_t n, int bytes, double tol,
+                        int exact) {
+    void *got = malloc(n * (size_t)bytes + 1);
+    if (!got) die("malloc");
+    to_host(got, dev, n * (size_t)bytes);
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++)
+        same += memcmp((const char *)got + i * bytes, (const char *)want + i * bytes, (size_t)bytes) == 0;
+    float *g = bytes == 2 ? hwiden(got, n) : (float *)got, *w = bytes == 2 ? hwiden(want, n) : (float *)want;
+    double e = rel_l2_err(g, w, n);
+    CHECK(e <= tol, "%s: relative error %.3g > %g (%zu of %zu bitwise equal)", what, e, tol, same, n);
+    if (exact)
+        CHECK(same == n, "%s: %zu of %zu elements differ bitwise (must be identical%s)", what, n - same, n,
+              BF16_EMU ? " under the emulator" : "");
+    if (e <= tol && (!exact || same == n))
+        printf("  ok %-60s n=%-8zu rel %.3g, %zu/%zu bitwise equal%s\n", what, n, e, same, n,
+               exact ? " (required)" : "");
+    if (bytes == 2) free(g), free(w);
+    free(got);
+}
+
+/* convert both ways against core/bf16.h on the host, bitwise on any device (integer
+ * arithmetic): random values and the special ones (zeros, infinities, NaNs, subnormals,
+ * rounding ties, the largest finite values and what rounds past them) */
+static void test_bf16_convert(size_t n) {
+    float *x = hrand(n, -3, 3);
+    static const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                                       0xffc00001u, 0x7f800001u, 0x00000001u, 0x80008000u, 0x00018000u,
+                                       0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x7f7f0000u, 0x7f7f8000u,
+                                       0x7f7fffffu, 0x00800000u, 0x007fffffu};
+    size_t ns = sizeof special / sizeof special[0];
+    for (size_t i = 0; i < ns && i < n; i++) memcpy(&x[i * (n / ns)], &special[i], 4);
+    uint16_t *want = hnarrow(x, n), *b = hbf16_rand(n, -3, 3);
+    for (size_t i = 0; i < ns && i < n; i++) b[i * (n / ns) + (n > ns)] = (uint16_t)(special[i] >> 16);
+    float *back = hwiden(b, n);
+    float *dx = dup_dev(x, n * 4), *dback = dev_nan(n);
+    uint16_t *dn = dev_bf16_nan(n), *db = dup_dev(b, n * 2);
+    check_op("cuda convert to bf16", GPU->convert(dn, dx, n, 1));
+    check_op("cuda convert to f32", GPU->convert(dback, db, n, 0));
+    uint16_t *got = hbf16_nan(n);
+    float *gotf = hnan(n);
+    to_host(got, dn, n * 2);
+    to_host(gotf, dback, n * 4);
+    size_t d1 = 0, d2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        d1 += got[i] != want[i];
+        d2 += memcmp(&gotf[i], &back[i], 4) != 0;
+    }
+    CHECK(d1 == 0, "convert to bf16 n=%zu: %zu elements differ from bf16_from_f32", n, d1);
+    CHECK(d2 == 0, "convert to f32 n=%zu: %zu elements differ from bf16_widen", n, d2);
+    if (!d1 && !d2) printf("  ok convert n=%-8zu both ways, bitwise core/bf16.h (specials included)\n", n);
+    GPU->free(dx), GPU->free(dback), GPU->free(dn), GPU->free(db);
+    free(x), free(want), free(b), free(back), free(got), free(gotf);
+}
+
+static void test_rmsnorm_to_bf16(int64_t rows, int64_t d) {
+    size_t n = (size_t)(rows * d);
+    float *x = hrand(n, -3, 3), *w = hrand((size_t)d, 0.5f, 1.5f), *ref = hnan(n), *f32 = hnan(n);
+    float *dx = dup_dev(x, n * 4), *dw = dup_dev(w, (size_t)d * 4), *dref = dev_nan(n);
+    uint16_t *dout = dev_bf16_nan(n);
+    check_op("cpu rmsnorm", CPU->rmsnorm(ref, x, w, rows, d, 1e-6f));
+    check_op("cuda rmsnorm_to_bf16", GPU->rmsnorm_to_bf16(dout, dx, dw, rows, d, 1e-6f));
+    uint16_t *want = hnarrow(ref, n);
+    char what[128];
+    snprintf(what, sizeof what, "rmsnorm_to_bf16 rows=%lld d=%lld vs cpu rmsnorm narrowed", (long long)rows,
+             (long long)d);
+    check_store(what, dout, want, n, 2, BF16_STORE_TOL, BF16_EMU);
+    check_op("cuda rmsnorm", GPU->rmsnorm(dref, dx, dw, rows, d, 1e-6f));
+    to_host(f32, dref, n * 4);
+    uint16_t *want_dev = hnarrow(f32, n);
+    snprintf(what, sizeof what, "rmsnorm_to_bf16 rows=%lld d=%lld vs cuda rmsnorm narrowed", (long long)rows,
+             (long long)d);
+    check_store(what, dout, want_dev, n, 2, 0.0, 1);
+    GPU->free(dx), GPU->free(dw), GPU->free(dref), GPU->free(dout);
+    free(x), free(w), free(ref), free(f32), free(want), free(want_dev);
+}
+
+static void test_relu_dropout_bf16(size_t n, float p, uint64_t seed, uint64_t offset) {
+    size_t words = (n + 31) / 32;
+    uint16_t *x = hbf16_rand(n, -2, 2);
+    float *xw = hwiden(x, n), *ref = hnan(n), *f32 = hnan(n);
+    uint32_t *m_ref = malloc(words * 4 + 1), *m_got = malloc(words * 4 + 1), *m_dev = malloc(words * 4 + 1);
+    memset(m_ref, 0xA5, words * 4); /* every word must be written */
+    memset(m_got, 0xA5, words * 4);
+    uint16_t *dx = dup_dev(x, n * 2), *dy = dev_bf16_nan(n);
+    uint32_t *dm = dup_dev(m_got, words * 4), *dm32 = dup_dev(m_got, words * 4);
+    float *dxw = dup_dev(xw, n * 4), *dy32 = dev_nan(n);
+    check_op("cpu relu_dropout", CPU->relu_dropout(ref, m_ref, xw, n, p, seed, offset));
+    check_op("cuda relu_dropout_bf16", GPU->relu_dropout_bf16(dy, dm, dx, n, p, seed, offset));
+    uint16_t *want = hnarrow(ref, n);
+    char what[128];
+    snprintf(what, sizeof what, "relu_dropout_bf16 n=%zu p=%g vs cpu relu_dropout narrowed", n, p);
+    check_store(what, dy, want, n, 2, BF16_STORE_TOL, BF16_EMU);
+    to_host(m_got, dm, words * 4);
+    CHECK(memcmp(m_got, m_ref, words * 4) == 0, "%s: the bit masks differ", what);
+    check_op("cuda relu_dropout", GPU->relu_dropout(dy32, dm32, dxw, n, p, seed, offset));
+    to_host(f32, dy32, n * 4);
+    to_host(m_dev, dm32, words * 4);
+    uint16_t *want_dev = hnarrow(f32, n);
+    snprintf(what, sizeof what, "relu_dropout_bf16 n=%zu p=%g vs cuda relu_dropout narrowed", n, p);
+    check_store(what, dy, want_dev, n, 2, 0.0, 1);
+    CHECK(memcmp(m_got, m_dev, words * 4) == 0, "%s: the bit masks differ", what);
+    GPU->free(dx), GPU->free(dy), GPU->free(dm), GPU->free(dm32), GPU->free(dxw), GPU->free(dy32);
+    free(x), free(xw), free(ref), free(f32), free(m_ref), free(m_got), free(m_dev), free(want), free(want_dev);
+}
+
+static void test_gelu_mul_bf16(size_t n) {
+    uint16_t *a = hbf16_rand(n, -4, 4), *g = hbf16_rand(n, -2, 2);
+    float *aw = hwiden(a, n), *gw = hwiden(g, n), *ref = hnan(n), *f32 = hnan(n);
+    uint16_t *da = dup_dev(a, n * 2), *dg = dup_dev(g, n * 2), *dy = dev_bf16_nan(n);
+    float *daw = dup_dev(aw, n * 4), *dgw = dup_dev(gw, n * 4), *dy32 = dev_nan(n);
+    check_op("cpu gelu_mul", CPU->gelu_mul(ref, aw, gw, n));
+    check_op("cuda gelu_mul_bf16", GPU->gelu_mul_bf16(dy, da, dg, n));
+    uint16_t *want = hnarrow(ref, n);
+    char what[128];
+    snprintf(what, sizeof what, "gelu_mul_bf16 n=%zu vs cpu gelu_mul narrowed", n);
+    check_store(what, dy, want, n, 2, BF16_STORE_TOL, BF16_EMU);
+    check_op("cuda gelu_mul", GPU->gelu_mul(dy32, daw, dgw, n));
+    to_host(f32, dy32, n * 4);
+    uint16_t *want_dev = hnarrow(f32, n);
+    snprintf(what, sizeof what, "gelu_mul_bf16 n=%zu vs cuda gelu_mul narrowed", n);
+    check_store(what, dy, want_dev, n, 2, 0.0, 1);
+
+    /* backward: da, dg (f32) pre-filled with the same random values everywhere (accumulated
+     * into); which 1: da only, 2: dg only, 3: both */
+    float *dyh = hrand(n, -1, 1), *g0 = hrand(n, -1, 1);
+    float *ddy = dup_dev(dyh, n * 4);
+    for (int which = 3; which >= 1; which--) {
+        if (which != 3 && n > 1000) break; /* the single-output branches: small sizes only */
+        int wa = which & 1, wg = which & 2;
+        float *da_cpu = hcopy(g0, n), *dg_cpu = hcopy(g0, n);
+        float *ga = dup_dev(g0, n * 4), *gg = dup_dev(g0, n * 4), *ga32 = dup_dev(g0, n * 4),
+              *gg32 = dup_dev(g0, n * 4);
+        check_op("cpu gelu_mul_backward",
+                 CPU->gelu_mul_backward(wa ? da_cpu : NULL, wg ? dg_cpu : NULL, dyh, aw, gw, n));
+        check_op("cuda gelu_mul_bf16_backward",
+                 GPU->gelu_mul_bf16_backward(wa ? ga : NULL, wg ? gg : NULL, ddy, da, dg, n));
+        check_op("cuda gelu_mul_backward",
+                 GPU->gelu_mul_backward(wa ? ga32 : NULL, wg ? gg32 : NULL, ddy, daw, dgw, n));
+        float *dev_a = hnan(n), *dev_g = hnan(n);
+        to_host(dev_a, ga32, n * 4);
+        to_host(dev_g, gg32, n * 4);
+        const char *outs = which == 3 ? "da, dg" : wa ? "da only" : "dg only";
+        snprintf(what, sizeof what, "gelu_mul_bf16_backward da n=%zu (%s) vs cpu", n, outs);
+        check_store(what, ga, da_cpu, n, 4, BF16_STORE_TOL, BF16_EMU);
+        snprintf(what, sizeof what, "gelu_mul_bf16_backward dg n=%zu (%s) vs cpu", n, outs);
+        check_store(what, gg, dg_cpu, n, 4, BF16_STORE_TOL, BF16_EMU);
+        snprintf(what, sizeof what, "gelu_mul_bf16_backward da n=%zu (%s) vs cuda f32", n, outs);
+        check_store(what, ga, dev_a, n, 4, 0.0, 1);
+        snprintf(what, sizeof what, "gelu_mul_bf16_backward dg n=%zu (%s) vs cuda f32", n, outs);
+        check_store(what, gg, dev_g, n, 4, 0.0, 1);
+        GPU->free(ga), GPU->free(gg), GPU->free(ga32), GPU->free(gg32);
+        free(da_cpu), free(dg_cpu), free(dev_a), free(dev_g);
+    }
+    GPU->free(da), GPU->free(dg), GPU->free(dy), GPU->free(daw), GPU->free(dgw), GPU->free(dy32), GPU->free(ddy);
+    free(a), free(g), free(aw), free(gw), free(ref), free(f32), free(want), free(want_dev), free(dyh), free(g0);
+}
+
+static void test_dropout_add_bf16(size_t n, float p, uint64_t seed, uint64_t offset) {
+    uint16_t *x = hbf16_rand(n, -2, 2);
+    float *xw = hwiden(x, n), *h = hrand(n, -2, 2), *ref = hnan(n), *f32 = hnan(n);
+    uint16_t *dx = dup_dev(x, n * 2);
+    float *dh = dup_dev(h, n * 4), *dxw = dup_dev(xw, n * 4), *dy = dev_nan(n), *dy32 = dev_nan(n);
+    check_op("cpu dropout_add", CPU->dropout_add(ref, h, xw, n, p, seed, offset));
+    check_op("cuda dropout_add_bf16", GPU->dropout_add_bf16(dy, dh, dx, n, p, seed, offset));
+    char what[128];
+    snprintf(what, sizeof what, "dropout_add_bf16 n=%zu p=%g vs cpu dropout_add", n, p);
+    check_store(what, dy, ref, n, 4, BF16_STORE_TOL, BF16_EMU);
+    check_op("cuda dropout_add", GPU->dropout_add(dy32, dh, dxw, n, p, seed, offset));
+    to_host(f32, dy32, n * 4);
+    snprintf(what, sizeof what, "dropout_add_bf16 n=%zu p=%g vs cuda dropout_add", n, p);
+    check_store(what, dy, f32, n, 4, 0.0, 1);
+    GPU->free(dx), GPU->free(dh), GPU->free(dxw), GPU->free(dy), GPU->free(dy32);
+    free(x), free(xw), free(h), free(ref), free(f32);
+}
+
+/* a bf16 value's position on the number line (adjacent values differ by 1; +0 and -0 are 0) */
+static int bf16_ordinal(uint16_t u) {
+    return u & 0x8000u ? -(int)(u & 0x7fffu) : (int)u;
+}
+
+/* gemm_bf16 of case g (c_bf16: C bf16, beta must be 0) against a double loop over the
+ * widened operands; C's padding (NaN) must stay untouched */
+static void run_gemm_bf16_case(const char *label, struct gemm_case g, int c_bf16) {
+    int ra = g.ta ? g.k : g.m, rb = g.tb ? g.n : g.k;
+    size_t na = span(ra, g.lda, g.sa, g.batch), nb = span(rb, g.ldb, g.sb, g.batch);
+    size_t nc = span(g.m, g.ldc, g.sc, g.batch), nl = (size_t)g.m * g.n * g.batch;
+    uint16_t *a = hbf16_rand(na, -1, 1), *b = hbf16_rand(nb, -1, 1);
+    float *c0 = hnan(nc); /* f32 C: NaN padding, random logical elements when beta != 0 */
+    unsigned char *logical = calloc(nc, 1);
+    for (int bt = 0; bt < g.batch; bt++)
+        for (int i = 0; i < g.m; i++)
+            for (int j = 0; j < g.n; j++) {
+                size_t e = (size_t)(bt * g.sc + (int64_t)i * g.ldc + j);
+                logical[e] = 1;
+                if (g.beta != 0) c0[e] = rnd(-1, 1);
+            }
+    /* the reference: alpha sum_k A B in double (+ beta C0), rounded to f32 */
+    float *ref = malloc(nl * 4 + 1);
+    size_t at = 0;
+    for (int bt = 0; bt < g.batch; bt++)
+        for (int i = 0; i < g.m; i++)
+            for (int j = 0; j < g.n; j++) {
+                double s = 0;
+                for (int kk = 0; kk < g.k; kk++) {
+                    int64_t ea = bt * g.sa + (g.ta ? (int64_t)kk * g.lda + i : (int64_t)i * g.lda + kk);
+                    int64_t eb = bt * g.sb + (g.tb ? (int64_t)j * g.ldb + kk : (int64_t)kk * g.ldb + j);
+                    s += (double)bf16_widen(a[ea]) * (double)bf16_widen(b[eb]);
+                }
+                s *= g.alpha;
+                if (g.beta != 0) s += (double)g.beta * c0[(size_t)(bt * g.sc + (int64_t)i * g.ldc + j)];
+                ref[at++] = (float)s;
+            }
+    uint16_t *da = dup_dev(a, na * 2), *db = dup_dev(b, nb * 2);
+    void *dc = c_bf16 ? (void *)dev_bf16_nan(nc) : dup_dev(c0, nc * 4);
+    check_op("cuda gemm_bf16", GPU->gemm_bf16(g.ta, g.tb, g.m, g.n, g.k, g.alpha, da, g.lda, g.sa, db, g.ldb, g.sb,
+                                             g.beta, dc, c_bf16, g.ldc, g.sc, g.batch));
+    char what[160];
+    snprintf(what, sizeof what, "gemm_bf16 %s ta=%d tb=%d %dx%dx%d b=%d beta=%g C %s", label, g.ta, g.tb, g.m, g.n,
+             g.k, g.batch, g.beta, c_bf16 ? "bf16" : "f32");
+    float *got = malloc(nl * 4 + 1);
+    size_t pad_written = 0, off_ulp = 0, same = 0;
+    at = 0;
+    if (c_bf16) {
+        uint16_t *c = hbf16_nan(nc);
+        to_host(c, dc, nc * 2);
+        for (size_t e = 0; e < nc; e++) {
+            if (!logical[e]) {
+                pad_written += c[e] != 0xffffu;
+                continue;
+            }
+            uint16_t want = bf16_from_f32(ref[at]);
+            int dist = abs(bf16_ordinal(c[e]) - bf16_ordinal(want));
+            off_ulp += (c[e] & 0x7f80u) == 0x7f80u || dist > 1; /* NaN/Inf or beyond 1 ulp */
+            same += c[e] == want;
+            got[at++] = bf16_widen(c[e]);
+        }
+        free(c);
+    } else {
+        float *c = hnan(nc);
+        to_host(c, dc, nc * 4);
+        for (size_t e = 0; e < nc; e++) {
+            if (!logical[e]) {
+                pad_written += !isnan(c[e]);
+                continue;
+            }
+            same += memcmp(&c[e], &ref[at], 4) == 0;
+            got[at++] = c[e];
+        }
+        free(c);
+    }
+    double tol = c_bf16 ? BF16_STORE_TOL : TOL, e = rel_l2_err(got, ref, nl);
+    CHECK(e <= tol, "%s: relative error %.3g > %g", what, e, tol);
+    CHECK(pad_written == 0, "%s: %zu elements outside C written", what, pad_written);
+    if (c_bf16 && BF16_EMU) {
+        CHECK(off_ulp == 0, "%s: %zu of %zu elements more than 1 bf16 ulp from the narrowed double result", what,
+              off_ulp, nl);
+        /* an f32 sum narrowed to nearest is the narrowed double but where the f32 rounding
+         * crosses a bf16 rounding boundary (a few in 10^4 here); a narrowing that truncates
+         * stays within 1 ulp too, but misses about half */
+        CHECK(same * 100 >= nl * 99, "%s: %zu of %zu elements equal to the narrowed double result (< 99%%)", what,
+              same, nl);
+    }
+    if (e <= tol && !pad_written)
+        printf("  ok %-60s rel %.3g, %zu/%zu equal to the %s reference%s\n", what, e, same, nl,
+               c_bf16 ? "narrowed double" : "f32-rounded double",
+               c_bf16 ? (off_ulp ? ", some beyond 1 ulp" : ", all within 1 ulp") : "");
+    GPU->free(da), GPU->free(db), GPU->free(dc);
+    free(a), free(b), free(c0), free(logical), free(ref), free(got);
+}
+
+static void test_gemm_bf16(void) {
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            run_gemm_bf16_case("padded batched", gemm_padded(ta, tb, 17, 23, 31, 3, 3, 0.75f, 0.0f, 0), 0);
+            run_gemm_bf16_case("padded batched", gemm_padded(ta, tb, 17, 23, 31, 3, 3, 0.75f, 1.0f, 0), 0);
+            run_gemm_bf16_case("padded batched", gemm_padded(ta, tb, 17, 23, 31, 3, 3, 0.75f, 0.0f, 0), 1);
+        }
+    run_gemm_bf16_case("shared B (stride 0)", gemm_padded(0, 1, 9, 5, 13, 4, 1, 1.0f, 0.0f, 1), 1);
+    run_gemm_bf16_case("large", gemm_padded(0, 1, 128, 96, 256, 1, 0, 1.0f, 0.0f, 0), 0);
+    run_gemm_bf16_case("large", gemm_padded(0, 1, 128, 96, 256, 1, 0, 1.0f, 0.0f, 0), 1);
+    /* linear as op_linear (y = x W^T) with a bf16 output */
+    struct gemm_case linear = {0, 1, 37, 56, 40, 1, 40, 40, 56, 0, 0, 0, 1.0f, 0.0f};
+    run_gemm_bf16_case("linear (x W^T)", linear, 1);
+    /* a bf16 C with beta != 0 is refused, naming the op, and C is left alone */
+    uint16_t *d1 = dev_bf16_nan(4), *c = hbf16_nan(4);
+    int rc = GPU->gemm_bf16(0, 0, 2, 2, 2, 1.0f, d1, 2, 0, d1, 2, 0, 1.0f, d1, 1, 2, 0, 1);
+    CHECK(rc == -1 && strstr(error_message(), "gemm_bf16"), "gemm_bf16 with a bf16 C and beta 1: rc %d, '%s'", rc,
+          error_message());
+    to_host(c, d1, 8);
+    CHECK(c[0] == 0xffffu && c[3] == 0xffffu, "gemm_bf16 refused with beta 1 but wrote C");
+    GPU->free(d1), free(c);
+}
+
+static void run_bf16_storage_tests(void) {
+    int checks0 = check_count, failures0 = check_failures;
+    test_bf16_convert(100003);
+    test_bf16_convert(37);
+    test_bf16_convert((size_t)17000003); /* the grid-stride loop */
+    test_gemm_bf16();
+    test_rmsnorm_to_bf16(64, 512);
+    test_rmsnorm_to_bf16(33, 768);
+    test_rmsnorm_to_bf16(5, 777);
+    test_rmsnorm_to_bf16(70001, 8); /* more rows than blocks: the row loop */
+    test_relu_dropout_bf16(100003, 0.1f, 42, 5);
+    test_relu_dropout_bf16(7, 0.5f, 3, 0);
+    test_relu_dropout_bf16((size_t)17000003, 0.1f, 9, 1); /* the grid-stride loop, a partial last word */
+    test_gelu_mul_bf16(100003);
+    test_gelu_mul_bf16(5);
+    test_dropout_add_bf16(100003, 0.1f, 42, 9);
+    test_dropout_add_bf16(6, 0.5f, 1, 0);
+    printf("  bf16 storage: %d checks, %d failed\n", check_count - checks0, check_failures - failures0);
+}
+
 /* dropout, the backward ops, the optimizer ops and whole training steps */
 static void run_backward_tests(void) {
     test_dropout(100003, 0.1f, 42, 0);
@@ -2081,6 +2466,7 @@ int main(void) {
 
     run_backward_tests();
     run_bf16_tests();
+    run_bf16_storage_tests();
 
     cuda_shutdown();
     CHECK_DONE();

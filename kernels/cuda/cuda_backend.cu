@@ -230,6 +230,29 @@ static int cuda_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     return 0;
 }
 
+/* gemm with bf16 operands (core/backend.h gemm_bf16): A and B CUDA_R_16BF, C CUDA_R_32F or
+ * (c_bf16) CUDA_R_16BF, products summed in fp32 (CUBLAS_COMPUTE_32F: the operands are bf16
+ * already, so the precision switch has nothing to round), operands swapped as cuda_gemm. A
+ * bf16 C is written, never read: beta must be 0. */
+static int cuda_gemm_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                          int64_t stride_a, const uint16_t *b, int ldb, int64_t stride_b, float beta, void *c,
+                          int c_bf16, int ldc, int64_t stride_c, int batch) {
+    if (m < 0 || n < 0 || k < 0 || batch < 0)
+        return error_set("gemm_bf16: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch);
+    if (c_bf16 && beta != 0.0f)
+        return error_set("gemm_bf16: beta %g with a bf16 C (must be 0: a bf16 C is not accumulated into)",
+                         (double)beta);
+    if (m == 0 || n == 0 || batch == 0) return 0;
+    if (cuda_backend_init()) return -1;
+    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(g_cublas, tb, ta, n, m, k, &alpha, b, CUDA_R_16BF, ldb,
+                                            (long long)stride_b, a, CUDA_R_16BF, lda, (long long)stride_a, &beta, c,
+                                            c_bf16 ? CUDA_R_16BF : CUDA_R_32F, ldc, (long long)stride_c, batch,
+                                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return 0;
+}
+
 /* the pointer arrays of a two-level batch: entry o * inner + i */
 static __global__ void gemm_2level_ptrs_kernel(const float **pa, const float **pb, float **pc, const float *a,
                                                const float *b, float *c, int64_t sa, int64_t osa, int64_t sb,
@@ -329,4 +352,11 @@ extern "C" const struct backend backend_cuda = {
     /* .gelu_mul_backward = */ cuda_gelu_mul_backward,
     /* .attn_softmax_dropout = */ cuda_attn_softmax_dropout,
     /* .attn_softmax_dropout_backward = */ cuda_attn_softmax_dropout_backward,
+    /* .convert = */ cuda_convert,
+    /* .gemm_bf16 = */ cuda_gemm_bf16,
+    /* .rmsnorm_to_bf16 = */ cuda_rmsnorm_to_bf16,
+    /* .relu_dropout_bf16 = */ cuda_relu_dropout_bf16,
+    /* .gelu_mul_bf16 = */ cuda_gelu_mul_bf16,
+    /* .gelu_mul_bf16_backward = */ cuda_gelu_mul_bf16_backward,
+    /* .dropout_add_bf16 = */ cuda_dropout_add_bf16,
 };

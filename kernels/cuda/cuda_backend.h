@@ -12,12 +12,11 @@ extern "C" {
 /* GEMM precision. "fp32" (the default): strict fp32, cuBLAS CUBLAS_DEFAULT_MATH with
  * TF32 off, so results match the CPU reference within fp32 rounding. "tf32": cuBLAS may
  * use TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH; about 1e-3 relative). "bf16": every
- * GEMM's operands are rounded to bf16 inside cuBLAS (CUBLAS_COMPUTE_32F_FAST_16BF) and
+ * fp32 GEMM's operands are rounded to bf16 inside cuBLAS (CUBLAS_COMPUTE_32F_FAST_16BF) and
  * multiplied on bf16 tensor cores with fp32 accumulation and fp32 output (about 4e-3
- * relative). In every mode tensors are stored in fp32 (activations, weights, gradients,
- * optimizer state) and every other op computes in fp32: bf16 storage of activations and
- * frozen weights is not built. May be called before or after the first op. 0 or -1 +
- * error. */
+ * relative). The mode concerns the fp32 GEMMs only; bf16 storage (core/ops.h: set through
+ * backend_set_precision) adds gemm_bf16 on bf16 tensors (CUBLAS_COMPUTE_32F) and the bf16
+ * kernels of cuda_bf16.cu. May be called before or after the first op. 0 or -1 + error. */
 int cuda_set_precision(const char *mode);
 const char *cuda_precision(void);
 

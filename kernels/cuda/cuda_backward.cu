@@ -21,6 +21,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_dropout_mask.h"
+#include "kernels/cuda/cuda_op_math.h"
 #include "kernels/cuda/cuda_reduce.h"
 
 static unsigned row_blocks(int64_t rows) {
@@ -72,19 +73,18 @@ extern "C" int cuda_dropout_backward(float *dx, const float *dy, size_t n, float
  * the mask word of y > 0 for each 32 elements: one thread per element (coalesced), the
  * warp's ballot is the word (a warp's lanes hold 32 consecutive elements, a multiple of 32
  * apart from 0, so bit = lane; the loop runs over n rounded up to 32 so that every lane
- * takes part). Each lane draws its own element's Philox block (4 lanes share one). */
+ * takes part). Each lane draws its own element's Philox block (4 lanes share one). The
+ * element and the word: cuda_op_math.h, shared with relu_dropout_bf16. */
 static __global__ void relu_dropout_kernel(float *y, uint32_t *mask, const float *x, size_t n, float p,
                                            float s, uint64_t seed, uint64_t offset) {
     size_t padded = (n + 31) / 32 * 32;
     GRID_STRIDE(i, padded) {
         float o = 0.0f;
         if (i < n) {
-            float v = x[i] > 0 ? x[i] : 0.0f;
-            o = dropout_keep1(seed, offset, i, p) ? __fmul_rn(v, s) : 0.0f;
+            o = relu_dropout_value(x[i], dropout_keep1(seed, offset, i, p), s);
             y[i] = o;
         }
-        unsigned bits = __ballot_sync(0xffffffffu, o > 0);
-        if ((threadIdx.x & 31) == 0) mask[i >> 5] = bits;
+        relu_dropout_mask_word(mask, i, o);
     }
 }
 
@@ -98,7 +98,8 @@ static __global__ void relu_dropout_backward_kernel(float *dx, const float *dy, 
     }
 }
 
-/* y = h + (kept ? x s : 0): dropout then the residual add */
+/* y = h + (kept ? x s : 0): dropout then the residual add (dropout_add_value, cuda_op_math.h,
+ * shared with dropout_add_bf16) */
 static __global__ void dropout_add_kernel(float *y, const float *h, const float *x, size_t n, float p, float s,
                                           uint64_t seed, uint64_t offset) {
     size_t blocks = (n + 3) / 4;
@@ -106,7 +107,7 @@ static __global__ void dropout_add_kernel(float *y, const float *h, const float 
         int keep[4];
         dropout_keep4(seed, offset, blk, p, keep);
         for (size_t i = blk * 4; i < blk * 4 + 4 && i < n; i++)
-            y[i] = __fadd_rn(h[i], keep[i & 3] ? __fmul_rn(x[i], s) : 0.0f);
+            y[i] = dropout_add_value(h[i], x[i], keep[i & 3], s);
     }
 }
 
@@ -135,44 +136,22 @@ static __global__ void relu_backward_kernel(float *dx, const float *dy, const fl
     GRID_STRIDE(i, n) dx[i] = __fadd_rn(dx[i], y[i] > 0 ? dy[i] : 0.0f);
 }
 
-/* the CPU's expression tree: t = tanh(c (v + ((k v) v) v)),
+/* the CPU's expression tree (gelu_new_grad, cuda_op_math.h): t = tanh(c (v + ((k v) v) v)),
  * dt = ((1 - t t) c) (1 + ((3k) v) v), dx += dy (0.5 (1 + t) + (0.5 v) dt) */
 static __global__ void gelu_new_backward_kernel(float *dx, const float *dy, const float *x,
                                                 size_t n) {
-    const float c = 0.7978845608028654f, k = 0.044715f, k3 = 3.0f * k;
-    GRID_STRIDE(i, n) {
-        float v = x[i];
-        float cube = __fmul_rn(__fmul_rn(__fmul_rn(k, v), v), v);
-        float t = tanhf(__fmul_rn(c, __fadd_rn(v, cube)));
-        float dt = __fmul_rn(__fmul_rn(__fsub_rn(1.0f, __fmul_rn(t, t)), c),
-                             __fadd_rn(1.0f, __fmul_rn(__fmul_rn(k3, v), v)));
-        float d = __fadd_rn(__fmul_rn(0.5f, __fadd_rn(1.0f, t)), __fmul_rn(__fmul_rn(0.5f, v), dt));
-        dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], d));
-    }
+    GRID_STRIDE(i, n) dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], gelu_new_grad(x[i])));
 }
 
 /* gelu_mul's backward: dg += dy gelu_new(a) (gelu_mul_kernel's expression), da += (0 + dy g)
- * gelu_new'(a) (gelu_new_backward_kernel's expression tree) */
+ * gelu_new'(a) (gelu_new_backward_kernel's expression tree); the terms: cuda_op_math.h,
+ * shared with gelu_mul_bf16_backward */
 static __global__ void gelu_mul_backward_kernel(float *da, float *dg, const float *dy, const float *a,
                                                 const float *g, size_t n) {
-    const float c = 0.7978845608028654f, k = 0.044715f, k3 = 3.0f * k;
     GRID_STRIDE(i, n) {
         float v = a[i];
-        if (dg) {
-            float cube = __fmul_rn(__fmul_rn(v, v), v);
-            float inner = __fmul_rn(c, __fadd_rn(v, __fmul_rn(k, cube)));
-            float act = __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
-            dg[i] = __fadd_rn(dg[i], __fmul_rn(dy[i], act));
-        }
-        if (da) {
-            float dact = __fadd_rn(0.0f, __fmul_rn(dy[i], g[i]));
-            float cube = __fmul_rn(__fmul_rn(__fmul_rn(k, v), v), v);
-            float t = tanhf(__fmul_rn(c, __fadd_rn(v, cube)));
-            float dt = __fmul_rn(__fmul_rn(__fsub_rn(1.0f, __fmul_rn(t, t)), c),
-                                 __fadd_rn(1.0f, __fmul_rn(__fmul_rn(k3, v), v)));
-            float d = __fadd_rn(__fmul_rn(0.5f, __fadd_rn(1.0f, t)), __fmul_rn(__fmul_rn(0.5f, v), dt));
-            da[i] = __fadd_rn(da[i], __fmul_rn(dact, d));
-        }
+        if (dg) dg[i] = __fadd_rn(dg[i], gelu_mul_dg_term(dy[i], v));
+        if (da) da[i] = __fadd_rn(da[i], gelu_mul_da_term(dy[i], v, g[i]));
     }
 }
 

@@ -129,6 +129,17 @@ int cuda_attn_softmax_dropout_backward(float *ds, float *dbias, const float *ddr
                                        int64_t H, int64_t Q, int64_t K, float p, uint64_t seed, uint64_t offset,
                                        int drop_probs, int accumulate);
 
+/* cuda_bf16.cu: the bf16-storage ops (core/backend.h; gemm_bf16 is cuda_backend.cu's) */
+int cuda_convert(void *dst, const void *src, size_t n, int to_bf16);
+int cuda_rmsnorm_to_bf16(uint16_t *out, const float *x, const float *w, int64_t rows, int64_t d, float eps);
+int cuda_relu_dropout_bf16(uint16_t *y, uint32_t *mask, const uint16_t *x, size_t n, float p, uint64_t seed,
+                           uint64_t offset);
+int cuda_gelu_mul_bf16(uint16_t *y, const uint16_t *a, const uint16_t *g, size_t n);
+int cuda_gelu_mul_bf16_backward(float *da, float *dg, const float *dy, const uint16_t *a, const uint16_t *g,
+                                size_t n);
+int cuda_dropout_add_bf16(float *y, const float *h, const uint16_t *x, size_t n, float p, uint64_t seed,
+                          uint64_t offset);
+
 /* cuda_optim.cu */
 struct adamw_step;
 int cuda_sumsq(float *out, const float *x, size_t n);

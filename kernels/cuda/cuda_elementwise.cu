@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_op_math.h"
 
 static __global__ void fill_kernel(float *x, float v, size_t n) {
     GRID_STRIDE(i, n) x[i] = v;
@@ -14,29 +15,16 @@ static __global__ void relu_kernel(float *y, const float *x, size_t n) {
     GRID_STRIDE(i, n) y[i] = x[i] > 0 ? x[i] : 0.0f;
 }
 
-/* gelu_new as the CPU: (0.5x) * (1 + tanh(c (x + k (x*x)*x))). The _rn intrinsics keep
- * nvcc from contracting the multiply-adds into FMAs, so the rounding is the CPU's; only
- * tanhf itself may differ (CUDA's is within 2 ulp). */
+/* gelu_new as the CPU (gelu_new_value, cuda_op_math.h: the _rn intrinsics keep nvcc from
+ * contracting the multiply-adds into FMAs, so the rounding is the CPU's; only tanhf itself
+ * may differ, CUDA's is within 2 ulp) */
 static __global__ void gelu_new_kernel(float *y, const float *x, size_t n) {
-    const float c = 0.7978845608028654f, k = 0.044715f;
-    GRID_STRIDE(i, n) {
-        float v = x[i];
-        float cube = __fmul_rn(__fmul_rn(v, v), v);
-        float inner = __fmul_rn(c, __fadd_rn(v, __fmul_rn(k, cube)));
-        y[i] = __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
-    }
+    GRID_STRIDE(i, n) y[i] = gelu_new_value(x[i]);
 }
 
-/* gelu_new(a) g: gelu_new_kernel's expression, then the product */
+/* gelu_new(a) g: gelu_new_kernel's expression, then the product (shared with gelu_mul_bf16) */
 static __global__ void gelu_mul_kernel(float *y, const float *a, const float *g, size_t n) {
-    const float c = 0.7978845608028654f, k = 0.044715f;
-    GRID_STRIDE(i, n) {
-        float v = a[i];
-        float cube = __fmul_rn(__fmul_rn(v, v), v);
-        float inner = __fmul_rn(c, __fadd_rn(v, __fmul_rn(k, cube)));
-        float act = __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
-        y[i] = __fmul_rn(act, g[i]);
-    }
+    GRID_STRIDE(i, n) y[i] = gelu_mul_value(a[i], g[i]);
 }
 
 static __global__ void mul_kernel(float *y, const float *a, const float *b, size_t n) {

@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_dropout_mask.h"
+#include "kernels/cuda/cuda_op_math.h"
 #include "kernels/cuda/cuda_reduce.h"
 
 /* ---- deferred device errors ---- */
@@ -87,15 +88,9 @@ static __global__ void rmsnorm_kernel(float *out, const float *x, const float *w
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         const float *xr = x + r * d;
         float *yr = out + r * d;
-        double ss = 0;
-        /* a float times a float is exact in double, so FMA contraction changes nothing */
+        float inv = rmsnorm_row_inv(xr, d, eps, sh); /* cuda_op_math.h, shared with rmsnorm_to_bf16 */
         for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
-            ss += (double)xr[j] * xr[j];
-        ss = block_sum_double(ss, sh);
-        float var = (float)(ss / (double)d);
-        float inv = 1.0f / sqrtf(var + eps);
-        for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
-            yr[j] = w[j] * (xr[j] * inv);
+            yr[j] = rmsnorm_value(w[j], xr[j], inv);
     }
 }
 
