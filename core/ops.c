@@ -292,6 +292,29 @@ struct tensor *op_attn_context(struct exec *x, struct tensor *probs, struct tens
     return c;
 }
 
+/* A bf16-in bf16-out op without its fused bf16 kernel (or with fusion off): op on the widened
+ * inputs, its output narrowed, the bits of the fused kernel (which computes in f32 and
+ * narrows on store). b may be NULL. */
+static struct tensor *composed_bf16(struct exec *x, struct tensor *a, struct tensor *b, float p,
+                                    struct tensor *(*op)(struct exec *, struct tensor *, struct tensor *, float)) {
+    struct tensor *a32 = op_convert(x, a, DTYPE_F32), *b32 = op_convert(x, b, DTYPE_F32);
+    struct tensor *y = op(x, a32, b32, p), *n = op_convert(x, y, DTYPE_BF16);
+    if (a32 != a) exec_drop(x, a32);
+    if (b32 != b) exec_drop(x, b32);
+    if (y != n) exec_drop(x, y);
+    return n;
+}
+
+static struct tensor *relu_dropout_op(struct exec *x, struct tensor *a, struct tensor *unused, float p) {
+    (void)unused;
+    return op_relu_dropout(x, a, p);
+}
+
+static struct tensor *gelu_mul_op(struct exec *x, struct tensor *a, struct tensor *g, float unused) {
+    (void)unused;
+    return op_gelu_mul(x, a, g);
+}
+
 /* The dropout stream's next n draws: their Philox counter offset (four values per counter).
  * Every dropout, fused or not, takes its mask so: fused and separate ops draw the same. */
 static uint64_t dropout_draws(struct exec *x, size_t n) {
@@ -455,10 +478,10 @@ struct tensor *op_dropout(struct exec *x, struct tensor *in, float p) {
 struct tensor *op_relu_dropout(struct exec *x, struct tensor *in, float p) {
     if (!in) return NULL;
     if (!x->training || p <= 0.0f) return op_relu(x, in);
-    /* a bf16 input: the fused bf16 kernel (its output bf16), else widened */
+    /* a bf16 input: the fused bf16 kernel, else composed (the same bits); the output bf16 */
     int bf16 = IS_BF16(in);
     if (bf16 && (!x->fuse || !BE->relu_dropout_bf16 || !BE->relu_dropout_backward))
-        WIDEN_AND_CALL(in, op_relu_dropout(x, in, p));
+        return composed_bf16(x, in, NULL, p, relu_dropout_op);
     if (!x->fuse || !BE->relu_dropout || !BE->relu_dropout_backward) {
         struct tensor *act = op_relu(x, in), *d = op_dropout(x, act, p);
         if (d && d != act) exec_drop(x, act);
@@ -504,12 +527,13 @@ struct tensor *op_dropout_add(struct exec *x, struct tensor *h, struct tensor *i
 
 struct tensor *op_gelu_mul(struct exec *x, struct tensor *a, struct tensor *g) {
     if (!a || !g || same_shape(a, g, "gelu_mul")) return NULL;
-    /* both bf16: the fused bf16 kernel (its output bf16), else widened */
+    /* both bf16: the fused bf16 kernel, else composed (the same bits), the output bf16; one
+     * bf16, the other f32: widened, the output f32 */
     int bf16 = IS_BF16(a) && IS_BF16(g);
-    if (!bf16 || !x->fuse || !BE->gelu_mul_bf16 || !BE->gelu_mul_bf16_backward) {
-        if (IS_BF16(a)) WIDEN_AND_CALL(a, op_gelu_mul(x, a, g));
-        if (IS_BF16(g)) WIDEN_AND_CALL(g, op_gelu_mul(x, a, g));
-    }
+    if (bf16 && (!x->fuse || !BE->gelu_mul_bf16 || !BE->gelu_mul_bf16_backward))
+        return composed_bf16(x, a, g, 0.0f, gelu_mul_op);
+    if (!bf16 && IS_BF16(a)) WIDEN_AND_CALL(a, op_gelu_mul(x, a, g));
+    if (!bf16 && IS_BF16(g)) WIDEN_AND_CALL(g, op_gelu_mul(x, a, g));
     if (!x->fuse || !BE->gelu_mul || !BE->gelu_mul_backward) {
         struct tensor *act = op_gelu_new(x, a), *y = op_mul(x, act, g);
         exec_drop(x, act);

@@ -18,6 +18,8 @@
  *     stream's offset bitwise the same; the tape holds one relu_dropout node per FFN and
  *     one dropout_add node per sublayer when fused and none otherwise. The same for full
  *     fine-tuning and Compacter++ of the v1.1 fixture (gated-GELU: gelu_mul, dropout_add).
+ *     All of it again under bf16 storage (--precision bf16): the fused nodes must output
+ *     bf16, the unfused path (the f32 ops composed with the conversions) give the same bits.
  *  3. Memory: the bytes live after the forward drop by exactly one [tokens, d_ff] float
  *     tensor per ReLU FFN (the relu output the unfused relu kept for its backward) less the
  *     bit mask kept instead (ceil(tokens d_ff / 32) words, in 256-byte pool units), whether
@@ -321,12 +323,13 @@ struct run {
         mask_bytes; /* the masks kept instead: each ceil(tokens d_ff / 32) words, pool-rounded */
     int gelu_mul;   /* the model's FFN is gated-GELU */
     int gm_nodes;   /* gelu_mul nodes on the first tape */
+    int bf16_nodes; /* relu_dropout and gelu_mul nodes whose output is bf16 */
 };
 
 static int32_t enc_ids[B * S], enc_mask[B * S], labels[B * T], dec_ids[B * T];
 
 static int run_case(const char *fam, const char *method, const char *const *opts, int n_opts,
-                    int fuse, struct run *r) {
+                    int fuse, const char *precision, struct run *r) {
     struct t5_model m;
     struct method_instance mi = {0};
     struct trainable tr = {0};
@@ -335,7 +338,7 @@ static int run_case(const char *fam, const char *method, const char *const *opts
     char dir[64];
     snprintf(dir, sizeof dir, FIX "/%s", fam);
     if (t5_model_load(&m, dir, CPU)) return -1;
-    if (exec_init(&x, CPU)) {
+    if (backend_set_precision(CPU, precision) || exec_init(&x, CPU)) { /* exec_init reads the precision */
         t5_model_free(&m);
         return -1;
     }
@@ -375,6 +378,8 @@ static int run_case(const char *fam, const char *method, const char *const *opts
                 r->fused_nodes += !strcmp(n->op, "relu_dropout");
                 r->add_nodes += !strcmp(n->op, "dropout_add");
                 r->gm_nodes += !strcmp(n->op, "gelu_mul");
+                r->bf16_nodes += (!strcmp(n->op, "gelu_mul") || !strcmp(n->op, "relu_dropout")) &&
+                                 n->out->dtype == DTYPE_BF16;
             }
         }
         r->loss[s] = *(const float *)o.loss->data;
@@ -392,6 +397,7 @@ static int run_case(const char *fam, const char *method, const char *const *opts
     method_detach(&mi);
     exec_free(&x);
     t5_model_free(&m);
+    if (backend_set_precision(CPU, "fp32")) rc = -1;
     return rc;
 }
 
@@ -400,9 +406,13 @@ static void run_free(struct run *r) {
         free(r->logits[s]), free(r->grads[s]);
 }
 
-static void test_steps(const char *fam, const char *method, const char *const *opts, int n_opts) {
+/* precision "bf16": bf16 storage (core/ops.h), whose fused ops keep a bf16 output and whose
+ * unfused ones compose the f32 ops with the conversions: the same bits again */
+static void test_steps(const char *fam, const char *method, const char *const *opts, int n_opts,
+                       const char *precision) {
     struct run f, u;
-    if (run_case(fam, method, opts, n_opts, 1, &f) || run_case(fam, method, opts, n_opts, 0, &u)) {
+    int bf16 = !strcmp(precision, "bf16");
+    if (run_case(fam, method, opts, n_opts, 1, precision, &f) || run_case(fam, method, opts, n_opts, 0, precision, &u)) {
         CHECK(0, "%s: %s", method, error_message());
         return;
     }
@@ -424,18 +434,19 @@ static void test_steps(const char *fam, const char *method, const char *const *o
           "%s %s: %d gelu_mul nodes fused, %d not", fam, method, f.gm_nodes, u.gm_nodes);
     CHECK(f.add_nodes > 0 && u.add_nodes == 0, "%s %s: %d dropout_add nodes fused, %d not", fam,
           method, f.add_nodes, u.add_nodes);
-    /* relu: the relu output less its bit mask; gated-GELU: gelu's output (mul kept it) */
+    CHECK(f.bf16_nodes == (bf16 ? f.fused_nodes + f.gm_nodes : 0), "%s %s %s: %d of %d fused FFN nodes output bf16",
+          fam, method, precision, f.bf16_nodes, f.fused_nodes + f.gm_nodes);
+    /* relu: the relu output less its bit mask; gated-GELU: gelu's output (mul kept it); not
+     * counted under bf16 (the unfused ops compose with conversions there) */
     size_t want_saved = (size_t)f.tokens_ff * sizeof(float) - (size_t)f.mask_bytes;
-    CHECK(u.live_fwd - f.live_fwd == want_saved,
+    CHECK(bf16 || u.live_fwd - f.live_fwd == want_saved,
           "%s: live bytes after the forward %zu fused, %zu not (expected %zu less)", method,
           f.live_fwd, u.live_fwd, want_saved);
-    printf("  ok %s %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld "
-           "gradient elements, "
-           "dropout offset); %d relu_dropout, %d gelu_mul and %d dropout_add nodes; live after "
-           "forward %zu vs %zu "
-           "bytes\n",
-           fam, method, STEPS, (long long)f.n_grads, f.fused_nodes, f.gm_nodes, f.add_nodes,
-           f.live_fwd, u.live_fwd);
+    printf("  ok %s %s %s, dropout on, %d steps: fused = not fused bit for bit (loss, logits, %lld "
+           "gradient elements, dropout offset); %d relu_dropout, %d gelu_mul (%d bf16) and %d dropout_add "
+           "nodes; live after forward %zu vs %zu bytes\n",
+           fam, method, precision, STEPS, (long long)f.n_grads, f.fused_nodes, f.gm_nodes, f.bf16_nodes,
+           f.add_nodes, f.live_fwd, u.live_fwd);
     run_free(&f);
     run_free(&u);
 }
@@ -458,12 +469,14 @@ int main(void) {
         CHECK(0, "fixture %s/v10 missing", FIX);
         CHECK_DONE();
     }
-    test_steps("v10", "full", NULL, 0);
-    const char *phm[] = {"reduction_factor=2", "phm_dim=2"};
-    test_steps("v10", "compacter++", phm, 2);
-    const char *lora[] = {"targets=q,v"};
-    test_steps("v10", "lora", lora, 1);
-    test_steps("v11", "full", NULL, 0);
-    test_steps("v11", "compacter++", phm, 2);
+    const char *phm[] = {"reduction_factor=2", "phm_dim=2"}, *lora[] = {"targets=q,v"};
+    for (int b = 0; b < 2; b++) {
+        const char *prec = b ? "bf16" : "fp32";
+        test_steps("v10", "full", NULL, 0, prec);
+        test_steps("v10", "compacter++", phm, 2, prec);
+        test_steps("v10", "lora", lora, 1, prec);
+        test_steps("v11", "full", NULL, 0, prec);
+        test_steps("v11", "compacter++", phm, 2, prec);
+    }
     CHECK_DONE();
 }
