@@ -119,32 +119,15 @@ int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n) {
 }
 
 int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n) {
-    const float c = 0.7978845608028654f, k = 0.044715f;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], t = tanhf(c * (v + k * v * v * v));
-        float dt = (1.0f - t * t) * c * (1.0f + 3.0f * k * v * v);
-        dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * dt);
-    }
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * cpu_gelu_new_slope(x[i]);
     return 0;
 }
 
 int cpu_gelu_mul_backward(float *da, float *dg, const float *dy, const float *a, const float *g, size_t n) {
-    const float c = 0.7978845608028654f, k = 0.044715f;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float v = a[i];
-        if (dg) { /* mul's backward for g, with gelu's output as cpu_gelu_new makes it */
-            float act = (0.5f * v) * (1.0f + tanhf(c * (v + k * ((v * v) * v))));
-            dg[i] += dy[i] * act;
-        }
-        if (da) { /* mul's backward for gelu's output (into zero), then cpu_gelu_new_backward */
-            float dact = 0.0f + dy[i] * g[i];
-            float t = tanhf(c * (v + k * v * v * v));
-            float dt = (1.0f - t * t) * c * (1.0f + 3.0f * k * v * v);
-            da[i] += dact * (0.5f * (1.0f + t) + 0.5f * v * dt);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        cpu_gelu_mul_backward_1(da ? da + i : NULL, dg ? dg + i : NULL, dy[i], a[i], da ? g[i] : 0.0f);
     return 0;
 }
 

@@ -7,7 +7,7 @@
  *  - relu_dropout_bf16, dropout_add_bf16: the f32 dropout pass itself on 32-element f32
  *    copies of each group (cpu_dropout.c), so the Philox mask and both code paths (AVX2,
  *    portable) are the f32 ops';
- *  - gelu_mul_bf16_backward: cpu_gelu_mul_backward on widened chunks of a and g;
+ *  - gelu_mul_bf16_backward: cpu_gelu_mul_backward's per-element function on widened a, g;
  *  - gemm_bf16: the operands' spans widened into kept f32 buffers (as cpu_gemm's rounded
  *    copies), then cpu_gemm's BLAS calls in plain f32 whatever the precision mode (bf16
  *    values are exact in f32; sgemm's products and sums are f32), a bf16 C through an f32
@@ -116,25 +116,11 @@ int cpu_gelu_mul_bf16(uint16_t *y, const uint16_t *a, const uint16_t *g, size_t 
     return 0;
 }
 
-enum { CHUNK = 1 << 16 }; /* elements of a and g widened at a time for the backward */
-static struct cpu_buf g_chunk;
-
 int cpu_gelu_mul_bf16_backward(float *da, float *dg, const float *dy, const uint16_t *a, const uint16_t *g,
                                size_t n) {
-    if (!n || (!da && !dg)) return 0;
-    size_t len = n < CHUNK ? n : CHUNK;
-    float *wa = cpu_buf_reserve(&g_chunk, 2 * len, sizeof *wa, "gelu_mul_bf16_backward (cpu)");
-    if (!wa) return -1;
-    float *wg = wa + len;
-    for (size_t i0 = 0; i0 < n; i0 += len) {
-        size_t cn = n - i0 < len ? n - i0 : len;
-        int need_g = da != NULL; /* g is read for da only */
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < cn; i++) {
-            wa[i] = bf16_widen(a[i0 + i]);
-            if (need_g) wg[i] = bf16_widen(g[i0 + i]);
-        }
-        if (cpu_gelu_mul_backward(da ? da + i0 : NULL, dg ? dg + i0 : NULL, dy + i0, wa, wg, cn)) return -1;
-    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        cpu_gelu_mul_backward_1(da ? da + i : NULL, dg ? dg + i : NULL, dy[i], bf16_widen(a[i]),
+                                da ? bf16_widen(g[i]) : 0.0f);
     return 0;
 }

@@ -109,6 +109,19 @@ static inline float cpu_gelu_new_1(float v) {
     float inner = c * (v + k * ((v * v) * v));
     return (0.5f * v) * (1.0f + tanhf(inner));
 }
+/* gelu_new's derivative at v, as cpu_gelu_new_backward evaluates it */
+static inline float cpu_gelu_new_slope(float v) {
+    const float c = 0.7978845608028654f, k = 0.044715f;
+    float t = tanhf(c * (v + k * v * v * v));
+    float dt = (1.0f - t * t) * c * (1.0f + 3.0f * k * v * v);
+    return 0.5f * (1.0f + t) + 0.5f * v * dt;
+}
+/* one element of gelu_mul's backward (cpu_gelu_mul_backward): dg += dy gelu_new(v) (dg not
+ * NULL), da += (0 + dy g) gelu_new'(v) (da not NULL) */
+static inline void cpu_gelu_mul_backward_1(float *da, float *dg, float dy, float v, float g) {
+    if (dg) *dg += dy * cpu_gelu_new_1(v); /* mul's backward for g */
+    if (da) *da += (0.0f + dy * g) * cpu_gelu_new_slope(v); /* mul's into zero, then gelu_new's */
+}
 /* RMSNorm's 1 / sqrt(mean(x^2) + eps) of one row of d (the sum of squares in double) */
 static inline float cpu_rmsnorm_inv(const float *xr, int64_t d, float eps) {
     double ss = 0;
