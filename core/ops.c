@@ -49,16 +49,6 @@ static int same_shape(const struct tensor *a, const struct tensor *b, const char
                      tensor_shape_str(b, sb, sizeof sb));
 }
 
-uint16_t *narrowed_scratch(struct exec *x, const struct tensor *t) {
-    size_t n = (size_t)tensor_numel(t);
-    uint16_t *p = exec_scratch(x, n * sizeof(uint16_t));
-    if (p && BE->convert(p, t->data, n, 1)) {
-        exec_scratch_done(x, p);
-        return NULL;
-    }
-    return p;
-}
-
 struct tensor *op_convert(struct exec *x, struct tensor *in, enum dtype to) {
     if (!in) return NULL;
     if (in->dtype == to) return in;

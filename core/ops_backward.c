@@ -263,6 +263,16 @@ int attn_context_backward(struct exec *x, struct tape_node *n) {
  * d dropped probs and regenerates the mask itself (d probs is never made), and drops the
  * probabilities in place for dv once it has read them (at most probs, d dropped probs and
  * d scores live); with only v trained, the probabilities are recomputed already dropped. */
+uint16_t *narrowed_scratch(struct exec *x, const struct tensor *t) {
+    size_t n = (size_t)tensor_numel(t);
+    uint16_t *p = exec_scratch(x, n * sizeof(uint16_t));
+    if (p && BE->convert(p, t->data, n, 1)) {
+        exec_scratch_done(x, p);
+        return NULL;
+    }
+    return p;
+}
+
 int attention_inputs_f32(struct exec *x, const struct tensor *q, const struct tensor *k, const struct tensor *v,
                          const float **qd, const float **kd, const float **vd, float **scratch) {
     *scratch = NULL;

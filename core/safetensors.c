@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "core/tensor.h"
 
@@ -208,7 +209,7 @@ int st_read_f32(const struct st_file *f, const struct st_tensor *t, float *dst) 
         for (int64_t i = 0; i < n; i++) dst[i] = f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
         return 0;
     case ST_BF16:
-        for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        for (int64_t i = 0; i < n; i++) dst[i] = bf16_widen((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
         return 0;
     default:
         return error_set("%s: tensor '%s' has dtype %s; expected F32, F16 or BF16", f->path, t->name,

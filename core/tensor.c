@@ -53,13 +53,6 @@ void tensor_init(struct tensor *t, enum dtype dtype, int ndim, const int64_t *sh
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
 }
 
-float bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;

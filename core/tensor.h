@@ -46,8 +46,7 @@ const char *tensor_shape_str(const struct tensor *t, char *buf, size_t cap);
 /* Fill a header (no data) with ndim dims from shape[]. */
 void tensor_init(struct tensor *t, enum dtype dtype, int ndim, const int64_t *shape);
 
-/* Float conversions for on-disk half formats. */
-float bf16_to_f32(uint16_t h);
+/* f16 to f32, for f16 files on disk (bf16: core/bf16.h bf16_widen). */
 float f16_to_f32(uint16_t h);
 
 #ifdef __cplusplus
