@@ -173,19 +173,25 @@ static int all_finite(const float *p, int64_t n) {
     return 1;
 }
 
+/* the fixture model of fam on the CPU, its case named "<fam> <label>" in what; 0, or -1 after
+ * a failed check */
+static int load_case(const char *fam, const char *label, char *what, size_t cap, struct t5_model *m) {
+    char dir[128];
+    snprintf(what, cap, "%s %s", fam, label);
+    snprintf(dir, sizeof dir, FIX "/%s", fam);
+    int rc = t5_model_load(m, dir, &backend_cpu);
+    CHECK(rc == 0, "load %s: %s", dir, error_message());
+    return rc;
+}
+
 /* 1. full fine-tuning through method "full"; then one AdamW step */
 static void case_full(const char *fam, struct st_file *rf, struct st_file *tf, struct st_file *bf) {
-    char what[64], dir[128];
-    snprintf(what, sizeof what, "%s full", fam);
-    snprintf(dir, sizeof dir, FIX "/%s", fam);
+    char what[64];
     struct t5_model m;
     struct method_instance mi;
     struct trainable tr;
     struct exec x;
-    if (t5_model_load(&m, dir, &backend_cpu)) {
-        CHECK(0, "load %s: %s", dir, error_message());
-        return;
-    }
+    if (load_case(fam, "full", what, sizeof what, &m)) return;
     size_t bytes = t5_model_param_bytes(&m);
     if (method_attach(&mi, "full", &m, NULL, 0, 1) ||
         trainable_init(&tr, &backend_cpu, mi.train, mi.n_train, NULL) || exec_init(&x, &backend_cpu)) {
@@ -260,16 +266,11 @@ static int is_linear_weight(const struct t5_model *m, const char *name) {
 
 /* 2. the layer norms train, every linear weight frozen and stored bf16 */
 static void case_norms(const char *fam, struct st_file *rf, struct st_file *tf, struct st_file *bf) {
-    char what[64], dir[128];
-    snprintf(what, sizeof what, "%s norms only", fam);
-    snprintf(dir, sizeof dir, FIX "/%s", fam);
+    char what[64];
     struct t5_model m;
     struct trainable tr;
     struct exec x;
-    if (t5_model_load(&m, dir, &backend_cpu)) {
-        CHECK(0, "load %s: %s", dir, error_message());
-        return;
-    }
+    if (load_case(fam, "norms only", what, sizeof what, &m)) return;
     size_t bytes = t5_model_param_bytes(&m);
     struct tensor **ln = malloc(sizeof *ln * (size_t)m.n_params);
     int n_ln = 0;
