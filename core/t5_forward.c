@@ -85,6 +85,9 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
     struct tensor *ids = exec_upload(x, DTYPE_I32, 2, (int64_t[]){batch, tgt_len}, dec_ids);
     struct tensor *h = exec_scope_end(x, sc, op_dropout(x, op_embedding(x, t5_param(x, m, m->shared), ids), p));
     struct tensor *bias = t5_bias_for(x, m, m->dec_bias_table, tgt_len, tgt_len, 0);
+    /* bf16 storage: the encoder output narrowed once for every layer's cross-attention k and
+     * v (each linear would narrow, and keep, its own copy) */
+    struct tensor *enc_kv = op_convert(x, enc_out, x->bf16 ? DTYPE_BF16 : enc_out->dtype);
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const struct t5_block *b = &m->dec[l];
         struct t5_site sa = {T5_DECODER, l, T5_SELF_ATTN, T5_NO_PROJ}, ca = {T5_DECODER, l, T5_CROSS_ATTN, T5_NO_PROJ},
@@ -95,7 +98,7 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
         h = sublayer_end(x, sc, h, op_dropout_add(x, h, y, p));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ca, h, b->ln_cross);
-        y = t5_attention(x, m, ca, &b->cross, n, enc_out, NULL, enc_mask_add, 0);
+        y = t5_attention(x, m, ca, &b->cross, n, enc_kv, NULL, enc_mask_add, 0);
         h = sublayer_end(x, sc, h, op_dropout_add(x, h, t5_sublayer_out(x, m, ca, y), p));
         sc = exec_scope_begin(x);
         n = t5_norm(x, m, ff, h, b->ln_ff);
@@ -103,6 +106,7 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
         h = sublayer_end(x, sc, h, op_dropout_add(x, h, y, p));
     }
     exec_drop(x, bias);
+    if (enc_kv != enc_out) exec_drop(x, enc_kv);
     if (last_only && h) { /* gather row tgt_len-1 of each sequence */
         int32_t *rows = arena_alloc(&x->meta, sizeof(int32_t) * (size_t)batch);
         if (!rows) return NULL;
