@@ -139,26 +139,30 @@ $(BUILD)/bench/%: $(LIB) $(wildcard bench/*/bench_*.c) $(wildcard bench/*.h)
 
 # Paper tables: run an experiment's grid (resumable), then report it.
 #   make table1 [PRESET=paper]   -> results/table1.jsonl, reports/out/table1.{md,tex,csv}
+#   SET="precision=bf16"         -> `--set` overrides for every run (compacter run --help), and
+#                                   the report of those runs only (without SET: the preset's own)
 #   JOBS: processes that share the grid side by side, each taking the next run no other
 #   process holds (the run's lock) or has finished (the tiny preset: one per core,
 #   single-threaded runs; the tiny model is made once, by the first, with every core).
 # OpenMP workers sleep when idle (spinning ones slow small models down several times on a
 # shared machine); an explicit OMP_WAIT_POLICY in the environment wins.
 PRESET ?= tiny
+SET ?=
+RUN_SET = $(if $(strip $(SET)),--set $(strip $(SET)))
 JOBS ?= $(if $(filter tiny,$(PRESET)),$(shell nproc 2>/dev/null || echo 1),1)
 efficiency: JOBS = 1
 table1 table2 efficiency lowresource: $(PROG)
 	@export OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE}; \
 	if [ "$(JOBS)" -le 1 ]; then \
-	  $(BUILD)/compacter run experiments/$@.json --preset $(PRESET); \
+	  $(BUILD)/compacter run experiments/$@.json --preset $(PRESET) $(RUN_SET); \
 	else \
 	  pids=; \
 	  for k in $$(seq 1 $(JOBS)); do \
-	    $(BUILD)/compacter run experiments/$@.json --preset $(PRESET) --no-progress-bar & \
+	    $(BUILD)/compacter run experiments/$@.json --preset $(PRESET) $(RUN_SET) --no-progress-bar & \
 	    pids="$$pids $$!"; \
 	  done; rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc; \
 	fi
-	$(BUILD)/compacter report results/$@.jsonl --preset $(PRESET)
+	$(BUILD)/compacter report results/$@.jsonl --preset $(PRESET) --set $(or $(strip $(SET)),none)
 	@echo "tables and figures: reports/out/$@.md (.tex, .csv, .png, .svg); results: results/$@.jsonl"
 
 test: all

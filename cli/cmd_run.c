@@ -26,7 +26,8 @@ int cmd_run(int argc, char **argv) {
         {"set", 1,
          "key=value (repeatable, or k=v,k=v): override a preset field for every run: epochs, "
          "batch, grad_accum, warmup, max_source_length, eval_every, max_steps, "
-         "max_train_samples, memory_budget_bytes (the batch search's bound, batch 0 runs); "
+         "max_train_samples, memory_budget_bytes (the batch search's bound, batch 0 runs), "
+         "precision (fp32, tf32, bf16); "
          "recorded in the results line and part of the run id"},
         {"results", 1,
          "results folder (default results): DIR/<experiment>.jsonl and DIR/runs/<run id>/"},

@@ -226,19 +226,24 @@ static int set_run_id(struct run_spec *r) {
 
 /* ---- --set overrides ---- */
 
+static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
+
+/* Integer keys take a value in [lo, hi]; keys with choices take one of the words. */
 static const struct {
     const char *key;
     long long lo, hi;
+    const char *const *choices;
 } set_keys[] = {
-    {"batch", 1, 1000000000LL},
-    {"epochs", 1, 1000000000LL},
-    {"eval_every", 0, 1000000000LL},
-    {"grad_accum", 1, 1000000000LL},
-    {"max_source_length", 1, 1000000000LL},
-    {"max_steps", 1, 1000000000LL},
-    {"max_train_samples", 1, 1000000000LL},
-    {"memory_budget_bytes", 1, 1LL << 50}, /* bytes, up to 1 PiB */
-    {"warmup", 0, 1000000000LL},
+    {"batch", 1, 1000000000LL, NULL},
+    {"epochs", 1, 1000000000LL, NULL},
+    {"eval_every", 0, 1000000000LL, NULL},
+    {"grad_accum", 1, 1000000000LL, NULL},
+    {"max_source_length", 1, 1000000000LL, NULL},
+    {"max_steps", 1, 1000000000LL, NULL},
+    {"max_train_samples", 1, 1000000000LL, NULL},
+    {"memory_budget_bytes", 1, 1LL << 50, NULL}, /* bytes, up to 1 PiB */
+    {"precision", 0, 0, precision_choices},
+    {"warmup", 0, 1000000000LL, NULL},
 };
 #define N_SET_KEYS (sizeof set_keys / sizeof set_keys[0])
 
@@ -268,12 +273,25 @@ static int parse_one_set(const char *item, size_t len, struct experiment_sets *o
                      set_keys[i].key);
         return error_set("--set: unknown key '%s' (keys: %s)", key, list);
     }
-    char *end;
-    errno = 0;
-    long long v = strtoll(val, &end, 10);
-    if (end == val || *end || errno || v < set_keys[k].lo || v > set_keys[k].hi)
-        return error_set("--set %s=%s: expected an integer from %lld to %lld", key, val, set_keys[k].lo,
-                         set_keys[k].hi);
+    long long v = 0;
+    if (set_keys[k].choices) {
+        const char *const *c = set_keys[k].choices;
+        while (*c && strcmp(*c, val)) c++;
+        if (!*c) {
+            char list[64] = "";
+            for (c = set_keys[k].choices; *c; c++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c == set_keys[k].choices ? "" : ", ", *c);
+            return error_set("--set %s=%s: expected one of %s", key, val, list);
+        }
+    } else {
+        char *end;
+        errno = 0;
+        v = strtoll(val, &end, 10);
+        if (end == val || *end || errno || v < set_keys[k].lo || v > set_keys[k].hi)
+            return error_set("--set %s=%s: expected an integer from %lld to %lld", key, val, set_keys[k].lo,
+                             set_keys[k].hi);
+        snprintf(val, sizeof val, "%lld", v); /* canonical: "epochs=02" is "epochs=2" */
+    }
     for (int i = 0; i < out->n; i++)
         if (!strcmp(out->key[i], key)) return error_set("--set: %s given twice", key);
     if (out->n == EXPERIMENT_MAX_SETS) return error_set("--set: more than %d overrides", EXPERIMENT_MAX_SETS);
@@ -281,10 +299,12 @@ static int parse_one_set(const char *item, size_t len, struct experiment_sets *o
     int at = out->n;
     while (at > 0 && strcmp(out->key[at - 1], key) > 0) {
         memcpy(out->key[at], out->key[at - 1], sizeof out->key[at]);
+        memcpy(out->text[at], out->text[at - 1], sizeof out->text[at]);
         out->value[at] = out->value[at - 1];
         at--;
     }
     snprintf(out->key[at], sizeof out->key[at], "%s", key);
+    snprintf(out->text[at], sizeof out->text[at], "%s", val);
     out->value[at] = v;
     out->n++;
     return 0;
@@ -309,7 +329,7 @@ int experiment_sets_text(const struct experiment_sets *s, char *out, size_t cap)
     size_t k = 0;
     if (cap) out[0] = 0;
     for (int i = 0; i < s->n; i++) {
-        int n = snprintf(out + k, cap - k, "%s%s=%lld", i ? "," : "", s->key[i], s->value[i]);
+        int n = snprintf(out + k, cap - k, "%s%s=%s", i ? "," : "", s->key[i], s->text[i]);
         if (n < 0 || (size_t)n >= cap - k) return error_set("--set: overrides too long");
         k += (size_t)n;
     }
@@ -330,6 +350,7 @@ static int apply_sets(struct run_spec *r, const struct experiment_sets *s) {
         else if (!strcmp(key, "max_train_samples")) r->max_train_samples = (long)v;
         else if (!strcmp(key, "memory_budget_bytes")) r->memory_budget_bytes = v;
         else if (!strcmp(key, "warmup")) r->warmup = (int)v;
+        else if (!strcmp(key, "precision")) snprintf(r->precision, sizeof r->precision, "%s", s->text[i]);
     }
     return experiment_sets_text(s, r->overrides, sizeof r->overrides) || set_run_id(r) ? -1 : 0;
 }

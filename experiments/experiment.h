@@ -65,9 +65,9 @@ struct experiment_grid {
 };
 
 /* `--set key=value` overrides of a preset's fields, applied to every run of the grid after
- * expansion (over the preset's, the task's and the method entry's own values). Keys, all
- * integers: epochs (>= 1; replaces every task's / train size's epochs), batch (>= 1),
- * grad_accum (>= 1), warmup (>= 0), max_source_length (>= 1), eval_every (>= 0), max_steps
+ * expansion (over the preset's, the task's and the method entry's own values). Keys:
+ * precision (fp32, tf32 or bf16: replaces the preset's "precision"), and integers: epochs
+ * (>= 1; replaces every task's / train size's epochs), batch (>= 1), grad_accum (>= 1), warmup (>= 0), max_source_length (>= 1), eval_every (>= 0), max_steps
  * (>= 1: optimizer steps in all, sets the schedule), max_train_samples (>= 1: the first N of
  * the training split in the reference's seeded order, its --max_train_samples, the same
  * n_obs as the low-resource sizes; the efficiency grid times one epoch whatever epochs),
@@ -79,7 +79,8 @@ struct experiment_grid {
 struct experiment_sets {
     int n;
     char key[EXPERIMENT_MAX_SETS][32];
-    long long value[EXPERIMENT_MAX_SETS];
+    char text[EXPERIMENT_MAX_SETS][32]; /* the value in canonical text ("2", "bf16") */
+    long long value[EXPERIMENT_MAX_SETS]; /* integer keys' value; 0 for precision */
 };
 /* The overrides as the canonical "key=value,..." (sorted by key, as parsed) that run ids
  * and results lines carry; "" when none. 0 or -1 + error when it does not fit. */

@@ -300,7 +300,8 @@ static json_t *options_json(const struct run_spec *r) {
     return o;
 }
 
-/* The --set overrides of a run as an object of integers ({"epochs": 2, ...}). */
+/* The --set overrides of a run as an object ({"epochs": 2, "precision": "bf16", ...}):
+ * integer values as integers, words (precision) as strings. */
 static json_t *overrides_json(const struct run_spec *r) {
     json_t *o = json_object();
     char buf[sizeof r->overrides];
@@ -309,7 +310,9 @@ static json_t *overrides_json(const struct run_spec *r) {
         char *eq = strchr(kv, '=');
         if (!eq) continue;
         *eq = 0;
-        json_object_set_new(o, kv, json_integer((json_int_t)strtoll(eq + 1, NULL, 10)));
+        char *end;
+        long long v = strtoll(eq + 1, &end, 10);
+        json_object_set_new(o, kv, end != eq + 1 && !*end ? json_integer((json_int_t)v) : json_string(eq + 1));
     }
     return o;
 }

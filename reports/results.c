@@ -162,7 +162,8 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* "overrides": {"epochs": 2, ...} -> "epochs=2,..." (sorted by key) */
+/* "overrides": {"epochs": 2, "precision": "bf16", ...} -> "epochs=2,precision=bf16,..."
+ * (sorted by key) */
 static int parse_overrides(const struct ctx *c, struct result_run *r) {
     json_t *o = json_object_get(c->o, "overrides");
     r->overrides[0] = 0;
@@ -173,15 +174,18 @@ static int parse_overrides(const struct ctx *c, struct result_run *r) {
     size_t n = 0;
     json_t *v;
     json_object_foreach(o, k, v) {
-        if (!json_is_integer(v))
-            return error_set("%s:%d: field overrides.%s: expected an integer", c->path, c->line, k);
+        if (!json_is_integer(v) && !json_is_string(v))
+            return error_set("%s:%d: field overrides.%s: expected an integer or a string", c->path, c->line, k);
         if (n < 64) keys[n++] = k;
     }
     qsort(keys, n, sizeof keys[0], cmp_str);
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
-        int w = snprintf(r->overrides + len, sizeof r->overrides - len, "%s%s=%lld", i ? "," : "",
-                         keys[i], (long long)json_integer_value(json_object_get(o, keys[i])));
+        json_t *val = json_object_get(o, keys[i]);
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val));
+        int w = snprintf(r->overrides + len, sizeof r->overrides - len, "%s%s=%s", i ? "," : "",
+                         keys[i], json_is_string(val) ? json_string_value(val) : num);
         if (w < 0 || (size_t)w >= sizeof r->overrides - len)
             return error_set("%s:%d: field overrides: too long", c->path, c->line);
         len += (size_t)w;

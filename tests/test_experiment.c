@@ -369,6 +369,23 @@ int main(void) {
     CHECK(experiment_parse_sets(budget_high, 1, &sets) == -1 &&
               strstr(error_message(), "memory_budget_bytes=2000000000000000"),
           "%s", error_message());
+    /* precision takes a word; integers keep their canonical text ("02" is "2") */
+    const char *prec[] = {"precision=bf16,epochs=02"}, *bad_prec[] = {"precision=fp16"};
+    CHECK(experiment_parse_sets(prec, 1, &sets) == 0 && sets.n == 2 && !strcmp(sets.key[1], "precision") &&
+              !strcmp(sets.text[1], "bf16") && sets.value[0] == 2,
+          "parse precision: %s", error_message());
+    CHECK(experiment_expand_set("experiments/table1.json", "tiny", &sets, "method=full,task=syn-rte", NULL, &g) == 0 &&
+              g.n >= 1,
+          "%s", error_message());
+    for (size_t i = 0; i < g.n; i++) {
+        CHECK(!strcmp(g.runs[i].precision, "bf16") && g.runs[i].epochs == 2, "%s: precision %s", g.runs[i].run_id,
+              g.runs[i].precision);
+        CHECK(strstr(g.runs[i].run_id, "/set-epochs=2,precision=bf16") != NULL, "%s", g.runs[i].run_id);
+    }
+    experiment_grid_free(&g);
+    CHECK(experiment_parse_sets(bad_prec, 1, &sets) == -1 &&
+              strstr(error_message(), "precision=fp16: expected one of fp32, tf32, bf16"),
+          "%s", error_message());
     const char *bad_key[] = {"colour=red"}, *twice[] = {"epochs=1", "epochs=2"}, *low[] = {"epochs=0"},
                *nan_v[] = {"batch=lots"}, *no_eq[] = {"epochs"};
     CHECK(experiment_parse_sets(bad_key, 1, &sets) == -1 && strstr(error_message(), "unknown key 'colour'") &&

@@ -167,8 +167,18 @@ int main(void) {
     o.overrides = "epochs=3";
     CHECK(report_results_file(path, &o, &s) == -1 && strstr(error_message(), "with --set epochs=3"), "%s",
           error_message());
+    /* a word-valued override (precision) keeps apart from the integer ones */
+    write_text(path, LINE("full", "rte", ",\"overrides\":{\"precision\":\"bf16\",\"epochs\":2}")
+                         LINE("full", "rte", ",\"overrides\":{\"epochs\":2}"));
+    o.overrides = "epochs=2,precision=bf16";
+    CHECK(report_results_file(path, &o, &s) == 0, "%s", error_message());
+    md = file_text(want, NULL);
+    CHECK(md && strstr(md, "preset tiny --set epochs=2,precision=bf16"), "title names the precision override");
+    free(md);
     o.overrides = NULL;
     expect_error(dir, LINE("full", "rte", ",\"overrides\":[1]"), "field overrides: expected an object");
+    expect_error(dir, LINE("full", "rte", ",\"overrides\":{\"precision\":true}"),
+                 "field overrides.precision: expected an integer or a string");
 
     /* STS-B under the code's and the paper's rounding (config.stsb_step 0.1 and 0.2) are two
      * configurations, never pooled as seeds: the better validation one is reported (80, not
