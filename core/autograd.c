@@ -52,6 +52,16 @@ float *grad_for_overwrite(struct exec *x, struct tensor *t, int *fresh) {
     return t->grad;
 }
 
+int grad_take(struct exec *x, struct tensor *t, struct tape_node *n) {
+    float *g = n->out->grad;
+    if (t->grad || !x->overwrite_grads || !g || tensor_numel(t) != tensor_numel(n->out) ||
+        !pool_owns(&x->data, g))
+        return 0;
+    t->grad = g; /* backward() then drops nothing: n->out->grad is gone */
+    n->out->grad = NULL;
+    return 1;
+}
+
 /* Backends grow op by op: say which backward op is missing instead of crashing. */
 static int backend_can_backward(const struct backend *be) {
     const struct { const void *fn; const char *name; } need[] = {

@@ -54,6 +54,14 @@ float *grad_of(struct exec *x, struct tensor *t);
  * always grad_of's buffer and *fresh = 0. NULL on failure. */
 float *grad_for_overwrite(struct exec *x, struct tensor *t, int *fresh);
 
+/* For a backward whose gradient for input t is exactly n's output gradient (view, convert,
+ * one side of add, dropout_add's residual, add_bias's input): when t has no gradient yet,
+ * hand it n->out's buffer (pool memory, same element count) instead of copying, and return
+ * 1; n->out->grad becomes NULL, so the backward must not read it afterwards. Returns 0 (copy
+ * or add as usual) when t has a gradient already (a parameter's, or another consumer's),
+ * and with x->overwrite_grads 0 (COMPACTER_ZERO_FILL_GRADS=1: the copies, for A/B). */
+int grad_take(struct exec *x, struct tensor *t, struct tape_node *n);
+
 /* Backpropagate from a scalar loss [1] (d loss = 1). Returns -1 with the failing op named.
  * Consumes the tape's pins: call it once per recorded forward. */
 int backward(struct exec *x, struct tensor *loss);

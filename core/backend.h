@@ -87,9 +87,10 @@ struct backend {
      * not read): a new gradient buffer needs no zero fill (core/autograd.h grad_for_overwrite) */
     int (*embedding_backward)(float *dtable, const float *dout, const int32_t *ids, int64_t n,
                               int64_t d);
-    /* dx and/or dw (either may be NULL) of out = w * x / rms(x) */
+    /* dx and/or dw (either may be NULL) of out = w * x / rms(x), added to them (accumulate 0:
+     * dx = 0 + ...; dw always accumulates) */
     int (*rmsnorm_backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                            int64_t rows, int64_t d, float eps);
+                            int64_t rows, int64_t d, float eps, int accumulate);
     /* dscores += P (dP - rowsum(dP P)) (accumulate 0: dscores = 0 + ...); dbias (may be NULL)
      * += the same summed over B (always accumulated) */
     int (*attn_softmax_backward)(float *dscores, float *dbias, const float *dprobs,

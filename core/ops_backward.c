@@ -19,6 +19,13 @@ static float *grad_k(struct exec *x, struct tensor *t, int *accumulate) {
     return g;
 }
 
+/* t's gradient += n's output gradient (written outright when new) */
+static int axpy_into(struct exec *x, struct tensor *t, struct tape_node *n) {
+    int acc;
+    float *g = grad_k(x, t, &acc);
+    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out), acc) : -1;
+}
+
 /* The same for a GEMM: beta 0 (new) or 1 */
 static float *grad_w(struct exec *x, struct tensor *t, float *beta) {
     int acc;
@@ -90,10 +97,11 @@ int embedding_unique_backward(struct exec *x, struct tape_node *n) {
 
 int rmsnorm_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *w = n->in[1];
-    float *dx = NEEDS(in) ? G(in) : NULL, *dw = NEEDS(w) ? G(w) : NULL;
+    int acc = 1;
+    float *dx = NEEDS(in) ? grad_k(x, in, &acc) : NULL, *dw = NEEDS(w) ? G(w) : NULL;
     if ((NEEDS(in) && !dx) || (NEEDS(w) && !dw)) return -1;
     return BE->rmsnorm_backward(dx, dw, n->out->grad, in->data, w->data, tensor_rows(in), tensor_cols(in),
-                                n->f[0]);
+                                n->f[0], acc);
 }
 
 int relu_backward(struct exec *x, struct tape_node *n) {
@@ -118,9 +126,8 @@ int gelu_mul_backward(struct exec *x, struct tape_node *n) {
 }
 
 int convert_backward(struct exec *x, struct tape_node *n) {
-    int acc; /* gradients are f32 whatever the storage: dx += dy */
-    float *g = grad_k(x, n->in[0], &acc);
-    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out), acc) : -1;
+    /* gradients are f32 whatever the storage: dx += dy */
+    return grad_take(x, n->in[0], n) ? 0 : axpy_into(x, n->in[0], n);
 }
 
 int gelu_new_backward(struct exec *x, struct tape_node *n) {
@@ -144,15 +151,16 @@ int mul_backward(struct exec *x, struct tape_node *n) {
 }
 
 int add_backward(struct exec *x, struct tape_node *n) {
-    size_t cnt = (size_t)tensor_numel(n->out);
-    for (int k = 0; k < 2; k++)
-        if (NEEDS(n->in[k])) { /* in order: a == b is written, then added to */
-            int acc;
-            float *g = grad_k(x, n->in[k], &acc);
-            if (!g) return -1;
-            CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt, acc));
-        }
-    return 0;
+    struct tensor *a = n->in[0], *b = n->in[1];
+    if (a == b) /* written, then added to */
+        return axpy_into(x, a, n) || axpy_into(x, a, n) ? -1 : 0;
+    /* b's first: a may take dy's buffer */
+    if (NEEDS(b) && axpy_into(x, b, n)) return -1;
+    return NEEDS(a) && !grad_take(x, a, n) ? axpy_into(x, a, n) : 0;
+}
+
+int view_backward(struct exec *x, struct tape_node *n) {
+    return grad_take(x, n->in[0], n) ? 0 : axpy_into(x, n->in[0], n);
 }
 
 int scale_backward(struct exec *x, struct tape_node *n) {
@@ -365,49 +373,40 @@ int cross_entropy_backward(struct exec *x, struct tape_node *n) {
              : -1;
 }
 
-int dropout_backward(struct exec *x, struct tape_node *n) {
+/* t's gradient += the dropout backward of n's output gradient (n->f[0] p, n->i seed and
+ * offset) */
+static int dropout_into(struct exec *x, struct tensor *t, struct tape_node *n) {
     int acc;
-    float *g = grad_k(x, n->in[0], &acc);
+    float *g = grad_k(x, t, &acc);
     return g ? BE->dropout_backward(g, n->out->grad, (size_t)tensor_numel(n->out), n->f[0], (uint64_t)n->i[0],
                                     (uint64_t)n->i[1], acc)
              : -1;
 }
 
+int dropout_backward(struct exec *x, struct tape_node *n) { return dropout_into(x, n->in[0], n); }
+
 /* add's backward, then dropout's (the order of the two unfused nodes): dh += dy; din +=
  * dropout backward of dy (the unfused chain adds dy into a new, zero-filled buffer first: the
  * same values, that buffer being din's only other source) */
 int dropout_add_backward(struct exec *x, struct tape_node *n) {
-    size_t cnt = (size_t)tensor_numel(n->out);
-    int acc;
-    if (NEEDS(n->in[0])) {
-        float *g = grad_k(x, n->in[0], &acc);
-        if (!g) return -1;
-        CHECKED(BE->axpy(g, n->out->grad, 1.0f, cnt, acc));
-    }
-    if (NEEDS(n->in[1])) { /* after h's: in == h (not T5's case) accumulates */
-        float *g = grad_k(x, n->in[1], &acc);
-        if (!g) return -1;
-        CHECKED(BE->dropout_backward(g, n->out->grad, cnt, n->f[0], (uint64_t)n->i[0], (uint64_t)n->i[1], acc));
-    }
-    return 0;
+    struct tensor *h = n->in[0], *in = n->in[1];
+    if (h == in) /* not T5's case: h's written, then in's added */
+        return axpy_into(x, h, n) || dropout_into(x, in, n) ? -1 : 0;
+    /* din first: h may take dy's buffer */
+    if (NEEDS(in) && dropout_into(x, in, n)) return -1;
+    return NEEDS(h) && !grad_take(x, h, n) ? axpy_into(x, h, n) : 0;
 }
 
 int add_bias_backward(struct exec *x, struct tape_node *n) {
     struct tensor *in = n->in[0], *b = n->in[1], *ones = n->in[2];
     int64_t rows = tensor_rows(in), cols = tensor_cols(in);
-    const float *dy = n->out->grad;
-    if (NEEDS(in)) {
-        int acc;
-        float *g = grad_k(x, in, &acc);
-        if (!g) return -1;
-        CHECKED(BE->axpy(g, dy, 1.0f, (size_t)(rows * cols), acc));
-    }
-    if (NEEDS(b)) { /* db += ones^T dy */
+    if (NEEDS(b)) { /* db += ones^T dy, first: in may take dy's buffer */
         float *g = G(b);
         if (!g) return -1;
-        CHECKED(BE->gemm(1, 0, 1, (int)cols, (int)rows, 1.0f, ones->data, 1, 0, dy, (int)cols, 0, 1.0f, g, (int)cols, 0, 1));
+        CHECKED(BE->gemm(1, 0, 1, (int)cols, (int)rows, 1.0f, ones->data, 1, 0, n->out->grad, (int)cols, 0, 1.0f, g,
+                         (int)cols, 0, 1));
     }
-    return 0;
+    return NEEDS(in) && !grad_take(x, in, n) ? axpy_into(x, in, n) : 0;
 }
 
 int prepend_backward(struct exec *x, struct tape_node *n) {
@@ -429,8 +428,9 @@ int prepend_backward(struct exec *x, struct tape_node *n) {
 
 int permute_0213_backward(struct exec *x, struct tape_node *n) {
     const int64_t *s = n->out->shape; /* [d0, d2, d1, d3] */
-    float *g = G(n->in[0]);
-    return g ? BE->permute_0213(g, n->out->grad, s[0], s[1], s[2], s[3], 1) : -1;
+    int acc; /* a permutation writes every element: a new gradient needs no zero fill */
+    float *g = grad_k(x, n->in[0], &acc);
+    return g ? BE->permute_0213(g, n->out->grad, s[0], s[1], s[2], s[3], acc) : -1;
 }
 
 int bmm_backward(struct exec *x, struct tape_node *n) {
@@ -452,12 +452,6 @@ int bmm_backward(struct exec *x, struct tape_node *n) {
                          (int)nn, k * nn, (int)bt));
     }
     return 0;
-}
-
-int view_backward(struct exec *x, struct tape_node *n) {
-    int acc;
-    float *g = grad_k(x, n->in[0], &acc);
-    return g ? BE->axpy(g, n->out->grad, 1.0f, (size_t)tensor_numel(n->out), acc) : -1;
 }
 
 int fwht_backward(struct exec *x, struct tape_node *n) {

@@ -40,6 +40,10 @@ struct adapter_state {
     float *snapshot; /* host copy of the method's parameters when the cache was built */
     float *scratch;  /* host buffer for the comparison */
     int cache_valid, builds, hits;
+    /* during a build pass: the last rule's A^T (a shared rule's is made once per pass, not
+     * once per projection) */
+    const struct tensor *at_rule;
+    struct tensor *at;
 };
 
 static struct adapter_site *site_at(struct adapter_state *st, int stack, int layer, int slot) {
@@ -134,15 +138,17 @@ static int declare_proj(struct method_instance *mi, struct adapter_state *st,
 
 /* ---- building H / W (once per forward) ---- */
 
-static struct tensor *build_weight(struct exec *x, const struct adapter_state *st,
-                                   const struct adapter_proj *p) {
+static struct tensor *build_weight(struct exec *x, struct adapter_state *st, const struct adapter_proj *p) {
     if (st->kind == ADAPTER_LOWRANK) return op_bmm(x, p->left, p->right); /* [in, r] @ [r, out] */
     int64_t n = st->n, ri = p->in / n, so = p->out / n;
     struct tensor *W = st->factorized ? op_bmm(x, p->left, p->right) : p->W; /* [n, ri, so] */
     /* A^T: [(a, c), i] from rule [i, (a, c)] */
-    struct tensor *At =
-        op_view(x, op_permute_0213(x, op_view(x, p->rule, 4, (int64_t[]){1, n, n * n, 1})), 2,
-                (int64_t[]){n * n, n});
+    if (st->at_rule != p->rule) {
+        st->at = op_view(x, op_permute_0213(x, op_view(x, p->rule, 4, (int64_t[]){1, n, n * n, 1})), 2,
+                         (int64_t[]){n * n, n});
+        st->at_rule = p->rule;
+    }
+    struct tensor *At = st->at;
     /* K[(a, c), (r, s)] = sum_i A_i[a, c] W_i[r, s] */
     struct tensor *K = op_bmm(x, At, op_view(x, W, 2, (int64_t[]){n, ri * so}));
     /* [a, c, r, s] -> [a, r, c, s] = H[a*ri + r, c*so + s] */
@@ -164,6 +170,14 @@ static int for_each_proj(struct adapter_state *st,
 static int build_one(struct adapter_state *st, struct adapter_proj *p, void *arg) {
     p->built = build_weight(arg, st, p);
     return p->built ? 0 : error_wrap("building %s: ", p->b->name);
+}
+
+/* Build every projection's weight (one pass: a shared rule's A^T made once) */
+static int build_all(struct adapter_state *st, struct exec *x) {
+    st->at_rule = NULL;
+    int rc = for_each_proj(st, build_one, x);
+    st->at_rule = NULL, st->at = NULL; /* exec memory: not kept past the pass */
+    return rc;
 }
 
 struct cache_walk {
@@ -191,7 +205,7 @@ static int adapter_before_forward(void *ctx, struct exec *x) {
     size_t bytes = sizeof(float) * (size_t)mi->n_elements;
     if (x->record) { /* training: on the tape; the step that follows changes the parameters */
         st->cache_valid = 0;
-        return for_each_proj(st, build_one, x);
+        return build_all(st, x);
     }
     if (!st->snapshot) {
         st->snapshot = malloc(bytes ? bytes : 1);
@@ -208,7 +222,7 @@ static int adapter_before_forward(void *ctx, struct exec *x) {
     }
     if (!st->cache && !(st->cache = x->be->alloc(sizeof(float) * (size_t)st->cache_numel)))
         return -1;
-    if (x->be->download(st->snapshot, mi->storage, bytes) || for_each_proj(st, build_one, x))
+    if (x->be->download(st->snapshot, mi->storage, bytes) || build_all(st, x))
         return -1;
     struct cache_walk w = {x, 0, 1};
     if (for_each_proj(st, cache_one, &w)) return -1;

@@ -985,10 +985,10 @@ static void test_rmsnorm_backward(int64_t rows, int64_t d, int which) {
     float *gx = hcopy(gx0, n), *gw = hcopy(gw0, (size_t)d);
     check_op("cpu rmsnorm_backward",
              CPU->rmsnorm_backward(which & 1 ? gx : NULL, which & 2 ? gw : NULL, dy, x, w, rows, d,
-                                   1e-6f));
+                                   1e-6f, 1));
     check_op("cuda rmsnorm_backward",
              GPU->rmsnorm_backward(which & 1 ? dgx : NULL, which & 2 ? dgw : NULL, ddy, dx_in,
-                                   dw_in, rows, d, 1e-6f));
+                                   dw_in, rows, d, 1e-6f, 1));
     char what[128];
     snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dx", (long long)rows,
              (long long)d);
@@ -996,6 +996,19 @@ static void test_rmsnorm_backward(int64_t rows, int64_t d, int which) {
     snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dw", (long long)rows,
              (long long)d);
     check_dev_rel(what, dgw, gw, (size_t)d, which & 2 ? TOL : 0.0);
+    if (which & 1) { /* accumulate 0: dx over NaN, the CPU's into zeros (dw accumulates still) */
+        float *zx = calloc(n, 4), *dzx = dev_nan(n);
+        check_op("cpu rmsnorm_backward into zeros",
+                 CPU->rmsnorm_backward(zx, which & 2 ? gw : NULL, dy, x, w, rows, d, 1e-6f, 1));
+        check_op("cuda rmsnorm_backward overwrite",
+                 GPU->rmsnorm_backward(dzx, which & 2 ? dgw : NULL, ddy, dx_in, dw_in, rows, d, 1e-6f, 0));
+        snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dx (overwrite)", (long long)rows, (long long)d);
+        check_dev_rel(what, dzx, zx, n, TOL);
+        snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dw (accumulated twice)", (long long)rows,
+                 (long long)d);
+        check_dev_rel(what, dgw, gw, (size_t)d, which & 2 ? TOL : 0.0);
+        GPU->free(dzx), free(zx);
+    }
     GPU->free(dx_in), GPU->free(dw_in), GPU->free(ddy), GPU->free(dgx), GPU->free(dgw);
     free(x), free(w), free(dy), free(gx0), free(gw0), free(gx), free(gw);
 }

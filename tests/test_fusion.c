@@ -33,8 +33,8 @@
  *     already dropped; the bias with and without v: the backward's in-place drop), and the
  *     fused ops ran exactly as often as expected (a counting wrapper over the CPU backend).
  *  5. The backward kernels' accumulate 0 (a new gradient written outright, core/autograd.h
- *     grad_for_overwrite): relu_dropout_backward (both paths), axpy and the softmax backward
- *     over NaN give bit for bit what accumulating into zeros gives. The fused attention
+ *     grad_for_overwrite): relu_dropout_backward (both paths), axpy, rmsnorm's and the softmax
+ *     backward over NaN give bit for bit what accumulating into zeros gives. The fused attention
  *     backward is the CPU's separate ops composed (tests/ref_attention.h; the CPU backend has
  *     none), counted through the wrapper. */
 #include "tests/check.h"
@@ -266,7 +266,27 @@ static void test_softmax_overwrite(int64_t b, int64_t h, int64_t q, int64_t k) {
     free(probs), free(dp), free(want), free(got);
 }
 
+/* rmsnorm's backward with accumulate 0 (dx over NaN; dw accumulates either way): bitwise
+ * accumulate 1 into zeros */
+static void test_rmsnorm_overwrite(int64_t rows, int64_t d) {
+    size_t n = (size_t)(rows * d);
+    float *xs = malloc(4 * n), *dy = malloc(4 * n), *w = malloc(4 * (size_t)d), *want = calloc(n, 4),
+          *got = malloc(4 * n), *dw_want = calloc((size_t)d, 4), *dw_got = calloc((size_t)d, 4);
+    for (size_t i = 0; i < n; i++) xs[i] = uniform(), dy[i] = uniform(), got[i] = NAN;
+    for (int64_t j = 0; j < d; j++) w[j] = uniform();
+    CHECK(CPU->rmsnorm_backward(want, dw_want, dy, xs, w, rows, d, 1e-6f, 1) == 0 &&
+              CPU->rmsnorm_backward(got, dw_got, dy, xs, w, rows, d, 1e-6f, 0) == 0,
+          "%s", error_message());
+    size_t dd = bit_diff(got, want, n), dwd = bit_diff(dw_got, dw_want, (size_t)d);
+    CHECK(dd == 0 && dwd == 0, "rmsnorm backward [%lld,%lld] overwrite: %zu dx, %zu dw values differ", (long long)rows,
+          (long long)d, dd, dwd);
+    printf("  ok rmsnorm_backward, accumulate 0 over NaN = accumulate into zeros, bit for bit (%zu values)\n", n);
+    free(xs), free(dy), free(w), free(want), free(got), free(dw_want), free(dw_got);
+}
+
 static void test_attention(void) {
+    test_rmsnorm_overwrite(7, 40);
+    test_rmsnorm_overwrite(300, 512);
     test_softmax_overwrite(2, 3, 5, 7);
     test_softmax_overwrite(1, 2, 4, 33);
     counting = backend_cpu;

@@ -32,7 +32,7 @@ int cpu_embedding_backward_unique(float *dtable, const float *dout, const int32_
 }
 
 int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
-                         int64_t d, float eps) {
+                         int64_t d, float eps, int accumulate) {
     /* y_j = w_j x_j r, r = (mean x^2 + eps)^-1/2
      * dx_j = r (w_j dy_j) - x_j r^3 / d * sum_k w_k dy_k x_k ;  dw_j = sum_rows dy_j x_j r */
     float *rinv = malloc(sizeof(float) * (size_t)rows);
@@ -48,7 +48,10 @@ int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
         for (int64_t j = 0; j < d; j++) dot += (double)w[j] * gr[j] * xr[j];
         float c = (float)(dot * inv * inv * inv / (double)d);
         float *o = dx + r * d;
-        for (int64_t j = 0; j < d; j++) o[j] += inv * w[j] * gr[j] - xr[j] * c;
+        if (accumulate)
+            for (int64_t j = 0; j < d; j++) o[j] += inv * w[j] * gr[j] - xr[j] * c;
+        else
+            for (int64_t j = 0; j < d; j++) o[j] = 0.0f + (inv * w[j] * gr[j] - xr[j] * c);
     }
     if (dw) {
 #pragma omp parallel for schedule(static)

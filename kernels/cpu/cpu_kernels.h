@@ -52,7 +52,7 @@ int cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
 int cpu_embedding_backward_unique(float *dtable, const float *dout, const int32_t *ids, int64_t n,
                                   int64_t d);
 int cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int64_t rows,
-                         int64_t d, float eps);
+                         int64_t d, float eps, int accumulate);
 int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const float *p, int64_t B, int64_t H,
                               int64_t Q, int64_t K, int accumulate);
 int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets, int64_t H, int64_t QK);

@@ -223,6 +223,9 @@ static cublasStatus_t gemm_batch(cublasHandle_t h, cublasStatus_t s, enum roundi
         (!array_on_device(Ap, batch) || !array_on_device(Bp, batch) || !array_on_device(Cp, batch)))
         s = CUBLAS_STATUS_EXECUTION_FAILED;
     size_t eab = elem_bytes(ab), ec = elem_bytes(ct);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        emu_count_op(Ap ? (ab == ELEM_BF16 ? "cublasGemmBatchedEx bf16" : "cublas gemm batched")
+                        : (ab == ELEM_BF16 ? "cublasGemmStridedBatchedEx bf16" : "cublas gemm strided"));
     for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
         s = gemm1(ta, tb, m, n, k, *(const float *)alpha, Ap ? Ap[i] : (const char *)A + i * sa * (long long)eab,
                   lda, Bp ? Bp[i] : (const char *)B + i * sb * (long long)eab, ldb, ab, *(const float *)beta,

@@ -95,6 +95,30 @@ static ucontext_t g_sched_ctx;
 static int g_reverse = -1; /* CUDAEMU_ORDER=reverse: threads and blocks in reverse order */
 static unsigned long long g_launches, g_threads_run;
 
+/* CUDAEMU_STATS=ops: how many times each kernel, cuBLAS call and memcpy/memset ran (by name;
+ * names are string literals, compared by content) */
+#define MAX_OP_NAMES 1024
+struct op_count {
+    const char *name;
+    unsigned long long n;
+};
+static struct op_count g_ops[MAX_OP_NAMES];
+static int g_n_ops;
+
+void emu_count_op(const char *name) {
+    for (int i = 0; i < g_n_ops; i++)
+        if (g_ops[i].name == name || !strcmp(g_ops[i].name, name)) {
+            g_ops[i].n++;
+            return;
+        }
+    if (g_n_ops < MAX_OP_NAMES) g_ops[g_n_ops++] = (struct op_count){name, 1};
+}
+
+static int cmp_ops(const void *a, const void *b) {
+    const struct op_count *x = a, *y = b;
+    return x->n != y->n ? (x->n < y->n ? 1 : -1) : strcmp(x->name, y->name);
+}
+
 static void to_scheduler(void) {
     struct emu_thread *t = &g_threads[g_cur];
 #if defined(__x86_64__)
@@ -369,6 +393,7 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
         run_block();
     }
     g_launches++;
+    emu_count_op(kernel);
     g_kernel = "(no kernel)";
 }
 
@@ -391,9 +416,14 @@ static size_t device_memory(void) {
 }
 
 static void stats_at_exit(void) {
-    if (getenv("CUDAEMU_STATS"))
+    const char *st = getenv("CUDAEMU_STATS");
+    if (st)
         fprintf(stderr, "cudaemu: %llu launches, %llu threads, peak device memory %.1f MiB, %zu failed allocations\n",
                 g_launches, g_threads_run, (double)g_peak / (1 << 20), g_failed_allocs);
+    if (st && !strcmp(st, "ops")) {
+        qsort(g_ops, (size_t)g_n_ops, sizeof g_ops[0], cmp_ops);
+        for (int i = 0; i < g_n_ops; i++) fprintf(stderr, "cudaemu: %10llu %s\n", g_ops[i].n, g_ops[i].name);
+    }
 }
 
 cudaError_t cudaGetDeviceCount(int *count) {
@@ -505,6 +535,8 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpy
     }
     if ((dst_dev && !is_device(dst, bytes)) || (src_dev && !is_device(src, bytes)))
         return fail(cudaErrorInvalidValue);
+    emu_count_op(dst_dev && src_dev ? "cudaMemcpy device to device" : dst_dev ? "cudaMemcpy host to device"
+                 : src_dev ? "cudaMemcpy device to host" : "cudaMemcpy host to host");
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
@@ -528,6 +560,7 @@ cudaError_t emu_memcpy_symbol(void *dst, const void *src, size_t bytes, size_t o
 cudaError_t cudaMemset(void *p, int value, size_t bytes) {
     if (!bytes) return cudaSuccess;
     if (!is_device(p, bytes)) return fail(cudaErrorInvalidValue);
+    emu_count_op("cudaMemset");
     memset(p, value, bytes);
     return cudaSuccess;
 }

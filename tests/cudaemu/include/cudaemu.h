@@ -165,6 +165,8 @@ typedef void (*emu_thunk_fn)(void *args);
  * into (or just past) a device allocation: on a GPU a host pointer faults. Stops the program
  * with the kernel's name and the argument's position otherwise. */
 void emu_check_pointer_arg(const char *kernel, int position, int is_pointer, const void *slot);
+/* Count one run of a kernel, cuBLAS call or copy by name (CUDAEMU_STATS=ops lists them) */
+void emu_count_op(const char *name);
 /* Run `fn(args)` as every thread of a grid; records a launch error for cudaGetLastError */
 void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s,
                 emu_thunk_fn fn, void *args);
