@@ -34,8 +34,9 @@ struct exec {
      * COMPACTER_NO_FUSION=1 (the separate ops: bitwise the same results, for comparisons). */
     int fuse;
     /* New activation gradients written outright by their first op (core/autograd.h
-     * grad_for_overwrite): 1 by default, 0 with COMPACTER_ZERO_FILL_GRADS=1 (zero-filled and
-     * accumulated into: bitwise the same results, for comparisons). */
+     * grad_for_overwrite) or taken from the op's output (grad_take): 1 by default, 0 with
+     * COMPACTER_ZERO_FILL_GRADS=1 (zero-filled, copied and accumulated into: bitwise the
+     * same results, for comparisons). */
     int overwrite_grads;
     /* bf16 storage (core/ops.h): set by exec_init from backend_bf16_storage (--precision
      * bf16 on a backend with the bf16 ops, COMPACTER_BF16_STORAGE not 0) */
