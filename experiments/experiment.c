@@ -130,6 +130,9 @@ static int check_keys(const char *path, const char *jp, json_t *obj, const char 
 
 static const char *const top_keys[] = {"experiment", "description", "presets", NULL};
 /* tiny_model, synthetic and threads are read by the runner (experiments/runner.c) */
+/* the preset's "precision" and `--set precision=` */
+static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
+
 static const char *const preset_keys[] = {"model", "device", "precision", "seeds", "batch", "grad_accum", "warmup",
                                           "max_source_length", "stsb_step", "eval_every", "memory_budget_bytes",
                                           "batch_policy",
@@ -226,8 +229,6 @@ static int set_run_id(struct run_spec *r) {
 
 /* ---- --set overrides ---- */
 
-static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
-
 /* Integer keys take a value in [lo, hi]; keys with choices take one of the words. */
 static const struct {
     const char *key;
@@ -280,7 +281,8 @@ static int parse_one_set(const char *item, size_t len, struct experiment_sets *o
         if (!*c) {
             char list[64] = "";
             for (c = set_keys[k].choices; *c; c++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c == set_keys[k].choices ? "" : ", ", *c);
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         c == set_keys[k].choices ? "" : ", ", *c);
             return error_set("--set %s=%s: expected one of %s", key, val, list);
         }
     } else {
@@ -550,10 +552,10 @@ static int load_preset(const char *path, json_t *root, const char *preset,
     c->model = get_str(path, c->jp, p, "model", NULL, 128, &err);
     if (err) return -1;
     c->device = get_str(path, c->jp, p, "device", "cpu", 32, &err);
-    static const char *const devices[] = {"cpu", "cuda", "auto", NULL}, *const precisions[] = {"fp32", "tf32", "bf16", NULL};
+    static const char *const devices[] = {"cpu", "cuda", "auto", NULL};
     if (err || check_choice(path, c->jp, "device", c->device, devices)) return -1;
     c->precision = get_str(path, c->jp, p, "precision", "fp32", 16, &err);
-    if (err || check_choice(path, c->jp, "precision", c->precision, precisions)) return -1;
+    if (err || check_choice(path, c->jp, "precision", c->precision, precision_choices)) return -1;
     c->seeds = get_array(path, c->jp, p, "seeds", is_posint, "non-negative integers", 1, &err);
     if (err) return -1;
     c->batch = (int)get_int(path, c->jp, p, "batch", 0, 1, 0, &err);

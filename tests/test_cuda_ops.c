@@ -1002,7 +1002,8 @@ static void test_rmsnorm_backward(int64_t rows, int64_t d, int which) {
                  CPU->rmsnorm_backward(zx, which & 2 ? gw : NULL, dy, x, w, rows, d, 1e-6f, 1));
         check_op("cuda rmsnorm_backward overwrite",
                  GPU->rmsnorm_backward(dzx, which & 2 ? dgw : NULL, ddy, dx_in, dw_in, rows, d, 1e-6f, 0));
-        snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dx (overwrite)", (long long)rows, (long long)d);
+        snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dx (overwrite)", (long long)rows,
+                 (long long)d);
         check_dev_rel(what, dzx, zx, n, TOL);
         snprintf(what, sizeof what, "rmsnorm_backward rows=%lld d=%lld dw (accumulated twice)", (long long)rows,
                  (long long)d);

@@ -278,8 +278,8 @@ static void test_rmsnorm_overwrite(int64_t rows, int64_t d) {
               CPU->rmsnorm_backward(got, dw_got, dy, xs, w, rows, d, 1e-6f, 0) == 0,
           "%s", error_message());
     size_t dd = bit_diff(got, want, n), dwd = bit_diff(dw_got, dw_want, (size_t)d);
-    CHECK(dd == 0 && dwd == 0, "rmsnorm backward [%lld,%lld] overwrite: %zu dx, %zu dw values differ", (long long)rows,
-          (long long)d, dd, dwd);
+    CHECK(dd == 0 && dwd == 0, "rmsnorm backward [%lld,%lld] overwrite: %zu dx, %zu dw values differ",
+          (long long)rows, (long long)d, dd, dwd);
     printf("  ok rmsnorm_backward, accumulate 0 over NaN = accumulate into zeros, bit for bit (%zu values)\n", n);
     free(xs), free(dy), free(w), free(want), free(got), free(dw_want), free(dw_got);
 }
