@@ -215,6 +215,12 @@ struct backend {
     /* y (f32) = dropout_add(h, widen(x)): the residual stream stays f32 */
     int (*dropout_add_bf16)(float *y, const float *h, const uint16_t *x, size_t n, float p, uint64_t seed,
                             uint64_t offset);
+
+    /* y[r, c] = x[r, c] + b[c] over rows x cols (row-major, contiguous); y may be x. b enters
+     * as gemm reads an operand under the precision mode (rounded to tf32 or bf16 there): bit
+     * for bit a copy followed by gemm's rank-1 update with a column of ones, what op_add_bias
+     * runs where this is NULL. */
+    int (*add_bias)(float *y, const float *x, const float *b, int64_t rows, int64_t cols);
 };
 
 /* be->gemm_2level, or a loop of be->gemm over the outer batch where the backend has none. */

@@ -38,9 +38,30 @@ int exec_reset(struct exec *x) {
 }
 
 void exec_free(struct exec *x) {
+    if (x->ones) x->be->free(x->ones);
+    x->ones = NULL, x->ones_n = 0;
     pool_destroy(&x->data);
     arena_free(&x->meta);
 }
+
+const float *exec_ones(struct exec *x, int64_t n) {
+    if (n <= x->ones_n) return x->ones;
+    int64_t want = n < 1024 ? 1024 : n;
+    /* the old column may still be read by queued work: freeing is ordered after it (the
+     * backends' free synchronises or reuses memory in stream order) */
+    if (x->ones) x->be->free(x->ones);
+    x->ones_n = 0;
+    if (!(x->ones = x->be->alloc(sizeof(float) * (size_t)want))) return NULL;
+    if (x->be->fill(x->ones, 1.0f, (size_t)want)) {
+        x->be->free(x->ones);
+        x->ones = NULL;
+        return NULL;
+    }
+    x->ones_n = want;
+    return x->ones;
+}
+
+size_t exec_ones_bytes(const struct exec *x) { return sizeof(float) * (size_t)x->ones_n; }
 
 size_t exec_peak_bytes(const struct exec *x) { return x->data.live_peak; }
 

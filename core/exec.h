@@ -41,6 +41,9 @@ struct exec {
     /* bf16 storage (core/ops.h): set by exec_init from backend_bf16_storage (--precision
      * bf16 on a backend with the bf16 ops, COMPACTER_BF16_STORAGE not 0) */
     int bf16;
+    /* a column of ones (exec_ones), backend memory kept across steps */
+    float *ones;
+    int64_t ones_n;
 };
 
 enum { EXEC_ATTN_KEEP = 0, EXEC_ATTN_RECOMPUTE = 1, EXEC_ATTN_RECOMPUTE_ALWAYS = 2 };
@@ -96,6 +99,11 @@ struct tensor *exec_upload(struct exec *x, enum dtype dtype, int ndim, const int
                            const void *host);
 /* Copy a tensor's data to host memory (tensor_bytes(t) bytes). */
 int exec_download(struct exec *x, const struct tensor *t, void *host);
+/* At least n ones in backend memory (gemm's column of ones for a sum over rows, as
+ * add_bias's backward): made or grown on first use and kept until exec_free, so a step
+ * fills it once at most; NULL + error on failure. Its bytes: exec_ones_bytes. */
+const float *exec_ones(struct exec *x, int64_t n);
+size_t exec_ones_bytes(const struct exec *x);
 /* Scratch memory for a backward function; give it back with exec_scratch_done. */
 void *exec_scratch(struct exec *x, size_t bytes);
 void exec_scratch_done(struct exec *x, void *p);

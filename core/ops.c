@@ -542,12 +542,6 @@ struct tensor *op_gelu_mul(struct exec *x, struct tensor *a, struct tensor *g) {
 
 /* ---- ops for methods ---- */
 
-static struct tensor *ones_vector(struct exec *x, int64_t n) {
-    struct tensor *t = exec_tensor(x, DTYPE_F32, 1, (int64_t[]){n});
-    if (!t || backend_failed(BE->fill(t->data, 1.0f, (size_t)n), "fill")) return NULL;
-    return t;
-}
-
 struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) {
     if (!in || !b) return NULL;
     if (IS_BF16(in)) WIDEN_AND_CALL(in, op_add_bias(x, in, b));
@@ -558,14 +552,18 @@ struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) 
                   (long long)n);
         return NULL;
     }
-    struct tensor *y = like(x, in), *ones = ones_vector(x, rows);
-    if (!y || !ones) return NULL;
-    if (backend_failed(BE->copy2d(y->data, n, in->data, n, rows, n, 0), "add_bias") ||
-        backend_failed(BE->gemm(0, 0, (int)rows, (int)n, 1, 1.0f, ones->data, 1, 0, b->data, (int)n, 0, 1.0f, y->data,
-                                (int)n, 0, 1), "add_bias"))
-        return NULL;
-    struct tape_node *nd = REC("add_bias", add_bias_backward, y, in, b, ones, NULL);
-    if (keep_if(x, nd, ones, NEEDS(b))) return NULL; /* db = ones^T dy */
+    struct tensor *y = like(x, in);
+    if (!y) return NULL;
+    if (BE->add_bias) {
+        if (backend_failed(BE->add_bias(y->data, in->data, b->data, rows, n), "add_bias")) return NULL;
+    } else { /* a copy and the rank-1 update with a column of ones: the same bits */
+        const float *ones = exec_ones(x, rows);
+        if (!ones || backend_failed(BE->copy2d(y->data, n, in->data, n, rows, n, 0), "add_bias") ||
+            backend_failed(BE->gemm(0, 0, (int)rows, (int)n, 1, 1.0f, ones, 1, 0, b->data, (int)n, 0, 1.0f, y->data,
+                                    (int)n, 0, 1), "add_bias"))
+            return NULL;
+    }
+    REC("add_bias", add_bias_backward, y, in, b, NULL, NULL); /* db = ones^T dy: exec_ones */
     return y;
 }
 

@@ -398,12 +398,13 @@ int dropout_add_backward(struct exec *x, struct tape_node *n) {
 }
 
 int add_bias_backward(struct exec *x, struct tape_node *n) {
-    struct tensor *in = n->in[0], *b = n->in[1], *ones = n->in[2];
+    struct tensor *in = n->in[0], *b = n->in[1];
     int64_t rows = tensor_rows(in), cols = tensor_cols(in);
     if (NEEDS(b)) { /* db += ones^T dy, first: in may take dy's buffer */
         float *g = G(b);
-        if (!g) return -1;
-        CHECKED(BE->gemm(1, 0, 1, (int)cols, (int)rows, 1.0f, ones->data, 1, 0, n->out->grad, (int)cols, 0, 1.0f, g,
+        const float *ones = exec_ones(x, rows);
+        if (!g || !ones) return -1;
+        CHECKED(BE->gemm(1, 0, 1, (int)cols, (int)rows, 1.0f, ones, 1, 0, n->out->grad, (int)cols, 0, 1.0f, g,
                          (int)cols, 0, 1));
     }
     return NEEDS(in) && !grad_take(x, in, n) ? axpy_into(x, in, n) : 0;

@@ -560,6 +560,7 @@ int prof_memory_account(struct prof_memory *out, const struct backend *be, const
         if (prof_device_memory(&out->device_used, &out->device_total)) return -1;
     }
 #endif
+    if (x) out->scratch += exec_ones_bytes(x);
     out->accounted = out->params + out->method_params + out->grads + out->optimizer + out->activations +
                      out->workspace + out->scratch;
     return 0;

@@ -191,7 +191,7 @@ struct prof_memory {
     size_t activations_extent; /* the pool's extent high water (not in accounted: the block
                                 * the device holds; minus activations = fragmentation) */
     size_t workspace;     /* cuBLAS workspace (CUDA backend only) */
-    size_t scratch;       /* the ops' scratch buffer (CUDA backend only) */
+    size_t scratch;       /* the ops' scratch buffer (CUDA backend) and the exec's ones column */
     size_t accounted;     /* the sum of the above */
     /* cudaMemGetInfo: total - free (includes the CUDA context, cuBLAS's own allocations and
      * the allocator's rounding); 0 without a device */

@@ -8,6 +8,9 @@
  *  - gemm in "bf16" / "tf32" equals, bit for bit, sgemm in "fp32" of operands rounded by
  *    this test's own rounding element by element (every transpose pair, padded leading dimensions, a strided batch,
  *    a shared B of stride 0), and differs from the fp32 result (the mode is in effect);
+ *  - add_bias (x + b per row) equals, bit for bit in each mode, what op_add_bias ran before it:
+ *    a copy and gemm's rank-1 update with a column of ones (b rounded as a gemm operand),
+ *    also in place; in bf16 / tf32 it differs from fp32's x + b;
  *  - an unknown mode is refused with a message naming it, and "fp32" restores sgemm;
  *  - one forward + backward of the v1.0 fixture T5 (full fine-tuning, dropout off) in bf16:
  *    the loss within 1e-2 relative of fp32's and not equal to it, every gradient finite. */
@@ -123,6 +126,39 @@ static void check_modes(void) {
     printf("  ok gemm: %d cases in bf16 / tf32 bitwise sgemm of rounded operands and unlike fp32\n", cases);
 }
 
+static void check_add_bias(const char *mode, int64_t rows, int64_t cols) {
+    size_t n = (size_t)(rows * cols);
+    float *x = malloc(n * 4), *b = malloc((size_t)cols * 4), *ones = malloc((size_t)rows * 4);
+    float *want = malloc(n * 4), *got = malloc(n * 4), *inplace = malloc(n * 4), *plain = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) x[i] = rnd(), got[i] = NAN;
+    for (int64_t c = 0; c < cols; c++) b[c] = rnd();
+    for (int64_t r = 0; r < rows; r++) ones[r] = 1.0f;
+    memcpy(want, x, n * 4);
+    memcpy(inplace, x, n * 4);
+    CHECK(CPU->set_precision(mode) == 0, "%s: %s", mode, error_message());
+    CHECK(CPU->gemm(0, 0, (int)rows, (int)cols, 1, 1.0f, ones, 1, 0, b, (int)cols, 0, 1.0f, want, (int)cols, 0, 1) == 0,
+          "rank-1 gemm %s", mode);
+    CHECK(CPU->add_bias(got, x, b, rows, cols) == 0 && CPU->add_bias(inplace, inplace, b, rows, cols) == 0,
+          "add_bias %s: %s", mode, error_message());
+    CHECK(CPU->set_precision("fp32") == 0, "fp32");
+    CHECK(CPU->add_bias(plain, x, b, rows, cols) == 0, "add_bias fp32");
+    CHECK(memcmp(got, want, n * 4) == 0 && memcmp(inplace, want, n * 4) == 0,
+          "add_bias %s %lldx%lld: not the copy + rank-1 gemm's bits", mode, (long long)rows, (long long)cols);
+    CHECK(!strcmp(mode, "fp32") || memcmp(got, plain, n * 4) != 0, "add_bias %s: the same as fp32 (b not rounded)",
+          mode);
+    free(x), free(b), free(ones), free(want), free(got), free(inplace), free(plain);
+}
+
+static void check_add_bias_modes(void) {
+    const char *modes[] = {"fp32", "tf32", "bf16"};
+    for (int i = 0; i < 3; i++) {
+        check_add_bias(modes[i], 37, 53);
+        check_add_bias(modes[i], 1000, 24);
+        check_add_bias(modes[i], 3, 3000);
+    }
+    printf("  ok add_bias: copy + rank-1 gemm bit for bit in fp32, tf32, bf16 (3 shapes, also in place)\n");
+}
+
 /* loss and gradients of one forward + backward of the v1.0 fixture (every parameter trained) */
 static int step(const char *mode, float *loss, float **grads, int64_t *numel) {
     struct t5_model m;
@@ -179,6 +215,7 @@ static void check_training(void) {
 int main(void) {
     check_rounding();
     check_modes();
+    check_add_bias_modes();
     check_training();
     CHECK_DONE();
 }

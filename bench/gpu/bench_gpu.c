@@ -151,11 +151,14 @@ static int bench_one(const char *method, const char *prec, const struct t5_confi
     if (prof_memory_account(&pm, be, &r.m, &r.mi, &r.tr, &r.o, &r.x)) goto done;
 
     if (step(&r, b, NULL) || be->sync()) goto done; /* warm-up */
+    uint64_t hits0, misses0, hits1, misses1;
+    cuda_gemm_ptrs_stats(&hits0, &misses0);
     double t0 = now();
     for (int i = 0; i < iters; i++)
         if (step(&r, b, NULL)) goto done;
     if (be->sync()) goto done;
     double dt = (now() - t0) / iters;
+    cuda_gemm_ptrs_stats(&hits1, &misses1);
 
     int prompt = !strncmp(method, "prompt-tuning", 13);
     double S_eff = b->src_len + (prompt ? 100 : 0); /* the prompt is prepended to the encoder input */
@@ -184,6 +187,8 @@ static int bench_one(const char *method, const char *prec, const struct t5_confi
     printf("  memory: params %.1f method %.1f grads %.1f adam %.1f activations %.1f cublas-ws %.1f scratch %.1f MiB\n",
            pm.params / mib, pm.method_params / mib, pm.grads / mib, pm.optimizer / mib, pm.activations / mib,
            pm.workspace / mib, pm.scratch / mib);
+    printf("  gemm_2level pointer arrays in the timed steps: %llu kept, %llu built\n",
+           (unsigned long long)(hits1 - hits0), (unsigned long long)(misses1 - misses0));
     if (rep.warning[0]) printf("  profiler: %s\n", rep.warning);
 
     if (phases) { /* the phase split of a few steps, apart from the timed ones */

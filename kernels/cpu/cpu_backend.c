@@ -88,4 +88,5 @@ const struct backend backend_cpu = {
     .gelu_mul_bf16 = cpu_gelu_mul_bf16,
     .gelu_mul_bf16_backward = cpu_gelu_mul_bf16_backward,
     .dropout_add_bf16 = cpu_dropout_add_bf16,
+    .add_bias = cpu_add_bias,
 };

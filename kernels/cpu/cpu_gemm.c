@@ -98,3 +98,22 @@ int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
                     batch);
     return 0;
 }
+
+/* gemm's rank-1 update x + ones b with b read as gemm reads operands: one rounding of x + b' */
+int cpu_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols) {
+    float *br = NULL;
+    if (g_drop_bits) {
+        if (!(br = malloc(sizeof(float) * (size_t)(cols ? cols : 1)))) return error_set("add_bias: out of memory");
+        for (int64_t c = 0; c < cols; c++) br[c] = cpu_round_mantissa(b[c], g_drop_bits);
+        b = br;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + b[c];
+    }
+    free(br);
+    return 0;
+}

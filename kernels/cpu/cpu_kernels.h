@@ -38,6 +38,7 @@ int cpu_relu(float *y, const float *x, size_t n);
 int cpu_gelu_new(float *y, const float *x, size_t n);
 int cpu_mul(float *y, const float *a, const float *b, size_t n);
 int cpu_add(float *y, const float *a, const float *b, size_t n);
+int cpu_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols);
 int cpu_scale(float *y, const float *x, float s, size_t n);
 int cpu_cross_entropy(float *mean_loss, float *loss, const float *logits, const int32_t *targets, int64_t rows,
                       int64_t vocab);

@@ -24,7 +24,7 @@
 /* Backend state: created by the first alloc, from one thread (the program's main thread:
  * the backend is not meant to be initialised concurrently); the ops hold no other host
  * state but the multi-tensor optimizer ops' cached tensor lists (cuda_optim.cu, freed by
- * cuda_shutdown). */
+ * cuda_shutdown) and gemm_2level's pointer arrays (cuda_gemm_ptrs.cu, also freed there). */
 static cublasHandle_t g_cublas = NULL;
 static void *g_workspace = NULL;
 static void *g_scratch = NULL;
@@ -133,6 +133,8 @@ extern "C" int cuda_set_precision(const char *mode) {
 
 extern "C" size_t cuda_workspace_bytes(void) { return CUBLAS_WORKSPACE_BYTES; }
 
+extern "C" int cuda_gemm_drop_bits(void) { return g_prec == GEMM_BF16 ? 16 : g_prec == GEMM_TF32 ? 13 : 0; }
+
 extern "C" const char *cuda_precision(void) {
     return g_prec_names[g_prec];
 }
@@ -140,6 +142,7 @@ extern "C" const char *cuda_precision(void) {
 extern "C" void cuda_shutdown(void) {
     g_ready = 0;
     cuda_optim_release();
+    cuda_gemm_ptrs_release();
     if (g_cublas) {
         cublasStatus_t s = cublasDestroy(g_cublas);
         if (s != CUBLAS_STATUS_SUCCESS)
@@ -254,17 +257,6 @@ static int cuda_gemm_bf16(int trans_a, int trans_b, int m, int n, int k, float a
 }
 
 /* the pointer arrays of a two-level batch: entry o * inner + i */
-static __global__ void gemm_2level_ptrs_kernel(const float **pa, const float **pb, float **pc, const float *a,
-                                               const float *b, float *c, int64_t sa, int64_t osa, int64_t sb,
-                                               int64_t osb, int64_t sc, int64_t osc, int inner, int total) {
-    int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= total) return;
-    int64_t o = t / inner, i = t % inner;
-    pa[t] = a + o * osa + i * sa;
-    pb[t] = b + o * osb + i * sb;
-    pc[t] = c + o * osc + i * sc;
-}
-
 static int cuda_gemm_2level(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                             int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb, int64_t stride_b,
                             int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,
@@ -278,18 +270,12 @@ static int cuda_gemm_2level(int trans_a, int trans_b, int m, int n, int k, float
     if (cuda_backend_init()) return -1;
     int64_t total = (int64_t)inner * outer;
     if (total > INT32_MAX) return error_set("gemm_2level: batch %d x %d is too large", outer, inner);
-    size_t cap = 0;
-    void *scratch = cuda_scratch(&cap);
-    if (!scratch) return -1;
-    if ((size_t)total * 3 * sizeof(void *) > cap)
-        return error_set("gemm_2level (cuda): batch %lld needs %zu bytes of pointers, scratch has %zu",
-                         (long long)total, (size_t)total * 3 * sizeof(void *), cap);
-    const float **pa = (const float **)scratch, **pb = pa + total;
+    void **arrays = NULL; /* cuda_gemm_ptrs.cu: pa, pb, pc, total each */
+    if (cuda_gemm_ptrs(&arrays, a, stride_a, outer_stride_a, b, stride_b, outer_stride_b, c, stride_c, outer_stride_c,
+                       inner, outer))
+        return -1;
+    const float **pa = (const float **)arrays, **pb = pa + total;
     float **pc = (float **)(pb + total);
-    gemm_2level_ptrs_kernel<<<(unsigned)((total + 255) / 256), 256, 0, cuda_stream()>>>(
-        pa, pb, pc, a, b, c, stride_a, outer_stride_a, stride_b, outer_stride_b, stride_c, outer_stride_c, inner,
-        (int)total);
-    CUDA_CHECK_LAUNCH("gemm_2level pointers");
     cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     /* row-major C = A B is column-major C^T = B^T A^T, as in cuda_gemm */
@@ -359,4 +345,5 @@ extern "C" const struct backend backend_cuda = {
     /* .gelu_mul_bf16 = */ cuda_gelu_mul_bf16,
     /* .gelu_mul_bf16_backward = */ cuda_gelu_mul_bf16_backward,
     /* .dropout_add_bf16 = */ cuda_dropout_add_bf16,
+    /* .add_bias = */ cuda_add_bias,
 };

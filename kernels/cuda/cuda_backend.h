@@ -4,6 +4,7 @@
 #define COMPACTER_CUDA_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,8 +24,12 @@ const char *cuda_precision(void);
 /* Bytes of the cuBLAS workspace the backend allocates once (part of the memory figure). */
 size_t cuda_workspace_bytes(void);
 
-/* Release the cuBLAS handle, its workspace, the ops' scratch and the optimizer's cached
- * tensor lists (all created on first use). The backend may be used again afterwards
+/* gemm_2level's pointer arrays (kernels/cuda/cuda_gemm_ptrs.cu): calls that found their
+ * arrays kept (nothing launched) and calls that built them, since the backend started. */
+void cuda_gemm_ptrs_stats(uint64_t *hits, uint64_t *misses);
+
+/* Release the cuBLAS handle, its workspace, the ops' scratch, the optimizer's cached
+ * tensor lists and gemm_2level's pointer arrays (all created on first use). The backend may be used again afterwards
  * (they are created anew). */
 void cuda_shutdown(void);
 

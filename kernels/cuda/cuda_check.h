@@ -53,6 +53,19 @@ extern "C" {
  * kernels are ordered without extra synchronisation. One place to change it. */
 cudaStream_t cuda_stream(void);
 
+/* The low mantissa bits the GEMM precision mode rounds operands to: 0 fp32, 13 tf32, 16 bf16
+ * (cuda_backend.cu; add_bias reads its bias so) */
+int cuda_gemm_drop_bits(void);
+
+/* cuda_gemm_ptrs.cu: gemm_2level's device pointer arrays (*arrays: A's, B's and C's, inner *
+ * outer each, in one array), kept from call to call; nothing launched for a call seen before.
+ * The ring's bytes (0 before the first call) and release (cuda_shutdown); the counters are
+ * in cuda_backend.h. */
+int cuda_gemm_ptrs(void ***arrays, const float *a, int64_t sa, int64_t osa, const float *b, int64_t sb, int64_t osb,
+                   float *c, int64_t sc, int64_t osc, int inner, int outer);
+size_t cuda_gemm_ptrs_bytes(void);
+void cuda_gemm_ptrs_release(void);
+
 /* Blocks for a grid-stride loop over n elements (n > 0). */
 unsigned cuda_ew_blocks(size_t n);
 
@@ -75,6 +88,7 @@ int cuda_relu(float *y, const float *x, size_t n);
 int cuda_gelu_new(float *y, const float *x, size_t n);
 int cuda_mul(float *y, const float *a, const float *b, size_t n);
 int cuda_add(float *y, const float *a, const float *b, size_t n);
+int cuda_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols);
 int cuda_scale(float *y, const float *x, float s, size_t n);
 
 /* cuda_nn.cu */

@@ -1,4 +1,4 @@
-/* cuda_elementwise.cu: fill and the elementwise ops (relu, gelu_new, mul, add, scale) as
+/* cuda_elementwise.cu: fill and the elementwise ops (relu, gelu_new, mul, add, add_bias, scale) as
  * grid-stride kernels over n elements; the same formulas as kernels/cpu/cpu_elementwise.c.
  * In-place use (y == x or y == a) is fine: each element is read, then written, by one
  * thread. */
@@ -35,6 +35,28 @@ static __global__ void add_kernel(float *y, const float *a, const float *b, size
     GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
 
+/* b rounded to nearest, ties to even, with drop_bits low mantissa bits gone (0: as it is), as
+ * kernels/cpu/cpu_gemm.c's cpu_round_mantissa */
+static __device__ float round_mantissa(float v, int drop_bits) {
+    union {
+        float f;
+        unsigned u;
+    } w;
+    w.f = v;
+    if (drop_bits <= 0 || (w.u & 0x7f800000u) == 0x7f800000u) return v;
+    w.u += (1u << (drop_bits - 1)) - 1u + ((w.u >> drop_bits) & 1u);
+    w.u &= ~((1u << drop_bits) - 1u);
+    return w.f;
+}
+
+/* x + b[column], b as the GEMM reads it: blocks over rows, threads over a row's columns */
+static __global__ void add_bias_kernel(float *y, const float *x, const float *b, int64_t rows, int64_t cols,
+                                       int drop_bits) {
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x)
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+            y[r * cols + c] = x[r * cols + c] + round_mantissa(b[c], drop_bits);
+}
+
 static __global__ void scale_kernel(float *y, const float *x, float s, size_t n) {
     GRID_STRIDE(i, n) y[i] = x[i] * s;
 }
@@ -56,6 +78,15 @@ extern "C" int cuda_mul(float *y, const float *a, const float *b, size_t n) {
 }
 extern "C" int cuda_add(float *y, const float *a, const float *b, size_t n) {
     EW_LAUNCH(add_kernel, n, y, a, b, n);
+}
+extern "C" int cuda_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols) {
+    if (rows < 0 || cols < 0) return error_set("cuda add_bias: negative size %lld x %lld", (long long)rows, (long long)cols);
+    if (rows == 0 || cols == 0) return 0;
+    unsigned threads = cols >= 256 ? 256u : (unsigned)((cols + 31) / 32 * 32);
+    unsigned blocks = rows < 65536 ? (unsigned)rows : 65536u;
+    add_bias_kernel<<<blocks, threads, 0, cuda_stream()>>>(y, x, b, rows, cols, cuda_gemm_drop_bits());
+    CUDA_CHECK_LAUNCH("add_bias_kernel");
+    return 0;
 }
 extern "C" int cuda_scale(float *y, const float *x, float s, size_t n) {
     EW_LAUNCH(scale_kernel, n, y, x, s, n);

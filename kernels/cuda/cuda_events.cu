@@ -41,7 +41,9 @@ extern "C" int cudaprof_device(int *ordinal, char *name, size_t cap) {
 }
 
 extern "C" int cudaprof_scratch_bytes(size_t *bytes) {
-    return cuda_scratch(bytes) ? 0 : -1;
+    if (!cuda_scratch(bytes)) return -1;
+    *bytes += cuda_gemm_ptrs_bytes(); /* gemm_2level's pointer ring, once allocated */
+    return 0;
 }
 
 extern "C" int cudaprof_event_create(void **ev) {
