@@ -45,7 +45,7 @@ void exec_free(struct exec *x) {
 }
 
 const float *exec_ones(struct exec *x, int64_t n) {
-    if (n <= x->ones_n) return x->ones;
+    if (x->ones && n <= x->ones_n) return x->ones;
     int64_t want = n < 1024 ? 1024 : n;
     /* the old column may still be read by queued work: freeing is ordered after it (the
      * backends' free synchronises or reuses memory in stream order) */

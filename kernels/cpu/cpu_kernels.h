@@ -13,6 +13,8 @@ float cpu_round_mantissa(float x, int drop_bits);
 int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
              int64_t stride_a, const float *b, int ldb, int64_t stride_b, float beta, float *c,
              int ldc, int64_t stride_c, int batch);
+/* x + b per row, b rounded as cpu_gemm rounds operands (the rank-1 update's bits) */
+int cpu_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols);
 /* The elements a gemm operand spans: batch matrices of rows x cols (all > 0) at leading
  * dimension ld, stride apart (0: one shared matrix) */
 size_t cpu_gemm_span(int rows, int cols, int ld, int64_t stride, int batch);
@@ -38,7 +40,6 @@ int cpu_relu(float *y, const float *x, size_t n);
 int cpu_gelu_new(float *y, const float *x, size_t n);
 int cpu_mul(float *y, const float *a, const float *b, size_t n);
 int cpu_add(float *y, const float *a, const float *b, size_t n);
-int cpu_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols);
 int cpu_scale(float *y, const float *x, float s, size_t n);
 int cpu_cross_entropy(float *mean_loss, float *loss, const float *logits, const int32_t *targets, int64_t rows,
                       int64_t vocab);
