@@ -98,7 +98,8 @@ struct backend {
     int (*position_bias_backward)(float *dtable, const float *dbias, const int32_t *buckets,
                                   int64_t H, int64_t QK);
     int (*relu_backward)(float *dx, const float *dy, const float *y, size_t n);
-    int (*gelu_new_backward)(float *dx, const float *dy, const float *x, size_t n);
+    /* dx += dy gelu_new'(x) (accumulate 0: dx = 0 + ...) */
+    int (*gelu_new_backward)(float *dx, const float *dy, const float *x, size_t n, int accumulate);
     int (*mul_acc)(float *y, const float *a, const float *b, size_t n); /* y += a * b */
     /* y += alpha x (accumulate 0: y = 0 + alpha x) */
     int (*axpy)(float *y, const float *x, float alpha, size_t n, int accumulate);

@@ -131,8 +131,9 @@ int convert_backward(struct exec *x, struct tape_node *n) {
 }
 
 int gelu_new_backward(struct exec *x, struct tape_node *n) {
-    float *g = G(n->in[0]);
-    return g ? BE->gelu_new_backward(g, n->out->grad, n->in[0]->data, (size_t)tensor_numel(n->out)) : -1;
+    int acc;
+    float *g = grad_k(x, n->in[0], &acc);
+    return g ? BE->gelu_new_backward(g, n->out->grad, n->in[0]->data, (size_t)tensor_numel(n->out), acc) : -1;
 }
 
 int mul_backward(struct exec *x, struct tape_node *n) {

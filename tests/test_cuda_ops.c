@@ -792,8 +792,8 @@ static void test_elementwise_backward(enum bw op, size_t n) {
         rc_cpu = CPU->relu_backward(want, b, a, n), rc_gpu = GPU->relu_backward(dg, db, da, n);
         break;
     case BW_GELU: /* dx += dy gelu'(x) with dy = b, x = a */
-        rc_cpu = CPU->gelu_new_backward(want, b, a, n);
-        rc_gpu = GPU->gelu_new_backward(dg, db, da, n);
+        rc_cpu = CPU->gelu_new_backward(want, b, a, n, 1);
+        rc_gpu = GPU->gelu_new_backward(dg, db, da, n, 1);
         break;
     case BW_MUL_ACC:
         rc_cpu = CPU->mul_acc(want, a, b, n), rc_gpu = GPU->mul_acc(dg, da, db, n);
@@ -832,8 +832,16 @@ static void test_axpy_overwrite(size_t n) {
     char what[96];
     snprintf(what, sizeof what, "axpy n=%zu (overwrite)", n);
     check_dev_exact(what, dy, zero, n);
-    GPU->free(dx), GPU->free(dy);
-    free(x), free(zero);
+    /* gelu_new_backward: dy gelu'(x) into zeros (cpu) against overwriting NaN (cuda) */
+    float *g, *zero2 = calloc(n ? n : 1, 4), *dg = dev_rand(n, -1, 1, &g);
+    check_op("cpu gelu_new_backward into zeros", CPU->gelu_new_backward(zero2, g, x, n, 1));
+    GPU->free(dy);
+    dy = dev_nan(n);
+    check_op("cuda gelu_new_backward overwrite", GPU->gelu_new_backward(dy, dg, dx, n, 0));
+    snprintf(what, sizeof what, "gelu_new_backward n=%zu (overwrite)", n);
+    check_dev_rel(what, dy, zero2, n, TOL);
+    GPU->free(dx), GPU->free(dy), GPU->free(dg);
+    free(x), free(zero), free(g), free(zero2);
 }
 
 /* relu + dropout fused (T5 v1.0's FFN): y and its bit mask, and the backward from the mask,
@@ -907,7 +915,7 @@ static void test_gelu_mul(size_t n) {
     check_op("cuda fill", GPU->fill(zero, 0.0f, n));
     check_op("cuda mul_acc", GPU->mul_acc(zero, ddy, dg_, n));
     check_op("cuda mul_acc", GPU->mul_acc(dg_chain, ddy, act, n));
-    check_op("cuda gelu_new_backward", GPU->gelu_new_backward(da_chain, zero, da_, n));
+    check_op("cuda gelu_new_backward", GPU->gelu_new_backward(da_chain, zero, da_, n, 1));
     check_op("cuda gelu_mul_backward", GPU->gelu_mul_backward(da_fused, dg_fused, ddy, da_, dg_, n));
     float *da_want = hnan(n), *dg_want = hnan(n), *da_cpu = hcopy(g0, n), *dg_cpu = hcopy(g0, n);
     to_host(da_want, da_chain, n * 4);

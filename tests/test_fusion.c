@@ -33,7 +33,7 @@
  *     already dropped; the bias with and without v: the backward's in-place drop), and the
  *     fused ops ran exactly as often as expected (a counting wrapper over the CPU backend).
  *  5. The backward kernels' accumulate 0 (a new gradient written outright, core/autograd.h
- *     grad_for_overwrite): relu_dropout_backward (both paths), axpy, rmsnorm's and the softmax
+ *     grad_for_overwrite): relu_dropout_backward (both paths), axpy, gelu_new_backward, rmsnorm's and the softmax
  *     backward over NaN give bit for bit what accumulating into zeros gives. The fused attention
  *     backward is the CPU's separate ops composed (tests/ref_attention.h; the CPU backend has
  *     none), counted through the wrapper. */
@@ -126,6 +126,13 @@ static void test_kernels(size_t n, float p, const char *path) {
           error_message());
     d = bit_diff(ax_got, ax_want, n);
     CHECK(d == 0, "axpy n=%zu (overwrite): %zu elements differ from into zeros", n, d);
+    /* gelu_new_backward, the same */
+    memset(ax_want, 0, 4 * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) ax_got[i] = NAN;
+    CHECK(CPU->gelu_new_backward(ax_want, dy, x, n, 1) == 0 && CPU->gelu_new_backward(ax_got, dy, x, n, 0) == 0, "%s",
+          error_message());
+    d = bit_diff(ax_got, ax_want, n);
+    CHECK(d == 0, "gelu_new_backward n=%zu (overwrite): %zu elements differ from into zeros", n, d);
     free(ax_want), free(ax_got);
     /* dropout_add: y = h + dropout(x) */
     float *h = inputs(n), *dropped = malloc(4 * n);
@@ -153,7 +160,7 @@ static void test_kernels(size_t n, float p, const char *path) {
     memcpy(da_want, dx0, 4 * n), memcpy(dga, dx0, 4 * n), memcpy(dg_want, dx0, 4 * n),
         memcpy(dgg, dx0, 4 * n);
     CHECK(CPU->mul_acc(dact, dy, g, n) == 0 && CPU->mul_acc(dg_want, dy, act, n) == 0 &&
-              CPU->gelu_new_backward(da_want, dact, a, n) == 0,
+              CPU->gelu_new_backward(da_want, dact, a, n, 1) == 0,
           "%s", error_message());
     CHECK(CPU->gelu_mul_backward(dga, dgg, dy, a, g, n) == 0, "%s", error_message());
     size_t da_diff = bit_diff(dga, da_want, n), dg_diff = bit_diff(dgg, dg_want, n);

@@ -121,9 +121,9 @@ int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n) {
     return 0;
 }
 
-int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n) {
+int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n, int accumulate) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * cpu_gelu_new_slope(x[i]);
+    for (size_t i = 0; i < n; i++) dx[i] = (accumulate ? dx[i] : 0.0f) + dy[i] * cpu_gelu_new_slope(x[i]);
     return 0;
 }
 

@@ -59,7 +59,7 @@ int cpu_attn_softmax_backward(float *ds, float *dbias, const float *dp, const fl
                               int64_t Q, int64_t K, int accumulate);
 int cpu_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets, int64_t H, int64_t QK);
 int cpu_relu_backward(float *dx, const float *dy, const float *y, size_t n);
-int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n);
+int cpu_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n, int accumulate);
 int cpu_mul_acc(float *y, const float *a, const float *b, size_t n);
 int cpu_axpy(float *y, const float *x, float alpha, size_t n, int accumulate);
 int cpu_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, const float *dmean,

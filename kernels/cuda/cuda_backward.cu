@@ -137,10 +137,9 @@ static __global__ void relu_backward_kernel(float *dx, const float *dy, const fl
 }
 
 /* the CPU's expression tree (gelu_new_grad, cuda_op_math.h): t = tanh(c (v + ((k v) v) v)),
- * dt = ((1 - t t) c) (1 + ((3k) v) v), dx += dy (0.5 (1 + t) + (0.5 v) dt) */
-static __global__ void gelu_new_backward_kernel(float *dx, const float *dy, const float *x,
-                                                size_t n) {
-    GRID_STRIDE(i, n) dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], gelu_new_grad(x[i])));
+ * dt = ((1 - t t) c) (1 + ((3k) v) v), dx += dy (0.5 (1 + t) + (0.5 v) dt); acc 0: dx = 0 + ... */
+static __global__ void gelu_new_backward_kernel(float *dx, const float *dy, const float *x, size_t n, int acc) {
+    GRID_STRIDE(i, n) dx[i] = __fadd_rn(acc ? dx[i] : 0.0f, __fmul_rn(dy[i], gelu_new_grad(x[i])));
 }
 
 /* gelu_mul's backward: dg += dy gelu_new(a) (gelu_mul_kernel's expression), da += (0 + dy g)
@@ -172,8 +171,8 @@ static __global__ void axpy_kernel(float *y, const float *x, float alpha, size_t
 extern "C" int cuda_relu_backward(float *dx, const float *dy, const float *y, size_t n) {
     EW_LAUNCH(relu_backward_kernel, n, dx, dy, y, n);
 }
-extern "C" int cuda_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n) {
-    EW_LAUNCH(gelu_new_backward_kernel, n, dx, dy, x, n);
+extern "C" int cuda_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n, int accumulate) {
+    EW_LAUNCH(gelu_new_backward_kernel, n, dx, dy, x, n, accumulate);
 }
 extern "C" int cuda_mul_acc(float *y, const float *a, const float *b, size_t n) {
     EW_LAUNCH(mul_acc_kernel, n, y, a, b, n);

@@ -122,7 +122,7 @@ int cuda_attn_softmax_backward(float *dscores, float *dbias, const float *dprobs
 int cuda_position_bias_backward(float *dtable, const float *dbias, const int32_t *buckets,
                                 int64_t H, int64_t QK);
 int cuda_relu_backward(float *dx, const float *dy, const float *y, size_t n);
-int cuda_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n);
+int cuda_gelu_new_backward(float *dx, const float *dy, const float *x, size_t n, int accumulate);
 int cuda_mul_acc(float *y, const float *a, const float *b, size_t n);
 int cuda_axpy(float *y, const float *x, float alpha, size_t n, int accumulate);
 int cuda_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
