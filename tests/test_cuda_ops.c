@@ -397,8 +397,9 @@ static void test_gemm_ptr_cache(void) {
             if (pass)
                 CHECK(h1 == h0 && m1 == m0, "%s: counted with the cache off", what);
             else
-                CHECK(h1 - h0 == (uint64_t)kept[t] && m1 - m0 == (uint64_t)!kept[t], "%s: %s expected, %llu hits %llu misses",
-                      what, kept[t] ? "kept" : "built", (unsigned long long)(h1 - h0), (unsigned long long)(m1 - m0));
+                CHECK(h1 - h0 == (uint64_t)kept[t] && m1 - m0 == (uint64_t)!kept[t],
+                      "%s: %s expected, %llu hits %llu misses", what, kept[t] ? "kept" : "built",
+                      (unsigned long long)(h1 - h0), (unsigned long long)(m1 - m0));
         }
     }
     unsetenv("COMPACTER_GEMM_PTR_CACHE");

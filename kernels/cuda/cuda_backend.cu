@@ -256,7 +256,8 @@ static int cuda_gemm_bf16(int trans_a, int trans_b, int m, int n, int k, float a
     return 0;
 }
 
-/* the pointer arrays of a two-level batch: entry o * inner + i */
+/* a two-level batch: one batched GEMM over the pointer arrays of cuda_gemm_ptrs.cu (entry
+ * o * inner + i) */
 static int cuda_gemm_2level(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                             int64_t stride_a, int64_t outer_stride_a, const float *b, int ldb, int64_t stride_b,
                             int64_t outer_stride_b, float beta, float *c, int ldc, int64_t stride_c,

@@ -1,5 +1,6 @@
-/* cuda_elementwise.cu: fill and the elementwise ops (relu, gelu_new, mul, add, add_bias, scale) as
- * grid-stride kernels over n elements; the same formulas as kernels/cpu/cpu_elementwise.c.
+/* cuda_elementwise.cu: fill and the elementwise ops (relu, gelu_new, mul, add, scale) as
+ * grid-stride kernels over n elements, and add_bias (rows x columns); the same formulas as
+ * kernels/cpu/cpu_elementwise.c (add_bias: cpu_gemm.c).
  * In-place use (y == x or y == a) is fine: each element is read, then written, by one
  * thread. */
 #include <cuda_runtime.h>
@@ -80,7 +81,8 @@ extern "C" int cuda_add(float *y, const float *a, const float *b, size_t n) {
     EW_LAUNCH(add_kernel, n, y, a, b, n);
 }
 extern "C" int cuda_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols) {
-    if (rows < 0 || cols < 0) return error_set("cuda add_bias: negative size %lld x %lld", (long long)rows, (long long)cols);
+    if (rows < 0 || cols < 0)
+        return error_set("cuda add_bias: negative size %lld x %lld", (long long)rows, (long long)cols);
     if (rows == 0 || cols == 0) return 0;
     unsigned threads = cols >= 256 ? 256u : (unsigned)((cols + 31) / 32 * 32);
     unsigned blocks = rows < 65536 ? (unsigned)rows : 65536u;
