@@ -220,7 +220,7 @@ struct backend {
     /* y[r, c] = x[r, c] + b[c] over rows x cols (row-major, contiguous); y may be x. b enters
      * as gemm reads an operand under the precision mode (rounded to tf32 or bf16 there): bit
      * for bit a copy followed by gemm's rank-1 update with a column of ones, what op_add_bias
-     * runs where this is NULL. */
+     * ran before this op (tests/test_gemm_precision.c checks the CPU's against it). */
     int (*add_bias)(float *y, const float *x, const float *b, int64_t rows, int64_t cols);
 };
 

@@ -22,8 +22,7 @@ int backend_set_precision(const struct backend *be, const char *mode) {
 int backend_bf16_storage(const struct backend *be) {
     int set = 0;
     for (int i = 0; i < 4; i++) set |= g_bf16[i] == be;
-    const char *env = getenv("COMPACTER_BF16_STORAGE");
-    return set && be->convert && be->gemm_bf16 && !(env && !strcmp(env, "0"));
+    return set && be->convert && be->gemm_bf16 && !env_off("COMPACTER_BF16_STORAGE");
 }
 
 const struct backend *backend_by_name(const char *name) {

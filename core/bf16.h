@@ -36,4 +36,20 @@ BF16_INLINE uint16_t bf16_from_f32(float f) {
     return (uint16_t)(v.u >> 16);
 }
 
+/* x with its drop_bits low mantissa bits rounded away, to nearest, ties to even (may carry
+ * into the exponent), kept as an f32; inf and NaN as they are; drop_bits <= 0: x. The GEMM
+ * precision modes round operands so (16: bf16, 13: tf32): the CPU backend's gemm and both
+ * backends' add_bias. */
+BF16_INLINE float f32_round_mantissa(float x, int drop_bits) {
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = x;
+    if (drop_bits <= 0 || (v.u & 0x7f800000u) == 0x7f800000u) return x;
+    v.u += (1u << (drop_bits - 1)) - 1u + ((v.u >> drop_bits) & 1u);
+    v.u &= ~((1u << drop_bits) - 1u);
+    return v.f;
+}
+
 #endif

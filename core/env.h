@@ -12,4 +12,11 @@ static inline int env_flag(const char *name) {
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* 1 if the variable is set to exactly "0": a switch that is on by default turned off
+ * (COMPACTER_BF16_STORAGE, COMPACTER_GEMM_PTR_CACHE) */
+static inline int env_off(const char *name) {
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
+
 #endif

@@ -552,17 +552,12 @@ struct tensor *op_add_bias(struct exec *x, struct tensor *in, struct tensor *b) 
                   (long long)n);
         return NULL;
     }
-    struct tensor *y = like(x, in);
-    if (!y) return NULL;
-    if (BE->add_bias) {
-        if (backend_failed(BE->add_bias(y->data, in->data, b->data, rows, n), "add_bias")) return NULL;
-    } else { /* a copy and the rank-1 update with a column of ones: the same bits */
-        const float *ones = exec_ones(x, rows);
-        if (!ones || backend_failed(BE->copy2d(y->data, n, in->data, n, rows, n, 0), "add_bias") ||
-            backend_failed(BE->gemm(0, 0, (int)rows, (int)n, 1, 1.0f, ones, 1, 0, b->data, (int)n, 0, 1.0f, y->data,
-                                    (int)n, 0, 1), "add_bias"))
-            return NULL;
+    if (!BE->add_bias) {
+        error_set("add_bias: the %s backend has no add_bias", BE->name);
+        return NULL;
     }
+    struct tensor *y = like(x, in);
+    if (!y || backend_failed(BE->add_bias(y->data, in->data, b->data, rows, n), "add_bias")) return NULL;
     REC("add_bias", add_bias_backward, y, in, b, NULL, NULL); /* db = ones^T dy: exec_ones */
     return y;
 }

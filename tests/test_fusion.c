@@ -33,8 +33,9 @@
  *     already dropped; the bias with and without v: the backward's in-place drop), and the
  *     fused ops ran exactly as often as expected (a counting wrapper over the CPU backend).
  *  5. The backward kernels' accumulate 0 (a new gradient written outright, core/autograd.h
- *     grad_for_overwrite): relu_dropout_backward (both paths), axpy, gelu_new_backward, rmsnorm's and the softmax
- *     backward over NaN give bit for bit what accumulating into zeros gives. The fused attention
+ *     grad_for_overwrite): relu_dropout_backward (both paths), axpy, gelu_new_backward,
+ *     rmsnorm's and the softmax backward over NaN give bit for bit what accumulating into zeros
+ *     gives. The fused attention
  *     backward is the CPU's separate ops composed (tests/ref_attention.h; the CPU backend has
  *     none), counted through the wrapper. */
 #include "tests/check.h"

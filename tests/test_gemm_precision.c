@@ -10,7 +10,8 @@
  *    a shared B of stride 0), and differs from the fp32 result (the mode is in effect);
  *  - add_bias (x + b per row) equals, bit for bit in each mode, what op_add_bias ran before it:
  *    a copy and gemm's rank-1 update with a column of ones (b rounded as a gemm operand),
- *    also in place; in bf16 / tf32 it differs from fp32's x + b;
+ *    also in place, and x + b rounded by this test's own rounding; in bf16 / tf32 it differs
+ *    from fp32's x + b;
  *  - an unknown mode is refused with a message naming it, and "fp32" restores sgemm;
  *  - one forward + backward of the v1.0 fixture T5 (full fine-tuning, dropout off) in bf16:
  *    the loss within 1e-2 relative of fp32's and not equal to it, every gradient finite. */
@@ -126,7 +127,7 @@ static void check_modes(void) {
     printf("  ok gemm: %d cases in bf16 / tf32 bitwise sgemm of rounded operands and unlike fp32\n", cases);
 }
 
-static void check_add_bias(const char *mode, int64_t rows, int64_t cols) {
+static void check_add_bias(const char *mode, int drop, int64_t rows, int64_t cols) {
     size_t n = (size_t)(rows * cols);
     float *x = malloc(n * 4), *b = malloc((size_t)cols * 4), *ones = malloc((size_t)rows * 4);
     float *want = malloc(n * 4), *got = malloc(n * 4), *inplace = malloc(n * 4), *plain = malloc(n * 4);
@@ -146,15 +147,24 @@ static void check_add_bias(const char *mode, int64_t rows, int64_t cols) {
           "add_bias %s %lldx%lld: not the copy + rank-1 gemm's bits", mode, (long long)rows, (long long)cols);
     CHECK(!strcmp(mode, "fp32") || memcmp(got, plain, n * 4) != 0, "add_bias %s: the same as fp32 (b not rounded)",
           mode);
+    /* and x + b rounded by this test's own arithmetic rounding, one f32 add */
+    size_t off = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            float w = x[r * cols + c] + (drop ? ref_round(b[c], drop) : b[c]);
+            off += memcmp(&w, &got[r * cols + c], 4) != 0;
+        }
+    CHECK(off == 0, "add_bias %s: %zu elements differ from x + the arithmetically rounded b", mode, off);
     free(x), free(b), free(ones), free(want), free(got), free(inplace), free(plain);
 }
 
 static void check_add_bias_modes(void) {
     const char *modes[] = {"fp32", "tf32", "bf16"};
+    const int drops[] = {0, 13, 16};
     for (int i = 0; i < 3; i++) {
-        check_add_bias(modes[i], 37, 53);
-        check_add_bias(modes[i], 1000, 24);
-        check_add_bias(modes[i], 3, 3000);
+        check_add_bias(modes[i], drops[i], 37, 53);
+        check_add_bias(modes[i], drops[i], 1000, 24);
+        check_add_bias(modes[i], drops[i], 3, 3000);
     }
     printf("  ok add_bias: copy + rank-1 gemm bit for bit in fp32, tf32, bf16 (3 shapes, also in place)\n");
 }

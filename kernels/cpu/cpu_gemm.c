@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -25,17 +26,7 @@ int cpu_set_precision(const char *mode) {
     return 0;
 }
 
-float cpu_round_mantissa(float x, int drop_bits) {
-    if (drop_bits <= 0) return x;
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7f800000u) == 0x7f800000u) return x; /* inf and NaN as they are */
-    uint32_t lsb = (u >> drop_bits) & 1u;
-    u += (1u << (drop_bits - 1)) - 1u + lsb; /* to nearest, ties to even (may carry into the exponent) */
-    u &= ~((1u << drop_bits) - 1u);
-    memcpy(&x, &u, 4);
-    return x;
-}
+float cpu_round_mantissa(float x, int drop_bits) { return f32_round_mantissa(x, drop_bits); }
 
 void *cpu_buf_reserve(struct cpu_buf *b, size_t n, size_t size, const char *what) {
     if (n * size > b->cap) {
@@ -99,14 +90,11 @@ int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
     return 0;
 }
 
-/* gemm's rank-1 update x + ones b with b read as gemm reads operands: one rounding of x + b' */
+/* gemm's rank-1 update x + ones b with b read as gemm reads operands (rounded into the same
+ * kept buffer as gemm's B): one rounding of x + b' */
 int cpu_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t cols) {
-    float *br = NULL;
-    if (g_drop_bits) {
-        if (!(br = malloc(sizeof(float) * (size_t)(cols ? cols : 1)))) return error_set("add_bias: out of memory");
-        for (int64_t c = 0; c < cols; c++) br[c] = cpu_round_mantissa(b[c], g_drop_bits);
-        b = br;
-    }
+    if (rows <= 0 || cols <= 0) return rows < 0 || cols < 0 ? error_set("add_bias: negative size") : 0;
+    if (g_drop_bits && !(b = rounded_span(&g_span[1], b, 1, (int)cols, (int)cols, 0, 1, g_drop_bits))) return -1;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
@@ -114,6 +102,5 @@ int cpu_add_bias(float *y, const float *x, const float *b, int64_t rows, int64_t
 #pragma omp simd
         for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + b[c];
     }
-    free(br);
     return 0;
 }

@@ -8,7 +8,8 @@
 
 /* "fp32", or "tf32" / "bf16": GEMM operands rounded to that format first (cpu_gemm.c) */
 int cpu_set_precision(const char *mode);
-/* x rounded to nearest (ties to even) with its drop_bits low mantissa bits cleared */
+/* x rounded to nearest (ties to even) with its drop_bits low mantissa bits cleared
+ * (core/bf16.h's f32_round_mantissa, which the CUDA add_bias shares) */
 float cpu_round_mantissa(float x, int drop_bits);
 int cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
              int64_t stride_a, const float *b, int ldb, int64_t stride_b, float beta, float *c,

@@ -5,6 +5,7 @@
  * thread. */
 #include <cuda_runtime.h>
 
+#include "core/bf16.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_op_math.h"
 
@@ -36,26 +37,12 @@ static __global__ void add_kernel(float *y, const float *a, const float *b, size
     GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
 
-/* b rounded to nearest, ties to even, with drop_bits low mantissa bits gone (0: as it is), as
- * kernels/cpu/cpu_gemm.c's cpu_round_mantissa */
-static __device__ float round_mantissa(float v, int drop_bits) {
-    union {
-        float f;
-        unsigned u;
-    } w;
-    w.f = v;
-    if (drop_bits <= 0 || (w.u & 0x7f800000u) == 0x7f800000u) return v;
-    w.u += (1u << (drop_bits - 1)) - 1u + ((w.u >> drop_bits) & 1u);
-    w.u &= ~((1u << drop_bits) - 1u);
-    return w.f;
-}
-
 /* x + b[column], b as the GEMM reads it: blocks over rows, threads over a row's columns */
 static __global__ void add_bias_kernel(float *y, const float *x, const float *b, int64_t rows, int64_t cols,
                                        int drop_bits) {
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x)
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-            y[r * cols + c] = x[r * cols + c] + round_mantissa(b[c], drop_bits);
+            y[r * cols + c] = x[r * cols + c] + f32_round_mantissa(b[c], drop_bits);
 }
 
 static __global__ void scale_kernel(float *y, const float *x, float s, size_t n) {

@@ -13,9 +13,9 @@
  * The ring is allocated by the first call (a first step) and freed by cuda_shutdown. */
 #include <cuda_runtime.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_check.h"
@@ -82,10 +82,7 @@ extern "C" int cuda_gemm_ptrs(void ***arrays, const float *a, int64_t sa, int64_
     memset(&k, 0, sizeof k); /* the padding too: the hash and the comparison read every byte */
     k.a = a, k.b = b, k.c = c, k.sa = sa, k.osa = osa, k.sb = sb, k.osb = osb, k.sc = sc, k.osc = osc;
     k.inner = inner, k.outer = outer;
-    if (g_enabled < 0) {
-        const char *v = getenv("COMPACTER_GEMM_PTR_CACHE");
-        g_enabled = !(v && !strcmp(v, "0"));
-    }
+    if (g_enabled < 0) g_enabled = !env_off("COMPACTER_GEMM_PTR_CACHE");
     if (!g_enabled || need > RING_PTRS) {
         size_t cap = 0;
         void *scratch = cuda_scratch(&cap);
