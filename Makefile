@@ -6,6 +6,7 @@
 #                   activation memory is poisoned for it: core/pool.c)
 #   make emu        the CUDA backend's tests on the CPU: the .cu files compiled against the CUDA
 #                   emulator (tests/cudaemu), no GPU or driver needed
+#   make emu-race   the same with the emulator's race detector (every kernel access checked)
 #   BUILD=dir       put objects somewhere else (lets several builds share a tree)
 
 BUILD    ?= build
@@ -63,6 +64,12 @@ LIB_SRC := $(filter-out experiments/profiler_cupti.c,$(LIB_SRC)) $(sort $(wildca
 EMU_HDR  = $(patsubst %,$(EMU_SRC)/%,$(wildcard kernels/cuda/*.h))
 EMU_CFLAGS = -I$(EMU_SRC) $(CFLAGS) -std=gnu11 -D__CUDACC__ -include cudaemu.h -ffp-contract=off \
              -Wno-unknown-pragmas -Wno-unused-function
+# EMU_RACE=1 (`make emu-race`): the kernels' memory accesses instrumented by GCC's
+# -fsanitize=thread and checked by tests/cudaemu/racecheck.c (ThreadSanitizer's runtime is not used)
+ifeq ($(EMU_RACE),1)
+CFLAGS  += -DCUDAEMU_RACECHECK=1
+EMU_CFLAGS += -fsanitize=thread --param=tsan-instrument-func-entry-exit=0
+endif
 endif
 
 # the .cu objects, built by nvcc or through the emulator
@@ -87,7 +94,7 @@ BENCH_BIN = $(patsubst bench/%/,$(BUILD)/bench/%,$(dir $(BENCH_SRC)))
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all test asan emu clean format bench table1 table2 efficiency lowresource rehearse-paper
+.PHONY: all test asan emu emu-race clean format bench table1 table2 efficiency lowresource rehearse-paper
 all: $(PROG) $(TEST_BIN)
 
 $(LIB): $(LIB_OBJ) $(CU_OBJ)
@@ -105,9 +112,14 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(FLAGS_STAMP)
 	@echo "CC  $@"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(TEST_LINK) $(LIB) $(LDLIBS)
 
-# the kernels of test_cuda_semantics (none without CUDA: the test SKIPs there)
-$(BUILD)/tests/test_cuda_semantics: TEST_LINK = $(TEST_CU_OBJ)
-$(BUILD)/tests/test_cuda_semantics: $(TEST_CU_OBJ)
+# the kernels of test_cuda_semantics and test_cudaemu_racecheck (none without CUDA: the tests
+# SKIP there)
+SEM_CU_OBJ  = $(filter %/cuda_semantics_kernels.o,$(TEST_CU_OBJ))
+RACE_CU_OBJ = $(filter %/cudaemu_race_kernels.o,$(TEST_CU_OBJ))
+$(BUILD)/tests/test_cuda_semantics: TEST_LINK = $(SEM_CU_OBJ)
+$(BUILD)/tests/test_cuda_semantics: $(SEM_CU_OBJ)
+$(BUILD)/tests/test_cudaemu_racecheck: TEST_LINK = $(RACE_CU_OBJ)
+$(BUILD)/tests/test_cudaemu_racecheck: $(RACE_CU_OBJ)
 
 $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -194,10 +206,17 @@ emu:
 	$(MAKE) BUILD=build-emu CUDA=0 CUDA_EMU=1 all
 	@BUILD=build-emu bash tests/run_tests.sh $(patsubst %,build-emu/tests/%,$(EMU_TESTS))
 
+# The same tests with the emulator's race detector (tests/cudaemu/racecheck.c): every kernel's
+# loads and stores checked for races between blocks and between unsynchronised threads
+EMU_RACE_TESTS = test_cudaemu_racecheck $(EMU_TESTS)
+emu-race:
+	$(MAKE) BUILD=build-race CUDA=0 CUDA_EMU=1 EMU_RACE=1 all
+	@BUILD=build-race bash tests/run_tests.sh $(patsubst %,build-race/tests/%,$(EMU_RACE_TESTS))
+
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h kernels/*/*.h) $(CU_SRC) $(TEST_CU_SRC)
 
 clean:
-	rm -rf $(BUILD) build-asan build-emu compacter
+	rm -rf $(BUILD) build-asan build-emu build-race compacter
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

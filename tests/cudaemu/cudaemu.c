@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cudaemu.h"
+#include "emu_racecheck.h"
 #undef warpSize /* the device-code constant; cudaDeviceProp has a field of that name */
 
 #if !defined(__x86_64__)
@@ -195,6 +196,7 @@ static void thread_start(struct emu_thread *t, int i) {
 
 static void resume(int i) {
     g_cur = i;
+    emu_race_thread((uint32_t)i);
     emu_thread_idx = g_threads[i].tid;
 #if defined(__x86_64__)
     emu_ctx_switch(&g_sched_sp, g_threads[i].sp);
@@ -227,6 +229,7 @@ static int release_waits(void) {
                   w0 / 32, waiting, other);
         if (w1 - w0 < 32) fatal("a full-mask warp operation in a partial warp of %d lanes", w1 - w0);
         for (int i = w0; i < w1; i++) g_threads[i].state = T_RUN;
+        if (op == W_SYNCWARP) emu_race_warp_sync((uint32_t)(w0 / 32));
         released = 1;
     }
     if (released) return 1;
@@ -242,6 +245,7 @@ static int release_waits(void) {
     if (done) fatal("__syncthreads reached by %d threads while %d have exited", at_barrier, done);
     for (int i = 0; i < n; i++)
         if (g_threads[i].state == T_WAIT_BLOCK) g_threads[i].state = T_RUN;
+    emu_race_barrier();
     return 1;
 }
 
@@ -254,6 +258,7 @@ static void run_block(void) {
      * block has not written (or adds to it) shows NaN instead of zeros or the last block's */
     char *sh0 = __start_emu_shared, *sh1 = __stop_emu_shared;
     if (sh0 && sh1 > sh0) memset(sh0, 0xff, (size_t)(sh1 - sh0));
+    emu_race_block(emu_block_idx.x + emu_grid_dim.x * (emu_block_idx.y + emu_grid_dim.y * emu_block_idx.z));
     for (int i = 0; i < n; i++) {
         struct emu_thread *t = &g_threads[i];
         t->tid.x = (unsigned)i % emu_block_dim.x;
@@ -385,6 +390,7 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
     emu_block_dim = block;
     emu_grid_dim = grid;
     unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+    emu_race_launch(kernel);
     for (unsigned long long k = 0; k < blocks; k++) {
         unsigned long long b = g_reverse ? blocks - 1 - k : k;
         emu_block_idx.x = (unsigned)(b % grid.x);
@@ -392,6 +398,7 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
         emu_block_idx.z = (unsigned)(b / ((unsigned long long)grid.x * grid.y));
         run_block();
     }
+    emu_race_launch_end();
     g_launches++;
     emu_count_op(kernel);
     g_kernel = "(no kernel)";
@@ -481,6 +488,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     g_nallocs++;
     g_allocated += bytes;
     if (g_allocated > g_peak) g_peak = g_allocated;
+    emu_race_alloc(m, bytes);
     *p = m;
     return cudaSuccess;
 }
@@ -490,6 +498,7 @@ cudaError_t cudaFree(void *p) {
     for (size_t i = g_nallocs; i-- > 0;)
         if (g_allocs[i].p == p) {
             g_allocated -= g_allocs[i].bytes;
+            emu_race_free(p);
             free(p);
             g_allocs[i] = g_allocs[--g_nallocs];
             return cudaSuccess;

@@ -347,19 +347,21 @@ EMU_SHFL_TYPED(unsigned long long, ull)
  * Only the types CUDA has: add on int, unsigned, unsigned long long, float, double; exch
  * without double; max, min and CAS on the integers only (code using others fails to build
  * here as with nvcc). */
+/* EMU_ATOMIC: not instrumented in the racecheck build (an atomic races with nothing) */
+#define EMU_ATOMIC static inline __attribute__((no_sanitize_thread))
 #define EMU_ATOMIC_ADD_EXCH(T, suffix)                                                             \
-    static inline T emu_atomic_add_##suffix(T *p, T v) { T o = *p; *p = o + v; return o; }          \
-    static inline T emu_atomic_exch_##suffix(T *p, T v) { T o = *p; *p = v; return o; }
+    EMU_ATOMIC T emu_atomic_add_##suffix(T *p, T v) { T o = *p; *p = o + v; return o; }             \
+    EMU_ATOMIC T emu_atomic_exch_##suffix(T *p, T v) { T o = *p; *p = v; return o; }
 #define EMU_ATOMIC_INTEGER(T, suffix)                                                              \
     EMU_ATOMIC_ADD_EXCH(T, suffix)                                                                 \
-    static inline T emu_atomic_max_##suffix(T *p, T v) { T o = *p; if (v > o) *p = v; return o; }  \
-    static inline T emu_atomic_min_##suffix(T *p, T v) { T o = *p; if (v < o) *p = v; return o; }  \
-    static inline T emu_atomic_cas_##suffix(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
+    EMU_ATOMIC T emu_atomic_max_##suffix(T *p, T v) { T o = *p; if (v > o) *p = v; return o; }     \
+    EMU_ATOMIC T emu_atomic_min_##suffix(T *p, T v) { T o = *p; if (v < o) *p = v; return o; }     \
+    EMU_ATOMIC T emu_atomic_cas_##suffix(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
 EMU_ATOMIC_INTEGER(int, i)
 EMU_ATOMIC_INTEGER(unsigned, u)
 EMU_ATOMIC_INTEGER(unsigned long long, ull)
 EMU_ATOMIC_ADD_EXCH(float, f)
-static inline double emu_atomic_add_d(double *p, double v) { double o = *p; *p = o + v; return o; }
+EMU_ATOMIC double emu_atomic_add_d(double *p, double v) { double o = *p; *p = o + v; return o; }
 #define EMU_ATOMIC_INT(op, p)                                                                      \
     _Generic((p), int *: emu_atomic_##op##_i, unsigned *: emu_atomic_##op##_u,                     \
              unsigned long long *: emu_atomic_##op##_ull)

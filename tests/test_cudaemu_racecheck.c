@@ -1,0 +1,128 @@
+/* test_cudaemu_racecheck.c: the CUDA emulator's race detector (tests/cudaemu/racecheck.c) on
+ * kernels racy or race-free by construction (tests/cudaemu_race_kernels.cu). Each racy case
+ * runs in a child process that must stop with SIGABRT and a "cudaemu racecheck: kernel K"
+ * message naming the kind of race (shared memory with no __syncthreads between, or device
+ * memory written by different blocks); each race-free case runs here and must finish with the
+ * results its kernel's definition gives (written out below by hand). Only the racecheck build
+ * of the emulator (`make emu-race`) records accesses: SKIPs in every other build. */
+#include "tests/check.h"
+
+#if !defined(COMPACTER_CUDA_EMU) || !defined(CUDAEMU_RACECHECK)
+int main(void) {
+    SKIP("the race detector is in the emulator's racecheck build only (make emu-race)");
+    CHECK_DONE();
+}
+#else
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "tests/cudaemu_race.h"
+
+static const struct {
+    int which;
+    const char *kernel, *phrase;
+} RACY[RACE_N_RACY] = {
+    {RACE_SHARED_NO_SYNC, "shared_handoff_kernel", "no __syncthreads between them"},
+    {RACE_WARP_NO_SYNC, "shared_handoff_kernel", "no __syncthreads between them"},
+    {RACE_WARP_SHUFFLE, "shared_handoff_kernel", "no __syncthreads between them"},
+    {RACE_BLOCKS_SAME_WORD, "same_word_kernel", "different blocks"},
+    {RACE_BLOCKS_NEIGHBOUR, "neighbour_kernel", "different blocks"},
+    {RACE_BLOCKS_READ_WRITE, "read_then_write_kernel", "different blocks"},
+    {RACE_BLOCKS_READERS_WRITE, "readers_then_write_kernel", "different blocks"},
+};
+
+/* run a racy case in a child: it must abort with the detector's message */
+static void check_racy(int k) {
+    int fd[2];
+    if (pipe(fd) != 0) {
+        CHECK(0, "pipe failed");
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        CHECK(0, "fork failed");
+        return;
+    }
+    if (pid == 0) {
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none);
+        close(fd[0]);
+        dup2(fd[1], 2);
+        int out[8];
+        int rc = race_run(RACY[k].which, out, 8);
+        fprintf(stderr, "the racy case returned %d (%s)\n", rc, rc ? error_message() : "no error");
+        _exit(rc == 0 ? 0 : 3);
+    }
+    close(fd[1]);
+    char buf[4096];
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
+    buf[len] = 0;
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    char want[128];
+    snprintf(want, sizeof want, "cudaemu racecheck: kernel %s:", RACY[k].kernel);
+    CHECK(aborted, "racy case %d (%s): the child %s %d, want SIGABRT; its stderr: %s", k, RACY[k].kernel,
+          WIFSIGNALED(status) ? "died of signal" : "exited with",
+          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), buf);
+    CHECK(strstr(buf, want) && strstr(buf, RACY[k].phrase),
+          "racy case %d: want \"%s\" and \"%s\" in: %s", k, want, RACY[k].phrase, buf);
+    if (aborted) printf("  ok racy case %d stopped: %s", k, buf);
+}
+
+static void check_clean(int which, const char *what, const int *want, int n) {
+    int got[4200];
+    int rc = race_run(which, got, n);
+    CHECK(rc == 0, "%s: %s", what, error_message());
+    if (rc) return;
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++)
+        if (got[i] != want[i]) {
+            CHECK(0, "%s: result [%d] is %d, want %d", what, i, got[i], want[i]);
+            bad = 1;
+        }
+    if (!bad) {
+        check_count++;
+        printf("  ok race-free: %s (%d results as defined)\n", what, n);
+    }
+}
+
+int main(void) {
+    if (!cuda_available()) SKIP("%s", error_message());
+    printf("racy kernels (each in a child process):\n");
+    for (int k = 0; k < RACE_N_RACY; k++) check_racy(k);
+
+    printf("race-free kernels:\n");
+    int want[4200];
+    want[0] = 7;
+    check_clean(RACE_SHARED_BARRIER, "shared word handed over with __syncthreads", want, 1);
+    check_clean(RACE_WARP_SYNCWARP, "shared word handed over within a warp with __syncwarp", want, 1);
+    /* clean_kernel over n = 2000: out[i] = in[i % 4] * 2 + i + 1 with in = {3, 5, 7, 9};
+     * h[i] = i; the counter: 2000 atomic adds to 0 */
+    const int in[4] = {3, 5, 7, 9}, n = 2000;
+    for (int i = 0; i < n; i++) {
+        want[i] = in[i % 4] * 2 + i + 1;
+        want[n + i] = i;
+    }
+    want[2 * n] = n;
+    check_clean(RACE_CLEAN, "own elements, read-only input, adjacent 2-byte elements, atomics", want,
+                2 * n + 1);
+    want[0] = 11;
+    want[1] = 11;
+    check_clean(RACE_TWO_LAUNCHES, "one launch writes, the next reads", want, 2);
+    want[0] = 256;
+    want[1] = 512;
+    check_clean(RACE_REDUCE_TWICE, "a shared tree reduction twice over one buffer", want, 2);
+    CHECK_DONE();
+}
+#endif
