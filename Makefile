@@ -200,14 +200,15 @@ asan:
 
 # The CUDA backend's tests with every kernel run by the CUDA emulator (tests/cudaemu/README.md):
 # kernel logic, barriers and warp exchanges checked against the CPU backend on any machine.
-# Not a GPU: timing, races between blocks and the device's own rounding need one.
+# Not a GPU: timing and the device's own rounding need one (races: `make emu-race`).
 EMU_TESTS = test_cuda_semantics test_cuda_ops test_cli_cuda
 emu:
 	$(MAKE) BUILD=build-emu CUDA=0 CUDA_EMU=1 all
 	@BUILD=build-emu bash tests/run_tests.sh $(patsubst %,build-emu/tests/%,$(EMU_TESTS))
 
 # The same tests with the emulator's race detector (tests/cudaemu/racecheck.c): every kernel's
-# loads and stores checked for races between blocks and between unsynchronised threads
+# loads and stores checked for races between blocks and between unsynchronised threads, and
+# for addresses outside every device allocation
 EMU_RACE_TESTS = test_cudaemu_racecheck $(EMU_TESTS)
 emu-race:
 	$(MAKE) BUILD=build-race CUDA=0 CUDA_EMU=1 EMU_RACE=1 all

@@ -1,4 +1,5 @@
-/* cudaemu_race.h: the cases of tests/cudaemu_race_kernels.cu for tests/test_cudaemu_racecheck.c */
+/* cudaemu_race.h: the cases of tests/cudaemu_race_kernels.cu for tests/test_cudaemu_racecheck.c:
+ * kernels with a race, or an access outside device memory, by construction, and race-free ones */
 #ifndef COMPACTER_TESTS_CUDAEMU_RACE_H
 #define COMPACTER_TESTS_CUDAEMU_RACE_H
 
@@ -13,6 +14,9 @@ enum race_case {
     RACE_BLOCKS_NEIGHBOUR,     /* block b reads the word block b + 1 writes */
     RACE_BLOCKS_READ_WRITE,    /* block 0 reads a word, then block 1 writes it */
     RACE_BLOCKS_READERS_WRITE, /* 3 threads of block 0 read a word, then block 1 writes it */
+    /* outside every device allocation (memcheck's invalid accesses) */
+    RACE_PAST_END,        /* 65 threads read a 64-int allocation */
+    RACE_HOST_IN_STRUCT,  /* a host pointer inside a struct passed by value */
     RACE_N_RACY,
     /* race-free */
     RACE_SHARED_BARRIER = RACE_N_RACY, /* the first case with __syncthreads between */

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -52,6 +53,20 @@ static __global__ void readers_then_write_kernel(int *out, int *data) {
     int t = (int)threadIdx.x;
     if (blockIdx.x == 0 && t < 3) out[t] = data[0];
     if (blockIdx.x == 1 && t == 0) data[0] = 5;
+}
+
+/* thread i < n reads in[i] into out[i]: the caller makes `in` one int short */
+static __global__ void past_end_kernel(int *out, const int *in, int n) {
+    int i = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if (i < n) out[i] = in[i];
+}
+
+/* a struct passed by value whose pointer is a host address: a GPU faults on it */
+struct race_holder {
+    const int *p;
+};
+static __global__ void host_in_struct_kernel(int *out, struct race_holder h) {
+    if (threadIdx.x == 0) out[0] = h.p[0];
 }
 
 /* race-free: thread i of the grid writes out[i] = in[i % 4] * 2 + i, reads it back and adds
@@ -110,6 +125,21 @@ extern "C" int race_run(int which, int *result, int n_result) {
     case RACE_BLOCKS_NEIGHBOUR: neighbour_kernel<<<4, 32, 0, cuda_stream()>>>(out); break;
     case RACE_BLOCKS_READ_WRITE: read_then_write_kernel<<<2, 32, 0, cuda_stream()>>>(out, data); break;
     case RACE_BLOCKS_READERS_WRITE: readers_then_write_kernel<<<2, 32, 0, cuda_stream()>>>(out, data); break;
+    case RACE_PAST_END: {
+        int *in = NULL;
+        CUDA_CHECK(cudaMalloc((void **)&in, 64 * sizeof(int)));
+        past_end_kernel<<<1, 96, 0, cuda_stream()>>>(out, in, 65);
+        CUDA_CHECK_LAUNCH("past_end_kernel");
+        CUDA_CHECK(cudaFree(in));
+        break;
+    }
+    case RACE_HOST_IN_STRUCT: {
+        static int *host;
+        host = (int *)calloc(4, sizeof(int)); /* heap memory, never freed: the run aborts */
+        struct race_holder hold = {host};
+        host_in_struct_kernel<<<1, 32, 0, cuda_stream()>>>(out, hold);
+        break;
+    }
     case RACE_CLEAN: {
         const int in[4] = {3, 5, 7, 9};
         CUDA_CHECK(cudaMemcpy(data, in, sizeof in, cudaMemcpyHostToDevice));

@@ -1,10 +1,12 @@
-/* test_cudaemu_racecheck.c: the CUDA emulator's race detector (tests/cudaemu/racecheck.c) on
- * kernels racy or race-free by construction (tests/cudaemu_race_kernels.cu). Each racy case
- * runs in a child process that must stop with SIGABRT and a "cudaemu racecheck: kernel K"
- * message naming the kind of race (shared memory with no __syncthreads between, or device
- * memory written by different blocks); each race-free case runs here and must finish with the
- * results its kernel's definition gives (written out below by hand). Only the racecheck build
- * of the emulator (`make emu-race`) records accesses: SKIPs in every other build. */
+/* test_cudaemu_racecheck.c: the CUDA emulator's race and access checker
+ * (tests/cudaemu/racecheck.c) on kernels built to race, or to reach outside device memory, and
+ * on race-free ones (tests/cudaemu_race_kernels.cu). Each faulty case runs in a child process
+ * that must stop with SIGABRT and a "cudaemu racecheck: kernel K" message naming the kind of
+ * race (shared memory with no __syncthreads between, or device memory used by different
+ * blocks), or "cudaemu memcheck: kernel K" for a read one element past an allocation's end or
+ * through a host pointer inside a struct argument; each race-free case runs here and must finish
+ * with the results its kernel's definition gives (written out below by hand). Only the
+ * racecheck build of the emulator (`make emu-race`) checks accesses: SKIPs in every other build. */
 #include "tests/check.h"
 
 #if !defined(COMPACTER_CUDA_EMU) || !defined(CUDAEMU_RACECHECK)
@@ -25,15 +27,17 @@ int main(void) {
 
 static const struct {
     int which;
-    const char *kernel, *phrase;
+    const char *check, *kernel, *phrase;
 } RACY[RACE_N_RACY] = {
-    {RACE_SHARED_NO_SYNC, "shared_handoff_kernel", "no __syncthreads between them"},
-    {RACE_WARP_NO_SYNC, "shared_handoff_kernel", "no __syncthreads between them"},
-    {RACE_WARP_SHUFFLE, "shared_handoff_kernel", "no __syncthreads between them"},
-    {RACE_BLOCKS_SAME_WORD, "same_word_kernel", "different blocks"},
-    {RACE_BLOCKS_NEIGHBOUR, "neighbour_kernel", "different blocks"},
-    {RACE_BLOCKS_READ_WRITE, "read_then_write_kernel", "different blocks"},
-    {RACE_BLOCKS_READERS_WRITE, "readers_then_write_kernel", "different blocks"},
+    {RACE_SHARED_NO_SYNC, "racecheck", "shared_handoff_kernel", "no __syncthreads between them"},
+    {RACE_WARP_NO_SYNC, "racecheck", "shared_handoff_kernel", "no __syncthreads between them"},
+    {RACE_WARP_SHUFFLE, "racecheck", "shared_handoff_kernel", "no __syncthreads between them"},
+    {RACE_BLOCKS_SAME_WORD, "racecheck", "same_word_kernel", "different blocks"},
+    {RACE_BLOCKS_NEIGHBOUR, "racecheck", "neighbour_kernel", "different blocks"},
+    {RACE_BLOCKS_READ_WRITE, "racecheck", "read_then_write_kernel", "different blocks"},
+    {RACE_BLOCKS_READERS_WRITE, "racecheck", "readers_then_write_kernel", "different blocks"},
+    {RACE_PAST_END, "memcheck", "past_end_kernel", "a 4-byte read by block (0,0,0) thread (64,0,0)"},
+    {RACE_HOST_IN_STRUCT, "memcheck", "host_in_struct_kernel", "lies in no device allocation"},
 };
 
 /* run a racy case in a child: it must abort with the detector's message */
@@ -71,7 +75,7 @@ static void check_racy(int k) {
     waitpid(pid, &status, 0);
     int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     char want[128];
-    snprintf(want, sizeof want, "cudaemu racecheck: kernel %s:", RACY[k].kernel);
+    snprintf(want, sizeof want, "cudaemu %s: kernel %s:", RACY[k].check, RACY[k].kernel);
     CHECK(aborted, "racy case %d (%s): the child %s %d, want SIGABRT; its stderr: %s", k, RACY[k].kernel,
           WIFSIGNALED(status) ? "died of signal" : "exited with",
           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), buf);
@@ -99,7 +103,7 @@ static void check_clean(int which, const char *what, const int *want, int n) {
 
 int main(void) {
     if (!cuda_available()) SKIP("%s", error_message());
-    printf("racy kernels (each in a child process):\n");
+    printf("racy kernels and accesses outside device memory (each in a child process):\n");
     for (int k = 0; k < RACE_N_RACY; k++) check_racy(k);
 
     printf("race-free kernels:\n");

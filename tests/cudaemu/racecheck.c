@@ -18,6 +18,11 @@
  * (device allocation and offset, or shared memory). Launches are ordered among themselves (one
  * stream), so only accesses of the same launch are compared; atomics are not recorded.
  *
+ * The same calls check where each access goes, as compute-sanitizer memcheck: an address that
+ * is neither device nor shared memory nor one a kernel may use here (its own locals and
+ * arguments, the program's statics, which hold __device__ and __constant__ variables) lies past
+ * an allocation's end, in freed memory or behind a host pointer, and stops the program.
+ *
  * Each 2-byte unit of memory the kernels touch has a shadow cell: the launch (or, for shared
  * memory, the block run) it belongs to, its last writer and its two latest distinct readers,
  * each with the logical time of the access. Keeping two readers, not all of them, can miss a
@@ -131,8 +136,11 @@ void emu_race_barrier(void) {
 
 void emu_race_warp_sync(uint32_t warp) { g_warp_sync[warp & 31] = ++g_now; }
 
-/* the cell of the 2-byte unit at a, or NULL for memory that is neither device nor shared */
-static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, const struct rc_alloc **in) {
+/* the cell of the 2-byte unit at a; NULL for the host memory a kernel may use here (its
+ * locals and arguments, the program's variables), and NULL with *invalid = 1 for any other
+ * address: outside every device allocation (past an end, freed, or a host pointer) */
+static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, const struct rc_alloc **in,
+                               int *invalid) {
     char *s0 = __start_emu_shared, *s1 = __stop_emu_shared;
     if (s0 && a >= s0 && a < s1) {
         if (!g_shared_shadow) {
@@ -145,12 +153,16 @@ static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, const 
     }
     /* the program's own variables (threadIdx and the other emulator globals the kernels read
      * all the time): never device memory, which comes from the heap or mmap */
-    if (!g_n || (a >= __executable_start && a < _end)) return NULL;
+    if (a >= __executable_start && a < _end) return NULL;
     /* the running thread's locals, on its stack above this frame (16 KiB stacks), and the
      * kernel's arguments, which each thread reads from the launching function's frame */
     const char *fp = __builtin_frame_address(0);
     if ((a >= fp && a < fp + ((size_t)16 << 10)) || (a >= g_launch_fp && a < g_launch_fp + ((size_t)1 << 20)))
         return NULL;
+    if (!g_n) {
+        *invalid = 1;
+        return NULL;
+    }
     struct rc_alloc *al = NULL;
     for (int j = 0; j < RC_RECENT && !al; j++) {
         size_t k = g_recent[j];
@@ -163,7 +175,10 @@ static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, const 
             if (g_allocs[mid].p <= a) lo = mid;
             else hi = mid;
         }
-        if (!(a >= g_allocs[lo].p && a < g_allocs[lo].p + g_allocs[lo].bytes)) return NULL;
+        if (!(a >= g_allocs[lo].p && a < g_allocs[lo].p + g_allocs[lo].bytes)) {
+            *invalid = 1;
+            return NULL;
+        }
         al = &g_allocs[lo];
         g_recent[g_recent_next++ % RC_RECENT] = lo;
     }
@@ -211,6 +226,24 @@ static void report(const char *a, size_t size, int write, int shared, const stru
     abort();
 }
 
+/* an access outside every device allocation: compute-sanitizer memcheck's "invalid __global__
+ * read/write"; on a GPU it reads another allocation's data or faults */
+static void report_invalid(const char *a, size_t size, int write) {
+    char me[96], near[160] = "";
+    coords(me, sizeof me, g_block, g_tid);
+    const struct rc_alloc *below = NULL; /* the allocation ending closest below a */
+    for (size_t i = 0; i < g_n; i++)
+        if (g_allocs[i].p <= a && (!below || g_allocs[i].p > below->p)) below = &g_allocs[i];
+    if (below)
+        snprintf(near, sizeof near, ": %zu bytes past the end of the allocation at %p of %zu bytes",
+                 (size_t)(a - (below->p + below->bytes)), (void *)below->p, below->bytes);
+    fprintf(stderr,
+            "cudaemu memcheck: kernel %s: a %zu-byte %s by %s at %p, which lies in no device "
+            "allocation%s (past an end, freed, or a host pointer)\n",
+            g_kernel, size, write ? "write" : "read", me, (void *)a, near);
+    abort();
+}
+
 static void rc_access(const void *addr, size_t size, int write) {
     if (!g_in_kernel || !size) return;
     uint32_t me = g_block << 10 | g_tid;
@@ -219,7 +252,9 @@ static void rc_access(const void *addr, size_t size, int write) {
         uint32_t tag;
         int shared;
         const struct rc_alloc *al = NULL;
-        struct rc_cell *c = cell_of(a, &tag, &shared, &al);
+        int invalid = 0;
+        struct rc_cell *c = cell_of(a, &tag, &shared, &al, &invalid);
+        if (invalid) report_invalid(a, size, write);
         if (!c) return; /* host memory (a kernel's locals, the emulator's variables) */
         if (c->tag != tag) {
             memset(c, 0, sizeof *c);

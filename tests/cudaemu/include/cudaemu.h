@@ -4,8 +4,8 @@
  * extensions against this header: every kernel then runs on the CPU, one block at a time, each
  * CUDA thread a coroutine with its own stack that yields at __syncthreads and at the warp
  * operations (__shfl_xor_sync, __ballot_sync), so barriers and warp exchanges keep their
- * meaning. Kernel code is compiled unchanged; what the emulator cannot show (data races
- * between blocks, the device's memory model, its exact expf/tanhf, a host read of device
+ * meaning. Kernel code is compiled unchanged; what the emulator cannot show (the device's
+ * memory model beyond the race detector's rules, its exact expf/tanhf, a host read of device
  * memory) is listed in the README. For tests only: never linked into the program a user runs. */
 #ifndef COMPACTER_CUDAEMU_H
 #define COMPACTER_CUDAEMU_H
