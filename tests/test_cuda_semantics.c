@@ -25,15 +25,12 @@ int main(void) {
 }
 #else
 
-#include <signal.h>
 #include <stdint.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/backend.h"
 #include "core/error.h"
 
+#include "tests/child_abort.h"
 #include "tests/cuda_semantics.h"
 
 enum { SHFL_IDX = 0, SHFL_XOR = 1, SHFL_DOWN = 2, SHFL_UP = 3 };
@@ -392,42 +389,20 @@ static void check_launch(unsigned gx, unsigned gy, unsigned gz, unsigned bx, uns
 
 /* ---------------------------------------------------------------- a divergent barrier */
 
+static int run_divergent(void *arg) {
+    (void)arg;
+    int rc = sem_divergent_syncthreads();
+    fprintf(stderr, "the divergent __syncthreads kernel returned %d (%s)\n", rc, error_message());
+    return rc;
+}
+
 /* In a child process (stderr into a pipe, no core file): the emulator must abort. */
 static void check_divergent_syncthreads(void) {
-    int fd[2];
-    if (pipe(fd) != 0) {
-        CHECK(0, "pipe failed");
-        return;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        CHECK(0, "fork failed");
-        return;
-    }
-    if (pid == 0) {
-        struct rlimit none = {0, 0};
-        setrlimit(RLIMIT_CORE, &none);
-        close(fd[0]);
-        dup2(fd[1], 2);
-        int rc = sem_divergent_syncthreads();
-        fprintf(stderr, "the divergent __syncthreads kernel returned %d (%s)\n", rc, error_message());
-        _exit(rc == 0 ? 0 : 3);
-    }
-    close(fd[1]);
-    char buf[4096];
-    size_t len = 0;
-    ssize_t got;
-    while ((got = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
-    buf[len] = 0;
-    close(fd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    CHECK(aborted, "a __syncthreads only threads < 32 reach: the child %s %d, want SIGABRT (%d); "
-                   "its stderr: %s",
-          WIFSIGNALED(status) ? "died of signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+    char buf[4096], how[64];
+    int aborted = run_expecting_abort(run_divergent, NULL, buf, sizeof buf, how, sizeof how);
+    CHECK(aborted >= 0, "pipe or fork failed");
+    if (aborted < 0) return;
+    CHECK(aborted, "a __syncthreads only threads < 32 reach: %s, want SIGABRT (%d); its stderr: %s", how,
           SIGABRT, buf);
     CHECK(strstr(buf, "__syncthreads reached by") != NULL,
           "the emulator's message lacks \"__syncthreads reached by\": %s", buf);

@@ -16,13 +16,9 @@ int main(void) {
 }
 #else
 
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "core/backend.h"
 #include "core/error.h"
+#include "tests/child_abort.h"
 #include "tests/cudaemu_race.h"
 
 static const struct {
@@ -40,48 +36,25 @@ static const struct {
     {RACE_HOST_IN_STRUCT, "memcheck", "host_in_struct_kernel", "lies in no device allocation"},
 };
 
+/* the child's work: run the case; returning means nothing stopped it */
+static int run_racy(void *arg) {
+    int k = *(const int *)arg, out[8];
+    int rc = race_run(RACY[k].which, out, 8);
+    fprintf(stderr, "the case returned %d (%s)\n", rc, rc ? error_message() : "no error");
+    return rc;
+}
+
 /* run a racy case in a child: it must abort with the detector's message */
 static void check_racy(int k) {
-    int fd[2];
-    if (pipe(fd) != 0) {
-        CHECK(0, "pipe failed");
-        return;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        CHECK(0, "fork failed");
-        return;
-    }
-    if (pid == 0) {
-        struct rlimit none = {0, 0};
-        setrlimit(RLIMIT_CORE, &none);
-        close(fd[0]);
-        dup2(fd[1], 2);
-        int out[8];
-        int rc = race_run(RACY[k].which, out, 8);
-        fprintf(stderr, "the racy case returned %d (%s)\n", rc, rc ? error_message() : "no error");
-        _exit(rc == 0 ? 0 : 3);
-    }
-    close(fd[1]);
-    char buf[4096];
-    size_t len = 0;
-    ssize_t got;
-    while ((got = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
-    buf[len] = 0;
-    close(fd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    char want[128];
+    char buf[4096], how[64], want[128];
+    int aborted = run_expecting_abort(run_racy, &k, buf, sizeof buf, how, sizeof how);
+    CHECK(aborted >= 0, "pipe or fork failed");
+    if (aborted < 0) return;
     snprintf(want, sizeof want, "cudaemu %s: kernel %s:", RACY[k].check, RACY[k].kernel);
-    CHECK(aborted, "racy case %d (%s): the child %s %d, want SIGABRT; its stderr: %s", k, RACY[k].kernel,
-          WIFSIGNALED(status) ? "died of signal" : "exited with",
-          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), buf);
-    CHECK(strstr(buf, want) && strstr(buf, RACY[k].phrase),
-          "racy case %d: want \"%s\" and \"%s\" in: %s", k, want, RACY[k].phrase, buf);
-    if (aborted) printf("  ok racy case %d stopped: %s", k, buf);
+    CHECK(aborted, "faulty case %d (%s): %s, want SIGABRT; its stderr: %s", k, RACY[k].kernel, how, buf);
+    CHECK(strstr(buf, want) && strstr(buf, RACY[k].phrase), "faulty case %d: want \"%s\" and \"%s\" in: %s", k,
+          want, RACY[k].phrase, buf);
+    if (aborted) printf("  ok faulty case %d stopped: %s", k, buf);
 }
 
 static void check_clean(int which, const char *what, const int *want, int n) {
