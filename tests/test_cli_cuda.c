@@ -128,6 +128,15 @@ int main(void) {
     run_case("v11", "fp32", "prompt-tuning-r", "", tol);
     run_case("v10", "fp32", "intrinsic-said", "", tol);
     run_case("v11", "bf16", "full", "", tol_bf16);
+    /* the other methods, and PEFT in bf16 and tf32 */
+    run_case("v11", "fp32", "pfeiffer", "--option reduction_factor=2", tol);
+    run_case("v10", "fp32", "adapterdrop", "--option reduction_factor=2", tol);
+    run_case("v11", "fp32", "adapter-lowrank", "--option reduction_factor=2", tol);
+    run_case("v10", "fp32", "phm-adapter", phm, tol);
+    run_case("v10", "fp32", "prompt-tuning-t", "--option prompt_length=8", tol);
+    run_case("v11", "fp32", "ia3", "", tol);
+    run_case("v10", "bf16", "compacter++", phm, tol_bf16);
+    run_case("v11", "tf32", "adapter", "--option reduction_factor=2", tol_bf16);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", g_dir);
