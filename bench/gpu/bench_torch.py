@@ -8,7 +8,9 @@ factorised W, one shared (n,n,n) rule, after the FFN sublayer only, gelu_new, bo
 (torch.backends.cuda.matmul.allow_tf32) and bf16 (torch.autocast to bfloat16: bf16 GEMMs,
 fp32 weights and optimizer state). Prints one line per run in bench_gpu.c's format:
   pytorch gpu step: method M prec P batch B src S tgt T: X ms/step, Y tokens/s | memory MiB: peak Z
-where the peak is torch.cuda.max_memory_allocated over model creation and the first step."""
+where the peak is torch.cuda.max_memory_allocated over model creation and the first step.
+`--device cpu` runs the same steps on the CPU (a smoke test of the script where there is no
+GPU: small shapes, no memory figure)."""
 import argparse
 import contextlib
 import math
@@ -28,9 +30,11 @@ ap.add_argument("--precisions", default="fp32,tf32,bf16")
 ap.add_argument("--no-phases", action="store_true")  # accepted for symmetry with bench_gpu
 ap.add_argument("--count-only", action="store_true",
                 help="build each method's model on the CPU and print its trainable count (no GPU needed)")
+ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                help="cpu: a smoke test of this script where there is no GPU (small shapes; no memory figure)")
 a = ap.parse_args()
 
-if a.count_only:
+if a.count_only or a.device == "cpu":
     dev = torch.device("cpu")
 elif not torch.cuda.is_available():
     raise SystemExit("bench_torch.py: torch sees no CUDA device")
@@ -158,12 +162,18 @@ def build(method):
     return model, params
 
 
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def bench(method, prec):
     torch.backends.cuda.matmul.allow_tf32 = prec == "tf32"
     torch.backends.cudnn.allow_tf32 = prec == "tf32"
     torch.manual_seed(1)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     model, params = build(method)
     opt = torch.optim.AdamW(params, lr=3e-4)
     enc = torch.randint(2, 32000, (a.batch, a.src), device=dev)
@@ -171,7 +181,7 @@ def bench(method, prec):
 
     # bf16: autocast (bf16 GEMMs, fp32 weights and optimizer), PyTorch's usual bf16
     # training and the peer of compacter's bf16 GEMM mode (which also keeps fp32 storage)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if prec == "bf16" else contextlib.nullcontext()
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16) if prec == "bf16" else contextlib.nullcontext()
 
     def step():
         opt.zero_grad(set_to_none=False)
@@ -182,17 +192,17 @@ def bench(method, prec):
         opt.step()
 
     step()
-    torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated()
+    sync()
+    peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else float("nan")
     step()  # warm-up
-    torch.cuda.synchronize()
+    sync()
     t0 = time.perf_counter()
     for _ in range(a.iters):
         step()
-    torch.cuda.synchronize()
+    sync()
     dt = (time.perf_counter() - t0) / a.iters
     ntrain = sum(p.numel() for p in params)
-    print(f"pytorch gpu step: method {method} prec {prec} batch {a.batch} src {a.src} tgt {a.tgt}: "
+    print(f"pytorch {'gpu' if dev.type == 'cuda' else 'cpu'} step: method {method} prec {prec} batch {a.batch} src {a.src} tgt {a.tgt}: "
           f"{dt * 1e3:.2f} ms/step, {a.batch * (a.src + a.tgt) / dt:.0f} tokens/s | memory MiB: peak "
           f"{peak / 2**20:.1f} | trainable {ntrain} (torch {torch.__version__})", flush=True)
     del model, opt, params
