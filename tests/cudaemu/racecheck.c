@@ -231,7 +231,7 @@ static void report(const char *a, size_t size, int write, int shared, const stru
 static void report_invalid(const char *a, size_t size, int write) {
     char me[96], near[160] = "";
     coords(me, sizeof me, g_block, g_tid);
-    const struct rc_alloc *below = NULL; /* the allocation ending closest below a */
+    const struct rc_alloc *below = NULL; /* the allocation starting closest below a */
     for (size_t i = 0; i < g_n; i++)
         if (g_allocs[i].p <= a && (!below || g_allocs[i].p > below->p)) below = &g_allocs[i];
     if (below)
