@@ -17,6 +17,8 @@ enum race_case {
     /* outside every device allocation (memcheck's invalid accesses) */
     RACE_PAST_END,        /* 65 threads read a 64-int allocation */
     RACE_HOST_IN_STRUCT,  /* a host pointer inside a struct passed by value */
+    /* device memory read before anything wrote it (initcheck) */
+    RACE_UNINIT_READ, /* 64 threads read 64 ints of which cudaMemset wrote the first 32 */
     RACE_N_RACY,
     /* race-free */
     RACE_SHARED_BARRIER = RACE_N_RACY, /* the first case with __syncthreads between */

@@ -128,6 +128,7 @@ extern "C" int race_run(int which, int *result, int n_result) {
     case RACE_PAST_END: {
         int *in = NULL;
         CUDA_CHECK(cudaMalloc((void **)&in, 64 * sizeof(int)));
+        CUDA_CHECK(cudaMemset(in, 0, 64 * sizeof(int)));
         past_end_kernel<<<1, 96, 0, cuda_stream()>>>(out, in, 65);
         CUDA_CHECK_LAUNCH("past_end_kernel");
         CUDA_CHECK(cudaFree(in));
@@ -138,6 +139,15 @@ extern "C" int race_run(int which, int *result, int n_result) {
         host = (int *)calloc(4, sizeof(int)); /* heap memory, never freed: the run aborts */
         struct race_holder hold = {host};
         host_in_struct_kernel<<<1, 32, 0, cuda_stream()>>>(out, hold);
+        break;
+    }
+    case RACE_UNINIT_READ: {
+        int *in = NULL;
+        CUDA_CHECK(cudaMalloc((void **)&in, 64 * sizeof(int)));
+        CUDA_CHECK(cudaMemset(in, 0, 32 * sizeof(int)));
+        past_end_kernel<<<1, 64, 0, cuda_stream()>>>(out, in, 64);
+        CUDA_CHECK_LAUNCH("past_end_kernel");
+        CUDA_CHECK(cudaFree(in));
         break;
     }
     case RACE_CLEAN: {

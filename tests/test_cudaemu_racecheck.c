@@ -1,10 +1,11 @@
 /* test_cudaemu_racecheck.c: the CUDA emulator's race and access checker
- * (tests/cudaemu/racecheck.c) on kernels built to race, or to reach outside device memory, and
- * on race-free ones (tests/cudaemu_race_kernels.cu). Each faulty case runs in a child process
- * that must stop with SIGABRT and a "cudaemu racecheck: kernel K" message naming the kind of
- * race (shared memory with no __syncthreads between, or device memory used by different
- * blocks), or "cudaemu memcheck: kernel K" for a read one element past an allocation's end or
- * through a host pointer inside a struct argument; each race-free case runs here and must finish
+ * (tests/cudaemu/racecheck.c) on kernels built to race, to reach outside device memory or to
+ * read memory nothing wrote, and on race-free ones (tests/cudaemu_race_kernels.cu). Each faulty
+ * case runs in a child process that must stop with SIGABRT and a "cudaemu racecheck: kernel K"
+ * message naming the kind of race (shared memory with no __syncthreads between, or device
+ * memory used by different blocks), "cudaemu memcheck: kernel K" for a read one element past an
+ * allocation's end or through a host pointer inside a struct argument, or "cudaemu initcheck:
+ * kernel K" for a read of the half of an allocation no memset wrote; each race-free case runs here and must finish
  * with the results its kernel's definition gives (written out below by hand). Only the
  * racecheck build of the emulator (`make emu-race`) checks accesses: SKIPs in every other build. */
 #include "tests/check.h"
@@ -34,6 +35,7 @@ static const struct {
     {RACE_BLOCKS_READERS_WRITE, "racecheck", "readers_then_write_kernel", "different blocks"},
     {RACE_PAST_END, "memcheck", "past_end_kernel", "a 4-byte read by block (0,0,0) thread (64,0,0)"},
     {RACE_HOST_IN_STRUCT, "memcheck", "host_in_struct_kernel", "lies in no device allocation"},
+    {RACE_UNINIT_READ, "initcheck", "past_end_kernel", "by block (0,0,0) thread (32,0,0) reads device memory"},
 };
 
 /* the child's work: run the case; returning means nothing stopped it */

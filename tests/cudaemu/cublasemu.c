@@ -12,6 +12,7 @@
 
 #include "core/bf16.h"
 #include "cublas_v2.h"
+#include "emu_racecheck.h"
 
 struct emu_cublas {
     cublasMath_t math;
@@ -153,6 +154,17 @@ static int array_on_device(const void *arr, int batch) {
     return 0;
 }
 
+/* initcheck over a column-major rows x cols matrix: each column checked (mark 0) or marked
+ * written (mark 1) */
+static void init_columns(int mark, const char *what, const void *X, enum elem e, int rows, int cols, int ld) {
+    size_t eb = elem_bytes(e);
+    for (int j = 0; j < cols && rows > 0; j++) {
+        const char *col = (const char *)X + (size_t)j * (size_t)ld * eb;
+        if (mark) emu_race_mark_init(col, (size_t)rows * eb);
+        else emu_race_check_init(col, (size_t)rows * eb, what);
+    }
+}
+
 /* One GEMM: A and B of type ab, C of type ct. fp32 throughout: OpenBLAS on the matrices
  * themselves (ROUND_NONE) or on rounded packed copies. bf16 operands: packed widened copies;
  * a bf16 C: computed in an fp32 copy (the widened C when beta != 0; cuBLAS does not read C when
@@ -162,6 +174,10 @@ static cublasStatus_t gemm1(cublasOperation_t ta, cublasOperation_t tb, int m, i
                             int ldc, enum elem ct, enum rounding r) {
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     if (!operands_on_device(ta, tb, m, n, k, A, lda, B, ldb, ab, C, ldc, ct)) return CUBLAS_STATUS_EXECUTION_FAILED;
+    /* initcheck (racecheck build): the operands read must have been written (gemm_batch marks C) */
+    init_columns(0, "cuBLAS GEMM operand A", A, ab, transposed(ta) ? k : m, transposed(ta) ? m : k, lda);
+    init_columns(0, "cuBLAS GEMM operand B", B, ab, transposed(tb) ? n : k, transposed(tb) ? k : n, ldb);
+    if (beta != 0.0f) init_columns(0, "cuBLAS GEMM operand C (beta != 0)", C, ct, m, n, ldc);
     if (r == ROUND_NONE && ab == ELEM_F32 && ct == ELEM_F32) {
         cblas_sgemm(CblasColMajor, transposed(ta) ? CblasTrans : CblasNoTrans,
                     transposed(tb) ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -226,10 +242,13 @@ static cublasStatus_t gemm_batch(cublasHandle_t h, cublasStatus_t s, enum roundi
     if (s == CUBLAS_STATUS_SUCCESS)
         emu_count_op(Ap ? (ab == ELEM_BF16 ? "cublasGemmBatchedEx bf16" : "cublas gemm batched")
                         : (ab == ELEM_BF16 ? "cublasGemmStridedBatchedEx bf16" : "cublas gemm strided"));
-    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++)
+    for (int i = 0; i < batch && s == CUBLAS_STATUS_SUCCESS; i++) {
+        void *Ci = Cp ? Cp[i] : (char *)C + i * sc * (long long)ec;
         s = gemm1(ta, tb, m, n, k, *(const float *)alpha, Ap ? Ap[i] : (const char *)A + i * sa * (long long)eab,
-                  lda, Bp ? Bp[i] : (const char *)B + i * sb * (long long)eab, ldb, ab, *(const float *)beta,
-                  Cp ? Cp[i] : (char *)C + i * sc * (long long)ec, ldc, ct, r);
+                  lda, Bp ? Bp[i] : (const char *)B + i * sb * (long long)eab, ldb, ab, *(const float *)beta, Ci,
+                  ldc, ct, r);
+        if (s == CUBLAS_STATUS_SUCCESS) init_columns(1, NULL, Ci, ct, m, n, ldc);
+    }
     return s;
 }
 

@@ -547,6 +547,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpy
     emu_count_op(dst_dev && src_dev ? "cudaMemcpy device to device" : dst_dev ? "cudaMemcpy host to device"
                  : src_dev ? "cudaMemcpy device to host" : "cudaMemcpy host to host");
     memmove(dst, src, bytes);
+    if (dst_dev) emu_race_mark_init(dst, bytes);
     return cudaSuccess;
 }
 
@@ -571,6 +572,7 @@ cudaError_t cudaMemset(void *p, int value, size_t bytes) {
     if (!is_device(p, bytes)) return fail(cudaErrorInvalidValue);
     emu_count_op("cudaMemset");
     memset(p, value, bytes);
+    emu_race_mark_init(p, bytes);
     return cudaSuccess;
 }
 

@@ -23,6 +23,9 @@
  * arguments, the program's statics, which hold __device__ and __constant__ variables) lies past
  * an allocation's end, in freed memory or behind a host pointer, and stops the program.
  *
+ * And, as initcheck, that device memory read (by a kernel, or a cuBLAS call: cublasemu.c) has
+ * been written since cudaMalloc (by a kernel, a copy, a memset or a GEMM).
+ *
  * Each 2-byte unit of memory the kernels touch has a shadow cell: the launch (or, for shared
  * memory, the block run) it belongs to, its last writer and its two latest distinct readers,
  * each with the logical time of the access. Keeping two readers, not all of them, can miss a
@@ -50,6 +53,7 @@ struct rc_alloc {
     size_t bytes;
     struct rc_cell *shadow; /* mapped at the first access inside a kernel */
     size_t shadow_bytes;
+    uint8_t *init; /* initcheck: a bit per 2-byte unit written since cudaMalloc (lazily) */
 };
 
 static struct rc_alloc *g_allocs; /* sorted by p */
@@ -95,7 +99,7 @@ void emu_race_alloc(void *p, size_t bytes) {
         g_allocs[i] = g_allocs[i - 1];
         i--;
     }
-    g_allocs[i] = (struct rc_alloc){(char *)p, bytes, NULL, 0};
+    g_allocs[i] = (struct rc_alloc){(char *)p, bytes, NULL, 0, NULL};
     g_n++;
     memset(g_recent, 0, sizeof g_recent);
 }
@@ -104,6 +108,7 @@ void emu_race_free(void *p) {
     for (size_t i = 0; i < g_n; i++)
         if (g_allocs[i].p == p) {
             if (g_allocs[i].shadow) munmap(g_allocs[i].shadow, g_allocs[i].shadow_bytes);
+            free(g_allocs[i].init);
             memmove(g_allocs + i, g_allocs + i + 1, (g_n - i - 1) * sizeof *g_allocs);
             g_n--;
             memset(g_recent, 0, sizeof g_recent);
@@ -136,10 +141,82 @@ void emu_race_barrier(void) {
 
 void emu_race_warp_sync(uint32_t warp) { g_warp_sync[warp & 31] = ++g_now; }
 
+/* the device allocation holding a, or NULL */
+static struct rc_alloc *find_alloc(const char *a) {
+    for (int j = 0; j < RC_RECENT; j++) {
+        size_t k = g_recent[j];
+        if (k < g_n && a >= g_allocs[k].p && a < g_allocs[k].p + g_allocs[k].bytes) return &g_allocs[k];
+    }
+    if (!g_n) return NULL;
+    size_t lo = 0, hi = g_n; /* the last allocation starting at or below a */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g_allocs[mid].p <= a) lo = mid;
+        else hi = mid;
+    }
+    if (!(a >= g_allocs[lo].p && a < g_allocs[lo].p + g_allocs[lo].bytes)) return NULL;
+    g_recent[g_recent_next++ % RC_RECENT] = lo;
+    return &g_allocs[lo];
+}
+
+/* ---------------------------------------------------------------- initcheck */
+/* Device memory a kernel or a cuBLAS call reads must have been written since cudaMalloc (by a
+ * kernel, a copy, a memset or a GEMM): compute-sanitizer initcheck's rule. Only in the
+ * racecheck build, where kernel stores are seen. */
+#ifdef CUDAEMU_RACECHECK
+enum { RC_INITCHECK = 1 };
+#else
+enum { RC_INITCHECK = 0 };
+#endif
+
+static uint8_t *init_bits(struct rc_alloc *al) {
+    if (!al->init && !(al->init = calloc((al->bytes / 2 + 8) / 8, 1))) die("out of host memory");
+    return al->init;
+}
+
+/* the 2-byte units of [p, p + bytes) in al: [*u0, *u1) */
+static void unit_span(const struct rc_alloc *al, const char *p, size_t bytes, size_t *u0, size_t *u1) {
+    const char *end = p + bytes < al->p + al->bytes ? p + bytes : al->p + al->bytes;
+    *u0 = (size_t)(p - al->p) / 2;
+    *u1 = (size_t)(end - al->p + 1) / 2;
+}
+
+void emu_race_mark_init(const void *p, size_t bytes) {
+    struct rc_alloc *al = RC_INITCHECK && bytes ? find_alloc(p) : NULL;
+    if (!al) return;
+    uint8_t *bits = init_bits(al);
+    size_t u, u1;
+    unit_span(al, p, bytes, &u, &u1);
+    for (; u < u1 && (u & 7); u++) bits[u >> 3] |= (uint8_t)(1u << (u & 7));
+    if (u1 - u >= 8) {
+        memset(bits + (u >> 3), 0xff, (u1 - u) >> 3);
+        u += (u1 - u) & ~(size_t)7;
+    }
+    for (; u < u1; u++) bits[u >> 3] |= (uint8_t)(1u << (u & 7));
+}
+
+static void report_uninit(const struct rc_alloc *al, size_t unit, const char *who) {
+    fprintf(stderr,
+            "cudaemu initcheck: %s reads device memory %p + %zu bytes (an allocation of %zu bytes), which "
+            "nothing has written since cudaMalloc\n",
+            who, (void *)al->p, unit * 2, al->bytes);
+    abort();
+}
+
+void emu_race_check_init(const void *p, size_t bytes, const char *what) {
+    struct rc_alloc *al = RC_INITCHECK && bytes ? find_alloc(p) : NULL;
+    if (!al) return;
+    const uint8_t *bits = init_bits(al);
+    size_t u, u1;
+    unit_span(al, p, bytes, &u, &u1);
+    for (; u < u1; u++)
+        if (!(bits[u >> 3] >> (u & 7) & 1)) report_uninit(al, u, what);
+}
+
 /* the cell of the 2-byte unit at a; NULL for the host memory a kernel may use here (its
  * locals and arguments, the program's variables), and NULL with *invalid = 1 for any other
  * address: outside every device allocation (past an end, freed, or a host pointer) */
-static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, const struct rc_alloc **in,
+static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, struct rc_alloc **in,
                                int *invalid) {
     char *s0 = __start_emu_shared, *s1 = __stop_emu_shared;
     if (s0 && a >= s0 && a < s1) {
@@ -159,28 +236,10 @@ static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, const 
     const char *fp = __builtin_frame_address(0);
     if ((a >= fp && a < fp + ((size_t)16 << 10)) || (a >= g_launch_fp && a < g_launch_fp + ((size_t)1 << 20)))
         return NULL;
-    if (!g_n) {
+    struct rc_alloc *al = find_alloc(a);
+    if (!al) {
         *invalid = 1;
         return NULL;
-    }
-    struct rc_alloc *al = NULL;
-    for (int j = 0; j < RC_RECENT && !al; j++) {
-        size_t k = g_recent[j];
-        if (k < g_n && a >= g_allocs[k].p && a < g_allocs[k].p + g_allocs[k].bytes) al = &g_allocs[k];
-    }
-    if (!al) {
-        size_t lo = 0, hi = g_n; /* the last allocation starting at or below a */
-        while (hi - lo > 1) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (g_allocs[mid].p <= a) lo = mid;
-            else hi = mid;
-        }
-        if (!(a >= g_allocs[lo].p && a < g_allocs[lo].p + g_allocs[lo].bytes)) {
-            *invalid = 1;
-            return NULL;
-        }
-        al = &g_allocs[lo];
-        g_recent[g_recent_next++ % RC_RECENT] = lo;
     }
     if (!al->shadow) {
         al->shadow_bytes = (al->bytes + 1) / 2 * sizeof *al->shadow;
@@ -251,7 +310,7 @@ static void rc_access(const void *addr, size_t size, int write) {
         const char *a = (const char *)(u << 1);
         uint32_t tag;
         int shared;
-        const struct rc_alloc *al = NULL;
+        struct rc_alloc *al = NULL;
         int invalid = 0;
         struct rc_cell *c = cell_of(a, &tag, &shared, &al, &invalid);
         if (invalid) report_invalid(a, size, write);
@@ -259,6 +318,18 @@ static void rc_access(const void *addr, size_t size, int write) {
         if (c->tag != tag) {
             memset(c, 0, sizeof *c);
             c->tag = tag;
+        }
+        if (!shared) {
+            uint8_t *bits = init_bits(al);
+            size_t unit = (size_t)(a - al->p) / 2;
+            if (write) {
+                bits[unit >> 3] |= (uint8_t)(1u << (unit & 7));
+            } else if (!(bits[unit >> 3] >> (unit & 7) & 1)) {
+                char who[200], me[96];
+                coords(me, sizeof me, g_block, g_tid);
+                snprintf(who, sizeof who, "kernel %s: a %zu-byte read by %s", g_kernel, size, me);
+                report_uninit(al, unit, who);
+            }
         }
         if (c->w.t && !ordered(c->w)) report(a, size, write, shared, al, c->w, 1);
         if (write) {
