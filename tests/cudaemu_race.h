@@ -19,6 +19,7 @@ enum race_case {
     RACE_HOST_IN_STRUCT,  /* a host pointer inside a struct passed by value */
     /* device memory read before anything wrote it (initcheck) */
     RACE_UNINIT_READ, /* 64 threads read 64 ints of which cudaMemset wrote the first 32 */
+    RACE_UNINIT_GEMM, /* the CUDA backend's gemm (cuBLAS) with a B nothing wrote */
     RACE_N_RACY,
     /* race-free */
     RACE_SHARED_BARRIER = RACE_N_RACY, /* the first case with __syncthreads between */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "core/backend.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "tests/cudaemu_race.h"
@@ -148,6 +149,14 @@ extern "C" int race_run(int which, int *result, int n_result) {
         past_end_kernel<<<1, 64, 0, cuda_stream()>>>(out, in, 64);
         CUDA_CHECK_LAUNCH("past_end_kernel");
         CUDA_CHECK(cudaFree(in));
+        break;
+    }
+    case RACE_UNINIT_GEMM: { /* out[0..4) = A [2x2] x B [2x2]: A zeros, B never written */
+        float *b = NULL;
+        CUDA_CHECK(cudaMalloc((void **)&b, 4 * sizeof(float)));
+        int rc = backend_cuda.gemm(0, 0, 2, 2, 2, 1.0f, (const float *)data, 2, 0, b, 2, 0, 0.0f, (float *)out, 2, 0, 1);
+        CUDA_CHECK(cudaFree(b));
+        if (rc) return -1;
         break;
     }
     case RACE_CLEAN: {

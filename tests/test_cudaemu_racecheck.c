@@ -5,9 +5,11 @@
  * message naming the kind of race (shared memory with no __syncthreads between, or device
  * memory used by different blocks), "cudaemu memcheck: kernel K" for a read one element past an
  * allocation's end or through a host pointer inside a struct argument, or "cudaemu initcheck:
- * kernel K" for a read of the half of an allocation no memset wrote; each race-free case runs here and must finish
- * with the results its kernel's definition gives (written out below by hand). Only the
- * racecheck build of the emulator (`make emu-race`) checks accesses: SKIPs in every other build. */
+ * kernel K" for a read of the half of an allocation no memset wrote (and "cudaemu initcheck:
+ * cuBLAS GEMM operand" for a GEMM on a buffer nothing wrote); each race-free case runs here and
+ * must finish with the results its kernel's definition gives (written out below by hand). Only
+ * the racecheck build of the emulator (`make emu-race`) checks accesses: SKIPs in every other
+ * build. */
 #include "tests/check.h"
 
 #if !defined(COMPACTER_CUDA_EMU) || !defined(CUDAEMU_RACECHECK)
@@ -36,6 +38,8 @@ static const struct {
     {RACE_PAST_END, "memcheck", "past_end_kernel", "a 4-byte read by block (0,0,0) thread (64,0,0)"},
     {RACE_HOST_IN_STRUCT, "memcheck", "host_in_struct_kernel", "lies in no device allocation"},
     {RACE_UNINIT_READ, "initcheck", "past_end_kernel", "by block (0,0,0) thread (32,0,0) reads device memory"},
+    /* the row-major backend gemm passes our b to cuBLAS as its A: the 16-byte allocation */
+    {RACE_UNINIT_GEMM, "initcheck", "cuBLAS GEMM operand", "(an allocation of 16 bytes), which nothing has written"},
 };
 
 /* the child's work: run the case; returning means nothing stopped it */
@@ -52,7 +56,8 @@ static void check_racy(int k) {
     int aborted = run_expecting_abort(run_racy, &k, buf, sizeof buf, how, sizeof how);
     CHECK(aborted >= 0, "pipe or fork failed");
     if (aborted < 0) return;
-    snprintf(want, sizeof want, "cudaemu %s: kernel %s:", RACY[k].check, RACY[k].kernel);
+    snprintf(want, sizeof want, "cudaemu %s: %s%s", RACY[k].check, strncmp(RACY[k].kernel, "cuBLAS", 6) ? "kernel " : "",
+             RACY[k].kernel);
     CHECK(aborted, "faulty case %d (%s): %s, want SIGABRT; its stderr: %s", k, RACY[k].kernel, how, buf);
     CHECK(strstr(buf, want) && strstr(buf, RACY[k].phrase), "faulty case %d: want \"%s\" and \"%s\" in: %s", k,
           want, RACY[k].phrase, buf);
