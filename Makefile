@@ -6,7 +6,7 @@
 #                   activation memory is poisoned for it: core/pool.c)
 #   make emu        the CUDA backend's tests on the CPU: the .cu files compiled against the CUDA
 #                   emulator (tests/cudaemu), no GPU or driver needed
-#   make emu-race   the same with the emulator's race detector (every kernel access checked)
+#   make emu-race   the same with the emulator's race, bounds and initialisation checks
 #   BUILD=dir       put objects somewhere else (lets several builds share a tree)
 
 BUILD    ?= build
@@ -207,8 +207,8 @@ emu:
 	@BUILD=build-emu bash tests/run_tests.sh $(patsubst %,build-emu/tests/%,$(EMU_TESTS))
 
 # The same tests with the emulator's race detector (tests/cudaemu/racecheck.c): every kernel's
-# loads and stores checked for races between blocks and between unsynchronised threads, and
-# for addresses outside every device allocation
+# loads and stores checked for races between blocks and between unsynchronised threads, for
+# addresses outside every device allocation and for reads of memory nothing wrote
 EMU_RACE_TESTS = test_cudaemu_racecheck $(EMU_TESTS)
 emu-race:
 	$(MAKE) BUILD=build-race CUDA=0 CUDA_EMU=1 EMU_RACE=1 all
