@@ -536,6 +536,14 @@ int prof_device_name(char *buf, size_t cap) {
     return 0;
 }
 
+int prof_memory_fresh(const struct backend *be) {
+#ifdef HAVE_CUDA
+    if (is_cuda_backend(be) && cuda_available()) return cudaprof_release_caches();
+#endif
+    (void)be;
+    return 0;
+}
+
 int prof_memory_account(struct prof_memory *out, const struct backend *be, const struct t5_model *m,
                         const struct method_instance *mi, const struct trainable *tr,
                         const struct optimizer *o, const struct exec *x) {

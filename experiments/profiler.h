@@ -191,7 +191,8 @@ struct prof_memory {
     size_t activations_extent; /* the pool's extent high water (not in accounted: the block
                                 * the device holds; minus activations = fragmentation) */
     size_t workspace;     /* cuBLAS workspace (CUDA backend only) */
-    size_t scratch;       /* the ops' scratch buffer (CUDA backend) and the exec's ones column */
+    size_t scratch;       /* the ops' scratch buffer and gemm_2level's pointer ring, once allocated
+                           * (CUDA backend), and the exec's ones column */
     size_t accounted;     /* the sum of the above */
     /* cudaMemGetInfo: total - free (includes the CUDA context, cuBLAS's own allocations and
      * the allocator's rounding); 0 without a device */
@@ -203,6 +204,12 @@ struct prof_memory {
 int prof_memory_account(struct prof_memory *out, const struct backend *be, const struct t5_model *m,
                         const struct method_instance *mi, const struct trainable *tr,
                         const struct optimizer *o, const struct exec *x);
+
+/* Before a run whose memory is measured: frees what the backend keeps from run to run for
+ * speed (the CUDA backend's gemm_2level pointer ring, 16 MiB), so that the run's figure holds
+ * what the run itself allocates and not what an earlier run in the same process did (it is
+ * allocated again when the run needs it). 0 or -1 + error. */
+int prof_memory_fresh(const struct backend *be);
 
 /* cudaMemGetInfo total - free and total (0, 0 without CUDA). 0 or -1 + error. */
 int prof_device_memory(size_t *used, size_t *total);

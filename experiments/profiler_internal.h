@@ -21,6 +21,7 @@ int cudaprof_sync_device(void); /* cudaDeviceSynchronize() */
 int cudaprof_mem_info(size_t *free_bytes, size_t *total_bytes);
 int cudaprof_device(int *ordinal, char *name, size_t cap);
 int cudaprof_scratch_bytes(size_t *bytes); /* the ops' scratch and gemm_2level's pointer ring */
+int cudaprof_release_caches(void);         /* frees gemm_2level's pointer ring (prof_memory_fresh) */
 /* events are cudaEvent_t, handled as void * from C */
 int cudaprof_event_create(void **ev);
 int cudaprof_event_record(void *ev); /* on cuda_stream() */

@@ -744,7 +744,8 @@ static int probe_batch(struct run_resources *q, const struct backend *be, struct
     c.stop_after = 1;
     c.save_path = NULL;
     c.optim.lr = 0.0;
-    int rc = trainer_run(&x, &q->m, &q->tr, &d, &c, NULL, NULL, NULL);
+    int rc = prof_memory_fresh(be);
+    if (!rc) rc = trainer_run(&x, &q->m, &q->tr, &d, &c, NULL, NULL, NULL);
     struct prof_memory pm;
     if (!rc) rc = prof_memory_account(&pm, be, &q->m, &q->mi, &q->tr, NULL, &x);
     *peak = rc ? -1 : (int64_t)(pm.accounted + 2 * (size_t)q->tr.numel * sizeof(float));
@@ -976,7 +977,7 @@ static int efficiency_one(struct runner *R, const struct run_spec *r, int index,
     }
     /* one epoch at that batch, timed; the memory figure is that epoch's own */
     double t0 = now(), t1 = t0;
-    if (!rc && !(rc = exec_init(&q.x, be))) {
+    if (!rc && !(rc = prof_memory_fresh(be)) && !(rc = exec_init(&q.x, be))) {
         q.have_exec = 1;
         rc = trainer_run(&q.x, &q.m, &q.tr, &q.train.ids, &c, NULL, NULL, NULL);
         if (!rc) rc = be->sync();

@@ -70,6 +70,8 @@ int main(void) {
 #include "tests/ref_attention.h"
 #include "core/t5_forward.h"
 #include "core/t5_model.h"
+#include "experiments/profiler.h"
+#include "experiments/profiler_internal.h"
 #include "kernels/cuda/cuda_backend.h"
 
 #define FIX "tests/fixtures/t5"
@@ -403,6 +405,18 @@ static void test_gemm_ptr_cache(void) {
         }
     }
     unsetenv("COMPACTER_GEMM_PTR_CACHE");
+    /* the ring (2,097,152 pointers, 16 MiB) is in the memory figure's scratch while allocated;
+     * prof_memory_fresh frees it, so a run's figure holds only what that run allocates */
+    cuda_shutdown(); /* the cache on again: one call allocates the ring */
+    check_op("cuda gemm_2level (cache on again)",
+             backend_gemm_2level(GPU, 0, 1, 2, 2, 2, 1.0f, da, 2, 4, 4 * INNER, db, 2, 4, 4 * INNER, 0.0f, dc[0], 2, 4,
+                                 4 * INNER, INNER, OUTER));
+    size_t with_ring = 0, fresh = 0;
+    int freed = cudaprof_scratch_bytes(&with_ring) == 0 && prof_memory_fresh(GPU) == 0 &&
+                cudaprof_scratch_bytes(&fresh) == 0 && with_ring - fresh == (size_t)2097152 * sizeof(void *);
+    CHECK(freed, "prof_memory_fresh: scratch %zu bytes with the ring, %zu after (want 16 MiB less): %s", with_ring,
+          fresh, error_message());
+    if (freed) printf("  ok prof_memory_fresh frees the pointer ring: scratch %zu -> %zu bytes\n", with_ring, fresh);
     cuda_shutdown();
     for (int j = 0; j < CALLS; j++) GPU->free(dc[j]);
     GPU->free(da), GPU->free(db);

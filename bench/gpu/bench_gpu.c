@@ -140,7 +140,7 @@ static int bench_one(const char *method, const char *prec, const struct t5_confi
     struct optim_config oc = optim_defaults(3e-4, 0, 1000000);
     if (optimizer_init(&r.o, &r.tr, &oc)) goto done;
     r.have_o = 1;
-    if (exec_init(&r.x, be)) goto done;
+    if (prof_memory_fresh(be) || exec_init(&r.x, be)) goto done; /* this method's memory only */
     r.have_x = 1;
     r.x.record = 1;
     r.x.training = 1;

@@ -64,7 +64,7 @@ int cuda_gemm_drop_bits(void);
 int cuda_gemm_ptrs(void ***arrays, const float *a, int64_t sa, int64_t osa, const float *b, int64_t sb, int64_t osb,
                    float *c, int64_t sc, int64_t osc, int inner, int outer);
 size_t cuda_gemm_ptrs_bytes(void);
-void cuda_gemm_ptrs_release(void);
+int cuda_gemm_ptrs_release(void); /* frees the ring, forgets every slot; 0 or -1 + error */
 
 /* Blocks for a grid-stride loop over n elements (n > 0). */
 unsigned cuda_ew_blocks(size_t n);

@@ -46,6 +46,8 @@ extern "C" int cudaprof_scratch_bytes(size_t *bytes) {
     return 0;
 }
 
+extern "C" int cudaprof_release_caches(void) { return cuda_gemm_ptrs_release(); }
+
 extern "C" int cudaprof_event_create(void **ev) {
     cudaEvent_t e = NULL;
     CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDefault));

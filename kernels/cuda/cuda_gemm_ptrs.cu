@@ -129,14 +129,12 @@ extern "C" void cuda_gemm_ptrs_stats(uint64_t *hits, uint64_t *misses) {
     *misses = g_misses;
 }
 
-extern "C" void cuda_gemm_ptrs_release(void) {
-    if (g_ring) {
-        cudaError_t e = cudaFree(g_ring);
-        if (e != cudaSuccess) error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
-        g_ring = NULL;
-    }
+extern "C" int cuda_gemm_ptrs_release(void) {
+    cudaError_t e = g_ring ? cudaFree(g_ring) : cudaSuccess;
+    g_ring = NULL;
     memset(g_slots, 0, sizeof g_slots);
     g_written = 0;
     g_hits = g_misses = 0;
     g_enabled = -1;
+    return e == cudaSuccess ? 0 : error_set("%s:%d: cudaFree: %s", __FILE__, __LINE__, cudaGetErrorString(e));
 }
