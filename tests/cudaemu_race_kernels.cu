@@ -108,6 +108,18 @@ static __global__ void reduce_twice_kernel(int *out) {
     }
 }
 
+/* past_end_kernel over a fresh allocation of `have` ints whose first `written` are zeroed,
+ * reading `n` of them */
+static int read_ints(int *out, int have, int written, int n) {
+    int *in = NULL;
+    CUDA_CHECK(cudaMalloc((void **)&in, (size_t)have * sizeof(int)));
+    CUDA_CHECK(cudaMemset(in, 0, (size_t)written * sizeof(int)));
+    past_end_kernel<<<1, (n + 31) / 32 * 32, 0, cuda_stream()>>>(out, in, n);
+    CUDA_CHECK_LAUNCH("past_end_kernel");
+    CUDA_CHECK(cudaFree(in));
+    return 0;
+}
+
 extern "C" int race_run(int which, int *result, int n_result) {
     enum { WORDS = 4096 };
     int *d = NULL;
@@ -126,15 +138,7 @@ extern "C" int race_run(int which, int *result, int n_result) {
     case RACE_BLOCKS_NEIGHBOUR: neighbour_kernel<<<4, 32, 0, cuda_stream()>>>(out); break;
     case RACE_BLOCKS_READ_WRITE: read_then_write_kernel<<<2, 32, 0, cuda_stream()>>>(out, data); break;
     case RACE_BLOCKS_READERS_WRITE: readers_then_write_kernel<<<2, 32, 0, cuda_stream()>>>(out, data); break;
-    case RACE_PAST_END: {
-        int *in = NULL;
-        CUDA_CHECK(cudaMalloc((void **)&in, 64 * sizeof(int)));
-        CUDA_CHECK(cudaMemset(in, 0, 64 * sizeof(int)));
-        past_end_kernel<<<1, 96, 0, cuda_stream()>>>(out, in, 65);
-        CUDA_CHECK_LAUNCH("past_end_kernel");
-        CUDA_CHECK(cudaFree(in));
-        break;
-    }
+    case RACE_PAST_END: if (read_ints(out, 64, 64, 65)) return -1; break;
     case RACE_HOST_IN_STRUCT: {
         static int *host;
         host = (int *)calloc(4, sizeof(int)); /* heap memory, never freed: the run aborts */
@@ -142,15 +146,7 @@ extern "C" int race_run(int which, int *result, int n_result) {
         host_in_struct_kernel<<<1, 32, 0, cuda_stream()>>>(out, hold);
         break;
     }
-    case RACE_UNINIT_READ: {
-        int *in = NULL;
-        CUDA_CHECK(cudaMalloc((void **)&in, 64 * sizeof(int)));
-        CUDA_CHECK(cudaMemset(in, 0, 32 * sizeof(int)));
-        past_end_kernel<<<1, 64, 0, cuda_stream()>>>(out, in, 64);
-        CUDA_CHECK_LAUNCH("past_end_kernel");
-        CUDA_CHECK(cudaFree(in));
-        break;
-    }
+    case RACE_UNINIT_READ: if (read_ints(out, 64, 32, 64)) return -1; break;
     case RACE_UNINIT_GEMM: { /* out[0..4) = A [2x2] x B [2x2]: A zeros, B never written */
         float *b = NULL;
         CUDA_CHECK(cudaMalloc((void **)&b, 4 * sizeof(float)));

@@ -405,12 +405,13 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem, cudaStre
 }
 
 /* ---------------------------------------------------------------- device and memory */
-struct allocation {
-    char *p;
-    size_t bytes;
-};
-static struct allocation *g_allocs;
+static struct emu_allocation *g_allocs; /* sorted by p */
 static size_t g_nallocs, g_cap_allocs, g_allocated, g_peak, g_failed_allocs;
+/* the allocations of the latest lookups (a kernel reads x and b and writes y, in turn: the
+ * race detector looks up every access) */
+#define RECENT 4
+static size_t g_recent[RECENT];
+static unsigned g_recent_next;
 static size_t g_memory = 0; /* the emulated device's memory (CUDAEMU_MEMORY_MB, default 8 GiB) */
 
 static size_t device_memory(void) {
@@ -475,7 +476,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     }
     if (g_nallocs == g_cap_allocs) {
         size_t cap = g_cap_allocs ? 2 * g_cap_allocs : 256;
-        struct allocation *a = realloc(g_allocs, cap * sizeof *a);
+        struct emu_allocation *a = realloc(g_allocs, cap * sizeof *a);
         if (!a) return fail(cudaErrorMemoryAllocation);
         g_allocs = a;
         g_cap_allocs = cap;
@@ -483,37 +484,50 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     char *m = aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
     if (!m) return fail(cudaErrorMemoryAllocation);
     memset(m, 0xff, bytes); /* NaN as floats: a kernel that reads what nobody wrote shows it */
-    g_allocs[g_nallocs].p = m;
-    g_allocs[g_nallocs].bytes = bytes;
-    g_nallocs++;
+    size_t i = g_nallocs++;
+    for (; i > 0 && g_allocs[i - 1].p > m; i--) g_allocs[i] = g_allocs[i - 1];
+    g_allocs[i] = (struct emu_allocation){m, bytes, NULL, NULL};
+    memset(g_recent, 0xff, sizeof g_recent);
     g_allocated += bytes;
     if (g_allocated > g_peak) g_peak = g_allocated;
-    emu_race_alloc(m, bytes);
     *p = m;
     return cudaSuccess;
 }
 
 cudaError_t cudaFree(void *p) {
     if (!p) return cudaSuccess;
-    for (size_t i = g_nallocs; i-- > 0;)
-        if (g_allocs[i].p == p) {
-            g_allocated -= g_allocs[i].bytes;
-            emu_race_free(p);
-            free(p);
-            g_allocs[i] = g_allocs[--g_nallocs];
-            return cudaSuccess;
-        }
-    return fail(cudaErrorInvalidDevicePointer);
+    struct emu_allocation *a = emu_allocation_below(p);
+    if (!a || a->p != (char *)p) return fail(cudaErrorInvalidDevicePointer);
+    g_allocated -= a->bytes;
+    emu_race_forget(a);
+    free(p);
+    memmove(a, a + 1, (size_t)(g_allocs + --g_nallocs - a) * sizeof *a);
+    memset(g_recent, 0xff, sizeof g_recent);
+    return cudaSuccess;
 }
 
-/* 1 when [p, p + bytes) lies inside one allocation */
+struct emu_allocation *emu_allocation_below(const void *p) {
+    const char *c = p;
+    for (int j = 0; j < RECENT; j++) { /* inside one: no other starts between it and c */
+        size_t k = g_recent[j];
+        if (k < g_nallocs && c >= g_allocs[k].p && c < g_allocs[k].p + g_allocs[k].bytes) return &g_allocs[k];
+    }
+    if (!g_nallocs || c < g_allocs[0].p) return NULL;
+    size_t lo = 0, hi = g_nallocs;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g_allocs[mid].p <= c) lo = mid;
+        else hi = mid;
+    }
+    g_recent[g_recent_next++ % RECENT] = lo;
+    return &g_allocs[lo];
+}
+
+/* 1 when [p, p + bytes) lies inside one allocation (p may be its end when bytes is 0) */
 static int is_device(const void *p, size_t bytes) {
     const char *c = p;
-    for (size_t i = 0; i < g_nallocs; i++)
-        if (c >= g_allocs[i].p && c <= g_allocs[i].p + g_allocs[i].bytes &&
-            bytes <= (size_t)(g_allocs[i].p + g_allocs[i].bytes - c))
-            return 1;
-    return 0;
+    const struct emu_allocation *a = emu_allocation_below(p);
+    return a && c <= a->p + a->bytes && bytes <= (size_t)(a->p + a->bytes - c);
 }
 
 void emu_check_pointer_arg(const char *kernel, int position, int is_pointer, const void *slot) {

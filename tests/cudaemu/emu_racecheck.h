@@ -1,14 +1,27 @@
-/* emu_racecheck.h: what the emulator's scheduler (cudaemu.c) tells the race detector
- * (racecheck.c) about the kernel it runs. Called in every emulator build; only the racecheck
- * build (`make emu-race`: kernels compiled with -fsanitize=thread) records accesses. */
+/* emu_racecheck.h: between the emulator's runtime (cudaemu.c, cublasemu.c) and its race,
+ * bounds and initialisation checker (racecheck.c): the device allocation table they share and
+ * what the scheduler tells the checker about the kernel it runs. Called in every emulator
+ * build; only the racecheck build (`make emu-race`: kernels compiled with -fsanitize=thread)
+ * records accesses. */
 #ifndef COMPACTER_EMU_RACECHECK_H
 #define COMPACTER_EMU_RACECHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-void emu_race_alloc(void *p, size_t bytes); /* cudaMalloc */
-void emu_race_free(void *p);                /* cudaFree */
+/* A device allocation, in cudaemu.c's table (sorted by p); shadow and init belong to
+ * racecheck.c, which fills them at the first access and frees them in emu_race_forget. */
+struct emu_allocation {
+    char *p;
+    size_t bytes;
+    void *shadow; /* racecheck's cells, a mapping of emu_race_shadow_bytes(bytes) */
+    uint8_t *init; /* initcheck: a bit per 2-byte unit written since cudaMalloc */
+};
+/* cudaemu.c: the allocation starting closest at or below p (a candidate: p may lie past its
+ * end), or NULL */
+struct emu_allocation *emu_allocation_below(const void *p);
+
+void emu_race_forget(struct emu_allocation *a); /* cudaFree: racecheck's memory for a goes */
 void emu_race_launch(const char *kernel);   /* a launch begins */
 void emu_race_launch_end(void);
 void emu_race_block(uint32_t linear_block); /* a block begins (its shared memory is new) */

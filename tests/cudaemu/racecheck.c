@@ -48,23 +48,10 @@ struct rc_cell {
     struct rc_rec w, r1, r2;
 };
 
-struct rc_alloc {
-    char *p;
-    size_t bytes;
-    struct rc_cell *shadow; /* mapped at the first access inside a kernel */
-    size_t shadow_bytes;
-    uint8_t *init; /* initcheck: a bit per 2-byte unit written since cudaMalloc (lazily) */
-};
-
-static struct rc_alloc *g_allocs; /* sorted by p */
-static size_t g_n, g_cap;
-/* the allocations of the latest lookups (a kernel reads x and b and writes y, in turn) */
-#define RC_RECENT 4
-static size_t g_recent[RC_RECENT];
-static unsigned g_recent_next;
+/* device allocations: cudaemu.c's table (struct emu_allocation); their cells are mapped at
+ * the first access inside a kernel, their initcheck bits allocated at the first use */
 
 static struct rc_cell *g_shared_shadow;
-static size_t g_shared_units;
 
 static int g_in_kernel;
 static const char *g_launch_fp; /* emu_race_launch's frame, below the launching function's */
@@ -86,34 +73,14 @@ static void *map_zeroed(size_t bytes) {
     return m;
 }
 
-void emu_race_alloc(void *p, size_t bytes) {
-    if (g_n == g_cap) {
-        size_t cap = g_cap ? 2 * g_cap : 256;
-        struct rc_alloc *a = realloc(g_allocs, cap * sizeof *a);
-        if (!a) die("out of host memory");
-        g_allocs = a;
-        g_cap = cap;
-    }
-    size_t i = g_n;
-    while (i > 0 && g_allocs[i - 1].p > (char *)p) {
-        g_allocs[i] = g_allocs[i - 1];
-        i--;
-    }
-    g_allocs[i] = (struct rc_alloc){(char *)p, bytes, NULL, 0, NULL};
-    g_n++;
-    memset(g_recent, 0, sizeof g_recent);
-}
+/* the cells of an allocation of `bytes`: one per 2-byte unit */
+static size_t shadow_bytes(size_t bytes) { return (bytes + 1) / 2 * sizeof(struct rc_cell); }
 
-void emu_race_free(void *p) {
-    for (size_t i = 0; i < g_n; i++)
-        if (g_allocs[i].p == p) {
-            if (g_allocs[i].shadow) munmap(g_allocs[i].shadow, g_allocs[i].shadow_bytes);
-            free(g_allocs[i].init);
-            memmove(g_allocs + i, g_allocs + i + 1, (g_n - i - 1) * sizeof *g_allocs);
-            g_n--;
-            memset(g_recent, 0, sizeof g_recent);
-            return;
-        }
+void emu_race_forget(struct emu_allocation *a) {
+    if (a->shadow) munmap(a->shadow, shadow_bytes(a->bytes));
+    free(a->init);
+    a->shadow = NULL;
+    a->init = NULL;
 }
 
 void emu_race_launch(const char *kernel) {
@@ -142,21 +109,9 @@ void emu_race_barrier(void) {
 void emu_race_warp_sync(uint32_t warp) { g_warp_sync[warp & 31] = ++g_now; }
 
 /* the device allocation holding a, or NULL */
-static struct rc_alloc *find_alloc(const char *a) {
-    for (int j = 0; j < RC_RECENT; j++) {
-        size_t k = g_recent[j];
-        if (k < g_n && a >= g_allocs[k].p && a < g_allocs[k].p + g_allocs[k].bytes) return &g_allocs[k];
-    }
-    if (!g_n) return NULL;
-    size_t lo = 0, hi = g_n; /* the last allocation starting at or below a */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (g_allocs[mid].p <= a) lo = mid;
-        else hi = mid;
-    }
-    if (!(a >= g_allocs[lo].p && a < g_allocs[lo].p + g_allocs[lo].bytes)) return NULL;
-    g_recent[g_recent_next++ % RC_RECENT] = lo;
-    return &g_allocs[lo];
+static struct emu_allocation *find_alloc(const void *a) {
+    struct emu_allocation *al = emu_allocation_below(a);
+    return al && (const char *)a < al->p + al->bytes ? al : NULL;
 }
 
 /* ---------------------------------------------------------------- initcheck */
@@ -169,20 +124,20 @@ enum { RC_INITCHECK = 1 };
 enum { RC_INITCHECK = 0 };
 #endif
 
-static uint8_t *init_bits(struct rc_alloc *al) {
+static uint8_t *init_bits(struct emu_allocation *al) {
     if (!al->init && !(al->init = calloc((al->bytes / 2 + 8) / 8, 1))) die("out of host memory");
     return al->init;
 }
 
 /* the 2-byte units of [p, p + bytes) in al: [*u0, *u1) */
-static void unit_span(const struct rc_alloc *al, const char *p, size_t bytes, size_t *u0, size_t *u1) {
+static void unit_span(const struct emu_allocation *al, const char *p, size_t bytes, size_t *u0, size_t *u1) {
     const char *end = p + bytes < al->p + al->bytes ? p + bytes : al->p + al->bytes;
     *u0 = (size_t)(p - al->p) / 2;
     *u1 = (size_t)(end - al->p + 1) / 2;
 }
 
 void emu_race_mark_init(const void *p, size_t bytes) {
-    struct rc_alloc *al = RC_INITCHECK && bytes ? find_alloc(p) : NULL;
+    struct emu_allocation *al = RC_INITCHECK && bytes ? find_alloc(p) : NULL;
     if (!al) return;
     uint8_t *bits = init_bits(al);
     size_t u, u1;
@@ -195,7 +150,7 @@ void emu_race_mark_init(const void *p, size_t bytes) {
     for (; u < u1; u++) bits[u >> 3] |= (uint8_t)(1u << (u & 7));
 }
 
-static void report_uninit(const struct rc_alloc *al, size_t unit, const char *who) {
+static void report_uninit(const struct emu_allocation *al, size_t unit, const char *who) {
     fprintf(stderr,
             "cudaemu initcheck: %s reads device memory %p + %zu bytes (an allocation of %zu bytes), which "
             "nothing has written since cudaMalloc\n",
@@ -204,7 +159,7 @@ static void report_uninit(const struct rc_alloc *al, size_t unit, const char *wh
 }
 
 void emu_race_check_init(const void *p, size_t bytes, const char *what) {
-    struct rc_alloc *al = RC_INITCHECK && bytes ? find_alloc(p) : NULL;
+    struct emu_allocation *al = RC_INITCHECK && bytes ? find_alloc(p) : NULL;
     if (!al) return;
     const uint8_t *bits = init_bits(al);
     size_t u, u1;
@@ -216,14 +171,11 @@ void emu_race_check_init(const void *p, size_t bytes, const char *what) {
 /* the cell of the 2-byte unit at a; NULL for the host memory a kernel may use here (its
  * locals and arguments, the program's variables), and NULL with *invalid = 1 for any other
  * address: outside every device allocation (past an end, freed, or a host pointer) */
-static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, struct rc_alloc **in,
+static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, struct emu_allocation **in,
                                int *invalid) {
     char *s0 = __start_emu_shared, *s1 = __stop_emu_shared;
     if (s0 && a >= s0 && a < s1) {
-        if (!g_shared_shadow) {
-            g_shared_units = (size_t)(s1 - s0 + 1) / 2;
-            g_shared_shadow = map_zeroed(g_shared_units * sizeof *g_shared_shadow);
-        }
+        if (!g_shared_shadow) g_shared_shadow = map_zeroed(shadow_bytes((size_t)(s1 - s0)));
         *tag = g_block_run;
         *shared = 1;
         return &g_shared_shadow[(size_t)(a - s0) / 2];
@@ -236,19 +188,16 @@ static struct rc_cell *cell_of(const char *a, uint32_t *tag, int *shared, struct
     const char *fp = __builtin_frame_address(0);
     if ((a >= fp && a < fp + ((size_t)16 << 10)) || (a >= g_launch_fp && a < g_launch_fp + ((size_t)1 << 20)))
         return NULL;
-    struct rc_alloc *al = find_alloc(a);
+    struct emu_allocation *al = find_alloc(a);
     if (!al) {
         *invalid = 1;
         return NULL;
     }
-    if (!al->shadow) {
-        al->shadow_bytes = (al->bytes + 1) / 2 * sizeof *al->shadow;
-        al->shadow = map_zeroed(al->shadow_bytes);
-    }
+    if (!al->shadow) al->shadow = map_zeroed(shadow_bytes(al->bytes));
     *tag = g_launch;
     *shared = 0;
     *in = al;
-    return &al->shadow[(size_t)(a - al->p) / 2];
+    return (struct rc_cell *)al->shadow + (size_t)(a - al->p) / 2;
 }
 
 /* 1 when the recorded access happens before the running thread's current access */
@@ -266,7 +215,7 @@ static void coords(char *out, size_t cap, uint32_t block, uint32_t tid) {
              block / (g.x * g.y), tid % b.x, tid / b.x % b.y, tid / (b.x * b.y));
 }
 
-static void report(const char *a, size_t size, int write, int shared, const struct rc_alloc *al,
+static void report(const char *a, size_t size, int write, int shared, const struct emu_allocation *al,
                    struct rc_rec other, int other_write) {
     char me[96], them[96], where[128];
     coords(me, sizeof me, g_block, g_tid);
@@ -290,9 +239,7 @@ static void report(const char *a, size_t size, int write, int shared, const stru
 static void report_invalid(const char *a, size_t size, int write) {
     char me[96], near[160] = "";
     coords(me, sizeof me, g_block, g_tid);
-    const struct rc_alloc *below = NULL; /* the allocation starting closest below a */
-    for (size_t i = 0; i < g_n; i++)
-        if (g_allocs[i].p <= a && (!below || g_allocs[i].p > below->p)) below = &g_allocs[i];
+    const struct emu_allocation *below = emu_allocation_below(a);
     if (below)
         snprintf(near, sizeof near, ": %zu bytes past the end of the allocation at %p of %zu bytes",
                  (size_t)(a - (below->p + below->bytes)), (void *)below->p, below->bytes);
@@ -310,7 +257,7 @@ static void rc_access(const void *addr, size_t size, int write) {
         const char *a = (const char *)(u << 1);
         uint32_t tag;
         int shared;
-        struct rc_alloc *al = NULL;
+        struct emu_allocation *al = NULL;
         int invalid = 0;
         struct rc_cell *c = cell_of(a, &tag, &shared, &al, &invalid);
         if (invalid) report_invalid(a, size, write);
