@@ -55,8 +55,16 @@ int archive_unpack(const char *archive_path, const char *dest_dir) {
     struct archive_entry *e;
     int r;
     while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        if (!name || is_junk(name)) continue;
+        const char *entry_name = archive_entry_pathname(e);
+        if (!entry_name || is_junk(entry_name)) continue;
+        /* a copy: archive_entry_set_pathname below frees the entry's own string, and the
+         * error messages after it name the entry */
+        char name[4096];
+        if (strlen(entry_name) >= sizeof name) {
+            error_set("%s: entry name too long: %.200s...", archive_path, entry_name);
+            goto done;
+        }
+        strcpy(name, entry_name);
         if (unsafe_name(name)) {
             error_set("%s: refusing entry '%s' (outside the destination)", archive_path, name);
             goto done;

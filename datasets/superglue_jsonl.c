@@ -193,13 +193,15 @@ static int load_record(struct ctx *c, const struct task *t, json_t *o, struct ex
                       c->path, c->line, i);
             goto done;
         }
-        json_int_t a = json_integer_value(s), b = json_integer_value(en) + 1;
-        if (a < 0 || b < a || (size_t)b > ncp) {
-            error_set("file %s: line %ld: field passage.entities[%zu]: span [%lld, %lld) outside "
+        /* end is inclusive; checked before the + 1, which INT64_MAX would overflow */
+        json_int_t a = json_integer_value(s), e = json_integer_value(en);
+        if (a < 0 || e < a - 1 || e >= (json_int_t)ncp) {
+            error_set("file %s: line %ld: field passage.entities[%zu]: span [%lld, %lld] outside "
                       "the passage (%zu characters)",
-                      c->path, c->line, i, (long long)a, (long long)b, ncp);
+                      c->path, c->line, i, (long long)a, (long long)e, ncp);
             goto done;
         }
+        json_int_t b = e + 1;
         size_t b0 = off[a], b1 = off[b];
         if (!(ev[n_ent] = strndup(text + b0, b1 - b0))) {
             oom(c);

@@ -4,8 +4,9 @@
  * QNLI/, MRPC built from the raw corpus + dev ids like download_glue_data.py, a SuperGLUE zip
  * -> data/superglue/CB/ (jsonl), a zip-slip archive refused, a wrong top folder, a checksum
  * mismatch, an unreachable mirror (the message says where to put files by hand), and
- * --data-dir with a classic glue_data/ folder. */
+ * --data-dir with a classic glue_data/ folder; and a zip entry that fails its CRC. */
 #include "core/error.h"
+#include "datasets/archive_unpack.h"
 #include "datasets/download_tasks.h"
 #include "datasets/sha256.h"
 #include "tests/check.h"
@@ -29,6 +30,41 @@ static void pin(enum download_source s, const char *file, const char *path) {
     if (sha256_file(path, shas[k], &size) != 0 || dataset_pin_override(s, file, size, shas[k]) != 0)
         fprintf(stderr, "pin %s: %s\n", file, error_message());
     k++;
+}
+
+/* A stored (uncompressed) zip entry with one byte changed fails its CRC: the error names the
+ * archive and the entry (the name was read after libarchive had freed it; found by
+ * test_fuzz_inputs under ASan). */
+static void check_corrupt_entry(const char *tmp) {
+    char zip[400], dest[400];
+    snprintf(zip, sizeof zip, "%s/corrupt.zip", tmp);
+    snprintf(dest, sizeof dest, "%s/corrupt-out", tmp);
+    const char *body = "index\tsentence1\tsentence2\tlabel\n0\tA dog.\tAn animal.\tentailment\n";
+    struct archive *a = archive_write_new();
+    archive_write_set_format_zip(a);
+    archive_write_set_format_option(a, "zip", "compression", "store");
+    int ok = archive_write_open_filename(a, zip) == ARCHIVE_OK;
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "RTE/train.tsv");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)strlen(body));
+    ok = ok && archive_write_header(a, e) == ARCHIVE_OK && archive_write_data(a, body, strlen(body)) == (la_ssize_t)strlen(body);
+    archive_entry_free(e);
+    ok = archive_write_close(a) == ARCHIVE_OK && ok;
+    archive_write_free(a);
+    /* "A dog." -> "A dug." inside the stored data */
+    FILE *f = fopen(zip, "r+b");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    char *at = memmem(buf, n, "A dog.", 6);
+    ok = ok && at && fseek(f, (long)(at - buf) + 3, SEEK_SET) == 0 && fputc('u', f) == 'u';
+    if (f) fclose(f);
+    mkdir_p(dest);
+    error_clear();
+    int rc = archive_unpack(zip, dest);
+    CHECK(ok && rc == -1 && strstr(error_message(), "corrupt.zip: corrupt entry RTE/train.tsv"),
+          "corrupt entry: rc %d, '%s'", rc, error_message());
 }
 
 int main(void) {
@@ -178,6 +214,8 @@ int main(void) {
     snprintf(p, sizeof p, "%s/SST-2", gd);
     CHECK(rc == 0 && !strcmp(dir, p), "--data-dir: %s (%s)", dir, error_message());
     task_data_set_user_dir(NULL);
+
+    check_corrupt_entry(tmp);
 
     server_stop(&srv);
     remove_tree(tmp);

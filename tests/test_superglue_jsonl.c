@@ -116,6 +116,11 @@ static void check_bad(void) {
         {"unknown_label.jsonl",
          "boolq",
          {"unknown_label.jsonl", "line 1", "field question: missing"}},
+        /* an inclusive end of INT64_MAX: its + 1 overflowed (UBSan, found by test_fuzz_inputs) */
+        {"record_span_overflow.jsonl",
+         "record",
+         {"record_span_overflow.jsonl", "line 1",
+          "field passage.entities[0]: span [0, 9223372036854775807] outside the passage (23 characters)"}},
     };
     check_bad_inputs(cases, sizeof cases / sizeof cases[0]);
 }
