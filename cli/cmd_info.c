@@ -34,7 +34,7 @@ int cmd_info(int argc, char **argv) {
     }
     printf("model            %s\n", dir);
     printf("family           %s\n", c.gated ? "T5 v1.1 / flan (gated FFN, untied head)" : "T5 v1.0");
-    if (c.gated != !c.tied) printf("note             %s\n", c.tied ? "tied head with gated FFN" : "untied head with ReLU FFN");
+    if (c.gated != !c.tied && (loaded || !c.tie_from_weights)) printf("note             %s\n", c.tied ? "tied head with gated FFN" : "untied head with ReLU FFN");
     printf("vocab_size       %d\n", c.vocab_size);
     printf("d_model          %d\n", c.d_model);
     printf("d_kv x heads     %d x %d\n", c.d_kv, c.num_heads);
@@ -43,7 +43,9 @@ int cmd_info(int argc, char **argv) {
     printf("position buckets %d (max distance %d)\n", c.num_buckets, c.max_distance);
     printf("layer_norm_eps   %g\n", (double)c.layer_norm_eps);
     printf("dropout_rate     %g\n", (double)c.dropout_rate);
-    printf("tied lm_head     %s\n", c.tied ? "yes (decoder output scaled by d_model^-0.5)" : "no");
+    printf("tied lm_head     %s\n", !loaded && c.tie_from_weights ? "if the checkpoint's lm_head.weight is absent or equals shared.weight (a transformers 5 config)"
+                                    : c.tied ? "yes" : "no");
+    printf("head input scale %s\n", t5_head_scaled(&c) ? "d_model^-0.5" : "none");
     printf("parameters       %lld\n", (long long)t5_config_param_count(&c));
     if (loaded) {
         printf("tensors          %d loaded\n", m.n_params);

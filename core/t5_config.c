@@ -34,7 +34,7 @@ const char *t5_ffn_name(enum t5_ffn_kind k) {
     switch (k) {
     case T5_FFN_RELU: return "relu";
     case T5_FFN_GATED_GELU: return "gated-gelu";
-    case T5_FFN_GELU: return "gelu";
+    case T5_FFN_GELU: return "gelu_new";
     case T5_FFN_GATED_RELU: return "gated-relu";
     }
     return "?";
@@ -110,10 +110,15 @@ int t5_config_load(struct t5_config *c, const char *path) {
     const char *ffs = json_is_string(ff) ? json_string_value(ff) : "relu";
     if (!strcmp(ffs, "relu")) c->ffn = T5_FFN_RELU;
     else if (!strcmp(ffs, "gated-gelu")) c->ffn = T5_FFN_GATED_GELU;
-    else if (!strcmp(ffs, "gelu") || !strcmp(ffs, "gelu_new")) c->ffn = T5_FFN_GELU;
+    else if (!strcmp(ffs, "gelu_new")) c->ffn = T5_FFN_GELU;
     else if (!strcmp(ffs, "gated-relu")) c->ffn = T5_FFN_GATED_RELU;
-    else {
-        error_set("%s: field 'feed_forward_proj': unsupported value '%s' (relu, gated-gelu, gelu, gated-relu)", path, ffs);
+    else if (!strcmp(ffs, "gelu")) { /* transformers maps it to the erf form, not gelu_new */
+        error_set("%s: field 'feed_forward_proj': 'gelu' is the exact (erf) GELU in transformers, which this program "
+                  "does not implement; it has 'gelu_new' (the tanh approximation T5 v1.1 uses), 'gated-gelu', "
+                  "'relu' and 'gated-relu'", path);
+        goto out;
+    } else {
+        error_set("%s: field 'feed_forward_proj': unsupported value '%s' (relu, gated-gelu, gelu_new, gated-relu)", path, ffs);
         goto out;
     }
     c->gated = c->ffn == T5_FFN_GATED_GELU || c->ffn == T5_FFN_GATED_RELU;
@@ -123,6 +128,15 @@ int t5_config_load(struct t5_config *c, const char *path) {
         goto out;
     }
     c->tied = tie && json_is_boolean(tie) ? json_is_true(tie) : 1;
+    json_t *scale = json_object_get(root, "scale_decoder_outputs");
+    if (scale && !json_is_null(scale) && !json_is_boolean(scale)) {
+        error_set("%s: field 'scale_decoder_outputs' is not true or false", path);
+        goto out;
+    }
+    if (json_is_boolean(scale)) { /* transformers 5 */
+        c->head_scale = json_is_true(scale) ? T5_HEAD_SCALE_ON : T5_HEAD_SCALE_OFF;
+        c->tie_from_weights = 1;
+    }
     rc = 0;
 out:
     json_decref(root);

@@ -1,5 +1,7 @@
 /* t5_config.h: a T5 configuration read from a Hugging Face config.json, covering v1.0
- * (ReLU FFN, tied head scaled by d^-0.5) and v1.1/flan (gated-GELU, untied head). */
+ * (ReLU FFN, tied head scaled by d^-0.5) and v1.1/flan (gated-GELU, untied head), as saved by
+ * transformers 4 or by transformers 5 (which always writes tie_word_embeddings true and keeps
+ * the scaling in scale_decoder_outputs; the checkpoint then says whether the head is tied). */
 #ifndef COMPACTER_T5_CONFIG_H
 #define COMPACTER_T5_CONFIG_H
 
@@ -15,9 +17,21 @@ struct t5_config {
     float layer_norm_eps, dropout_rate;
     enum t5_ffn_kind ffn;
     int gated;  /* wi_0/wi_1 */
-    int tied;   /* tie_word_embeddings: lm_head = shared, input scaled by d^-0.5 */
+    int tied;   /* lm_head = shared (tie_word_embeddings; see tie_from_weights) */
+    int head_scale; /* the decoder output is scaled by d^-0.5 before the head: T5_HEAD_SCALE_IF_TIED
+                       (transformers 4: tie_word_embeddings decides), _ON or _OFF
+                       (transformers 5's scale_decoder_outputs); read it with t5_head_scaled */
+    int tie_from_weights; /* a transformers 5 config (scale_decoder_outputs present), whose
+                             tie_word_embeddings is always true: t5_model_load unties the head
+                             when the checkpoint's lm_head.weight differs from shared.weight */
     int pad_id, eos_id, decoder_start_id;
 };
+
+enum { T5_HEAD_SCALE_IF_TIED = 0, T5_HEAD_SCALE_ON, T5_HEAD_SCALE_OFF };
+
+static inline int t5_head_scaled(const struct t5_config *c) {
+    return c->head_scale == T5_HEAD_SCALE_IF_TIED ? c->tied : c->head_scale == T5_HEAD_SCALE_ON;
+}
 
 /* Parse path (config.json). Unknown feed_forward_proj, missing or wrong-typed fields and
  * values the model cannot run with (ids outside the vocabulary, too few position buckets,

@@ -123,7 +123,7 @@ struct tensor *t5_decode(struct exec *x, const struct t5_model *m, struct tensor
     sc = exec_scope_begin(x);
     struct tensor *in = h;
     h = op_dropout(x, t5_norm(x, m, fin, h, m->dec_final_ln), p);
-    if (c->tied) h = op_scale(x, h, t5_tied_head_scale(c->d_model));
+    if (t5_head_scaled(c)) h = op_scale(x, h, t5_tied_head_scale(c->d_model));
     /* a tied head stays the original embedding even under re-parameterisation: the
      * reference's Intrinsic-SAID keeps lm_head pointing at the frozen original */
     struct tensor *w = c->tied ? m->lm_head : t5_param(x, m, m->lm_head);

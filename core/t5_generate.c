@@ -101,7 +101,7 @@ int t5_generate_greedy(struct exec *x, const struct t5_model *m, int batch, int 
         }
         struct t5_site fin = {T5_DECODER, -1, T5_FINAL, T5_NO_PROJ}, head = {T5_DECODER, -1, T5_HEAD, T5_LM_HEAD};
         h = t5_norm(x, m, fin, h, m->dec_final_ln);
-        if (c->tied) h = op_scale(x, h, t5_tied_head_scale(c->d_model));
+        if (t5_head_scaled(c)) h = op_scale(x, h, t5_tied_head_scale(c->d_model));
         struct tensor *w = c->tied ? m->lm_head : t5_param(x, m, m->lm_head);
         const struct t5_hooks *hk = m->hooks;
         struct tensor *logits = hk && hk->linear ? hk->linear(hk->ctx, x, &head, h, w) : op_linear(x, h, w);

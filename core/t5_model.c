@@ -358,22 +358,76 @@ static int list_shards(const char *dir, char ***out, int *n_out) {
     return 0;
 }
 
+/* The first tensor named `name` in the shards, opened into *f (closed by the caller); NULL
+ * when none holds it (f then closed) or on error (*err = -1). */
+static const struct st_tensor *find_in_shards(const char *dir, char **shards, int n_shards, const char *name,
+                                              struct st_file *f, int *err) {
+    char path[4096];
+    for (int s = 0; s < n_shards; s++) {
+        snprintf(path, sizeof path, "%s/%s", dir, shards[s]);
+        if (st_open(f, path)) {
+            *err = -1;
+            return NULL;
+        }
+        const struct st_tensor *t = st_find(f, name);
+        if (t) return t;
+        st_close(f);
+    }
+    return NULL;
+}
+
+/* A tensor of the shards as f32 (malloc'd), NULL when absent (*err stays 0) or on error. */
+static float *read_from_shards(const char *dir, char **shards, int n_shards, const char *name, int64_t *n, int *err) {
+    struct st_file f;
+    const struct st_tensor *t = find_in_shards(dir, shards, n_shards, name, &f, err);
+    if (!t) return NULL;
+    *n = st_numel(t);
+    float *v = malloc(sizeof(float) * (size_t)(*n > 0 ? *n : 1));
+    if (!v) {
+        *err = error_set("out of memory reading %s from %s", name, dir);
+    } else if (st_read_f32(&f, t, v)) {
+        free(v);
+        v = NULL;
+        *err = -1;
+    }
+    st_close(&f);
+    return v;
+}
+
+/* transformers 5 writes tie_word_embeddings true for every T5 and ties the head only when the
+ * checkpoint's lm_head.weight is absent or equal to shared.weight (a v1.1 model it loaded
+ * untied and saved again keeps both): the same decision here. */
+static int untie_if_checkpoint_differs(const char *dir, char **shards, int n_shards, struct t5_config *c) {
+    int err = 0;
+    int64_t n_head = 0, n_shared = 0;
+    float *head = read_from_shards(dir, shards, n_shards, "lm_head.weight", &n_head, &err), *shared = NULL;
+    static const char *const names[] = {"shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"};
+    for (int k = 0; head && !err && !shared && k < 3; k++) shared = read_from_shards(dir, shards, n_shards, names[k], &n_shared, &err);
+    if (head && !err && !(shared && n_shared == n_head && !memcmp(head, shared, sizeof(float) * (size_t)n_head))) c->tied = 0;
+    free(head);
+    free(shared);
+    return err;
+}
+
 int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be) {
     char path[4096];
     struct t5_config c;
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!file_exists(path)) return error_set("%s: missing (is %s a Hugging Face model folder?)", path, dir);
     if (t5_config_load(&c, path)) return -1;
-    if (t5_model_create(m, &c, be)) return error_wrap("%s: ", path); /* sizes the file asks for */
     char **shards = NULL;
     int n_shards = 0;
-    if (list_shards(dir, &shards, &n_shards)) {
-        t5_model_free(m);
+    if (list_shards(dir, &shards, &n_shards)) return -1;
+    int rc = c.tie_from_weights ? untie_if_checkpoint_differs(dir, shards, n_shards, &c) : 0;
+    if (!rc && t5_model_create(m, &c, be)) rc = error_wrap("%s: ", path); /* sizes the file asks for */
+    if (rc) {
+        for (int s = 0; s < n_shards; s++) free(shards[s]);
+        free(shards);
         return -1;
     }
     char *found = calloc((size_t)m->n_params, 1);
     float *host = malloc((size_t)m->n_elements * sizeof(float));
-    int rc = (!found || !host) ? error_set("out of memory loading %s", dir) : 0;
+    rc = (!found || !host) ? error_set("out of memory loading %s", dir) : 0;
     for (int s = 0; s < n_shards && !rc; s++) {
         struct st_file f;
         snprintf(path, sizeof path, "%s/%s", dir, shards[s]);

@@ -2,7 +2,8 @@
  * must end with a non-zero exit (no signal), ONE error line naming the file and the field
  * (or flag), and nothing written before damaged or left half-written. Cases not covered by
  * the other tests (test_safetensors, test_experiment, test_glue_tsv, test_runner, ...):
- *  - config.json: wrong-typed feed_forward_proj / tie_word_embeddings, sizes below their
+ *  - config.json: wrong-typed feed_forward_proj / tie_word_embeddings / scale_decoder_outputs,
+ *    feed_forward_proj "gelu" (erf GELU, not implemented), sizes below their
  *    minimum named one by one, token ids outside the vocabulary, too few position buckets
  *    or a max distance the bucket formula divides by zero with (generate crashed), negative
  *    layer_norm_epsilon / dropout_rate, sizes too large to allocate (a double free);
@@ -180,6 +181,9 @@ static void config_cases(void) {
     } info[] = {
         {"ffn-type", "feed_forward_proj", "7", "'feed_forward_proj' is not a string"},
         {"tie-type", "tie_word_embeddings", "\"no\"", "'tie_word_embeddings'"},
+        {"scale-type", "scale_decoder_outputs", "1", "'scale_decoder_outputs' is not true or false"},
+        /* transformers' "gelu" is the erf form; only gelu_new (tanh) is implemented */
+        {"ffn-gelu", "feed_forward_proj", "\"gelu\"", "'gelu' is the exact (erf) GELU"},
         {"dkv0", "d_kv", "0", "'d_kv' is 0"},
         {"buckets1", "relative_attention_num_buckets", "1", "'relative_attention_num_buckets'"},
         {"pad5000", "pad_token_id", "5000", "'pad_token_id'"},

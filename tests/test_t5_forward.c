@@ -1,7 +1,8 @@
 /* test_t5_forward.c: the T5 forward pass against Hugging Face transformers on the tiny
  * fixture models of both families (tools/make_fixtures.py): encoder states and logits
  * within |a-b| <= 1e-5 + 1e-4|b|, loss within 1e-5 relative, greedy ids identical;
- * bf16, f16 and sharded checkpoints load and give HF's logits for those weights. */
+ * bf16, f16 and sharded checkpoints load and give HF's logits for those weights; so do
+ * checkpoints saved by transformers 5 (tied or untied head, scaled or not). */
 #include "tests/check.h"
 
 #include "core/error.h"
@@ -137,8 +138,45 @@ static void run_family(const char *fam) {
     st_close(&rf);
 }
 
+/* Checkpoints saved by transformers 5 (tools/make_hf5_fixtures.py): its config.json always
+ * says tie_word_embeddings true and keeps the head's scaling in scale_decoder_outputs; a
+ * checkpoint with its own lm_head.weight is untied. Logits within 1e-5 + 1e-4|b|. */
+static void run_hf5(const char *name, int want_tied, int want_scaled) {
+    char dir[256], path[256], what[128];
+    struct st_file rf;
+    snprintf(path, sizeof path, FIX "/hf5-%s-reference.safetensors", name);
+    snprintf(dir, sizeof dir, FIX "/hf5-%s", name);
+    struct t5_model m;
+    struct exec x;
+    if (st_open(&rf, path) || t5_model_load(&m, dir, &backend_cpu)) {
+        CHECK(0, "%s: %s", dir, error_message());
+        return;
+    }
+    CHECK(m.cfg.tied == want_tied && t5_head_scaled(&m.cfg) == want_scaled, "%s: tied %d scaled %d, want %d %d", dir,
+          m.cfg.tied, t5_head_scaled(&m.cfg), want_tied, want_scaled);
+    const struct st_tensor *ids_t = ref_tensor(&rf, "enc_ids"), *dec_t = ref_tensor(&rf, "dec_ids");
+    int B = (int)ids_t->shape[0], S = (int)ids_t->shape[1], T = (int)dec_t->shape[1];
+    struct t5_batch b = {B, S, T, ref_data(&rf, "enc_ids", NULL), ref_data(&rf, "enc_mask", NULL),
+                         ref_data(&rf, "dec_ids", NULL), NULL};
+    struct t5_outputs out;
+    if (exec_init(&x, &backend_cpu) || t5_forward(&x, &m, &b, &out)) {
+        CHECK(0, "%s forward: %s", dir, error_message());
+    } else {
+        int64_t n;
+        const float *want = ref_data(&rf, "logits", &n);
+        snprintf(what, sizeof what, "hf5-%s logits", name);
+        check_close_f32(what, out.logits->data, want, (size_t)n, 1e-5, 1e-4);
+    }
+    exec_free(&x);
+    t5_model_free(&m);
+    st_close(&rf);
+}
+
 int main(void) {
     run_family("v10");
     run_family("v11");
+    run_hf5("v10", 1, 1);
+    run_hf5("tied-unscaled", 1, 0);
+    run_hf5("untied", 0, 0);
     CHECK_DONE();
 }
