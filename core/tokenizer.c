@@ -53,6 +53,9 @@ struct tokenizer {
     struct norm_step *norm;
     size_t n_norm;
     struct metaspace pre, dec;
+    int whitespace_split; /* pre_tokenizer Sequence [WhitespaceSplit, Metaspace] (as
+                             transformers 5 saves T5's tokenizer): words split on Unicode
+                             White_Space first, then each through the Metaspace */
     struct added_token *added;
     size_t n_added;
     unsigned char added_first[256]; /* first bytes of added tokens */
@@ -179,13 +182,13 @@ static int load_normalizer(struct tokenizer *t, json_t *root) {
     return load_norm_step(t, n, "normalizer");
 }
 
-static int load_metaspace(struct tokenizer *t, json_t *root, const char *key, struct metaspace *m) {
-    json_t *p = json_object_get(root, key);
-    if (!p || json_is_null(p)) return 0;
+/* A Metaspace object p (at JSON path `key`) into m. */
+static int parse_metaspace(struct tokenizer *t, json_t *p, const char *key, struct metaspace *m) {
     const char *type = json_str_field(p, "type");
     if (!type || strcmp(type, "Metaspace"))
-        return error_set("file %s: field %s.type: only Metaspace is supported, got %s", t->name, key,
-                         type ? type : "(none)");
+        return error_set("file %s: field %s.type: only Metaspace (or a Sequence of WhitespaceSplit and Metaspace) "
+                         "is supported, got %s",
+                         t->name, key, type ? type : "(none)");
     const char *r = json_str_field(p, "replacement");
     uint32_t cp;
     if (!r || !*r || strlen(r) >= sizeof m->repl ||
@@ -207,6 +210,25 @@ static int load_metaspace(struct tokenizer *t, json_t *root, const char *key, st
     else
         return error_set("file %s: field %s.prepend_scheme: unknown value \"%s\"", t->name, key, scheme);
     return 0;
+}
+
+/* root[key]: absent, a Metaspace, or (pre_tokenizer only) a Sequence [WhitespaceSplit, Metaspace]. */
+static int load_metaspace(struct tokenizer *t, json_t *root, const char *key, struct metaspace *m) {
+    json_t *p = json_object_get(root, key);
+    if (!p || json_is_null(p)) return 0;
+    const char *type = json_str_field(p, "type");
+    if (type && !strcmp(type, "Sequence") && m == &t->pre) {
+        json_t *list = json_object_get(p, "pretokenizers");
+        const char *first = json_str_field(json_array_get(list, 0), "type");
+        if (json_array_size(list) != 2 || !first || strcmp(first, "WhitespaceSplit"))
+            return error_set("file %s: field %s.pretokenizers: only [WhitespaceSplit, Metaspace] is supported",
+                             t->name, key);
+        t->whitespace_split = 1;
+        char field[64];
+        snprintf(field, sizeof field, "%s.pretokenizers[1]", key);
+        return parse_metaspace(t, json_array_get(list, 1), field, m);
+    }
+    return parse_metaspace(t, p, key, m);
 }
 
 static int load_added(struct tokenizer *t, json_t *root) {
@@ -373,7 +395,7 @@ void tokenizer_free(struct tokenizer *t) {
 
 /* ----------------------------------------------------------------- encoding ---- */
 
-/* Unicode White_Space (Rust char::is_whitespace). */
+/* Unicode White_Space (Rust char::is_whitespace: the Strip normaliser's and WhitespaceSplit's). */
 static int is_white_space(uint32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
@@ -436,6 +458,30 @@ static int apply_norm_step(const struct norm_step *st, const char *s, size_t n, 
     return 0;
 }
 
+/* The Metaspace pre-tokenizer on normalised text s[0..n) (n > 0), then unigram on each word;
+ * b is scratch. */
+static int metaspace_encode(const struct tokenizer *t, const char *s, size_t n, int at_start, struct tok_buf *b,
+                            struct tok_ids *out) {
+    const struct metaspace *m = &t->pre;
+    b->n = 0;
+    int rc = 0;
+    /* spaces become the replacement first, then the prepend test */
+    int starts = s[0] == ' ' || (n >= m->repl_len && !memcmp(s, m->repl, m->repl_len));
+    if (!starts && (m->prepend == PREPEND_ALWAYS || (m->prepend == PREPEND_FIRST && at_start)))
+        rc = tok_buf_put(b, m->repl, m->repl_len);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = s[i] == ' ' ? tok_buf_put(b, m->repl, m->repl_len) : tok_buf_put(b, s + i, 1);
+    /* split "merged with next": every replacement char begins a new word */
+    size_t w0 = 0;
+    for (size_t i = 1; !rc && i <= b->n; i++) {
+        if (i == b->n || (m->split && b->n - i >= m->repl_len && !memcmp(b->p + i, m->repl, m->repl_len))) {
+            rc = unigram_encode_word(&t->uni, b->p + w0, i - w0, out);
+            w0 = i;
+        }
+    }
+    return rc;
+}
+
 /* Normalise, pre-tokenise and unigram-encode one piece of text between added tokens.
  * `at_start`: the piece begins at byte 0 of the input (Metaspace prepend_scheme first). */
 static int encode_piece(const struct tokenizer *t, const char *s, size_t n, int at_start,
@@ -449,26 +495,26 @@ static int encode_piece(const struct tokenizer *t, const char *s, size_t n, int 
         a = b;
         b = tmp;
     }
-    if (!rc && a.n && t->pre.present) {
-        const struct metaspace *m = &t->pre;
-        b.n = 0;
-        /* spaces become the replacement first, then the prepend test */
-        int starts = a.p[0] == ' ' || (a.n >= m->repl_len && !memcmp(a.p, m->repl, m->repl_len));
-        if (!starts && (m->prepend == PREPEND_ALWAYS || (m->prepend == PREPEND_FIRST && at_start)))
-            rc = tok_buf_put(&b, m->repl, m->repl_len);
-        for (size_t i = 0; !rc && i < a.n; i++)
-            rc = a.p[i] == ' ' ? tok_buf_put(&b, m->repl, m->repl_len) : tok_buf_put(&b, a.p + i, 1);
-        if (!rc) {
-            /* split "merged with next": every replacement char begins a new word */
-            size_t w0 = 0;
-            for (size_t i = 1; !rc && i <= b.n; i++) {
-                if (i == b.n || (m->split && b.n - i >= m->repl_len &&
-                                 !memcmp(b.p + i, m->repl, m->repl_len))) {
-                    rc = unigram_encode_word(&t->uni, b.p + w0, i - w0, out);
-                    w0 = i;
-                }
+    if (!rc && a.n && t->whitespace_split) {
+        /* each run of characters that are not White_Space is a word of its own; the first
+         * one is at the input's start when nothing white precedes it */
+        size_t i = 0;
+        while (!rc && i < a.n) {
+            size_t w0 = i;
+            uint32_t cp = 0;
+            int len = 1;
+            while (i < a.n) {
+                len = utf8_decode((const unsigned char *)a.p + i, a.n - i, &cp);
+                if (len > 0 && is_white_space(cp)) break;
+                i += len > 0 ? (size_t)len : 1;
             }
+            if (i > w0)
+                rc = t->pre.present ? metaspace_encode(t, a.p + w0, i - w0, at_start && w0 == 0, &b, out)
+                                    : unigram_encode_word(&t->uni, a.p + w0, i - w0, out);
+            if (i < a.n) i += (size_t)len; /* the White_Space character */
         }
+    } else if (!rc && a.n && t->pre.present) {
+        rc = metaspace_encode(t, a.p, a.n, at_start, &b, out);
     } else if (!rc && a.n) {
         rc = unigram_encode_word(&t->uni, a.p, a.n, out);
     }

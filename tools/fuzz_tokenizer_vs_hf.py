@@ -27,8 +27,8 @@ BLOCKS = [(0x20, 0x7E)] * 6 + [
     (0xE00, 0xE7F), (0x2160, 0x2188), (0x3000, 0x303F), (0x1F1E6, 0x1F1FF), (0x1F3FB, 0x1F3FF),
     (0x80, 0x9F), (0xE0020, 0xE007F), (0x10000, 0x1007F), (0x2460, 0x24FF), (0x3300, 0x33FF),
     (0xD7B0, 0xD7FF)]
-# characters a line-based CLI cannot carry inside a line
-LINE_BREAKS = set("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# characters left out of the texts: the CLI reads one text per line (\r is left out as well)
+LINE_BREAKS = set("\n\r")
 
 
 def run(binary, tok_path, extra, lines):
