@@ -14,6 +14,7 @@
 #include "core/tokenizer.h"
 #include "experiments/trainer.h"
 #include "methods/method.h"
+#include "methods/method_io.h"
 
 struct progress {
     int tty;
@@ -59,6 +60,7 @@ int cmd_train(int argc, char **argv) {
         {"save", 1, "write the final (and periodic) checkpoint here"},
         {"save-every", 1, "also checkpoint every N steps"},
         {"resume", 1, "resume from this checkpoint"},
+        {"init", 1, "start from these method weights instead of the method's initialisation (a method-only file, e.g. a run's best weights: the method's tensors and the base tensors it trains; same method and options)"},
         {"method", 1, "PEFT method (default full; compacter params --help lists them)"},
         {"option", 1, "method option key=value (repeatable)"},
         {"device", 1, "cpu, cuda or auto (default auto)"},
@@ -134,6 +136,9 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         if (!strcmp(a[i].name, "option")) opt = &a[i];
     rc = method_attach(&mi, args_str(a, n, "method", "full"), &m, opt->values, opt->n_values, c.seed);
+    const char *init = args_str(a, n, "init", NULL);
+    if (!rc && init && args_str(a, n, "resume", NULL)) rc = error_set("--init and --resume: give one (a checkpoint holds the weights)");
+    if (!rc && init) rc = method_weights_load(&mi, init);
     if (!rc && tok_path && !(tok = tokenizer_load(tok_path))) rc = -1;
     if (!rc) rc = seq2seq_load_jsonl(&d, train, tok, m.cfg.vocab_size);
     const char *nd = args_str(a, n, "no-decay", "bias");
