@@ -17,14 +17,6 @@
 
 static char tmp[128];
 
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    return pclose(p);
-}
-
 /* The reference batch of FIX/t5/<fam>-reference.safetensors as `compacter train` JSONL
  * (padding dropped). Returns the number of examples, 0 on error. */
 static int write_batch(const char *fam, const char *path) {
@@ -66,7 +58,7 @@ static int step_and_compare(const char *method, const char *fam, const char *opt
              "%s train --device cpu --model " FIX "/t5/%s --train %s --method %s %s %s --batch %d --max-steps 1 "
              "--clip 0 --no-dropout --lr 1e-3 --save %s 2>&1",
              compacter_bin(), fam, data, method, options, init_arg, B, ck);
-    if (!B || run(cmd, out, sizeof out) != 0) {
+    if (!B || run_capture(cmd, out, sizeof out) != 0) {
         CHECK(0, "%s %s: %s", method, fam, out);
         return -1;
     }
@@ -132,14 +124,14 @@ int main(void) {
              "%s train --device cpu --model " FIX "/t5/v10 --train %s/v10.jsonl --method pfeiffer --option "
              "reduction_factor=4 --init " FIX "/methods/adapters/adapter-v10.weights.safetensors --max-steps 1 2>&1",
              compacter_bin(), tmp);
-    int rc = run(cmd, out, sizeof out);
+    int rc = run_capture(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "adapter-v10.weights.safetensors") && strstr(out, "written for method 'adapter', not 'pfeiffer'"),
           "--init for another method: rc %d, %s", rc, out);
     snprintf(cmd, sizeof cmd,
              "%s train --device cpu --model " FIX "/t5/v10 --train %s/v10.jsonl --method adapter --option "
              "reduction_factor=4 --init " FIX "/methods/adapters/adapter-v10.weights.safetensors --resume x --max-steps 1 2>&1",
              compacter_bin(), tmp);
-    rc = run(cmd, out, sizeof out);
+    rc = run_capture(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "--init and --resume"), "--init with --resume: rc %d, %s", rc, out);
     if (!check_failures) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);

@@ -1,0 +1,126 @@
+"""t5_fuzz_common.py: what the differential fuzz tools (tools/fuzz_t5_vs_hf.py,
+tools/fuzz_t5_grads_vs_torch.py, tools/fuzz_methods_grads_vs_torch.py) share: the command
+line, random T5 configurations and weights, random batches, and reading the gradient back
+from a one-step `compacter train` checkpoint."""
+import argparse
+import json
+import random
+import subprocess
+
+import torch
+from safetensors import safe_open
+from transformers import T5Config, T5ForConditionalGeneration
+
+FFN = ["relu", "gated-gelu", "gelu", "gelu_new", "gated-relu"]
+BETA1 = 0.9  # AdamW's: after one step the first moment is (1 - beta1) * gradient
+
+
+def parse_args(doc, cases):
+    """--bin --cases --seed --keep; returns (args, a seeded random.Random); seeds torch too."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--bin", default="build/compacter")
+    ap.add_argument("--cases", type=int, default=cases)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", help="keep each case's files under this folder")
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    return a, random.Random(a.seed)
+
+
+def random_config(rng, loadable=False):
+    """heads * d_kv free of d_model, depths that may differ, odd bucket counts and distances
+    shorter than the sequences, every feed_forward_proj (loadable: not 'gelu', which the
+    loader refuses), the head's d^-0.5 scaling on or off."""
+    buckets = rng.randint(4, 40)  # the loader's minimum (a quarter exact, at least one)
+    ffn = rng.choice(FFN[:2] + FFN[3:] if loadable else FFN)
+    return T5Config(
+        vocab_size=rng.randint(40, 300),
+        d_model=rng.choice([8, 12, 16, 24, 32, 40, 64]),
+        d_kv=rng.randint(2, 16),
+        d_ff=rng.randint(4, 96),
+        num_heads=rng.randint(1, 6),
+        num_layers=rng.randint(1, 3),
+        num_decoder_layers=rng.randint(1, 3),
+        relative_attention_num_buckets=buckets,
+        # above num_buckets / 2: the bucket formula divides by log(max_distance / max_exact)
+        relative_attention_max_distance=rng.randint(buckets // 2 + 1, 160),
+        feed_forward_proj=ffn,
+        # transformers 5: False only turns the head's d^-0.5 scaling off (scale_decoder_outputs)
+        tie_word_embeddings=rng.random() < 0.5,
+        layer_norm_epsilon=rng.choice([1e-6, 1e-5, 1e-3]),
+        dropout_rate=0.1,
+        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+
+
+def random_model(rng, cfg):
+    """(model in eval mode, untied): weights spread so deep activations are not tiny (HF's
+    init shrinks them), and half the time a head of its own, as a v1.1 checkpoint that
+    transformers 5 loaded and saved again."""
+    model = T5ForConditionalGeneration(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "layer_norm" in name:
+                p.copy_(1 + 0.2 * torch.randn_like(p))
+            elif "relative_attention_bias" in name:
+                p.copy_(torch.randn_like(p))
+            else:
+                p.copy_(torch.randn_like(p) * (1.0 / p.shape[-1]) ** 0.5)
+    untied = rng.random() < 0.5
+    if untied:
+        model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * cfg.d_model ** -0.5)
+    return model, untied
+
+
+def random_ids(rng, vocab, n, lo, hi, first=None, last=None):
+    """n sequences of lo..hi random ids in [2, vocab), with `first` / `last` added."""
+    return [([first] if first is not None else []) + [rng.randrange(2, vocab) for _ in range(rng.randint(lo, hi))] +
+            ([last] if last is not None else []) for _ in range(n)]
+
+
+def padded(seqs, pad):
+    """(ids, mask) tensors of the sequences padded to the longest with `pad`."""
+    L = max(map(len, seqs))
+    return (torch.tensor([s + [pad] * (L - len(s)) for s in seqs]),
+            torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in seqs]))
+
+
+def describe(cfg, untied):
+    return (f"d {cfg.d_model} heads {cfg.num_heads}x{cfg.d_kv} ff {cfg.d_ff} {cfg.feed_forward_proj} "
+            f"layers {cfg.num_layers}+{cfg.num_decoder_layers} buckets {cfg.relative_attention_num_buckets}/"
+            f"{cfg.relative_attention_max_distance} head {'untied' if untied else 'tied'}"
+            f"{' scaled' if cfg.scale_decoder_outputs else ''}")
+
+
+def train_one_step(binary, model_dir, src, tgt, ck, method="full", extra=()):
+    """`compacter train` one AdamW step on the batch (src, tgt), dropout and clipping off,
+    checkpoint into ck. Returns the CompletedProcess."""
+    data = ck + ".jsonl"
+    with open(data, "w") as f:
+        for s, t in zip(src, tgt):
+            f.write(json.dumps({"source": s, "target": t}) + "\n")
+    cmd = [binary, "train", "--device", "cpu", "--model", model_dir, "--train", data, "--method", method,
+           "--batch", str(len(src)), "--max-steps", "1", "--clip", "0", "--no-dropout", "--max-source-length",
+           "1024", "--max-target-length", "1024", "--lr", "1e-3", "--save", ck, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def checkpoint_grads(ck):
+    """{name: gradient} from a checkpoint after one AdamW step (first moment / (1 - beta1))."""
+    with safe_open(ck, "pt") as f:
+        return {k[len("adam_m/"):]: f.get_tensor(k) / (1 - BETA1) for k in f.keys() if k.startswith("adam_m/")}
+
+
+def compare_grads(ref, ours, names):
+    """(worst max|diff| / max|g|, [failures]) over `names` with the parity tests' criterion
+    |a - b| <= 1e-6 + 1e-4 |b| + 1e-5 max|b|."""
+    worst, bad = 0.0, []
+    for k in names:
+        b, g = ref[k].float(), ours[k].float()
+        if g.shape != b.shape:
+            bad.append(f"{k} shape {tuple(g.shape)} vs {tuple(b.shape)}")
+            continue
+        d = (g - b).abs()
+        worst = max(worst, (d / (b.abs().max() + 1e-30)).max().item())
+        if not bool((d <= 1e-6 + 1e-4 * b.abs() + 1e-5 * b.abs().max()).all()):
+            bad.append(f"{k} max|diff| {d.max().item():.3g} of max|g| {b.abs().max().item():.3g}")
+    return worst, bad
