@@ -12,7 +12,7 @@ padded batch of encoder and decoder sequences of different lengths; it saves the
 save_pretrained, runs `compacter logits` on it and compares the logits at every non-padded
 decoder position with transformers' (eval mode, fp32).
 
-  tools/fuzz_t5_vs_hf.py [--bin build/compacter] [--cases 50] [--seed 1] [--keep DIR]
+  tools/fuzz_t5_vs_hf.py [--bin build/compacter] [--device cpu|cuda] [--cases 50] [--seed 1] [--keep DIR]
 
 Prints one line per case and exits 1 when any case is off by more than
 1e-4 * max|logits| + 1e-5 (fp32 rounding over different summation orders).
@@ -47,7 +47,7 @@ def main():
             where = os.path.join(a.keep, f"case{case}") if a.keep else tmp
             model.save_pretrained(where, safe_serialization=True)
             out = os.path.join(where, "ours.safetensors")
-            p = subprocess.run([a.bin, "logits", "--model", where, "--device", "cpu",
+            p = subprocess.run([a.bin, "logits", "--model", where, "--device", a.device,
                                 "--encoder-ids", ";".join(",".join(map(str, e)) for e in enc),
                                 "--decoder-ids", ";".join(",".join(map(str, d)) for d in dec),
                                 "--out", out], capture_output=True, text=True, check=False)

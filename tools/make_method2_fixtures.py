@@ -50,9 +50,10 @@ def load(fam):
     return model, ref
 
 
-def param(t):
-    """A method tensor: drawn in float32 (what the weight file stores), used in float64."""
-    return t.float().double().requires_grad_(True)
+def param(t, dtype=torch.float64):
+    """A method tensor: drawn in float32 (what the weight file stores), used in the model's
+    dtype (float64 for the fixtures)."""
+    return t.float().to(dtype).requires_grad_(True)
 
 
 def save(fam, case, method, options, weights, outputs):
@@ -123,13 +124,14 @@ def prompt_case(fam, P=5):
 
 
 # ---------------------------------------------------------------- BitFit
-def bitfit_case(fam):
-    model, ref = load(fam)
-    g = torch.Generator().manual_seed(11)
+def bitfit_build(model, g):
+    """BitFit's biases on every linear layer, layer norm and the head, hooked into the
+    (frozen) model; returns {our name: tensor}. Also used by tools/fuzz_methods_grads_vs_torch.py."""
+    dtype = next(model.parameters()).dtype
     W = {}
 
     def bias(name, n):
-        W[name] = param(0.1 * torch.randn(n, generator=g))
+        W[name] = param(0.1 * torch.randn(n, generator=g), dtype)
         return W[name]
 
     def hook_linear(lin, name):
@@ -149,23 +151,29 @@ def bitfit_case(fam):
                 if hasattr(ff, p):
                     hook_linear(getattr(ff, p), f"{prefix}.DenseReluDense.{p}")
     hook_linear(model.lm_head, "lm_head")  # after the tied head's d^-0.5 input scaling
+    return W
+
+
+def bitfit_case(fam):
+    model, ref = load(fam)
+    W = bitfit_build(model, torch.Generator().manual_seed(11))
     res = outputs_with_grads(run_batch(model, ref), W)
     save(fam, "bitfit", "bitfit", {}, W, res)
     print(fam, "bitfit loss", res["loss"].item(), len(W), "biases")
 
 
 # ---------------------------------------------------------------- LoRA
-def lora_case(fam, rank=3, alpha=5.0):
-    model, ref = load(fam)
-    g = torch.Generator().manual_seed(13)
-    targets = ["q", "k", "v", "o", "wi", "wo"] + (["wi_1"] if fam == "v11" else [])
+def lora_build(model, g, targets, rank, alpha):
+    """LoRA on the target projections (B != 0), hooked into the frozen model; returns {our
+    name: tensor}. Also used by tools/fuzz_methods_grads_vs_torch.py."""
+    dtype = next(model.parameters()).dtype
     W = {}
     scale = alpha / rank
 
     def adapt(lin, name):
         A = (torch.rand(rank, lin.in_features, generator=g) * 2 - 1) / math.sqrt(lin.in_features)
         Bm = 0.3 * torch.randn(lin.out_features, rank, generator=g)  # B != 0 so the branch is tested
-        A, Bm = param(A), param(Bm)
+        A, Bm = param(A, dtype), param(Bm, dtype)
         W[name + ".lora_A"], W[name + ".lora_B"] = A, Bm
         lin.register_forward_hook(lambda mod, inp, out, A=A, Bm=Bm: out + scale * (inp[0] @ A.t() @ Bm.t()))
 
@@ -181,6 +189,13 @@ def lora_case(fam, rank=3, alpha=5.0):
                 key = "wi" if p == "wi_0" else p
                 if hasattr(ff, p) and key in targets:
                     adapt(getattr(ff, p), f"{prefix}.DenseReluDense.{p}")
+    return W
+
+
+def lora_case(fam, rank=3, alpha=5.0):
+    model, ref = load(fam)
+    targets = ["q", "k", "v", "o", "wi", "wo"] + (["wi_1"] if fam == "v11" else [])
+    W = lora_build(model, torch.Generator().manual_seed(13), targets, rank, alpha)
     res = outputs_with_grads(run_batch(model, ref), W)
     opts = {"targets": ",".join(targets), "rank": str(rank), "alpha": str(alpha), "dropout": "0.0"}
     save(fam, "lora", "lora", opts, W, res)
@@ -188,23 +203,30 @@ def lora_case(fam, rank=3, alpha=5.0):
 
 
 # ---------------------------------------------------------------- (IA)^3
-def ia3_case(fam):
-    model, ref = load(fam)
-    g = torch.Generator().manual_seed(17)
+def ia3_build(model, g):
+    """(IA)^3's vectors on keys, values and the FFN hidden, hooked into the frozen model;
+    returns {our name: tensor}. Also used by tools/fuzz_methods_grads_vs_torch.py."""
+    dtype = next(model.parameters()).dtype
     W = {}
     for prefix, layer in blocks(model):
         for attn in ("SelfAttention", "EncDecAttention"):
             if hasattr(layer, attn):
                 for p in "kv":
                     lin = getattr(getattr(layer, attn), p)
-                    l = param(1 + 0.3 * torch.randn(lin.out_features, generator=g))
+                    l = param(1 + 0.3 * torch.randn(lin.out_features, generator=g), dtype)
                     W[f"{prefix}.{attn}.{p}.ia3_l"] = l
                     lin.register_forward_hook(lambda mod, inp, out, l=l: out * l)  # keys/values rescaled
         if hasattr(layer, "DenseReluDense"):
             wo = layer.DenseReluDense.wo
-            l = param(1 + 0.3 * torch.randn(wo.in_features, generator=g))
+            l = param(1 + 0.3 * torch.randn(wo.in_features, generator=g), dtype)
             W[f"{prefix}.DenseReluDense.wo.ia3_l"] = l
             wo.register_forward_pre_hook(lambda mod, inp, l=l: (inp[0] * l,))  # FFN hidden rescaled
+    return W
+
+
+def ia3_case(fam):
+    model, ref = load(fam)
+    W = ia3_build(model, torch.Generator().manual_seed(17))
     res = outputs_with_grads(run_batch(model, ref), W)
     save(fam, "ia3", "ia3", {"targets": "k,v,wo"}, W, res)
     print(fam, "ia3 loss", res["loss"].item(), len(W), "vectors")
