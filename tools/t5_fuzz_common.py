@@ -8,8 +8,13 @@ import random
 import subprocess
 
 import torch
+import transformers
 from safetensors import safe_open
 from transformers import T5Config, T5ForConditionalGeneration
+
+# transformers 5 ties every T5 head in its config and keeps the scaling apart
+# (scale_decoder_outputs); 4.x ties and scales exactly when tie_word_embeddings is true
+TF5 = int(transformers.__version__.split(".")[0]) >= 5
 
 FFN = ["relu", "gated-gelu", "gelu", "gelu_new", "gated-relu"]
 BETA1 = 0.9  # AdamW's: after one step the first moment is (1 - beta1) * gradient
@@ -58,8 +63,8 @@ def random_config(rng, loadable=False):
 
 def random_model(rng, cfg):
     """(model in eval mode, untied): weights spread so deep activations are not tiny (HF's
-    init shrinks them), and half the time a head of its own, as a v1.1 checkpoint that
-    transformers 5 loaded and saved again."""
+    init shrinks them); under transformers 5, half the time a head of its own, as a v1.1
+    checkpoint that it loaded and saved again (4.x: untied exactly when not tie_word_embeddings)."""
     model = T5ForConditionalGeneration(cfg).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -69,8 +74,8 @@ def random_model(rng, cfg):
                 p.copy_(torch.randn_like(p))
             else:
                 p.copy_(torch.randn_like(p) * (1.0 / p.shape[-1]) ** 0.5)
-    untied = rng.random() < 0.5
-    if untied:
+    untied = rng.random() < 0.5 if TF5 else not cfg.tie_word_embeddings
+    if untied and TF5:
         model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * cfg.d_model ** -0.5)
     return model, untied
 
@@ -92,7 +97,7 @@ def describe(cfg, untied):
     return (f"d {cfg.d_model} heads {cfg.num_heads}x{cfg.d_kv} ff {cfg.d_ff} {cfg.feed_forward_proj} "
             f"layers {cfg.num_layers}+{cfg.num_decoder_layers} buckets {cfg.relative_attention_num_buckets}/"
             f"{cfg.relative_attention_max_distance} head {'untied' if untied else 'tied'}"
-            f"{' scaled' if cfg.scale_decoder_outputs else ''}")
+            f"{' scaled' if getattr(cfg, 'scale_decoder_outputs', cfg.tie_word_embeddings) else ''}")
 
 
 def train_one_step(binary, device, model_dir, src, tgt, ck, method="full", extra=()):

@@ -8,7 +8,11 @@
 #      events, profiler overhead < 5%, MEMORY2 peak); then build/tests/test_paper_rehearsal
 #      with COMPACTER_REHEARSAL_DEVICE=cuda (the paper presets end to end on the GPU against
 #      a local mirror; a SKIP shows as such); with --bench also bench/gpu/run.sh
-#      (our GPU training step vs PyTorch; needs torch + transformers, see that script);
+#      (our GPU training step vs PyTorch; needs torch + transformers, see that script); with
+#      --fuzz also the differential fuzz tools on --device cuda (tools/fuzz_t5_vs_hf.py,
+#      fuzz_t5_grads_vs_torch.py, fuzz_methods_grads_vs_torch.py: logits and training
+#      gradients of random T5 shapes and method options against transformers / PyTorch
+#      autograd; FUZZ_CASES each, default 20; SKIP when $PYTHON lacks torch + transformers);
 #   4. test_cuda_ops under compute-sanitizer: memcheck (with leak check), racecheck,
 #      synccheck.
 # Prints one line per step and a summary; exits non-zero when any step fails. Logs go
@@ -21,7 +25,7 @@
 # it works in the repository that holds it. Time: the sanitizers slow the test by
 # 10-100x (a few minutes in all).
 #
-# Usage: tools/gpu/check.sh [--prebuilt | --carried] [--bench] [--no-sanitize]
+# Usage: tools/gpu/check.sh [--prebuilt | --carried] [--bench] [--fuzz] [--no-sanitize]
 #        --carried: unpack .gpu-carry/ made by tools/gpu/pack.sh on another machine (the
 #          binaries and their host libraries) and run those; nothing is compiled here, so
 #          the GPU machine needs neither the host libraries' headers nor make's rebuilds
@@ -30,12 +34,14 @@
 #          the CPU backend on both sides: a check of the test's own code, not of CUDA)
 #   env: BUILD (default build), CUDA_HOME, JOBS (default nproc), LEAK_CHECK=0 to drop
 #        memcheck's leak check, STEP_TIMEOUT (seconds per step; default none), LOGS (log
-#        folder, default $BUILD/gpu-check), SANITIZERS (default "memcheck racecheck synccheck").
+#        folder, default $BUILD/gpu-check), SANITIZERS (default "memcheck racecheck synccheck"),
+#        PYTHON (default python3), FUZZ_CASES (default 20).
 set -u
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
 prebuilt=0
 carried=0
 bench=0
+fuzz=0
 sanitize=1
 selftest=0
 for arg in "$@"; do
@@ -45,6 +51,7 @@ for arg in "$@"; do
     --no-sanitize) sanitize=0 ;;
     --cpu-selftest) selftest=1 ;;
     --bench) bench=1 ;;
+    --fuzz) fuzz=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "check.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -150,6 +157,19 @@ if [ $bench -eq 1 ]; then
   [ $prebuilt -eq 0 ] && step "make bench" "$logs/make-bench.log" make -j"$JOBS" CUDA=1 CUDA_HOME="$CUDA_HOME" BUILD="$BUILD" bench
   step "bench/gpu/run.sh" "$logs/bench-gpu.log" env BUILD="$BUILD" bench/gpu/run.sh
   grep -E '^(\[[A-Z_]+=[^]]*\] )?(compacter gpu step|pytorch gpu step|ratio|bf16|method .* skipped)' "$logs/bench-gpu.log" | sed 's/^/    /'
+fi
+
+if [ $fuzz -eq 1 ]; then
+  py=${PYTHON:-python3}
+  if "$py" -c "import torch, transformers, safetensors" >/dev/null 2>&1; then
+    for tool in fuzz_t5_vs_hf fuzz_t5_grads_vs_torch fuzz_methods_grads_vs_torch; do
+      step "$tool (cuda)" "$logs/$tool.log" "$py" "tools/$tool.py" --bin "$BUILD/compacter" --device cuda \
+        --cases "${FUZZ_CASES:-20}"
+      tail -n 1 "$logs/$tool.log" | sed 's/^/    /'
+    done
+  else
+    echo "SKIP differential fuzz: $py cannot import torch, transformers and safetensors"
+  fi
 fi
 
 # --- compute-sanitizer ---
