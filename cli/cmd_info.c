@@ -23,10 +23,11 @@ int cmd_info(int argc, char **argv) {
     struct t5_config c;
     struct t5_model m;
     int loaded = 0;
+    int resolved = 0;
     if (args_has(a, n, "config-only")) {
         char p[4096];
         snprintf(p, sizeof p, "%s/config.json", dir);
-        if (t5_config_load(&c, p)) return cli_fail("info");
+        if (t5_config_load(&c, p) || t5_config_tie_from_checkpoint(&c, dir, &resolved)) return cli_fail("info");
     } else {
         if (open_model(&m, dir, "cpu", NULL)) return cli_fail("info");
         c = m.cfg;
@@ -34,7 +35,8 @@ int cmd_info(int argc, char **argv) {
     }
     printf("model            %s\n", dir);
     printf("family           %s\n", c.gated ? "T5 v1.1 / flan (gated FFN, untied head)" : "T5 v1.0");
-    if (c.gated != !c.tied && (loaded || !c.tie_from_weights)) printf("note             %s\n", c.tied ? "tied head with gated FFN" : "untied head with ReLU FFN");
+    int tie_known = loaded || resolved || !c.tie_from_weights;
+    if (c.gated != !c.tied && tie_known) printf("note             %s\n", c.tied ? "tied head with gated FFN" : "untied head with ReLU FFN");
     printf("vocab_size       %d\n", c.vocab_size);
     printf("d_model          %d\n", c.d_model);
     printf("d_kv x heads     %d x %d\n", c.d_kv, c.num_heads);
@@ -43,7 +45,7 @@ int cmd_info(int argc, char **argv) {
     printf("position buckets %d (max distance %d)\n", c.num_buckets, c.max_distance);
     printf("layer_norm_eps   %g\n", (double)c.layer_norm_eps);
     printf("dropout_rate     %g\n", (double)c.dropout_rate);
-    printf("tied lm_head     %s\n", !loaded && c.tie_from_weights ? "if the checkpoint's lm_head.weight is absent or equals shared.weight (a transformers 5 config)"
+    printf("tied lm_head     %s\n", !tie_known ? "if the checkpoint's lm_head.weight is absent or equals shared.weight (a transformers 5 config)"
                                     : c.tied ? "yes" : "no");
     printf("head input scale %s\n", t5_head_scaled(&c) ? "d_model^-0.5" : "none");
     printf("parameters       %lld\n", (long long)t5_config_param_count(&c));

@@ -39,7 +39,7 @@ int cmd_params(int argc, char **argv) {
         fprintf(stderr, "compacter params: --config is required\n");
         return 2;
     }
-    char path[4096];
+    char path[4096], dir[4096];
     struct stat st;
     if (stat(cfg_path, &st) == 0 && S_ISDIR(st.st_mode)) {
         snprintf(path, sizeof path, "%s/config.json", cfg_path);
@@ -47,6 +47,16 @@ int cmd_params(int argc, char **argv) {
     }
     struct t5_config c;
     if (t5_config_load(&c, cfg_path)) return cli_fail("params");
+    /* transformers 5 configs leave the head's tying to the checkpoint beside them */
+    snprintf(dir, sizeof dir, "%s", cfg_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else strcpy(dir, ".");
+    int resolved = 0;
+    if (t5_config_tie_from_checkpoint(&c, dir, &resolved)) return cli_fail("params");
+    if (c.tie_from_weights && !resolved)
+        fprintf(stderr, "note: %s is a transformers 5 config with no checkpoint beside it: its head is counted as tied "
+                        "(an lm_head.weight in the checkpoint would untie it)\n", cfg_path);
     long long vocab;
     if (args_int(a, n, "vocab", 32100, 1, 1 << 30, &vocab)) {
         fprintf(stderr, "compacter params: %s\n", error_message());

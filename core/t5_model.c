@@ -409,6 +409,26 @@ static int untie_if_checkpoint_differs(const char *dir, char **shards, int n_sha
     return err;
 }
 
+static void free_shards(char **shards, int n) {
+    for (int s = 0; s < n; s++) free(shards[s]);
+    free(shards);
+}
+
+int t5_config_tie_from_checkpoint(struct t5_config *c, const char *dir, int *resolved) {
+    *resolved = 0;
+    if (!c->tie_from_weights) return 0;
+    char **shards = NULL;
+    int n_shards = 0;
+    if (list_shards(dir, &shards, &n_shards)) { /* no checkpoint: nothing to decide by */
+        error_clear();
+        return 0;
+    }
+    int rc = untie_if_checkpoint_differs(dir, shards, n_shards, c);
+    free_shards(shards, n_shards);
+    *resolved = rc == 0;
+    return rc;
+}
+
 int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be) {
     char path[4096];
     struct t5_config c;
@@ -421,8 +441,7 @@ int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be)
     int rc = c.tie_from_weights ? untie_if_checkpoint_differs(dir, shards, n_shards, &c) : 0;
     if (!rc && t5_model_create(m, &c, be)) rc = error_wrap("%s: ", path); /* sizes the file asks for */
     if (rc) {
-        for (int s = 0; s < n_shards; s++) free(shards[s]);
-        free(shards);
+        free_shards(shards, n_shards);
         return -1;
     }
     char *found = calloc((size_t)m->n_params, 1);
@@ -483,8 +502,7 @@ int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be)
     for (int j = 0; j < m->n_params && !rc; j++)
         if (!found[j]) rc = error_set("%s: tensor '%s' is missing from the checkpoint", dir, m->params[j].name);
     if (!rc) rc = be->upload(m->storage, host, (size_t)m->n_elements * sizeof(float));
-    for (int s = 0; s < n_shards; s++) free(shards[s]);
-    free(shards);
+    free_shards(shards, n_shards);
     free(found);
     free(host);
     if (rc) t5_model_free(m);

@@ -154,6 +154,14 @@ static void run_hf5(const char *name, int want_tied, int want_scaled) {
     }
     CHECK(m.cfg.tied == want_tied && t5_head_scaled(&m.cfg) == want_scaled, "%s: tied %d scaled %d, want %d %d", dir,
           m.cfg.tied, t5_head_scaled(&m.cfg), want_tied, want_scaled);
+    /* the same decision from the config and the checkpoint alone (compacter params, info) */
+    struct t5_config c;
+    int resolved = 0;
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    CHECK(t5_config_load(&c, cfg) == 0 && c.tied == 1 && c.tie_from_weights &&
+              t5_config_tie_from_checkpoint(&c, dir, &resolved) == 0 && resolved && c.tied == want_tied,
+          "%s: t5_config_tie_from_checkpoint: tied %d resolved %d (%s)", dir, c.tied, resolved, error_message());
     const struct st_tensor *ids_t = ref_tensor(&rf, "enc_ids"), *dec_t = ref_tensor(&rf, "dec_ids");
     int B = (int)ids_t->shape[0], S = (int)ids_t->shape[1], T = (int)dec_t->shape[1];
     struct t5_batch b = {B, S, T, ref_data(&rf, "enc_ids", NULL), ref_data(&rf, "enc_mask", NULL),
