@@ -5,9 +5,9 @@ needs torch and transformers, e.g. ~/.venvs/ref/bin/python).
 
 Each case draws a T5 configuration and weights as tools/fuzz_t5_vs_hf.py does, one of
 adapter, pfeiffer, adapterdrop, adapter-lowrank, phm-adapter, compacter, compacter++, BitFit,
-LoRA and (IA)^3 with random options the configuration allows (reduction factor, phm_dim
+LoRA, (IA)^3 and Intrinsic-SAID (the reference's FWHT gradient) with random options the configuration allows (reduction factor, phm_dim
 dividing d_model and the bottleneck, phm_rank, low_rank_rank, learn_phm, non_linearity,
-adapter layers; LoRA's targets, rank and alpha), and non-trivial random method weights. The
+adapter layers; LoRA's targets, rank and alpha; SAID's intrinsic_dim), and non-trivial random method weights. The
 PyTorch models (run in float64 on the float32 values the files hold) are tools/make_adapter_fixtures.py's and tools/make_method2_fixtures.py's (the
 methods written from docs/reference-spec.md and peft's definitions, not from the C code). The weights go to a
 method-weights file; `compacter train --init FILE --max-steps 1 --clip 0 --no-dropout` takes
@@ -30,12 +30,12 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_adapter_fixtures import build  # noqa: E402
-from make_method2_fixtures import bitfit_build, ia3_build, lora_build  # noqa: E402
+from make_method2_fixtures import bitfit_build, ia3_build, lora_build, said_build  # noqa: E402
 from t5_fuzz_common import (checkpoint_grads, compare_grads, describe, padded, parse_args,  # noqa: E402
                             random_config, random_ids, random_model, train_one_step)
 
 ADAPTERS = ["adapter", "pfeiffer", "adapterdrop", "adapter-lowrank", "phm-adapter", "compacter", "compacter++"]
-METHODS = ADAPTERS + ["bitfit", "lora", "ia3"]
+METHODS = ADAPTERS + ["bitfit", "lora", "ia3", "intrinsic-said"]
 
 
 def random_options(rng, method, cfg):
@@ -44,6 +44,8 @@ def random_options(rng, method, cfg):
         return {}
     if method == "ia3":
         return {"targets": "k,v,wo"}
+    if method == "intrinsic-said":  # intrinsic_dim is drawn once the model's tensor count is known
+        return {"said_gradient": "reference"}
     if method == "lora":
         names = ["q", "k", "v", "o", "wi", "wo"] + (["wi_1"] if cfg.is_gated_act else [])
         targets = [t for t in names if rng.random() < 0.6] or ["q"]
@@ -84,6 +86,8 @@ def main():
             continue
         case, done = done, done + 1
         model, untied = random_model(rng, cfg)
+        if method == "intrinsic-said":  # theta_d of 1..5000, below or above each tensor's size
+            opt["intrinsic_dim"] = str(len(list(model.named_parameters())) + 1 + rng.randint(1, 5000))
         desc = f"case {case}: {method} {json.dumps(opt, sort_keys=True)} on {describe(cfg, untied)}"
         with tempfile.TemporaryDirectory() as tmp:
             where = os.path.join(a.keep, f"case{case}") if a.keep else tmp
@@ -99,6 +103,12 @@ def main():
                 model in dtype, from the same draws."""
                 m = copy.deepcopy(model)
                 g = torch.Generator().manual_seed(seed)
+                labels = padded(tgt, -100)[0]
+                if method == "intrinsic-said":  # re-parameterises the model on every forward
+                    m.to(dtype)
+                    params, run = said_build(m, int(opt["intrinsic_dim"]), g, dense=False)
+                    run(True, lambda: m(input_ids=ids, attention_mask=mask, labels=labels))
+                    return params, params, {k: p.grad.detach().double() for k, p in params.items()}
                 if method in ADAPTERS:
                     params, trained = build(m, method, opt, g)
                     m.to(dtype)  # the same Parameter objects, now of dtype
@@ -109,7 +119,7 @@ def main():
                     params = (bitfit_build(m, g) if method == "bitfit" else ia3_build(m, g) if method == "ia3"
                               else lora_build(m, g, opt["targets"].split(","), int(opt["rank"]), float(opt["alpha"])))
                     trained = params
-                m(input_ids=ids, attention_mask=mask, labels=padded(tgt, -100)[0]).loss.backward()
+                m(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
                 return params, trained, {k: p.grad.detach().double() for k, p in trained.items()}
 
             # the reference in float64 on the float32 values the files hold, so that only our

@@ -288,27 +288,58 @@ class RefFWHT(torch.autograd.Function):
         return (ctx.H @ g) / math.sqrt(g.shape[0]), None
 
 
-def said_case(fam, d):
-    model, ref = load(fam)
+def butterfly(x):
+    """H x for the Sylvester H, by the O(L log L) butterfly (for L too large for a dense H)."""
+    L, h = x.shape[0], 1
+    while h < L:
+        y = x.view(-1, 2, h)
+        x = torch.stack((y[:, 0] + y[:, 1], y[:, 0] - y[:, 1]), dim=1).reshape(L)
+        h *= 2
+    return x
+
+
+class RefFWHTButterfly(torch.autograd.Function):
+    """RefFWHT with the butterfly in place of the dense H (same quirk)."""
+
+    @staticmethod
+    def forward(ctx, x, H):
+        return butterfly(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return butterfly(g) / math.sqrt(g.shape[0]), None
+
+
+def said_build(model, d, g, dense=True):
+    """Intrinsic-SAID on the model: (W {our name: tensor}, run(quirk, forward) -> output),
+    where run re-parameterises every named tensor as the reference does (theta0 + lambda_j
+    FF_j(theta_d)), calls forward() and back-propagates its loss; quirk: the reference's FWHT
+    gradient. dense: the Hadamard as a dense matrix (the fixtures), else the butterfly (any
+    size). Also used by tools/fuzz_methods_grads_vs_torch.py."""
+    dtype = next(model.parameters()).dtype
     named = list(model.named_parameters())  # deduplicated: a tied lm_head is not listed
     n = len(named)
-    g = torch.Generator().manual_seed(19)
-    theta_d = param(0.05 * torch.randn(d - n - 1, generator=g))
-    lam = param(1 + 0.3 * torch.randn(n + 1, generator=g))
+    theta_d = param(0.05 * torch.randn(d - n - 1, generator=g), dtype)
+    lam = param(1 + 0.3 * torch.randn(n + 1, generator=g), dtype)
     ff = [fastfood_vars(SAID_SEED, j, p.numel()) for j, (_, p) in enumerate(named)]
     Hs = {}
     theta0 = {name: p.detach().clone() for name, p in named}
 
     def fastfood(j, D, quirk):
         L, B, Pi, G, div = ff[j]
-        H = Hs.setdefault(L, hadamard(L))
-        h = RefFWHT.apply if quirk else (lambda v, H: H @ v)
+        B, G = B.to(dtype), G.to(dtype)
+        if dense:
+            H = Hs.setdefault(L, hadamard(L).to(dtype))
+            h = RefFWHT.apply if quirk else (lambda v, H: H @ v)
+        else:
+            H = None
+            h = RefFWHTButterfly.apply if quirk else (lambda v, H: butterfly(v))
         x = theta_d[:L] if theta_d.shape[0] >= L else torch.cat([theta_d, theta_d.new_zeros(L - theta_d.shape[0])])
         v = h(B * x, H)
         v = h(v[Pi] * G, H)
         return v[:D] / div
 
-    def run(quirk):
+    def run(quirk, forward):
         # re-parameterise every named tensor as the reference does: replace the module's
         # attribute by theta0 + lambda_j FF_j(theta_d); lm_head's own Parameter stays the
         # original when tied (it is not a separate named parameter)
@@ -319,23 +350,36 @@ def said_case(fam, d):
             if leaf in mod._parameters:
                 del mod._parameters[leaf]
             setattr(mod, leaf, new)
-        if model.config.tie_word_embeddings:
-            assert isinstance(model.lm_head.weight, torch.nn.Parameter)
-        out = run_batch(model, ref)
+        # transformers 4.x (the reference's) passes the shared Embedding itself to both
+        # stacks; 5.x gives them Embeddings of their own that share only the Parameter, which
+        # the attribute swap above would leave out: give them the new tensor too
+        for stack in (model.encoder, model.decoder):
+            if stack.embed_tokens is not model.shared:
+                del stack.embed_tokens._parameters["weight"]
+                stack.embed_tokens.weight = model.shared.weight
+        out = forward()
         theta_d.grad = lam.grad = None
         out.loss.backward()
         return out
 
-    out = run(True)
+    return {"intrinsic_parameter": theta_d, "intrinsic_parameter_said": lam}, run
+
+
+def said_case(fam, d):
+    model, ref = load(fam)
+    W, run = said_build(model, d, torch.Generator().manual_seed(19))
+    theta_d, lam = W["intrinsic_parameter"], W["intrinsic_parameter_said"]
+    out = run(True, lambda: run_batch(model, ref))
+    if model.config.tie_word_embeddings:  # still the original embedding after the re-parameterisation
+        assert isinstance(model.lm_head.weight, torch.nn.Parameter)
     res = {"logits": out.logits, "loss": out.loss.reshape(1),
            "grad.intrinsic_parameter": theta_d.grad.clone(), "grad.intrinsic_parameter_said": lam.grad.clone()}
-    out2 = run(False)
+    out2 = run(False, lambda: run_batch(model, ref))
     assert torch.allclose(out2.logits, out.logits)
     res["truegrad.intrinsic_parameter"] = theta_d.grad.clone()
     res["truegrad.intrinsic_parameter_said"] = lam.grad.clone()
-    W = {"intrinsic_parameter": theta_d, "intrinsic_parameter_said": lam}
     save(fam, "said", "intrinsic-said", {"intrinsic_dim": str(d), "said_gradient": "reference"}, W, res)
-    print(fam, "said loss", res["loss"].item(), "tensors", n, "theta_d", theta_d.shape[0])
+    print(fam, "said loss", res["loss"].item(), "tensors", len(lam) - 1, "theta_d", theta_d.shape[0])
 
 
 def main():
