@@ -5,9 +5,9 @@ needs torch and transformers, e.g. ~/.venvs/ref/bin/python).
 
 Each case draws a T5 configuration and weights as tools/fuzz_t5_vs_hf.py does, one of
 adapter, pfeiffer, adapterdrop, adapter-lowrank, phm-adapter, compacter, compacter++, BitFit,
-LoRA, (IA)^3 and Intrinsic-SAID (the reference's FWHT gradient) with random options the configuration allows (reduction factor, phm_dim
+LoRA, (IA)^3, Intrinsic-SAID (the reference's FWHT gradient) and prompt tuning with random options the configuration allows (reduction factor, phm_dim
 dividing d_model and the bottleneck, phm_rank, low_rank_rank, learn_phm, non_linearity,
-adapter layers; LoRA's targets, rank and alpha; SAID's intrinsic_dim), and non-trivial random method weights. The
+adapter layers; LoRA's targets, rank and alpha; SAID's intrinsic_dim; the prompt length), and non-trivial random method weights. The
 PyTorch models (run in float64 on the float32 values the files hold) are tools/make_adapter_fixtures.py's and tools/make_method2_fixtures.py's (the
 methods written from docs/reference-spec.md and peft's definitions, not from the C code). The weights go to a
 method-weights file; `compacter train --init FILE --max-steps 1 --clip 0 --no-dropout` takes
@@ -30,12 +30,12 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_adapter_fixtures import build  # noqa: E402
-from make_method2_fixtures import bitfit_build, ia3_build, lora_build, said_build  # noqa: E402
+from make_method2_fixtures import bitfit_build, ia3_build, lora_build, prompt_build, said_build  # noqa: E402
 from t5_fuzz_common import (checkpoint_grads, compare_grads, describe, padded, parse_args,  # noqa: E402
                             random_config, random_ids, random_model, train_one_step)
 
 ADAPTERS = ["adapter", "pfeiffer", "adapterdrop", "adapter-lowrank", "phm-adapter", "compacter", "compacter++"]
-METHODS = ADAPTERS + ["bitfit", "lora", "ia3", "intrinsic-said"]
+METHODS = ADAPTERS + ["bitfit", "lora", "ia3", "intrinsic-said", "prompt-tuning-r"]
 
 
 def random_options(rng, method, cfg):
@@ -46,6 +46,8 @@ def random_options(rng, method, cfg):
         return {"targets": "k,v,wo"}
     if method == "intrinsic-said":  # intrinsic_dim is drawn once the model's tensor count is known
         return {"said_gradient": "reference"}
+    if method == "prompt-tuning-r":
+        return {"prompt_length": str(rng.randint(1, 12))}
     if method == "lora":
         names = ["q", "k", "v", "o", "wi", "wo"] + (["wi_1"] if cfg.is_gated_act else [])
         targets = [t for t in names if rng.random() < 0.6] or ["q"]
@@ -108,6 +110,14 @@ def main():
                     m.to(dtype)
                     params, run = said_build(m, int(opt["intrinsic_dim"]), g, dense=False)
                     run(True, lambda: m(input_ids=ids, attention_mask=mask, labels=labels))
+                    return params, params, {k: p.grad.detach().double() for k, p in params.items()}
+                if method == "prompt-tuning-r":  # the prompt before the token embeddings
+                    m.to(dtype)
+                    for p in m.parameters():
+                        p.requires_grad_(False)
+                    params, encode = prompt_build(m, g, int(opt["prompt_length"]))
+                    enc_out, amask = encode(ids, mask)
+                    m(encoder_outputs=enc_out, attention_mask=amask, labels=labels).loss.backward()
                     return params, params, {k: p.grad.detach().double() for k, p in params.items()}
                 if method in ADAPTERS:
                     params, trained = build(m, method, opt, g)

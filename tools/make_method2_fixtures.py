@@ -89,18 +89,31 @@ def outputs_with_grads(out, weights):
 
 
 # ---------------------------------------------------------------- prompt tuning
-def prompt_case(fam, P=5):
-    model, ref = load(fam)
-    g = torch.Generator().manual_seed(7)
-    prompt = param(torch.rand(P, model.config.d_model, generator=g) - 0.5)  # U(-0.5, 0.5)
-    enc, mask = ref["enc_ids"].long(), ref["enc_mask"].long()
-    B = enc.shape[0]
+def prompt_build(model, g, P):
+    """P prompt vectors, U(-0.5, 0.5): (W {our name: tensor}, encode(ids, mask) -> (encoder
+    outputs, attention mask)) with the prompt before the token embeddings. Also used by
+    tools/fuzz_methods_grads_vs_torch.py."""
+    prompt = param(torch.rand(P, model.config.d_model, generator=g) - 0.5, next(model.parameters()).dtype)
 
-    def encode():
+    def encode(enc, mask):
+        B = enc.shape[0]
         emb = model.shared(enc)  # token embeddings; the prompt goes before them (before dropout)
         embeds = torch.cat([prompt.unsqueeze(0).expand(B, -1, -1), emb], dim=1)
         amask = torch.cat([torch.ones(B, P, dtype=mask.dtype), mask], dim=1)
         return model.encoder(inputs_embeds=embeds, attention_mask=amask), amask
+
+    return {"encoder.prompt": prompt}, encode
+
+
+def prompt_case(fam, P=5):
+    model, ref = load(fam)
+    W, encode_with = prompt_build(model, torch.Generator().manual_seed(7), P)
+    prompt = W["encoder.prompt"]
+    enc, mask = ref["enc_ids"].long(), ref["enc_mask"].long()
+    B = enc.shape[0]
+
+    def encode():
+        return encode_with(enc, mask)
 
     enc_out, amask = encode()
     out = model(encoder_outputs=enc_out, attention_mask=amask, labels=ref["labels"].long())
