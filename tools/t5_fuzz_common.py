@@ -150,3 +150,31 @@ def compare_grads(ref, ours, names, ref32=None):
         bad.append(f"{k} max|diff| {d.max().item():.3g} of max|g| {b.abs().max().item():.3g}"
                    f" (PyTorch float32's worst on this input: {e32:.3g} of max|g|)")
     return worst, bad, e32
+
+
+def relu_margin(model, run, enc_mask):
+    """The smallest |input| of any ReLU while run() executes the model (T5's ReLU FFNs and the
+    adapters' relu non-linearity), over the encoder's real positions (enc_mask [B, S]). A
+    float32 computation may put an input that close to 0 on the other side of the kink, which
+    moves every gradient upstream of it (a 4e-7 input flipped moved adapter gradients by 1e-3
+    of max|g|, and by 4e-6 with that one unit flipped in the reference too)."""
+    found, handles = [], []
+
+    def note(x):
+        x = x.detach()
+        if x.dim() == 3 and x.shape[:2] == enc_mask.shape:
+            x = x[enc_mask.bool()]
+        if x.numel():
+            found.append(x.abs().min().item())
+
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.ReLU):
+            handles.append(mod.register_forward_hook(lambda m, i, o: note(i[0])))
+        elif getattr(mod, "act", None) == "relu" and hasattr(mod, "down"):  # an adapter
+            handles.append(mod.down.register_forward_hook(lambda m, i, o: note(o)))
+    try:
+        run()
+    finally:
+        for h in handles:
+            h.remove()
+    return min(found, default=float("inf"))
