@@ -9,7 +9,7 @@ in both). PyTorch computes the mean cross-entropy's gradient of every parameter 
 off, in float64 on the float32 weights. `compacter train --method full --max-steps 1 --clip 0 --no-dropout` takes one AdamW step
 on the same batch and saves its checkpoint, whose first moment is (1 - beta1) * gradient: the
 gradient is read back from it and compared tensor by tensor with
-|a - b| <= 1e-6 + 1e-4 |b| + 1e-5 max|b| (the parity tests' criterion), or within 4x
+|a - b| <= 1e-6 + 1e-4 |b| + 1e-5 max|b| (the parity tests' criterion), or within 8x
 the worst relative error of PyTorch's own float32 gradients on that input (ill-conditioned
 cases); a case that fails where some ReLU input of the float64 run lies within 1e-5 of 0 is
 reported as ok with that note (float32 may take the other side of the kink).
