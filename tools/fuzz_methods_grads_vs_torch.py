@@ -8,8 +8,9 @@ adapter, pfeiffer, adapterdrop, adapter-lowrank, phm-adapter, compacter, compact
 LoRA, (IA)^3, Intrinsic-SAID (the reference's FWHT gradient) and prompt tuning with random options the configuration allows (reduction factor, phm_dim
 dividing d_model and the bottleneck, phm_rank, low_rank_rank, learn_phm, non_linearity,
 adapter layers; LoRA's targets, rank and alpha; SAID's intrinsic_dim; the prompt length), and non-trivial random method weights. The
-PyTorch models (run in float64 on the float32 values the files hold) are tools/make_adapter_fixtures.py's and tools/make_method2_fixtures.py's (the
-methods written from docs/reference-spec.md and peft's definitions, not from the C code). The weights go to a
+PyTorch models (run in float64 on the float32 values the files hold) are
+tools/make_adapter_fixtures.py's and tools/make_method2_fixtures.py's (the methods written
+from docs/reference-spec.md and peft's definitions, not from the C code). The weights go to a
 method-weights file; `compacter train --init FILE --max-steps 1 --clip 0 --no-dropout` takes
 one AdamW step on the same batch and saves a checkpoint whose first moment is
 (1 - beta1) * gradient; every trained tensor's gradient (the method's and the layer norms')

@@ -6,9 +6,10 @@ and transformers, e.g. ~/.venvs/ref/bin/python).
 Each case draws a configuration and weights as tools/fuzz_t5_vs_hf.py does (the loadable
 ones: no erf 'gelu') and a batch of source/target id sequences of different lengths (padding
 in both). PyTorch computes the mean cross-entropy's gradient of every parameter with dropout
-off, in float64 on the float32 weights. `compacter train --method full --max-steps 1 --clip 0 --no-dropout` takes one AdamW step
-on the same batch and saves its checkpoint, whose first moment is (1 - beta1) * gradient: the
-gradient is read back from it and compared tensor by tensor with
+off, in float64 on the float32 weights. `compacter train --method full --max-steps 1 --clip 0
+--no-dropout` takes one AdamW step on the same batch and saves its checkpoint, whose first
+moment is (1 - beta1) * gradient: the gradient is read back from it and compared tensor by
+tensor with
 |a - b| <= 1e-6 + 1e-4 |b| + 1e-5 max|b| (the parity tests' criterion), or within 8x
 the worst relative error of PyTorch's own float32 gradients on that input (ill-conditioned
 cases); a case that fails where some ReLU input of the float64 run lies within 1e-5 of 0 is
