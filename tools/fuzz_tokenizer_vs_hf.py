@@ -5,9 +5,9 @@ needs the `tokenizers` package, e.g. ~/.venvs/ref/bin/python).
 Random strings drawn from many Unicode blocks (ASCII, Latin accents, combining marks,
 fullwidth forms, ligatures, CJK, Hangul syllables and jamo, Arabic, Devanagari, Thai, emoji
 with skin tones and flags, zero-width and variation selectors, tags, control characters,
-the odd spaces) are encoded by both; random id sequences (special ids, <extra_id_N>,
-ordinary pieces) are decoded by both; pairs of strings are encoded as pairs, with and without special tokens. Prints the first
-mismatches and a count; exits 1 when any line differs.
+the odd spaces) are encoded by both, alone and as pairs; random id sequences (special ids,
+added tokens such as <extra_id_N>, ordinary pieces) are decoded by both, with and without
+special tokens. Prints the first mismatches and a count; exits 1 when any line differs.
 
   tools/fuzz_tokenizer_vs_hf.py [--tokenizer ../shared/data/t5-tokenizer/tokenizer.json]
       [--bin build/compacter] [--n 20000] [--max-len 24] [--seed 1]
@@ -75,9 +75,10 @@ def main():
                    [" ".join(map(str, tok.encode(*p.split("\t")).ids)) for p in pairs])
 
     v = tok.get_vocab_size()
+    added = sorted(tok.get_added_tokens_decoder())  # </s>, <pad>, <unk>, <extra_id_N>
     seqs = []
     while len(seqs) < a.n:
-        ids = [rng.choice([rng.randrange(v), rng.randrange(0, 3), rng.randrange(32000, v), rng.randrange(3, 300)])
+        ids = [rng.choice([rng.randrange(v), rng.randrange(0, 3), rng.choice(added), rng.randrange(3, min(300, v))])
                for _ in range(rng.randint(1, 12))]
         if "\n" not in tok.decode(ids, skip_special_tokens=False):
             seqs.append(" ".join(map(str, ids)))
