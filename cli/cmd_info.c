@@ -35,7 +35,7 @@ int cmd_info(int argc, char **argv) {
     }
     printf("model            %s\n", dir);
     printf("family           %s\n", c.gated ? "T5 v1.1 / flan (gated FFN, untied head)" : "T5 v1.0");
-    int tie_known = loaded || resolved || !c.tie_from_weights;
+    int tie_known = loaded || resolved || !t5_config_transformers5(&c);
     if (c.gated != !c.tied && tie_known) printf("note             %s\n", c.tied ? "tied head with gated FFN" : "untied head with ReLU FFN");
     printf("vocab_size       %d\n", c.vocab_size);
     printf("d_model          %d\n", c.d_model);

@@ -54,7 +54,7 @@ int cmd_params(int argc, char **argv) {
     else strcpy(dir, ".");
     int resolved = 0;
     if (t5_config_tie_from_checkpoint(&c, dir, &resolved)) return cli_fail("params");
-    if (c.tie_from_weights && !resolved)
+    if (t5_config_transformers5(&c) && !resolved)
         fprintf(stderr, "note: %s is a transformers 5 config with no checkpoint beside it: its head is counted as tied "
                         "(an lm_head.weight in the checkpoint would untie it)\n", cfg_path);
     long long vocab;

@@ -133,10 +133,8 @@ int t5_config_load(struct t5_config *c, const char *path) {
         error_set("%s: field 'scale_decoder_outputs' is not true or false", path);
         goto out;
     }
-    if (json_is_boolean(scale)) { /* transformers 5 */
+    if (json_is_boolean(scale)) /* transformers 5 */
         c->head_scale = json_is_true(scale) ? T5_HEAD_SCALE_ON : T5_HEAD_SCALE_OFF;
-        c->tie_from_weights = 1;
-    }
     rc = 0;
 out:
     json_decref(root);

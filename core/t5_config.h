@@ -17,13 +17,10 @@ struct t5_config {
     float layer_norm_eps, dropout_rate;
     enum t5_ffn_kind ffn;
     int gated;  /* wi_0/wi_1 */
-    int tied;   /* lm_head = shared (tie_word_embeddings; see tie_from_weights) */
+    int tied;   /* lm_head = shared (tie_word_embeddings; see t5_config_transformers5) */
     int head_scale; /* the decoder output is scaled by d^-0.5 before the head: T5_HEAD_SCALE_IF_TIED
                        (transformers 4: tie_word_embeddings decides), _ON or _OFF
                        (transformers 5's scale_decoder_outputs); read it with t5_head_scaled */
-    int tie_from_weights; /* a transformers 5 config (scale_decoder_outputs present), whose
-                             tie_word_embeddings is always true: t5_model_load unties the head
-                             when the checkpoint's lm_head.weight differs from shared.weight */
     int pad_id, eos_id, decoder_start_id;
 };
 
@@ -32,6 +29,11 @@ enum { T5_HEAD_SCALE_IF_TIED = 0, T5_HEAD_SCALE_ON, T5_HEAD_SCALE_OFF };
 static inline int t5_head_scaled(const struct t5_config *c) {
     return c->head_scale == T5_HEAD_SCALE_IF_TIED ? c->tied : c->head_scale == T5_HEAD_SCALE_ON;
 }
+
+/* A config saved by transformers 5 (it has scale_decoder_outputs): its tie_word_embeddings is
+ * always true, and t5_model_load unties the head when the checkpoint's lm_head.weight differs
+ * from shared.weight (t5_config_tie_from_checkpoint). */
+static inline int t5_config_transformers5(const struct t5_config *c) { return c->head_scale != T5_HEAD_SCALE_IF_TIED; }
 
 /* Parse path (config.json). Unknown feed_forward_proj, missing or wrong-typed fields and
  * values the model cannot run with (ids outside the vocabulary, too few position buckets,

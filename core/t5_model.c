@@ -376,36 +376,24 @@ static const struct st_tensor *find_in_shards(const char *dir, char **shards, in
     return NULL;
 }
 
-/* A tensor of the shards as f32 (malloc'd), NULL when absent (*err stays 0) or on error. */
-static float *read_from_shards(const char *dir, char **shards, int n_shards, const char *name, int64_t *n, int *err) {
-    struct st_file f;
-    const struct st_tensor *t = find_in_shards(dir, shards, n_shards, name, &f, err);
-    if (!t) return NULL;
-    *n = st_numel(t);
-    float *v = malloc(sizeof(float) * (size_t)(*n > 0 ? *n : 1));
-    if (!v) {
-        *err = error_set("out of memory reading %s from %s", name, dir);
-    } else if (st_read_f32(&f, t, v)) {
-        free(v);
-        v = NULL;
-        *err = -1;
-    }
-    st_close(&f);
-    return v;
-}
-
 /* transformers 5 writes tie_word_embeddings true for every T5 and ties the head only when the
  * checkpoint's lm_head.weight is absent or equal to shared.weight (a v1.1 model it loaded
- * untied and saved again keeps both): the same decision here. */
+ * untied and saved again keeps both): the same decision here, comparing the stored bytes in
+ * place (a head stored in another dtype than the embedding counts as different). */
 static int untie_if_checkpoint_differs(const char *dir, char **shards, int n_shards, struct t5_config *c) {
-    int err = 0;
-    int64_t n_head = 0, n_shared = 0;
-    float *head = read_from_shards(dir, shards, n_shards, "lm_head.weight", &n_head, &err), *shared = NULL;
     static const char *const names[] = {"shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"};
-    for (int k = 0; head && !err && !shared && k < 3; k++) shared = read_from_shards(dir, shards, n_shards, names[k], &n_shared, &err);
-    if (head && !err && !(shared && n_shared == n_head && !memcmp(head, shared, sizeof(float) * (size_t)n_head))) c->tied = 0;
-    free(head);
-    free(shared);
+    struct st_file fh, fs;
+    int err = 0;
+    const struct st_tensor *h = find_in_shards(dir, shards, n_shards, "lm_head.weight", &fh, &err), *e = NULL;
+    if (!h) return err;
+    for (int k = 0; k < 3 && !e && !err; k++) e = find_in_shards(dir, shards, n_shards, names[k], &fs, &err);
+    size_t bytes = h->end - h->begin;
+    int same = e && e->dtype == h->dtype && e->ndim == h->ndim &&
+               !memcmp(e->shape, h->shape, sizeof(int64_t) * (size_t)h->ndim) && e->end - e->begin == bytes &&
+               !memcmp(fs.map + fs.data_start + e->begin, fh.map + fh.data_start + h->begin, bytes);
+    if (!err && !same) c->tied = 0;
+    if (e) st_close(&fs);
+    st_close(&fh);
     return err;
 }
 
@@ -416,7 +404,7 @@ static void free_shards(char **shards, int n) {
 
 int t5_config_tie_from_checkpoint(struct t5_config *c, const char *dir, int *resolved) {
     *resolved = 0;
-    if (!c->tie_from_weights) return 0;
+    if (!t5_config_transformers5(c)) return 0;
     char **shards = NULL;
     int n_shards = 0;
     if (list_shards(dir, &shards, &n_shards)) { /* no checkpoint: nothing to decide by */
@@ -434,19 +422,18 @@ int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be)
     struct t5_config c;
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!file_exists(path)) return error_set("%s: missing (is %s a Hugging Face model folder?)", path, dir);
-    if (t5_config_load(&c, path)) return -1;
+    int resolved;
+    if (t5_config_load(&c, path) || t5_config_tie_from_checkpoint(&c, dir, &resolved)) return -1;
     char **shards = NULL;
     int n_shards = 0;
     if (list_shards(dir, &shards, &n_shards)) return -1;
-    int rc = c.tie_from_weights ? untie_if_checkpoint_differs(dir, shards, n_shards, &c) : 0;
-    if (!rc && t5_model_create(m, &c, be)) rc = error_wrap("%s: ", path); /* sizes the file asks for */
-    if (rc) {
+    if (t5_model_create(m, &c, be)) { /* sizes the file asks for */
         free_shards(shards, n_shards);
-        return -1;
+        return error_wrap("%s: ", path);
     }
     char *found = calloc((size_t)m->n_params, 1);
     float *host = malloc((size_t)m->n_elements * sizeof(float));
-    rc = (!found || !host) ? error_set("out of memory loading %s", dir) : 0;
+    int rc = (!found || !host) ? error_set("out of memory loading %s", dir) : 0;
     for (int s = 0; s < n_shards && !rc; s++) {
         struct st_file f;
         snprintf(path, sizeof path, "%s/%s", dir, shards[s]);
@@ -490,12 +477,10 @@ int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be)
         st_close(&f);
     }
     if (!rc && !found[0]) { /* some exports keep the embedding only under an alias name */
-        for (int s = 0; s < n_shards && !found[0]; s++) {
-            struct st_file f;
-            snprintf(path, sizeof path, "%s/%s", dir, shards[s]);
-            if (st_open(&f, path)) continue;
-            const struct st_tensor *t = st_find(&f, "encoder.embed_tokens.weight");
-            if (t && !st_read_f32(&f, t, host)) found[0] = 1;
+        struct st_file f;
+        const struct st_tensor *t = find_in_shards(dir, shards, n_shards, "encoder.embed_tokens.weight", &f, &rc);
+        if (t) {
+            if (!(rc = st_read_f32(&f, t, host))) found[0] = 1;
             st_close(&f);
         }
     }

@@ -52,7 +52,7 @@ int t5_model_create(struct t5_model *m, const struct t5_config *c, const struct 
  * dir/model.safetensors.index.json); F32, F16 and BF16 on disk. Every tensor is checked by
  * name, shape and dtype; a missing, unexpected or mis-shaped tensor is an error naming it. */
 int t5_model_load(struct t5_model *m, const char *dir, const struct backend *be);
-/* For a transformers 5 config (c->tie_from_weights; a no-op otherwise): set c->tied as
+/* For a transformers 5 config (t5_config_transformers5; a no-op otherwise): set c->tied as
  * t5_model_load decides it, from the checkpoint in dir (untied when its lm_head.weight
  * differs from shared.weight). *resolved = 1 when a checkpoint was read; without one c is
  * left as it is (tied). -1 on a corrupt checkpoint, with the error naming it. */

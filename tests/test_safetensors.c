@@ -63,7 +63,8 @@ static void copy_file(const char *from, const char *to) {
 }
 
 /* Rewrite the v10 fixture into dir, changing one tensor: mode 0 drop it, 1 reshape it,
- * 2 add an extra tensor, 3 store it as I32. */
+ * 2 add an extra tensor, 3 store it as I32, 4 store it under the name
+ * encoder.embed_tokens.weight. */
 static void mutate_model(const char *dir, const char *victim, int mode) {
     char p[512];
     mkdir(dir, 0755);
@@ -84,6 +85,7 @@ static void mutate_model(const char *dir, const char *victim, int mode) {
         o->data = f.map + f.data_start + t->begin;
         if (!strcmp(t->name, victim) && mode == 1) { o->shape[0] /= 2; o->shape[1] *= 2; }
         if (!strcmp(t->name, victim) && mode == 3) o->dtype = ST_I32;
+        if (!strcmp(t->name, victim) && mode == 4) o->name = "encoder.embed_tokens.weight";
     }
     if (mode == 2) outs[n++] = (struct st_out){"encoder.block.9.extra.weight", ST_F32, 1, {4}, f.map + f.data_start};
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
@@ -162,6 +164,26 @@ int main(void) {
     snprintf(p, sizeof p, "%s/m-dtype", tmpdir);
     mutate_model(p, "encoder.final_layer_norm.weight", 3);
     expect_load_error("integer weights", p, "has dtype I32");
+    /* an export that keeps the embedding only under its alias: loaded as shared.weight, the
+     * same values as the fixture's (read here from the fixture file itself) */
+    snprintf(p, sizeof p, "%s/m-alias", tmpdir);
+    mutate_model(p, "shared.weight", 4);
+    {
+        struct t5_model m;
+        struct st_file f;
+        int ok = t5_model_load(&m, p, &backend_cpu) == 0;
+        CHECK(ok, "embedding under its alias: %s", error_message());
+        if (ok && st_open(&f, "tests/fixtures/t5/v10/model.safetensors") == 0) {
+            const struct st_tensor *t = st_find(&f, "shared.weight");
+            float *want = malloc(sizeof(float) * (size_t)st_numel(t));
+            CHECK(want && st_read_f32(&f, t, want) == 0 && tensor_numel(m.shared) == st_numel(t) &&
+                      !memcmp(m.shared->data, want, sizeof(float) * (size_t)st_numel(t)),
+                  "embedding under its alias: values differ from shared.weight's");
+            free(want);
+            st_close(&f);
+        }
+        if (ok) t5_model_free(&m);
+    }
     snprintf(p, sizeof p, "%s/m-noweights", tmpdir);
     mkdir(p, 0755);
     snprintf(q, sizeof q, "%s/config.json", p);

@@ -159,7 +159,7 @@ static void run_hf5(const char *name, int want_tied, int want_scaled) {
     int resolved = 0;
     char cfg[300];
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    CHECK(t5_config_load(&c, cfg) == 0 && c.tied == 1 && c.tie_from_weights &&
+    CHECK(t5_config_load(&c, cfg) == 0 && c.tied == 1 && t5_config_transformers5(&c) &&
               t5_config_tie_from_checkpoint(&c, dir, &resolved) == 0 && resolved && c.tied == want_tied,
           "%s: t5_config_tie_from_checkpoint: tied %d resolved %d (%s)", dir, c.tied, resolved, error_message());
     const struct st_tensor *ids_t = ref_tensor(&rf, "enc_ids"), *dec_t = ref_tensor(&rf, "dec_ids");
@@ -180,11 +180,46 @@ static void run_hf5(const char *name, int want_tied, int want_scaled) {
     st_close(&rf);
 }
 
+/* A transformers 5 checkpoint holding an lm_head.weight equal to shared.weight (bytes and
+ * dtype) stays tied, as transformers 5 ties it: hf5-tied-unscaled with the head written out. */
+static void check_hf5_equal_head(void) {
+    char dir[] = "/tmp/compacter-hf5-XXXXXX", path[300];
+    struct st_file f;
+    if (!mkdtemp(dir) || st_open(&f, FIX "/hf5-tied-unscaled/model.safetensors")) {
+        CHECK(0, "hf5 equal head: setup: %s", error_message());
+        return;
+    }
+    struct st_out *outs = calloc((size_t)f.n + 1, sizeof *outs);
+    for (int i = 0; i < f.n; i++) {
+        const struct st_tensor *t = &f.tensors[i];
+        outs[i] = (struct st_out){t->name, t->dtype, t->ndim, {0}, f.map + f.data_start + t->begin};
+        memcpy(outs[i].shape, t->shape, sizeof outs[i].shape);
+        if (!strcmp(t->name, "shared.weight")) outs[f.n] = outs[i], outs[f.n].name = "lm_head.weight";
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    int ok = outs[f.n].name && st_write(path, outs, f.n + 1, NULL) == 0;
+    snprintf(path, sizeof path, "cp " FIX "/hf5-tied-unscaled/config.json %s/", dir);
+    ok = ok && system(path) == 0;
+    struct t5_model m;
+    ok = ok && t5_model_load(&m, dir, &backend_cpu) == 0;
+    CHECK(ok && m.cfg.tied && m.lm_head == m.shared, "hf5 equal head: loaded %d, tied %d (%s)", ok, ok && m.cfg.tied,
+          error_message());
+    if (ok) {
+        printf("  ok hf5 checkpoint with lm_head.weight == shared.weight loads tied\n");
+        t5_model_free(&m);
+    }
+    free(outs);
+    st_close(&f);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    if (system(path)) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void) {
     run_family("v10");
     run_family("v11");
     run_hf5("v10", 1, 1);
     run_hf5("tied-unscaled", 1, 0);
     run_hf5("untied", 0, 0);
+    check_hf5_equal_head();
     CHECK_DONE();
 }
