@@ -119,9 +119,12 @@ def checkpoint_grads(ck):
         return {k[len("adam_m/"):]: f.get_tensor(k) / (1 - BETA1) for k in f.keys() if k.startswith("adam_m/")}
 
 
-def compare_grads(ref, ours, names, ref32=None):
-    """(worst max|diff| / (max|g| + 1e-4), [failures], PyTorch float32's worst relative error)
-    over `names`. ref: the float64
+KINK = 1e-5  # a ReLU input this close to 0 in float64 may lie on the other side in float32
+
+
+def compare_grads(ref, ours, names, ref32=None, margin=float("inf")):
+    """(worst max|diff| / (max|g| + 1e-4), [failures], PyTorch float32's worst relative error,
+    note) over `names`. ref: the float64
     reference; a tensor passes the parity tests' criterion |a - b| <= 1e-6 + 1e-4 |b| +
     1e-5 max|b|, or, when ref32 (PyTorch's own float32 gradients) is given, has an error
     relative to its max|g| at most 8x PyTorch float32's worst on any tensor of the case (deep
@@ -129,7 +132,9 @@ def compare_grads(ref, ours, names, ref32=None):
     by 1e-4 of max|g|; rounding errors spread through the network, so the case's worst is
     the measure, not one tensor's, which varies by chance). Over 400 method cases the ratio
     of our worst to PyTorch float32's had median 1.0, 90th percentile 1.2-3.7 by method and
-    maximum 6.0: two float32 computations in different orders differ by that much by chance."""
+    maximum 6.0: two float32 computations in different orders differ by that much by chance.
+    margin: relu_margin of the float64 run; below KINK, failures are cleared and the note says
+    why (float32 may put that input on the other side of the kink)."""
     # relative to the tensor's max|g|, floored at 1e-3 of the case's largest: a gradient that
     # is zero in exact arithmetic (BitFit's key biases: softmax ignores a shift shared by all
     # keys) is rounding noise in float32 and float64 alike, and must not set the scale
@@ -151,7 +156,9 @@ def compare_grads(ref, ours, names, ref32=None):
             continue
         bad.append(f"{k} max|diff| {d.max().item():.3g} of max|g| {b.abs().max().item():.3g}"
                    f" (PyTorch float32's worst on this input: {e32:.3g} of max|g|)")
-    return worst, bad, e32
+    if bad and margin < KINK:
+        return worst, [], e32, f" (a ReLU input {margin:.2g} from its kink in float64: float32 may take the other side)"
+    return worst, bad, e32, ""
 
 
 def relu_margin(model, run, enc_mask):
