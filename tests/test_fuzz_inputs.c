@@ -536,9 +536,13 @@ static void copy_file(const char *from, const char *to) {
 }
 
 static void fuzz(const struct target *t, long from, long iters, uint64_t seed) {
-    char casedir[400];
+    char casedir[400], sub[600];
     snprintf(casedir, sizeof casedir, "%s/case-%s", tmp, t->name);
     mkdir(casedir, 0755);
+    if (strchr(t->file, '/')) { /* a task file: in its task's folder */
+        snprintf(sub, sizeof sub, "%s/%.*s", casedir, (int)(strchr(t->file, '/') - t->file), t->file);
+        mkdir(sub, 0755);
+    }
     for (int k = 0; k < 8 && t->beside[k]; k++) {
         char to[600];
         snprintf(to, sizeof to, "%s/%s", casedir, strrchr(t->beside[k], '/') + 1);
@@ -576,6 +580,15 @@ static void fuzz(const struct target *t, long from, long iters, uint64_t seed) {
     if (ok_exit) rm_tree(casedir);
 }
 
+/* tmp/name, in storage that lives as long as the program */
+static const char *in_tmp(const char *name) {
+    static char paths[8][400];
+    static int used;
+    if (used == 8) abort();
+    snprintf(paths[used], sizeof paths[used], "%s/%s", tmp, name);
+    return paths[used++];
+}
+
 static long env_long(const char *name, long def) {
     const char *v = getenv(name);
     return v && *v ? strtol(v, NULL, 10) : def;
@@ -595,14 +608,9 @@ int main(void) {
     verbose = env_long("COMPACTER_FUZZ_VERBOSE", 0) != 0;
 
     /* seeds written by the program's own writers */
-    char p_ckpt[400], p_weights[400], p_state[400], p_data[400], p_pins[400], p_zip[400], p_tgz[400];
-    snprintf(p_ckpt, sizeof p_ckpt, "%s/seed-checkpoint.safetensors", tmp);
-    snprintf(p_weights, sizeof p_weights, "%s/seed-weights.safetensors", tmp);
-    snprintf(p_state, sizeof p_state, "%s/seed-progress.json", tmp);
-    snprintf(p_data, sizeof p_data, "%s/seed-data.jsonl", tmp);
-    snprintf(p_pins, sizeof p_pins, "%s/seed-pins.txt", tmp);
-    snprintf(p_zip, sizeof p_zip, "%s/seed.zip", tmp);
-    snprintf(p_tgz, sizeof p_tgz, "%s/seed.tar.gz", tmp);
+    const char *p_ckpt = in_tmp("seed-checkpoint.safetensors"), *p_weights = in_tmp("seed-weights.safetensors"),
+               *p_state = in_tmp("seed-progress.json"), *p_data = in_tmp("seed-data.jsonl"),
+               *p_pins = in_tmp("seed-pins.txt"), *p_zip = in_tmp("seed.zip"), *p_tgz = in_tmp("seed.tar.gz");
     const char *opts[] = {"reduction_factor=4"};
     struct optim_config oc = optim_defaults(1e-3, 0, 100);
     struct train_state ts = {3, 42, 7};
@@ -693,13 +701,6 @@ int main(void) {
         const struct target *t = &targets[i];
         if (only && strcmp(only, t->name)) continue;
         if (!t->seed && !t->charsmap) continue; /* the real T5 tokenizer's, when absent */
-        char sub[600];
-        snprintf(sub, sizeof sub, "%s/case-%s", tmp, t->name);
-        mkdir(sub, 0755);
-        if (strchr(t->file, '/')) { /* a task file: in its task's folder */
-            snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "/%.*s", (int)(strchr(t->file, '/') - t->file), t->file);
-            mkdir(sub, 0755);
-        }
         fuzz(t, from, t->slow > 1 ? (iters + t->slow - 1) / t->slow : iters, seed);
         ran++;
     }
